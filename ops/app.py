@@ -1,0 +1,308 @@
+"""The app factory: wires settings, database, live log, hub, blueprints and the request plumbing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from quart import Quart, g, redirect, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from ops import health
+from ops.auth import web as auth_web
+from ops.auth.actor import NotFound, PermissionDenied, role_label
+from ops.config import Settings, load_settings
+from ops.db import Database
+from ops.i18n import (
+    SUPPORTED_LOCALES,
+    current_currency,
+    current_locale,
+    current_timezone,
+    format_datetime,
+    format_money,
+    gettext,
+    ngettext,
+    normalise_locale,
+)
+from ops.i18n import gettext as _
+from ops.logs import configure_logging, correlation_id
+from ops.metrics import LATENCY, REQUESTS
+from ops.pages import is_htmx, render_page
+from ops.ratelimit import RateLimiter
+from ops.runtime import Runtime, runtime
+from ops.tenants.service import tenant_by_id
+from ops.worker import run_worker
+from ops.workshop import web as workshop_web
+from ops.workshop.live import WorkshopBoardLive, guard_workshop_topic
+from ops.workshop.service import priority_label, status_label
+from realtime import endpoints as realtime_endpoints
+from realtime.hub import Hub, View
+from realtime.log import create_live_log
+from realtime.outbox import OutboxPublisher
+from realtime.presence import Presence, create_presence_store
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@dataclass
+class NavItem:
+    label: str
+    url: str
+    current: bool
+
+
+def _navigation() -> list[NavItem]:
+    actor = g.get("actor")
+    if actor is None:
+        return []
+    items = []
+    if actor.can("workshop.view"):
+        items.append(NavItem(_("Job board"), url_for("workshop.board"), request.path == url_for("workshop.board")))
+    if actor.can("work_order.create"):
+        url = url_for("workshop.new_work_order")
+        items.append(NavItem(_("New work order"), url, request.path == url))
+    return items
+
+
+class TenantDisplayCache:
+    """Timezone and currency per tenant for live renders, refreshed every minute."""
+
+    def __init__(self, db: Database, ttl: float = 60.0) -> None:
+        self.db = db
+        self.ttl = ttl
+        self._entries: dict[int, tuple[float, str, str]] = {}
+
+    async def context_for(self, tenant_id: int, view: View) -> Callable[[], None]:
+        entry = self._entries.get(tenant_id)
+        if entry is None or entry[0] < time.monotonic():
+            tenant = await tenant_by_id(self.db, tenant_id)
+            timezone, currency = (tenant.timezone, tenant.currency) if tenant else ("UTC", "USD")
+            entry = (time.monotonic() + self.ttl, timezone, currency)
+            self._entries[tenant_id] = entry
+        tokens = (
+            current_locale.set(view.locale),
+            current_timezone.set(entry[1]),
+            current_currency.set(entry[2]),
+        )
+
+        def restore() -> None:
+            current_currency.reset(tokens[2])
+            current_timezone.reset(tokens[1])
+            current_locale.reset(tokens[0])
+
+        return restore
+
+
+def create_app(settings: Settings | None = None) -> Quart:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+    app = Quart(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="pitwall_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        PERMANENT_SESSION_LIFETIME=14 * 24 * 3600,
+    )
+
+    db = Database(settings.database_url)
+    live_log = create_live_log(settings.redis_url, settings.redis_prefix, settings.live_log_max_entries)
+    publisher = OutboxPublisher(db, live_log)
+    db.publish_hook = publisher.publish
+    display = TenantDisplayCache(db)
+    hub = Hub(
+        live_log,
+        renderers={"workshop": WorkshopBoardLive(db, app.jinja_env)},
+        client_queue_bytes=settings.sse_client_queue_bytes,
+        heartbeat_seconds=settings.sse_heartbeat_seconds,
+        context_for=display.context_for,
+    )
+    presence = Presence(create_presence_store(settings.redis_url, settings.redis_prefix), live_log)
+    hub.presence_listeners.append(presence.on_notice)
+    app.extensions["pitwall"] = Runtime(
+        settings=settings,
+        db=db,
+        live_log=live_log,
+        publisher=publisher,
+        hub=hub,
+        presence=presence,
+        rate_limiter=RateLimiter(settings.redis_url, settings.redis_prefix),
+        topic_guards={"workshop": guard_workshop_topic},
+    )
+
+    _setup_templates(app)
+    _setup_request_plumbing(app)
+    _setup_errors(app)
+    for blueprint in (auth_web.bp, workshop_web.bp, realtime_endpoints.bp, health.bp):
+        app.register_blueprint(blueprint)
+
+    @app.get("/")
+    async def home() -> Any:
+        if g.get("actor") is None:
+            return redirect(url_for("auth.login"))
+        return redirect(url_for("workshop.board"))
+
+    worker_stop = asyncio.Event()
+    background: list[asyncio.Task[None]] = []
+
+    @app.before_serving
+    async def start_background() -> None:
+        worker_stop.clear()
+        await hub.start()
+        if settings.embedded_worker:
+            background.append(asyncio.create_task(run_worker(settings, publisher, worker_stop)))
+
+    @app.after_serving
+    async def stop_background() -> None:
+        worker_stop.set()
+        for task in background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        background.clear()
+        await hub.stop()
+        await publisher.flush()
+        await runtime_close(app)
+
+    return app
+
+
+async def runtime_close(app: Quart) -> None:
+    rt: Runtime = app.extensions["pitwall"]
+    await rt.live_log.close()
+    await rt.rate_limiter.close()
+    store = rt.presence.store
+    if hasattr(store, "close"):
+        await store.close()
+    await rt.db.dispose()
+
+
+def _setup_templates(app: Quart) -> None:
+    env = app.jinja_env
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(gettext=gettext, ngettext=ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(
+        status_label=status_label,
+        priority_label=priority_label,
+        role_label=role_label,
+        format_datetime=format_datetime,
+        format_money=format_money,
+        csrf_token=auth_web.csrf_token,
+    )
+
+    @app.context_processor
+    async def page_context() -> dict[str, Any]:
+        return {
+            "actor": g.get("actor"),
+            "tenant": g.get("tenant"),
+            "navigation": _navigation(),
+            "html_lang": current_locale.get().replace("_", "-"),
+        }
+
+
+def _request_locale() -> str:
+    actor = g.get("actor")
+    if actor is not None:
+        return normalise_locale(actor.locale)
+    best = request.accept_languages.best_match([loc.replace("_", "-") for loc in SUPPORTED_LOCALES])
+    return normalise_locale(best)
+
+
+def _setup_request_plumbing(app: Quart) -> None:
+    @app.before_request
+    async def before() -> None:
+        g.started = time.perf_counter()
+        correlation_id.set(request.headers.get("X-Correlation-ID") or uuid.uuid4().hex)
+        await auth_web.load_actor()
+        current_locale.set(_request_locale())
+        tenant = g.get("tenant")
+        if tenant is not None:
+            current_timezone.set(tenant.timezone)
+            current_currency.set(tenant.currency)
+        await auth_web.check_csrf()
+
+    @app.before_websocket
+    async def before_websocket() -> None:
+        correlation_id.set(uuid.uuid4().hex)
+        await auth_web.load_actor()
+
+    @app.after_request
+    async def after(response: Any) -> Any:
+        headers = response.headers
+        headers["X-Correlation-ID"] = correlation_id.get()
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "same-origin"
+        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        if runtime().settings.is_production:
+            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        REQUESTS.labels(rule, request.method, str(response.status_code)).inc()
+        started = g.get("started")
+        if started is not None:
+            LATENCY.labels(rule).observe(time.perf_counter() - started)
+        return response
+
+
+ERROR_TEXT = {
+    400: ("Bad request", "The request could not be understood."),
+    401: ("Sign in required", "Sign in to continue."),
+    403: ("Not allowed", "Your role does not allow this."),
+    404: ("Not found", "There is nothing here, or it belongs to another dealership."),
+    405: ("Not allowed", "This address does not accept that kind of request."),
+    413: ("Too large", "The request is larger than allowed."),
+    429: ("Too many requests", "Slow down and try again in a moment."),
+    500: ("Something went wrong", "The error was logged. Try again; if it keeps happening, tell us the reference."),
+}
+
+
+async def _error_response(code: int, description: str | None = None) -> Any:
+    title, message = ERROR_TEXT.get(code, ERROR_TEXT[500])
+    title, message = _(title), description or _(message)
+    if request.path.startswith(("/api/", "/hooks/", "/live", "/healthz", "/readyz")):
+        return {"code": code, "message": message, "path": request.path,
+                "correlation_id": correlation_id.get()}, code
+    if is_htmx():
+        return await render_page("partials/toast.html", kind="error", message=message), code
+    body = await render_page("errors/error.html", title=title, message=message, correlation_id=correlation_id.get())
+    return body, code
+
+
+def _setup_errors(app: Quart) -> None:
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Any:
+        code = error.code or 500
+        description = error.description if code in (400, 403, 404, 429) and error.description else None
+        if description and description == type(error).description:
+            description = None
+        if code == 401 and not request.path.startswith(("/live", "/api/")) and not is_htmx():
+            return redirect(url_for("auth.login", next=request.path))
+        return await _error_response(code, description)
+
+    @app.errorhandler(PermissionDenied)
+    async def permission_denied(error: PermissionDenied) -> Any:
+        return await _error_response(403)
+
+    @app.errorhandler(NotFound)
+    async def not_found(error: NotFound) -> Any:
+        return await _error_response(404)
+
+    @app.errorhandler(Exception)
+    async def unexpected(error: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return await _error_response(500)

@@ -1,0 +1,170 @@
+"""Passwords, sign-in sessions and user accounts."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from ops.auth.actor import ROLES, Actor, RuleViolation
+from ops.auth.models import User, UserSession
+from ops.db import Database, UnitOfWork, utcnow
+from ops.events import record
+from ops.i18n import gettext as _
+from ops.tenants.models import PLANS, Tenant
+
+SESSION_LIFETIME = timedelta(days=14)
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    token: str
+    actor: Actor
+
+
+class SignInRefused(Exception):
+    pass
+
+
+def normalise_email(value: str) -> str:
+    try:
+        return validate_email(value.strip(), check_deliverability=False, test_environment=True).normalized.lower()
+    except EmailNotValidError as error:
+        raise RuleViolation(_("Enter a valid email address."), field="email") from error
+
+
+async def sign_in(db: Database, email: str, password: str, user_agent: str = "") -> SignedIn:
+    """Check the password and open a session. The same message for every refusal: no account probing."""
+    refused = SignInRefused(_("Email or password is not correct."))
+    async with db.system(write=True) as session:
+        row = (
+            await session.execute(
+                select(User, Tenant).join(Tenant, Tenant.id == User.tenant_id).where(
+                    func.lower(User.email) == email.strip().lower()
+                )
+            )
+        ).first()
+        if row is None:
+            verify_password(_DUMMY_HASH, password)
+            raise refused
+        user, tenant = row
+        if not verify_password(user.password_hash, password) or not user.active:
+            raise refused
+        if tenant.status != "ACTIVE":
+            raise SignInRefused(_("This dealership's account is suspended. Contact your administrator."))
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        session.add(
+            UserSession(
+                id=_token_hash(token),
+                tenant_id=user.tenant_id,
+                user_id=user.id,
+                created_at=now,
+                expires_at=now + SESSION_LIFETIME,
+                user_agent=user_agent[:255],
+            )
+        )
+        user.last_login_at = now
+        await session.commit()
+        return SignedIn(token, actor_for(user, tenant))
+
+
+def actor_for(user: User, tenant: Tenant) -> Actor:
+    return Actor(
+        tenant_id=user.tenant_id,
+        user_id=user.id,
+        name=user.name,
+        role=user.role,
+        locale=user.locale or tenant.locale,
+    )
+
+
+async def actor_for_session(db: Database, token: str) -> tuple[Actor, Tenant] | None:
+    async with db.system() as session:
+        row = (
+            await session.execute(
+                select(User, Tenant)
+                .join(UserSession, UserSession.user_id == User.id)
+                .join(Tenant, Tenant.id == User.tenant_id)
+                .where(UserSession.id == _token_hash(token), UserSession.expires_at > utcnow())
+            )
+        ).first()
+    if row is None:
+        return None
+    user, tenant = row
+    if not user.active or tenant.status != "ACTIVE":
+        return None
+    return actor_for(user, tenant), tenant
+
+
+async def sign_out(db: Database, token: str) -> None:
+    async with db.system(write=True) as session:
+        await session.execute(delete(UserSession).where(UserSession.id == _token_hash(token)))
+        await session.commit()
+
+
+async def create_user(
+    uow: UnitOfWork, *, email: str, name: str, role: str, password: str, locale: str | None = None
+) -> User:
+    """Add a user to the actor's tenant, within the plan's user limit."""
+    uow.actor.require("user.manage")
+    if role not in ROLES:
+        raise RuleViolation(_("Choose one of the roles."), field="role")
+    if len(password) < 10:
+        raise RuleViolation(_("Use a password of at least 10 characters."), field="password")
+    if not name.strip():
+        raise RuleViolation(_("Enter a name."), field="name")
+    email = normalise_email(email)
+    session = uow.session
+    # Locking the tenant row serialises concurrent creations, so two cannot both take the last seat.
+    tenant = (
+        await session.execute(select(Tenant).where(Tenant.id == uow.actor.tenant_id).with_for_update())
+    ).scalar_one()
+    max_users = PLANS[tenant.plan][0]
+    active_users = await session.scalar(select(func.count()).select_from(User).where(User.active.is_(True)))
+    if max_users is not None and (active_users or 0) >= max_users:
+        raise RuleViolation(
+            _(
+                "The %(plan)s plan allows %(limit)s users and all are in use. Upgrade the plan or deactivate a user.",
+                plan=tenant.plan.title(),
+                limit=max_users,
+            )
+        )
+    taken = RuleViolation(_("A user with this email already exists."), field="email")
+    async with uow.db.system() as lookup:  # emails are unique across tenants
+        if await lookup.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
+            raise taken
+    user = User(email=email, name=name.strip(), role=role, locale=locale, password_hash=hash_password(password))
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        raise taken from error
+    record(uow, "user.created", {"id": user.id, "email": email, "role": role}, topics=[f"user:{user.id}"])
+    await uow.commit()
+    return user

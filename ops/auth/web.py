@@ -1,0 +1,145 @@
+"""Sign-in, sign-out, and the request plumbing every page relies on: the current actor and CSRF."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit
+
+from quart import Blueprint, abort, g, redirect, request, session, url_for
+from quart.typing import ResponseReturnValue
+
+from ops.auth.actor import Actor
+from ops.auth.service import SignInRefused, actor_for_session, sign_in, sign_out
+from ops.i18n import gettext as _
+from ops.pages import flash_message, render_page
+from ops.runtime import runtime
+from ops.tenants.models import Tenant
+
+bp = Blueprint("auth", __name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Partner endpoints authenticate by signature or token, not by cookie, so CSRF does not apply.
+CSRF_EXEMPT_PREFIXES = ("/hooks/", "/api/")
+
+
+def csrf_token() -> str:
+    seed = session.get("csrf")
+    if not seed:
+        seed = secrets.token_urlsafe(16)
+        session["csrf"] = seed
+    key = runtime().settings.secret_key.encode()
+    return hmac.new(key, seed.encode(), hashlib.sha256).hexdigest()
+
+
+async def load_actor() -> None:
+    """Before every request: who is signed in (g.actor, g.tenant), or None."""
+    g.actor = None
+    g.tenant = None
+    token = session.get("sid")
+    if token:
+        found = await actor_for_session(runtime().db, token)
+        if found is None:
+            session.pop("sid", None)
+        else:
+            g.actor, g.tenant = found
+
+
+async def check_csrf() -> None:
+    if request.method in SAFE_METHODS or request.path.startswith(CSRF_EXEMPT_PREFIXES):
+        return
+    sent = request.headers.get("X-CSRF-Token")
+    if sent is None:
+        sent = (await request.form).get("csrf_token", "")
+    if not session.get("csrf") or not hmac.compare_digest(sent, csrf_token()):
+        abort(403, description=_("This form has expired. Reload the page and try again."))
+
+
+def current_actor() -> Actor:
+    actor: Actor | None = g.get("actor")
+    if actor is None:
+        abort(401)
+    return actor
+
+
+def current_tenant() -> Tenant:
+    tenant: Tenant | None = g.get("tenant")
+    if tenant is None:
+        abort(401)
+    return tenant
+
+
+def login_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | ResponseReturnValue]]:
+    @wraps(view)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | ResponseReturnValue:
+        if g.get("actor") is None:
+            if request.headers.get("HX-Request"):
+                return "", 401, {"HX-Redirect": url_for("auth.login")}
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return await view(*args, **kwargs)
+
+    return wrapper
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths, so the sign-in form cannot be used to redirect elsewhere."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+async def login() -> Any:
+    if request.method == "GET":
+        if g.get("actor") is not None:
+            return redirect(_safe_next(request.args.get("next")))
+        return await render_page("auth/login.html", email="", error=None, next=request.args.get("next", ""))
+
+    form = await request.form
+    email = form.get("email", "").strip()
+    password = form.get("password", "")
+    next_url = form.get("next", "")
+    settings = runtime().settings
+    limiter = runtime().rate_limiter
+    client = request.remote_addr or "unknown"
+    for key in (f"login:ip:{client}", f"login:email:{email.lower()}"):
+        retry_after = await limiter.hit(key, settings.login_attempts_per_window, settings.login_window_seconds)
+        if retry_after:
+            message = _("Too many sign-in attempts. Try again in %(minutes)s minutes.",
+                        minutes=max(1, retry_after // 60))
+            body = await render_page("auth/login.html", email=email, error=message, next=next_url)
+            return body, 429, {"Retry-After": str(retry_after)}
+    if not email or not password:
+        body = await render_page("auth/login.html", email=email, error=_("Enter your email and password."),
+                                 next=next_url)
+        return body, 422
+    try:
+        signed_in = await sign_in(runtime().db, email, password, request.headers.get("User-Agent", ""))
+    except SignInRefused as refused:
+        body = await render_page("auth/login.html", email=email, error=str(refused), next=next_url)
+        return body, 401
+    # A fresh session and CSRF seed at sign-in (no session fixation).
+    session.clear()
+    session["sid"] = signed_in.token
+    session["csrf"] = secrets.token_urlsafe(16)
+    session.permanent = True
+    return redirect(_safe_next(next_url))
+
+
+@bp.post("/logout")
+async def logout() -> Any:
+    token = session.get("sid")
+    if token:
+        await sign_out(runtime().db, token)
+    session.clear()
+    await flash_message(_("You are signed out."))
+    return redirect(url_for("auth.login"))

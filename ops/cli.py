@@ -1,0 +1,210 @@
+"""The `pitwall` command: serve, worker, migrate, seed, create-tenant, create-user."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ops.auth.actor import Actor, RuleViolation
+from ops.config import Settings, load_settings
+from ops.db import Database
+from ops.logs import configure_logging
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _password(prompt: str) -> str:
+    from_env = os.environ.get("PITWALL_PASSWORD")
+    if from_env:
+        return from_env
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    return getpass.getpass(prompt)
+
+
+async def _with_db(settings: Settings, action: Callable[[Database], Awaitable[Any]]) -> Any:
+    db = Database(settings.database_url)
+    try:
+        return await action(db)
+    finally:
+        await db.dispose()
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    from ops.app import create_app
+
+    settings = _settings()
+    app = create_app(settings)
+    config = Config()
+    config.bind = [f"{args.host}:{args.port}"]
+    config.graceful_timeout = 5
+    print(f"Pitwall on http://{args.host}:{args.port}  (database: {settings.database_url.split('@')[-1]}, "
+          f"live log: {'redis' if settings.redis_url else 'in-process'})", flush=True)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from ops.worker import run_worker
+    from realtime.log import create_live_log
+    from realtime.outbox import OutboxPublisher
+
+    settings = _settings()
+
+    async def run() -> None:
+        db = Database(settings.database_url)
+        live_log = create_live_log(settings.redis_url, settings.redis_prefix, settings.live_log_max_entries)
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        try:
+            await run_worker(settings, OutboxPublisher(db, live_log), stop)
+        finally:
+            await live_log.close()
+            await db.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from ops.migrate import upgrade_to_head_sync
+
+    settings = _settings()
+    upgrade_to_head_sync(settings.database_url)
+    print("database is at the latest migration")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from ops.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo
+
+    settings = _settings()
+    if not args.demo:
+        print("nothing to seed: pass --demo for the demo dealership", file=sys.stderr)
+        return 2
+    if settings.is_production:
+        print("refusing to seed demo accounts with PITWALL_ENV=production", file=sys.stderr)
+        return 2
+    tenant, created = asyncio.run(_with_db(settings, seed_demo))
+    print(("Seeded" if created else "Already seeded:") + f" {tenant.name} (tenant slug '{tenant.slug}').")
+    print(f"Demo accounts, all with the password '{DEMO_PASSWORD}':")
+    for email, name, role, _locale in DEMO_USERS:
+        print(f"  {email:<28} {role:<17} {name}")
+    return 0
+
+
+def cmd_create_tenant(args: argparse.Namespace) -> int:
+    from ops.tenants.service import provision_tenant
+
+    settings = _settings()
+    password = _password("Password for the tenant's admin: ")
+
+    async def create(db: Database) -> Any:
+        return await provision_tenant(
+            db, slug=args.slug, name=args.name, admin_email=args.admin_email, admin_name=args.admin_name,
+            admin_password=password, country=args.country, plan=args.plan,
+        )
+
+    try:
+        provisioned = asyncio.run(_with_db(settings, create))
+    except RuleViolation as error:
+        print(f"{error.field or 'error'}: {error}", file=sys.stderr)
+        return 2
+    print(f"created tenant '{provisioned.tenant.slug}' (id {provisioned.tenant.id}) with admin {provisioned.admin.email}")
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    from ops.auth.service import create_user
+    from ops.tenants.service import tenant_by_slug
+
+    settings = _settings()
+    password = _password(f"Password for {args.email}: ")
+
+    async def create(db: Database) -> Any:
+        tenant = await tenant_by_slug(db, args.tenant)
+        if tenant is None:
+            raise RuleViolation(f"no tenant with slug '{args.tenant}'", field="tenant")
+        async with db.uow(Actor.system(tenant.id, "cli")) as uow:
+            return await create_user(uow, email=args.email, name=args.name, role=args.role, password=password,
+                                     locale=args.locale)
+
+    try:
+        user = asyncio.run(_with_db(settings, create))
+    except RuleViolation as error:
+        print(f"{error.field or 'error'}: {error}", file=sys.stderr)
+        return 2
+    print(f"created {user.role} {user.email}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pitwall", description="Pitwall: live operations for dealerships")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server (Hypercorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("worker", help="run the worker (outbox relay)").set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="upgrade the database to the latest migration").set_defaults(func=cmd_migrate)
+
+    seed = sub.add_parser("seed", help="create demo data")
+    seed.add_argument("--demo", action="store_true", help="the Swiss demo dealership (refused in production)")
+    seed.set_defaults(func=cmd_seed)
+
+    tenant = sub.add_parser("create-tenant", help="provision a tenant with its admin (password on stdin)")
+    tenant.add_argument("--slug", required=True)
+    tenant.add_argument("--name", required=True)
+    tenant.add_argument("--admin-email", required=True)
+    tenant.add_argument("--admin-name", required=True)
+    tenant.add_argument("--country", default="US")
+    tenant.add_argument("--plan", default="STARTER", choices=("STARTER", "PROFESSIONAL", "ENTERPRISE"))
+    tenant.set_defaults(func=cmd_create_tenant)
+
+    user = sub.add_parser("create-user", help="add a user to a tenant (password on stdin)")
+    user.add_argument("--tenant", required=True, help="tenant slug")
+    user.add_argument("--email", required=True)
+    user.add_argument("--name", required=True)
+    user.add_argument("--role", required=True)
+    user.add_argument("--locale", default=None)
+    user.set_defaults(func=cmd_create_user)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

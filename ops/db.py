@@ -1,0 +1,230 @@
+"""Engine, sessions, the UnitOfWork, and tenant scoping: the one place every query is filtered by tenant.
+
+Every table that belongs to a tenant mixes in `TenantScoped`. A session is opened either for one tenant
+(`Database.read(tenant_id)`, `Database.uow(actor)`) or explicitly unscoped for system work (the relay,
+sign-in look-ups); a session that is neither refuses to run queries, so no query can forget the tenant.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, MetaData, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    with_loader_criteria,
+)
+from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from ops.auth.actor import Actor
+    from ops.events import EventRecord
+
+MODEL_MODULES = (
+    "ops.tenants.models",
+    "ops.auth.models",
+    "ops.events",
+    "ops.customers.models",
+    "ops.vehicles.models",
+    "ops.workshop.models",
+)
+
+# Integer primary keys: BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both backends (SQLite stores no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(), list[str]: JSON()}
+
+
+class TenantScoped:
+    """Mixin for rows that belong to one tenant; queries on them are filtered automatically."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[int]:
+        return mapped_column(BigId, ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+
+
+class TenantScopeError(RuntimeError):
+    pass
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_queries_to_tenant(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    info = state.session.info
+    if info.get("unscoped"):
+        return
+    tenant_id = info.get("tenant_id")
+    if tenant_id is None:
+        raise TenantScopeError("query on a session opened without a tenant; use Database.read/uow or system()")
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_tenant_on_new_rows(session: Session, flush_context: Any, instances: Any) -> None:
+    tenant_id = session.info.get("tenant_id")
+    for obj in session.new:
+        if not isinstance(obj, TenantScoped):
+            continue
+        if obj.tenant_id is None:
+            if tenant_id is None:
+                raise TenantScopeError(f"{type(obj).__name__} added without a tenant")
+            obj.tenant_id = tenant_id
+        elif tenant_id is not None and obj.tenant_id != tenant_id:
+            raise TenantScopeError(f"{type(obj).__name__} of tenant {obj.tenant_id} added in tenant {tenant_id}")
+
+
+def import_all_models() -> None:
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so that BEGIN is ours (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the write lock up front: a deferred transaction that reads and then writes
+        # fails with SQLITE_BUSY instead of waiting when another writer committed in between.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+PublishHook = Callable[[list["EventRecord"]], Awaitable[None]]
+
+
+class Database:
+    """Owns the engines and hands out tenant-scoped sessions and units of work."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine = _sqlite_engine(url, immediate=False)
+            self.write_engine = _sqlite_engine(url, immediate=True)
+        else:
+            self.engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            self.write_engine = self.engine
+        self._reads = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writes = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        # Set by the app: hands committed events to the live log.
+        self.publish_hook: PublishHook | None = None
+
+    def read(self, tenant_id: int) -> AsyncSession:
+        return self._reads(info={"tenant_id": tenant_id})
+
+    def system(self, *, write: bool = False) -> AsyncSession:
+        """A session that sees every tenant; for sign-in look-ups, the relay, provisioning."""
+        return (self._writes if write else self._reads)(info={"unscoped": True})
+
+    def uow(self, actor: Actor) -> UnitOfWork:
+        return UnitOfWork(self, actor)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.write_engine is not self.engine:
+            await self.write_engine.dispose()
+
+
+class UnitOfWork:
+    """One transaction: the rows a use case changes plus the events it records (the outbox).
+
+    Events are handed to the live log only after the commit succeeded; if that hand-over fails or the
+    process dies first, the outbox relay publishes them later.
+    """
+
+    def __init__(self, db: Database, actor: Actor, *, new_tenant: bool = False) -> None:
+        self.db = db
+        self.actor = actor
+        info: dict[str, Any] = {"unscoped": True} if new_tenant else {"tenant_id": actor.tenant_id}
+        self.session = db._writes(info=info)
+        self._recorded: list[Any] = []
+        self.committed: list[EventRecord] = []
+
+    async def __aenter__(self) -> UnitOfWork:
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if self.session.in_transaction():
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    def enter_tenant(self, actor: Actor) -> None:
+        """Provisioning: from here on, act inside the tenant that this transaction just created."""
+        self.actor = actor
+        self.session.info.pop("unscoped", None)
+        self.session.info["tenant_id"] = actor.tenant_id
+
+    def add_event(self, row: Any) -> None:
+        self.session.add(row)
+        self._recorded.append(row)
+
+    async def commit(self) -> list[EventRecord]:
+        await self.session.flush()
+        records = [row.to_record() for row in self._recorded]
+        await self.session.commit()
+        self._recorded.clear()
+        self.committed.extend(records)
+        if records and self.db.publish_hook is not None:
+            await self.db.publish_hook(records)
+        return records

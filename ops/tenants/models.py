@@ -1,0 +1,52 @@
+"""Tenants (dealership groups), their plan and settings, and per-tenant counters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ops.db import Base, BigId, TenantScoped, utcnow
+
+PLANS = {
+    # plan: (max users, max vehicles, storage GB, monthly price); None = unlimited
+    "STARTER": (5, 25, 10, 99),
+    "PROFESSIONAL": (20, 100, 50, 299),
+    "ENTERPRISE": (None, None, 500, 999),
+}
+TENANT_STATUSES = ("ACTIVE", "SUSPENDED", "DELETION_SCHEDULED")
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    plan: Mapped[str] = mapped_column(String(20), default="STARTER")
+    status: Mapped[str] = mapped_column(String(20), default="ACTIVE")
+    country: Mapped[str] = mapped_column(String(2), default="US")
+    timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
+    date_format: Mapped[str] = mapped_column(String(20), default="medium")
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    locale: Mapped[str] = mapped_column(String(10), default="en")
+    distance_unit: Mapped[str] = mapped_column(String(10), default="miles")
+    fuel_unit: Mapped[str] = mapped_column(String(10), default="gallons")
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
+    maintenance_reminders: Mapped[bool] = mapped_column(Boolean, default=True)
+    email_notifications: Mapped[bool] = mapped_column(Boolean, default=True)
+    auto_work_order_numbering: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Counter(TenantScoped, Base):
+    """Per-tenant gap-free sequences (work-order numbers); incremented under a row lock."""
+
+    __tablename__ = "counters"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(40))
+    value: Mapped[int] = mapped_column(BigId, default=0)

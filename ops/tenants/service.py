@@ -1,0 +1,107 @@
+"""Provisioning tenants: one transaction creates the tenant, its admin, categories and settings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from ops.auth.actor import Actor, RuleViolation
+from ops.auth.models import User
+from ops.auth.service import hash_password, normalise_email
+from ops.db import Database, UnitOfWork
+from ops.events import record
+from ops.i18n import gettext as _
+from ops.tenants.models import PLANS, Counter, Tenant
+from ops.workshop.models import DEFAULT_CATEGORIES, WorkOrderCategory
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,58}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class CountryDefaults:
+    timezone: str
+    currency: str
+    locale: str
+    distance_unit: str
+    fuel_unit: str
+    vat_rate: Decimal
+
+
+COUNTRY_DEFAULTS = {
+    "CH": CountryDefaults("Europe/Zurich", "CHF", "de_CH", "km", "liters", Decimal("8.1")),
+    "US": CountryDefaults("America/New_York", "USD", "en", "miles", "gallons", Decimal("0")),
+}
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    tenant: Tenant
+    admin: User
+
+
+async def provision_tenant(
+    db: Database,
+    *,
+    slug: str,
+    name: str,
+    admin_email: str,
+    admin_name: str,
+    admin_password: str,
+    country: str = "US",
+    plan: str = "STARTER",
+) -> Provisioned:
+    if not SLUG_PATTERN.match(slug):
+        raise RuleViolation(_("Use 3 to 60 lower-case letters, digits and dashes."), field="slug")
+    if plan not in PLANS:
+        raise RuleViolation(_("Choose one of the plans."), field="plan")
+    if len(admin_password) < 10:
+        raise RuleViolation(_("Use a password of at least 10 characters."), field="admin_password")
+    admin_email = normalise_email(admin_email)
+    defaults = COUNTRY_DEFAULTS.get(country, COUNTRY_DEFAULTS["US"])
+    async with UnitOfWork(db, Actor.system(0), new_tenant=True) as uow:
+        session = uow.session
+        if await session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+            raise RuleViolation(_("This slug is taken."), field="slug")
+        if await session.scalar(select(User.id).where(User.email == admin_email)) is not None:
+            raise RuleViolation(_("A user with this email already exists."), field="admin_email")
+        tenant = Tenant(
+            slug=slug,
+            name=name,
+            plan=plan,
+            country=country,
+            timezone=defaults.timezone,
+            currency=defaults.currency,
+            locale=defaults.locale,
+            distance_unit=defaults.distance_unit,
+            fuel_unit=defaults.fuel_unit,
+            vat_rate=defaults.vat_rate,
+        )
+        session.add(tenant)
+        await session.flush()
+        uow.enter_tenant(Actor.system(tenant.id, "provisioning"))
+        admin = User(
+            email=admin_email,
+            name=admin_name,
+            role="admin",
+            password_hash=hash_password(admin_password),
+        )
+        session.add(admin)
+        session.add(Counter(name="work_order", value=0))
+        session.add_all(WorkOrderCategory(name=category) for category in DEFAULT_CATEGORIES)
+        await session.flush()
+        record(uow, "tenant.provisioned", {"id": tenant.id, "slug": slug, "plan": plan}, topics=["kpi"])
+        await uow.commit()
+        return Provisioned(tenant, admin)
+
+
+async def tenant_by_slug(db: Database, slug: str) -> Tenant | None:
+    async with db.system() as session:
+        return await session.scalar(select(Tenant).where(Tenant.slug == slug))
+
+
+async def tenant_by_id(db: Database, tenant_id: int) -> Tenant | None:
+    async with db.system() as session:
+        return await session.scalar(select(Tenant).where(Tenant.id == tenant_id))

@@ -1,0 +1,28 @@
+"""The worker: the outbox relay now; webhook deliveries, integration jobs and timers join it later.
+
+Everything here is safe to run in any number of processes at once (rows are claimed with SKIP LOCKED).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ops.config import Settings
+from realtime.outbox import OutboxPublisher
+
+log = logging.getLogger(__name__)
+
+
+async def run_worker(settings: Settings, publisher: OutboxPublisher, stop: asyncio.Event) -> None:
+    log.info("worker started (relay every %.1fs)", settings.relay_interval_seconds)
+    while not stop.is_set():
+        try:
+            await publisher.relay_once(settings.relay_grace_seconds)
+        except Exception:
+            log.exception("relay pass failed; retrying")
+        try:
+            await asyncio.wait_for(stop.wait(), settings.relay_interval_seconds)
+        except TimeoutError:
+            pass
+    log.info("worker stopped")

@@ -1,0 +1,321 @@
+"""The hub: one live-log subscription per process, fanned out to every local browser connection.
+
+Each log entry is rendered once per (topic, view) that has watchers here and the same encoded bytes go
+to all of them. A client never blocks the hub: it owns a bounded mailbox that its own connection task
+drains, coalescing whatever piled up into one write; a client that falls too far behind is sent
+`reset` and dropped, and its browser reconnects and re-fetches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ops.auth.actor import Actor
+from ops.events import EventRecord
+from ops.metrics import LIVE_CONNECTIONS, LIVE_MESSAGES, LIVE_OVERFLOWS
+from realtime.log import LiveLog, LogEntry, LogUnavailable, StreamKey, format_stream_id
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT = b": heartbeat\n\n"
+RETRY_PRELUDE = b"retry: 2000\n\n"
+REPLAY_LIMIT = 5_000
+
+
+@dataclass(frozen=True)
+class View:
+    """What makes two watchers see different HTML for the same event: language and role."""
+
+    locale: str
+    role: str
+
+    @classmethod
+    def for_actor(cls, actor: Actor) -> View:
+        return cls(locale=actor.locale, role=actor.role)
+
+
+class TopicRenderer(Protocol):
+    """Turns one event into an HTML fragment for one kind of topic (`workshop`, `wo`)."""
+
+    async def load(self, record: EventRecord, topic: str) -> Any:
+        """Fetch what the fragment shows; called once per event and topic, shared by all views."""
+        ...
+
+    async def render(self, loaded: Any, record: EventRecord, view: View) -> str:
+        """The fragment for one view; empty string for nothing to send."""
+        ...
+
+
+def topic_kind(tenant_topic: str) -> str:
+    """`t42:wo:1001` -> `wo`."""
+    parts = tenant_topic.split(":")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def sse_message(message_id: str | None, event: str, data: str) -> bytes:
+    head = f"id: {message_id}\n" if message_id is not None else ""
+    body = "".join(f"data: {line}\n" for line in (data.splitlines() or [""]))
+    return f"{head}event: {event}\n{body}\n".encode()
+
+
+class Client:
+    """One browser connection's mailbox."""
+
+    __slots__ = ("closed", "overflowed", "pending", "pending_bytes", "skip_upto", "tenant_topics", "view",
+                 "wake", "limit")
+
+    def __init__(self, tenant_topics: frozenset[str], view: View, limit: int) -> None:
+        self.tenant_topics = tenant_topics
+        self.view = view
+        self.limit = limit
+        self.pending: list[tuple[StreamKey | None, bytes]] = []
+        self.pending_bytes = 0
+        # Entries at or below this id were already sent by replay.
+        self.skip_upto: StreamKey | None = None
+        self.wake = asyncio.Event()
+        self.overflowed = False
+        self.closed = False
+
+    def push(self, key: StreamKey | None, data: bytes) -> None:
+        if self.closed or self.overflowed:
+            return
+        self.pending.append((key, data))
+        self.pending_bytes += len(data)
+        if self.pending_bytes > self.limit:
+            self.overflowed = True
+        self.wake.set()
+
+    async def stream(self, reset_message: Callable[[], bytes]) -> AsyncIterator[bytes]:
+        while not self.closed:
+            if not self.pending and not self.overflowed:
+                self.wake.clear()
+                await self.wake.wait()
+            if self.overflowed:
+                LIVE_OVERFLOWS.inc()
+                yield reset_message()
+                return
+            batch, self.pending, self.pending_bytes = self.pending, [], 0
+            skip = self.skip_upto
+            if skip is None:
+                yield b"".join(data for _key, data in batch)
+            else:
+                chunk = b"".join(data for key, data in batch if key is None or key > skip)
+                if chunk:
+                    yield chunk
+
+
+PresenceListener = Callable[[int, str], Awaitable[None]]
+
+
+class Hub:
+    def __init__(
+        self,
+        live_log: LiveLog,
+        renderers: dict[str, TopicRenderer],
+        *,
+        client_queue_bytes: int = 512 * 1024,
+        heartbeat_seconds: float = 25.0,
+        context_for: Callable[[int, View], Awaitable[Callable[[], Any]]] | None = None,
+    ) -> None:
+        self.live_log = live_log
+        self.renderers = renderers
+        self.client_queue_bytes = client_queue_bytes
+        self.heartbeat_seconds = heartbeat_seconds
+        # Sets locale, timezone and currency for a render; supplied by the app.
+        self.context_for = context_for
+        self.watchers: dict[str, dict[View, set[Client]]] = {}
+        self.clients: set[Client] = set()
+        self.presence_listeners: list[PresenceListener] = []
+        self.epoch: str | None = None
+        self.position: StreamKey | None = None
+        self._ready = asyncio.Event()
+        self._seen_events: OrderedDict[int, None] = OrderedDict()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._follow_log()), asyncio.create_task(self._heartbeat())]
+        try:
+            await asyncio.wait_for(self._ready.wait(), 5)
+        except TimeoutError:
+            log.warning("live log not reachable at start; the hub keeps trying")
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for client in list(self.clients):
+            client.closed = True
+            client.wake.set()
+
+    # -- connections -----------------------------------------------------------------------------------
+
+    def connect(self, tenant_topics: frozenset[str], view: View) -> Client:
+        client = Client(tenant_topics, view, self.client_queue_bytes)
+        self.clients.add(client)
+        for topic in tenant_topics:
+            self.watchers.setdefault(topic, {}).setdefault(view, set()).add(client)
+        LIVE_CONNECTIONS.labels("sse").inc()
+        return client
+
+    def disconnect(self, client: Client) -> None:
+        if client not in self.clients:
+            return
+        self.clients.discard(client)
+        client.closed = True
+        for topic in client.tenant_topics:
+            views = self.watchers.get(topic)
+            if not views:
+                continue
+            group = views.get(client.view)
+            if group is not None:
+                group.discard(client)
+                if not group:
+                    del views[client.view]
+            if not views:
+                del self.watchers[topic]
+        LIVE_CONNECTIONS.labels("sse").dec()
+
+    def current_id(self) -> str | None:
+        """The position a freshly rendered page continues from, or None before the log was reached."""
+        if self.epoch is None or self.position is None:
+            return None
+        return f"{self.epoch}:{format_stream_id(self.position)}"
+
+    def reset_message(self) -> bytes:
+        return sse_message(self.current_id(), "reset", "reset")
+
+    async def replay(self, client: Client, epoch: str, after: StreamKey) -> list[bytes] | None:
+        """What the client missed since `after`, rendered for it; None when only a reset can help."""
+        try:
+            entries = await self.live_log.read_range(epoch, after, REPLAY_LIMIT)
+        except LogUnavailable:
+            return None
+        if entries is None or epoch != self.epoch:
+            return None
+        client.skip_upto = entries[-1].key if entries else after
+        messages: list[bytes] = []
+        seen: set[int] = set()
+        for entry in entries:
+            record = self._parse(entry)
+            if record is None or record.event_id in seen:
+                continue
+            seen.add(record.event_id)
+            message_id = f"{epoch}:{entry.id}"
+            for topic in record.tenant_topics:
+                if topic not in client.tenant_topics:
+                    continue
+                html = await self._render(record, topic, client.view, {})
+                if html:
+                    messages.append(sse_message(message_id, "update", html))
+        return messages
+
+    # -- the log subscription --------------------------------------------------------------------------
+
+    async def _follow_log(self) -> None:
+        backoff = 0.1
+        while self.position is None:
+            try:
+                self.epoch = await self.live_log.current_epoch()
+                self.position = await self.live_log.head()
+                self._ready.set()
+            except LogUnavailable as error:
+                log.warning("live log unavailable at start, retrying in %.1fs: %s", backoff, error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+        while True:
+            try:
+                batch = await self.live_log.read_new(self.position, block_ms=5000)
+            except LogUnavailable as error:
+                log.warning("live log unavailable, retrying in %.1fs: %s", backoff, error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("live log read failed")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            backoff = 0.1
+            if self.epoch is not None and batch.epoch != self.epoch:
+                # The log was wiped (Redis restarted): nobody can be replayed across that, so every
+                # watcher re-fetches, and we read the new log from its beginning.
+                log.warning("live log epoch changed %s -> %s; resetting %d clients", self.epoch, batch.epoch,
+                            len(self.clients))
+                self.epoch, self.position = batch.epoch, (0, 0)
+                message = self.reset_message()
+                for client in list(self.clients):
+                    client.push(None, message)
+                continue
+            self.epoch = batch.epoch
+            self.position = batch.position
+            self._ready.set()
+            for entry in batch.entries:
+                try:
+                    await self._dispatch(entry)
+                except Exception:
+                    log.exception("could not fan out live log entry %s", entry.id)
+
+    def _parse(self, entry: LogEntry) -> EventRecord | None:
+        if not entry.data.startswith('{"event_id"'):
+            return None
+        return EventRecord.from_json(entry.data)
+
+    async def _dispatch(self, entry: LogEntry) -> None:
+        if entry.data.startswith('{"presence"'):
+            notice = json.loads(entry.data)["presence"]
+            for listener in self.presence_listeners:
+                await listener(int(notice["tenant_id"]), str(notice["topic"]))
+            return
+        record = self._parse(entry)
+        if record is None:
+            return
+        # The relay may re-publish an event whose bookkeeping was lost; send it once.
+        if record.event_id in self._seen_events:
+            return
+        self._seen_events[record.event_id] = None
+        if len(self._seen_events) > 20_000:
+            self._seen_events.popitem(last=False)
+        message_id = f"{self.epoch}:{entry.id}"
+        loaded: dict[str, Any] = {}
+        for topic in record.tenant_topics:
+            views = self.watchers.get(topic)
+            if not views:
+                continue
+            for view, clients in list(views.items()):
+                html = await self._render(record, topic, view, loaded)
+                if not html:
+                    continue
+                message = sse_message(message_id, "update", html)
+                for client in clients:
+                    client.push(entry.key, message)
+                LIVE_MESSAGES.inc(len(clients))
+
+    async def _render(self, record: EventRecord, topic: str, view: View, loaded: dict[str, Any]) -> str:
+        kind = topic_kind(topic)
+        renderer = self.renderers.get(kind)
+        if renderer is None:
+            return ""
+        if topic not in loaded:
+            loaded[topic] = await renderer.load(record, topic)
+        restore = await self.context_for(record.tenant_id, view) if self.context_for else None
+        try:
+            return await renderer.render(loaded[topic], record, view)
+        finally:
+            if restore is not None:
+                restore()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            for client in list(self.clients):
+                client.push(None, HEARTBEAT)

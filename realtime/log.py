@@ -1,0 +1,233 @@
+"""The live log: an ordered, bounded, replayable log of committed events shared by all web processes.
+
+Two backends behind one interface: a Redis Stream (production, many processes) and an in-memory ring
+buffer (the embedded default, one process). Every entry gets a monotonic id; ids are written to
+browsers as `<epoch>:<id>` so that a log that was wiped (Redis restarted without persistence, process
+restarted) is recognised and the browser is told to `reset` instead of being replayed the wrong gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+StreamKey = tuple[int, int]
+
+
+def parse_stream_id(value: str) -> StreamKey:
+    ms, _, seq = value.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def format_stream_id(key: StreamKey) -> str:
+    return f"{key[0]}-{key[1]}"
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    key: StreamKey
+    data: str
+
+    @property
+    def id(self) -> str:
+        return format_stream_id(self.key)
+
+
+@dataclass(frozen=True)
+class ReadBatch:
+    epoch: str
+    entries: list[LogEntry]
+    position: StreamKey  # the next read continues after this
+
+
+class LogUnavailable(Exception):
+    """The log cannot be reached right now; callers retry, the outbox relay re-publishes."""
+
+
+class LiveLog(Protocol):
+    async def append(self, items: list[str]) -> list[StreamKey]: ...
+
+    async def read_new(self, after: StreamKey | None, block_ms: int) -> ReadBatch:
+        """Entries after `after` (None: only new ones from now), waiting up to block_ms for some."""
+        ...
+
+    async def read_range(self, epoch: str, after: StreamKey, limit: int) -> list[LogEntry] | None:
+        """Everything after `after`, or None if the log cannot prove it still holds that whole gap."""
+        ...
+
+    async def current_epoch(self) -> str: ...
+
+    async def head(self) -> StreamKey:
+        """The id of the newest entry, (0, 0) when the log is empty."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def split_client_id(value: str | None) -> tuple[str, StreamKey] | None:
+    """Parse a browser's Last-Event-ID (`<epoch>:<ms>-<seq>`); None when absent or malformed."""
+    if not value:
+        return None
+    epoch, sep, stream_id = value.strip().rpartition(":")
+    if not sep or not epoch:
+        return None
+    try:
+        return epoch, parse_stream_id(stream_id)
+    except ValueError:
+        return None
+
+
+class MemoryLiveLog:
+    """A ring buffer in this process. The epoch is new at every start, so old ids always reset."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.epoch = secrets.token_hex(4)
+        self._entries: deque[LogEntry] = deque(maxlen=max_entries)
+        self._last_evicted: StreamKey | None = None
+        self._counter = 0
+        self._changed = asyncio.Condition()
+
+    async def append(self, items: list[str]) -> list[StreamKey]:
+        keys = []
+        async with self._changed:
+            for data in items:
+                self._counter += 1
+                key = (self._counter, 0)
+                if len(self._entries) == self._entries.maxlen:
+                    self._last_evicted = self._entries[0].key
+                self._entries.append(LogEntry(key, data))
+                keys.append(key)
+            self._changed.notify_all()
+        return keys
+
+    def _after(self, after: StreamKey) -> list[LogEntry]:
+        if not self._entries or self._entries[-1].key <= after:
+            return []
+        # Ids are consecutive integers, so the position is arithmetic.
+        first = self._entries[0].key[0]
+        start = max(0, after[0] - first + 1)
+        return [self._entries[i] for i in range(start, len(self._entries))]
+
+    async def read_new(self, after: StreamKey | None, block_ms: int) -> ReadBatch:
+        if after is None:
+            after = (self._counter, 0)
+        entries = self._after(after)
+        if not entries:
+            async with self._changed:
+                try:
+                    await asyncio.wait_for(
+                        self._changed.wait_for(lambda: self._counter > after[0]), block_ms / 1000
+                    )
+                except TimeoutError:
+                    pass
+            entries = self._after(after)
+        return ReadBatch(self.epoch, entries, entries[-1].key if entries else after)
+
+    async def read_range(self, epoch: str, after: StreamKey, limit: int) -> list[LogEntry] | None:
+        if epoch != self.epoch:
+            return None
+        if self._last_evicted is not None and after < self._last_evicted:
+            return None
+        entries = self._after(after)
+        return entries if len(entries) <= limit else None
+
+    async def current_epoch(self) -> str:
+        return self.epoch
+
+    async def head(self) -> StreamKey:
+        return (self._counter, 0)
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisLiveLog:
+    """A Redis Stream shared by every process. The epoch key vanishes with the stream on a restart."""
+
+    def __init__(self, url: str, prefix: str = "pitwall", max_entries: int = 10_000) -> None:
+        self.stream_key = f"{prefix}:live"
+        self.epoch_key = f"{prefix}:live:epoch"
+        self.max_entries = max_entries
+        self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        # Blocking reads get their own connection without a socket timeout shorter than the block.
+        self._reader = redis.Redis.from_url(url, socket_timeout=None, socket_connect_timeout=2)
+
+    async def current_epoch(self) -> str:
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.set(self.epoch_key, secrets.token_hex(4), nx=True)
+                pipe.get(self.epoch_key)
+                _created, value = await pipe.execute()
+        except RedisError as error:
+            raise LogUnavailable(str(error)) from error
+        return str(value.decode())
+
+    async def append(self, items: list[str]) -> list[StreamKey]:
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                # The epoch must exist before entries do: a restarted Redis gets a new epoch before
+                # its first new entry, so nobody mistakes the new stream for the old one.
+                pipe.set(self.epoch_key, secrets.token_hex(4), nx=True)
+                for data in items:
+                    pipe.xadd(self.stream_key, {"d": data}, maxlen=self.max_entries, approximate=True)
+                _created, *ids = await pipe.execute()
+        except RedisError as error:
+            raise LogUnavailable(str(error)) from error
+        return [parse_stream_id(i.decode()) for i in ids]
+
+    async def read_new(self, after: StreamKey | None, block_ms: int) -> ReadBatch:
+        try:
+            epoch = await self.current_epoch()
+            start = format_stream_id(after if after is not None else await self.head())
+            response = await self._reader.xread({self.stream_key: start}, block=block_ms, count=1000)
+        except RedisError as error:
+            raise LogUnavailable(str(error)) from error
+        entries: list[LogEntry] = []
+        for _stream, items in response or []:
+            for entry_id, fields in items:
+                entries.append(LogEntry(parse_stream_id(entry_id.decode()), fields[b"d"].decode()))
+        return ReadBatch(epoch, entries, entries[-1].key if entries else parse_stream_id(start))
+
+    async def read_range(self, epoch: str, after: StreamKey, limit: int) -> list[LogEntry] | None:
+        try:
+            if epoch != await self.current_epoch():
+                return None
+            info = await self._client.xinfo_stream(self.stream_key)
+            deleted = info.get("max-deleted-entry-id") or info.get(b"max-deleted-entry-id")
+            if deleted:
+                deleted_key = parse_stream_id(deleted.decode() if isinstance(deleted, bytes) else deleted)
+                if after < deleted_key:
+                    return None
+            items = await self._client.xrange(self.stream_key, min=f"({format_stream_id(after)}", count=limit + 1)
+        except redis.ResponseError as error:
+            if "no such key" in str(error).lower():
+                return []
+            raise LogUnavailable(str(error)) from error
+        except RedisError as error:
+            raise LogUnavailable(str(error)) from error
+        if len(items) > limit:
+            return None
+        return [LogEntry(parse_stream_id(i.decode()), f[b"d"].decode()) for i, f in items]
+
+    async def head(self) -> StreamKey:
+        try:
+            last = await self._client.xrevrange(self.stream_key, count=1)
+        except RedisError as error:
+            raise LogUnavailable(str(error)) from error
+        return parse_stream_id(last[0][0].decode()) if last else (0, 0)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+        await self._reader.aclose()
+
+
+def create_live_log(redis_url: str | None, prefix: str, max_entries: int) -> MemoryLiveLog | RedisLiveLog:
+    if redis_url:
+        return RedisLiveLog(redis_url, prefix, max_entries)
+    return MemoryLiveLog(max_entries)
