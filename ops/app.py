@@ -70,7 +70,9 @@ def _navigation() -> list[NavItem]:
         return []
     items = []
     if actor.can("workshop.view"):
-        items.append(NavItem(_("Job board"), url_for("workshop.board"), request.path == url_for("workshop.board")))
+        items.append(
+            NavItem(_("Job board"), url_for("workshop.board"), request.path == url_for("workshop.board"))
+        )
     if actor.can("work_order.create"):
         url = url_for("workshop.new_work_order")
         items.append(NavItem(_("New work order"), url, request.path == url))
@@ -267,7 +269,10 @@ ERROR_TEXT = {
     405: ("Not allowed", "This address does not accept that kind of request."),
     413: ("Too large", "The request is larger than allowed."),
     429: ("Too many requests", "Slow down and try again in a moment."),
-    500: ("Something went wrong", "The error was logged. Try again; if it keeps happening, tell us the reference."),
+    500: (
+        "Something went wrong",
+        "The error was logged. Try again; if it keeps happening, tell us the reference.",
+    ),
 }
 
 
@@ -275,11 +280,17 @@ async def _error_response(code: int, description: str | None = None) -> Any:
     title, message = ERROR_TEXT.get(code, ERROR_TEXT[500])
     title, message = _(title), description or _(message)
     if request.path.startswith(("/api/", "/hooks/", "/live", "/healthz", "/readyz")):
-        return {"code": code, "message": message, "path": request.path,
-                "correlation_id": correlation_id.get()}, code
+        return {
+            "code": code,
+            "message": message,
+            "path": request.path,
+            "correlation_id": correlation_id.get(),
+        }, code
     if is_htmx():
         return await render_page("partials/toast.html", kind="error", message=message), code
-    body = await render_page("errors/error.html", title=title, message=message, correlation_id=correlation_id.get())
+    body = await render_page(
+        "errors/error.html", title=title, message=message, correlation_id=correlation_id.get()
+    )
     return body, code
 
 

@@ -60,13 +60,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = Config()
     config.bind = [f"{args.host}:{args.port}"]
     config.graceful_timeout = 5
-    print(f"Pitwall on http://{args.host}:{args.port}  (database: {settings.database_url.split('@')[-1]}, "
-          f"live log: {'redis' if settings.redis_url else 'in-process'})", flush=True)
+    print(
+        f"Pitwall on http://{args.host}:{args.port}  (database: {settings.database_url.split('@')[-1]}, "
+        f"live log: {'redis' if settings.redis_url else 'in-process'})",
+        flush=True,
+    )
 
     async def run() -> None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        await serve(app, config, shutdown_trigger=stop.wait)
 
     asyncio.run(run())
     return 0
@@ -129,8 +132,14 @@ def cmd_create_tenant(args: argparse.Namespace) -> int:
 
     async def create(db: Database) -> Any:
         return await provision_tenant(
-            db, slug=args.slug, name=args.name, admin_email=args.admin_email, admin_name=args.admin_name,
-            admin_password=password, country=args.country, plan=args.plan,
+            db,
+            slug=args.slug,
+            name=args.name,
+            admin_email=args.admin_email,
+            admin_name=args.admin_name,
+            admin_password=password,
+            country=args.country,
+            plan=args.plan,
         )
 
     try:
@@ -138,7 +147,10 @@ def cmd_create_tenant(args: argparse.Namespace) -> int:
     except RuleViolation as error:
         print(f"{error.field or 'error'}: {error}", file=sys.stderr)
         return 2
-    print(f"created tenant '{provisioned.tenant.slug}' (id {provisioned.tenant.id}) with admin {provisioned.admin.email}")
+    print(
+        f"created tenant '{provisioned.tenant.slug}' (id {provisioned.tenant.id}) "
+        f"with admin {provisioned.admin.email}"
+    )
     return 0
 
 
@@ -154,8 +166,9 @@ def cmd_create_user(args: argparse.Namespace) -> int:
         if tenant is None:
             raise RuleViolation(f"no tenant with slug '{args.tenant}'", field="tenant")
         async with db.uow(Actor.system(tenant.id, "cli")) as uow:
-            return await create_user(uow, email=args.email, name=args.name, role=args.role, password=password,
-                                     locale=args.locale)
+            return await create_user(
+                uow, email=args.email, name=args.name, role=args.role, password=password, locale=args.locale
+            )
 
     try:
         user = asyncio.run(_with_db(settings, create))
@@ -176,7 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("worker", help="run the worker (outbox relay)").set_defaults(func=cmd_worker)
-    sub.add_parser("migrate", help="upgrade the database to the latest migration").set_defaults(func=cmd_migrate)
+    sub.add_parser("migrate", help="upgrade the database to the latest migration").set_defaults(
+        func=cmd_migrate
+    )
 
     seed = sub.add_parser("seed", help="create demo data")
     seed.add_argument("--demo", action="store_true", help="the Swiss demo dealership (refused in production)")

@@ -39,7 +39,7 @@ MODEL_MODULES = (
     "ops.workshop.models",
 )
 
-# Integer primary keys: BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements).
+# Integer keys: BIGINT on PostgreSQL, INTEGER on SQLite (only INTEGER PRIMARY KEY autoincrements there).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -100,7 +100,9 @@ def _scope_queries_to_tenant(state: ORMExecuteState) -> None:
         return
     tenant_id = info.get("tenant_id")
     if tenant_id is None:
-        raise TenantScopeError("query on a session opened without a tenant; use Database.read/uow or system()")
+        raise TenantScopeError(
+            "query on a session opened without a tenant; use Database.read/uow or system()"
+        )
     state.statement = state.statement.options(
         with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
     )
@@ -117,7 +119,9 @@ def _stamp_tenant_on_new_rows(session: Session, flush_context: Any, instances: A
                 raise TenantScopeError(f"{type(obj).__name__} added without a tenant")
             obj.tenant_id = tenant_id
         elif tenant_id is not None and obj.tenant_id != tenant_id:
-            raise TenantScopeError(f"{type(obj).__name__} of tenant {obj.tenant_id} added in tenant {tenant_id}")
+            raise TenantScopeError(
+                f"{type(obj).__name__} of tenant {obj.tenant_id} added in tenant {tenant_id}"
+            )
 
 
 def import_all_models() -> None:

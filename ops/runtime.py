@@ -33,4 +33,4 @@ class Runtime:
 
 
 def runtime() -> Runtime:
-    return current_app.extensions["pitwall"]  # type: ignore[no-any-return]
+    return current_app.extensions["pitwall"]

@@ -36,16 +36,69 @@ DEMO_USERS = (
     ("nina.brunner@demo.test", "Nina Brunner", "technician", None),
     ("marco.bianchi@demo.test", "Marco Bianchi", "technician", None),
 )
-FIRST_NAMES = ("Anna", "Beat", "Claudia", "Daniel", "Esther", "Fabio", "Gabriela", "Hans", "Irene", "Jan",
-               "Karin", "Lukas", "Monika", "Nicolas", "Olivia", "Patrick", "Ruth", "Simon", "Tanja", "Urs")
-LAST_NAMES = ("Müller", "Schmid", "Keller", "Weber", "Huber", "Meyer", "Schneider", "Steiner", "Fischer",
-              "Gerber", "Brunner", "Baumann", "Frei", "Zimmermann", "Moser", "Widmer", "Wyss", "Graf", "Roth")
-COMPANIES = ("Bäckerei Sutter AG", "Elektro Gisler GmbH", "Spitex Zürichsee", "Gartenbau Amrein", "Transporte Lüthi AG")
+FIRST_NAMES = (
+    "Anna",
+    "Beat",
+    "Claudia",
+    "Daniel",
+    "Esther",
+    "Fabio",
+    "Gabriela",
+    "Hans",
+    "Irene",
+    "Jan",
+    "Karin",
+    "Lukas",
+    "Monika",
+    "Nicolas",
+    "Olivia",
+    "Patrick",
+    "Ruth",
+    "Simon",
+    "Tanja",
+    "Urs",
+)
+LAST_NAMES = (
+    "Müller",
+    "Schmid",
+    "Keller",
+    "Weber",
+    "Huber",
+    "Meyer",
+    "Schneider",
+    "Steiner",
+    "Fischer",
+    "Gerber",
+    "Brunner",
+    "Baumann",
+    "Frei",
+    "Zimmermann",
+    "Moser",
+    "Widmer",
+    "Wyss",
+    "Graf",
+    "Roth",
+)
+COMPANIES = (
+    "Bäckerei Sutter AG",
+    "Elektro Gisler GmbH",
+    "Spitex Zürichsee",
+    "Gartenbau Amrein",
+    "Transporte Lüthi AG",
+)
 MODELS = (
-    ("Volkswagen", "Golf", "GASOLINE"), ("Volkswagen", "ID.4", "ELECTRIC"), ("Skoda", "Octavia Combi", "DIESEL"),
-    ("Skoda", "Enyaq", "ELECTRIC"), ("Toyota", "Yaris Hybrid", "HYBRID"), ("BMW", "320d Touring", "DIESEL"),
-    ("Audi", "A4 Avant", "DIESEL"), ("Tesla", "Model 3", "ELECTRIC"), ("Renault", "Kangoo", "DIESEL"),
-    ("Ford", "Transit Custom", "DIESEL"), ("Mercedes-Benz", "C 300 e", "PLUGIN_HYBRID"), ("Subaru", "Forester", "GASOLINE"),
+    ("Volkswagen", "Golf", "GASOLINE"),
+    ("Volkswagen", "ID.4", "ELECTRIC"),
+    ("Skoda", "Octavia Combi", "DIESEL"),
+    ("Skoda", "Enyaq", "ELECTRIC"),
+    ("Toyota", "Yaris Hybrid", "HYBRID"),
+    ("BMW", "320d Touring", "DIESEL"),
+    ("Audi", "A4 Avant", "DIESEL"),
+    ("Tesla", "Model 3", "ELECTRIC"),
+    ("Renault", "Kangoo", "DIESEL"),
+    ("Ford", "Transit Custom", "DIESEL"),
+    ("Mercedes-Benz", "C 300 e", "PLUGIN_HYBRID"),
+    ("Subaru", "Forester", "GASOLINE"),
 )
 CANTONS = ("ZH", "ZH", "ZH", "AG", "SZ", "ZG", "LU", "SG", "BE")
 COLOURS = ("Schwarz", "Weiss", "Silber", "Blau", "Grau", "Rot")
@@ -67,9 +120,14 @@ COMPLAINTS = (
     "Geräusch von der Hinterachse über Bodenwellen.",
 )
 
-_VIN_VALUES = {**{str(d): d for d in range(10)}, **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
-               **dict(zip("JKLMN", range(1, 6), strict=True)), "P": 7, "R": 9,
-               **dict(zip("STUVWXYZ", range(2, 10), strict=True))}
+_VIN_VALUES = {
+    **{str(d): d for d in range(10)},
+    **dict(zip("ABCDEFGH", range(1, 9), strict=True)),
+    **dict(zip("JKLMN", range(1, 6), strict=True)),
+    "P": 7,
+    "R": 9,
+    **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
+}
 _VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 
 
@@ -90,7 +148,7 @@ def _path_to(status: str) -> list[str]:
         path = queue.popleft()
         if path[-1] == status:
             return path[1:]
-        queue.extend(path + [nxt] for nxt in TRANSITIONS[path[-1]] if nxt not in path)
+        queue.extend([*path, nxt] for nxt in TRANSITIONS[path[-1]] if nxt not in path)
     raise ValueError(status)
 
 
@@ -103,11 +161,19 @@ async def seed_demo(db: Database) -> tuple[Tenant, bool]:
     rng = random.Random(42)
     admin_email, admin_name, _role, admin_locale = DEMO_USERS[0]
     provisioned = await provision_tenant(
-        db, slug=DEMO_SLUG, name="Garage Alpenblick AG", admin_email=admin_email, admin_name=admin_name,
-        admin_password=DEMO_PASSWORD, country="CH", plan="PROFESSIONAL",
+        db,
+        slug=DEMO_SLUG,
+        name="Garage Alpenblick AG",
+        admin_email=admin_email,
+        admin_name=admin_name,
+        admin_password=DEMO_PASSWORD,
+        country="CH",
+        plan="PROFESSIONAL",
     )
     tenant = provisioned.tenant
-    admin = Actor(tenant_id=tenant.id, user_id=provisioned.admin.id, name=admin_name, role="admin", locale="en")
+    admin = Actor(
+        tenant_id=tenant.id, user_id=provisioned.admin.id, name=admin_name, role="admin", locale="en"
+    )
     async with db.uow(admin) as uow:
         user = await uow.session.get_one(User, provisioned.admin.id)
         user.locale = admin_locale
@@ -115,7 +181,9 @@ async def seed_demo(db: Database) -> tuple[Tenant, bool]:
     users: dict[str, Actor] = {"admin": admin}
     for email, name, role, locale in DEMO_USERS[1:]:
         async with db.uow(admin) as uow:
-            created = await create_user(uow, email=email, name=name, role=role, password=DEMO_PASSWORD, locale=locale)
+            created = await create_user(
+                uow, email=email, name=name, role=role, password=DEMO_PASSWORD, locale=locale
+            )
         users.setdefault(role, Actor(tenant.id, created.id, name, role, locale=locale or tenant.locale))
 
     async with db.uow(admin) as uow:
@@ -125,19 +193,31 @@ async def seed_demo(db: Database) -> tuple[Tenant, bool]:
             company = COMPANIES[index % len(COMPANIES)] if index % 8 == 0 else None
             customer = Customer(
                 type="BUSINESS" if company else "INDIVIDUAL",
-                first_name=first, last_name=last, company_name=company,
+                first_name=first,
+                last_name=last,
+                company_name=company,
                 email=f"{first.lower()}.{last.lower()}{index}@example.ch".replace("ü", "ue"),
-                phone=f"+41 79 {rng.randint(100, 999)} {rng.randint(10, 99)} {rng.randint(10, 99)}".replace(" ", ""),
+                phone=f"+41 79 {rng.randint(100, 999)} {rng.randint(10, 99)} {rng.randint(10, 99)}".replace(
+                    " ", ""
+                ),
                 preferred_language=rng.choice(("de", "de", "de", "fr", "it", "en")),
             )
             session.add(customer)
             await session.flush()
             make, model, fuel = rng.choice(MODELS)
-            session.add(Vehicle(
-                vin=demo_vin(rng), plate=f"{rng.choice(CANTONS)} {rng.randint(10000, 999999)}", make=make,
-                model=model, year=rng.randint(2014, 2025), fuel_type=fuel, colour=rng.choice(COLOURS),
-                odometer_km=rng.randint(3_000, 180_000), customer_id=customer.id,
-            ))
+            session.add(
+                Vehicle(
+                    vin=demo_vin(rng),
+                    plate=f"{rng.choice(CANTONS)} {rng.randint(10000, 999999)}",
+                    make=make,
+                    model=model,
+                    year=rng.randint(2014, 2025),
+                    fuel_type=fuel,
+                    colour=rng.choice(COLOURS),
+                    odometer_km=rng.randint(3_000, 180_000),
+                    customer_id=customer.id,
+                )
+            )
         await uow.commit()
 
     async with db.read(tenant.id) as session:
@@ -149,14 +229,17 @@ async def seed_demo(db: Database) -> tuple[Tenant, bool]:
     statuses = [OPEN_STATUSES[i % len(OPEN_STATUSES)] for i in range(28)] + ["CLOSED", "CLOSED"]
     for index, status in enumerate(statuses):
         async with db.uow(advisor) as uow:
-            work_order = await create_work_order(uow, NewWorkOrder(
-                vehicle_id=vehicle_ids[index],
-                complaint=COMPLAINTS[index % len(COMPLAINTS)],
-                priority=rng.choice(("LOW", "NORMAL", "NORMAL", "NORMAL", "HIGH", "URGENT")),
-                category_id=rng.choice(category_ids),
-                technician_id=rng.choice(technician_ids) if status != "NEW" else None,
-                promised_at=now + timedelta(hours=rng.randint(-6, 72)),
-            ))
+            work_order = await create_work_order(
+                uow,
+                NewWorkOrder(
+                    vehicle_id=vehicle_ids[index],
+                    complaint=COMPLAINTS[index % len(COMPLAINTS)],
+                    priority=rng.choice(("LOW", "NORMAL", "NORMAL", "NORMAL", "HIGH", "URGENT")),
+                    category_id=rng.choice(category_ids),
+                    technician_id=rng.choice(technician_ids) if status != "NEW" else None,
+                    promised_at=now + timedelta(hours=rng.randint(-6, 72)),
+                ),
+            )
         version = work_order.version
         for step in _path_to(status):
             async with db.uow(advisor) as uow:

@@ -6,6 +6,7 @@ Everything here is safe to run in any number of processes at once (rows are clai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from ops.config import Settings
@@ -21,8 +22,6 @@ async def run_worker(settings: Settings, publisher: OutboxPublisher, stop: async
             await publisher.relay_once(settings.relay_grace_seconds)
         except Exception:
             log.exception("relay pass failed; retrying")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), settings.relay_interval_seconds)
-        except TimeoutError:
-            pass
     log.info("worker stopped")

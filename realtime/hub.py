@@ -67,8 +67,17 @@ def sse_message(message_id: str | None, event: str, data: str) -> bytes:
 class Client:
     """One browser connection's mailbox."""
 
-    __slots__ = ("closed", "overflowed", "pending", "pending_bytes", "skip_upto", "tenant_topics", "view",
-                 "wake", "limit")
+    __slots__ = (
+        "closed",
+        "limit",
+        "overflowed",
+        "pending",
+        "pending_bytes",
+        "skip_upto",
+        "tenant_topics",
+        "view",
+        "wake",
+    )
 
     def __init__(self, tenant_topics: frozenset[str], view: View, limit: int) -> None:
         self.tenant_topics = tenant_topics
@@ -249,8 +258,12 @@ class Hub:
             if self.epoch is not None and batch.epoch != self.epoch:
                 # The log was wiped (Redis restarted): nobody can be replayed across that, so every
                 # watcher re-fetches, and we read the new log from its beginning.
-                log.warning("live log epoch changed %s -> %s; resetting %d clients", self.epoch, batch.epoch,
-                            len(self.clients))
+                log.warning(
+                    "live log epoch changed %s -> %s; resetting %d clients",
+                    self.epoch,
+                    batch.epoch,
+                    len(self.clients),
+                )
                 self.epoch, self.position = batch.epoch, (0, 0)
                 message = self.reset_message()
                 for client in list(self.clients):

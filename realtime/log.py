@@ -9,10 +9,11 @@ restarted) is recognised and the browser is told to `reset` instead of being rep
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
@@ -120,12 +121,10 @@ class MemoryLiveLog:
         entries = self._after(after)
         if not entries:
             async with self._changed:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
                         self._changed.wait_for(lambda: self._counter > after[0]), block_ms / 1000
                     )
-                except TimeoutError:
-                    pass
             entries = self._after(after)
         return ReadBatch(self.epoch, entries, entries[-1].key if entries else after)
 
@@ -185,7 +184,7 @@ class RedisLiveLog:
         try:
             epoch = await self.current_epoch()
             start = format_stream_id(after if after is not None else await self.head())
-            response = await self._reader.xread({self.stream_key: start}, block=block_ms, count=1000)
+            response: Any = await self._reader.xread({self.stream_key: start}, block=block_ms, count=1000)
         except RedisError as error:
             raise LogUnavailable(str(error)) from error
         entries: list[LogEntry] = []
@@ -198,13 +197,15 @@ class RedisLiveLog:
         try:
             if epoch != await self.current_epoch():
                 return None
-            info = await self._client.xinfo_stream(self.stream_key)
+            info: Any = await self._client.xinfo_stream(self.stream_key)
             deleted = info.get("max-deleted-entry-id") or info.get(b"max-deleted-entry-id")
             if deleted:
                 deleted_key = parse_stream_id(deleted.decode() if isinstance(deleted, bytes) else deleted)
                 if after < deleted_key:
                     return None
-            items = await self._client.xrange(self.stream_key, min=f"({format_stream_id(after)}", count=limit + 1)
+            items: Any = await self._client.xrange(
+                self.stream_key, min=f"({format_stream_id(after)}", count=limit + 1
+            )
         except redis.ResponseError as error:
             if "no such key" in str(error).lower():
                 return []
@@ -217,7 +218,7 @@ class RedisLiveLog:
 
     async def head(self) -> StreamKey:
         try:
-            last = await self._client.xrevrange(self.stream_key, count=1)
+            last: Any = await self._client.xrevrange(self.stream_key, count=1)
         except RedisError as error:
             raise LogUnavailable(str(error)) from error
         return parse_stream_id(last[0][0].decode()) if last else (0, 0)

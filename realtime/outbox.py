@@ -63,7 +63,9 @@ class OutboxPublisher:
         """Publish committed events that never reached the log. Safe to run in many workers at once."""
         cutoff = utcnow() - timedelta(seconds=grace_seconds)
         async with self.db.system(write=True) as session:
-            oldest = await session.scalar(select(func.min(Event.created_at)).where(Event.published_at.is_(None)))
+            oldest = await session.scalar(
+                select(func.min(Event.created_at)).where(Event.published_at.is_(None))
+            )
             RELAY_LAG.set((utcnow() - oldest).total_seconds() if oldest else 0)
             rows = (
                 await session.scalars(

@@ -101,8 +101,9 @@ class Presence:
         self.live_log = live_log
         self._local: dict[tuple[int, str], set[asyncio.Queue[dict[str, object]]]] = {}
 
-    async def join(self, tenant_id: int, topic: str, watcher: Watcher,
-                   outbox: asyncio.Queue[dict[str, object]]) -> None:
+    async def join(
+        self, tenant_id: int, topic: str, watcher: Watcher, outbox: asyncio.Queue[dict[str, object]]
+    ) -> None:
         self._local.setdefault((tenant_id, topic), set()).add(outbox)
         await self.store.join(tenant_id, topic, watcher)
         await self._announce(tenant_id, topic)
@@ -110,8 +111,9 @@ class Presence:
     async def refresh(self, tenant_id: int, topic: str, watcher: Watcher) -> None:
         await self.store.join(tenant_id, topic, watcher)
 
-    async def leave(self, tenant_id: int, topic: str, watcher: Watcher,
-                    outbox: asyncio.Queue[dict[str, object]]) -> None:
+    async def leave(
+        self, tenant_id: int, topic: str, watcher: Watcher, outbox: asyncio.Queue[dict[str, object]]
+    ) -> None:
         local = self._local.get((tenant_id, topic))
         if local is not None:
             local.discard(outbox)
@@ -145,4 +147,3 @@ class Presence:
 
 def create_presence_store(redis_url: str | None, prefix: str) -> MemoryPresence | RedisPresence:
     return RedisPresence(redis_url, prefix) if redis_url else MemoryPresence()
-

@@ -53,7 +53,9 @@ class SignInRefused(Exception):
 
 def normalise_email(value: str) -> str:
     try:
-        return validate_email(value.strip(), check_deliverability=False, test_environment=True).normalized.lower()
+        return validate_email(
+            value.strip(), check_deliverability=False, test_environment=True
+        ).normalized.lower()
     except EmailNotValidError as error:
         raise RuleViolation(_("Enter a valid email address."), field="email") from error
 
@@ -64,9 +66,9 @@ async def sign_in(db: Database, email: str, password: str, user_agent: str = "")
     async with db.system(write=True) as session:
         row = (
             await session.execute(
-                select(User, Tenant).join(Tenant, Tenant.id == User.tenant_id).where(
-                    func.lower(User.email) == email.strip().lower()
-                )
+                select(User, Tenant)
+                .join(Tenant, Tenant.id == User.tenant_id)
+                .where(func.lower(User.email) == email.strip().lower())
             )
         ).first()
         if row is None:
@@ -150,7 +152,8 @@ async def create_user(
     if max_users is not None and (active_users or 0) >= max_users:
         raise RuleViolation(
             _(
-                "The %(plan)s plan allows %(limit)s users and all are in use. Upgrade the plan or deactivate a user.",
+                "The %(plan)s plan allows %(limit)s users and all are in use. "
+                "Upgrade the plan or deactivate a user.",
                 plan=tenant.plan.title(),
                 limit=max_users,
             )
@@ -159,7 +162,9 @@ async def create_user(
     async with uow.db.system() as lookup:  # emails are unique across tenants
         if await lookup.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
             raise taken
-    user = User(email=email, name=name.strip(), role=role, locale=locale, password_hash=hash_password(password))
+    user = User(
+        email=email, name=name.strip(), role=role, locale=locale, password_hash=hash_password(password)
+    )
     session.add(user)
     try:
         await session.flush()

@@ -112,15 +112,20 @@ async def login() -> Any:
     limiter = runtime().rate_limiter
     client = request.remote_addr or "unknown"
     for key in (f"login:ip:{client}", f"login:email:{email.lower()}"):
-        retry_after = await limiter.hit(key, settings.login_attempts_per_window, settings.login_window_seconds)
+        retry_after = await limiter.hit(
+            key, settings.login_attempts_per_window, settings.login_window_seconds
+        )
         if retry_after:
-            message = _("Too many sign-in attempts. Try again in %(minutes)s minutes.",
-                        minutes=max(1, retry_after // 60))
+            message = _(
+                "Too many sign-in attempts. Try again in %(minutes)s minutes.",
+                minutes=max(1, retry_after // 60),
+            )
             body = await render_page("auth/login.html", email=email, error=message, next=next_url)
             return body, 429, {"Retry-After": str(retry_after)}
     if not email or not password:
-        body = await render_page("auth/login.html", email=email, error=_("Enter your email and password."),
-                                 next=next_url)
+        body = await render_page(
+            "auth/login.html", email=email, error=_("Enter your email and password."), next=next_url
+        )
         return body, 422
     try:
         signed_in = await sign_in(runtime().db, email, password, request.headers.get("User-Agent", ""))

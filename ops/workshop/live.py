@@ -24,8 +24,12 @@ def announcement_for(record: EventRecord) -> str:
     payload = record.payload
     who = record.actor_name or _("someone")
     if record.type == "work_order.moved":
-        return _("%(number)s moved to %(status)s by %(who)s.", number=payload["number"],
-                 status=status_label(payload["to"]), who=who)
+        return _(
+            "%(number)s moved to %(status)s by %(who)s.",
+            number=payload["number"],
+            status=status_label(payload["to"]),
+            who=who,
+        )
     if record.type == "work_order.created":
         return _("%(number)s created by %(who)s.", number=payload["number"], who=who)
     return ""

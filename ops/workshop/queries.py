@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,7 +44,7 @@ class Card:
         return self.promised_at is not None and self.promised_at < utcnow()
 
 
-def _card_query() -> Select[tuple[object, ...]]:
+def _card_query() -> Select[*tuple[Any, ...]]:
     technician = aliased(User)
     return (
         select(
@@ -72,8 +73,24 @@ def _card_query() -> Select[tuple[object, ...]]:
 
 
 def _to_card(row: tuple[object, ...]) -> Card:
-    (id_, number, status, version, priority, complaint, plate, make, model, first, last, company, category,
-     technician, promised_at, status_changed_at) = row
+    (
+        id_,
+        number,
+        status,
+        version,
+        priority,
+        complaint,
+        plate,
+        make,
+        model,
+        first,
+        last,
+        company,
+        category,
+        technician,
+        promised_at,
+        status_changed_at,
+    ) = row
     customer = None
     if first is not None:
         customer = str(company) if company else f"{first} {last}"
@@ -132,17 +149,25 @@ async def column_counts(session: AsyncSession) -> dict[str, int]:
 async def form_choices(session: AsyncSession) -> dict[str, list[tuple[int, str]]]:
     """Vehicles, categories and technicians for the create form."""
     vehicles = await session.execute(
-        select(Vehicle.id, Vehicle.plate, Vehicle.make, Vehicle.model, Customer.first_name, Customer.last_name)
+        select(
+            Vehicle.id, Vehicle.plate, Vehicle.make, Vehicle.model, Customer.first_name, Customer.last_name
+        )
         .outerjoin(Customer, Customer.id == Vehicle.customer_id)
         .order_by(Vehicle.plate)
     )
-    categories = await session.execute(select(WorkOrderCategory.id, WorkOrderCategory.name).order_by(WorkOrderCategory.name))
+    categories = await session.execute(
+        select(WorkOrderCategory.id, WorkOrderCategory.name).order_by(WorkOrderCategory.name)
+    )
     technicians = await session.execute(
         select(User.id, User.name).where(User.role == "technician", User.active.is_(True)).order_by(User.name)
     )
     return {
         "vehicles": [
-            (int(v.id), f"{v.plate or '—'} · {v.make} {v.model}" + (f" · {v.first_name} {v.last_name}" if v.first_name else ""))
+            (
+                int(v.id),
+                f"{v.plate or '—'} · {v.make} {v.model}"
+                + (f" · {v.first_name} {v.last_name}" if v.first_name else ""),
+            )
             for v in vehicles
         ],
         "categories": [(int(c.id), str(c.name)) for c in categories],

@@ -79,16 +79,22 @@ async def _next_number(uow: UnitOfWork, name: str) -> int:
 async def create_work_order(uow: UnitOfWork, data: NewWorkOrder) -> WorkOrder:
     uow.actor.require("work_order.create")
     session = uow.session
-    vehicle = (await session.execute(select(Vehicle).where(Vehicle.id == data.vehicle_id))).scalar_one_or_none()
+    vehicle = (
+        await session.execute(select(Vehicle).where(Vehicle.id == data.vehicle_id))
+    ).scalar_one_or_none()
     if vehicle is None:
         raise RuleViolation(_("Choose a vehicle of this dealership."), field="vehicle_id")
     if data.category_id is not None:
-        category = await session.scalar(select(WorkOrderCategory.id).where(WorkOrderCategory.id == data.category_id))
+        category = await session.scalar(
+            select(WorkOrderCategory.id).where(WorkOrderCategory.id == data.category_id)
+        )
         if category is None:
             raise RuleViolation(_("Choose one of the categories."), field="category_id")
     if data.technician_id is not None:
         technician = await session.scalar(
-            select(User.id).where(User.id == data.technician_id, User.role == "technician", User.active.is_(True))
+            select(User.id).where(
+                User.id == data.technician_id, User.role == "technician", User.active.is_(True)
+            )
         )
         if technician is None:
             raise RuleViolation(_("Choose one of the technicians."), field="technician_id")
@@ -129,7 +135,9 @@ async def create_work_order(uow: UnitOfWork, data: NewWorkOrder) -> WorkOrder:
     return work_order
 
 
-async def move_work_order(uow: UnitOfWork, work_order_id: int, to_status: str, expected_version: int) -> WorkOrder:
+async def move_work_order(
+    uow: UnitOfWork, work_order_id: int, to_status: str, expected_version: int
+) -> WorkOrder:
     """Move a card to another status. A stale `expected_version` raises Conflict, never overwrites."""
     uow.actor.require("work_order.move")
     session = uow.session
@@ -194,4 +202,3 @@ def status_label(status: str) -> str:
 def priority_label(priority: str) -> str:
     labels = {"LOW": _("Low"), "NORMAL": _("Normal"), "HIGH": _("High"), "URGENT": _("Urgent")}
     return labels.get(priority, priority)
-

@@ -67,7 +67,9 @@ async def _render_form(form: dict[str, Any], errors: dict[str, str]) -> str:
     actor = current_actor()
     async with runtime().db.read(actor.tenant_id) as session:
         choices = await queries.form_choices(session)
-    return await render_page("workshop/new.html", form=form, errors=errors, choices=choices, priorities=PRIORITIES)
+    return await render_page(
+        "workshop/new.html", form=form, errors=errors, choices=choices, priorities=PRIORITIES
+    )
 
 
 @bp.post("/work-orders", endpoint="create_work_order")
@@ -119,7 +121,9 @@ async def move(work_order_id: int) -> Any:
             raise RuleViolation(_("The card's version is missing; reload the board."), field="version")
         async with runtime().db.uow(actor) as uow:
             work_order = await move_work_order(uow, work_order_id, status, version)
-        success = _("%(number)s moved to %(status)s.", number=work_order.code, status=label_for_status(status))
+        success = _(
+            "%(number)s moved to %(status)s.", number=work_order.code, status=label_for_status(status)
+        )
     except NotFound:
         abort(404)
     except PermissionDenied:
