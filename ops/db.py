@@ -109,7 +109,7 @@ def _scope_queries_to_tenant(state: ORMExecuteState) -> None:
 
 
 @event.listens_for(Session, "before_flush")
-def _stamp_tenant_on_new_rows(session: Session, flush_context: Any, instances: Any) -> None:
+def _keep_written_rows_in_tenant(session: Session, flush_context: Any, instances: Any) -> None:
     tenant_id = session.info.get("tenant_id")
     for obj in session.new:
         if not isinstance(obj, TenantScoped):
@@ -122,6 +122,12 @@ def _stamp_tenant_on_new_rows(session: Session, flush_context: Any, instances: A
             raise TenantScopeError(
                 f"{type(obj).__name__} of tenant {obj.tenant_id} added in tenant {tenant_id}"
             )
+    if tenant_id is None:
+        return
+    # A loaded row handed to another tenant would leave this tenant's scope unnoticed.
+    for obj in session.dirty:
+        if isinstance(obj, TenantScoped) and obj.tenant_id != tenant_id:
+            raise TenantScopeError(f"{type(obj).__name__} moved from tenant {tenant_id} to {obj.tenant_id}")
 
 
 def import_all_models() -> None:
