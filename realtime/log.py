@@ -182,9 +182,11 @@ class RedisLiveLog:
 
     async def read_new(self, after: StreamKey | None, block_ms: int) -> ReadBatch:
         try:
-            epoch = await self.current_epoch()
             start = format_stream_id(after if after is not None else await self.head())
             response: Any = await self._reader.xread({self.stream_key: start}, block=block_ms, count=1000)
+            # Read after the entries: if Redis restarted in between, the batch carries the new epoch
+            # and the caller starts over, instead of filing new-stream entries under the old epoch.
+            epoch = await self.current_epoch()
         except RedisError as error:
             raise LogUnavailable(str(error)) from error
         entries: list[LogEntry] = []
@@ -198,11 +200,8 @@ class RedisLiveLog:
             if epoch != await self.current_epoch():
                 return None
             info: Any = await self._client.xinfo_stream(self.stream_key)
-            deleted = info.get("max-deleted-entry-id") or info.get(b"max-deleted-entry-id")
-            if deleted:
-                deleted_key = parse_stream_id(deleted.decode() if isinstance(deleted, bytes) else deleted)
-                if after < deleted_key:
-                    return None
+            if not _stream_holds_everything_after(info, after):
+                return None
             items: Any = await self._client.xrange(
                 self.stream_key, min=f"({format_stream_id(after)}", count=limit + 1
             )
@@ -226,6 +225,30 @@ class RedisLiveLog:
     async def close(self) -> None:
         await self._client.aclose()
         await self._reader.aclose()
+
+
+def _stream_holds_everything_after(info: dict[str, Any], after: StreamKey) -> bool:
+    """Whether no entry newer than `after` was trimmed from the stream (XINFO STREAM, Redis 7).
+
+    MAXLEN trimming drops the oldest entries without recording their ids (max-deleted-entry-id only
+    follows XDEL), so the proof is: nothing was ever removed, or `after` is not older than the
+    oldest entry still held. A client whose last entry was itself trimmed is told to reset even if
+    the entry after it survived: the log cannot tell that case apart from a real gap.
+    """
+    deleted = info.get("max-deleted-entry-id")
+    if deleted and after < parse_stream_id(_text(deleted)):
+        return False
+    removed = int(info.get("entries-added", -1)) - int(info["length"])
+    if removed == 0:
+        return True
+    first = info.get("first-entry")
+    if first is None:
+        return after >= parse_stream_id(_text(info["last-generated-id"]))
+    return after >= parse_stream_id(_text(first[0]))
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def create_live_log(redis_url: str | None, prefix: str, max_entries: int) -> MemoryLiveLog | RedisLiveLog:
