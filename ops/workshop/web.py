@@ -82,10 +82,10 @@ async def create_work_order_view() -> Any:
     data, errors = parse_form(WorkOrderForm, form)
     if data is None:
         return await _render_form(form, errors), 422
-    promised_at = None
-    if data.promised_at is not None:
-        # The form shows local time in the dealership's timezone.
-        promised_at = data.promised_at.replace(tzinfo=ZoneInfo(current_tenant().timezone))
+    promised_at = data.promised_at
+    if promised_at is not None and promised_at.tzinfo is None:
+        # The form's datetime-local field is the dealership's wall-clock time, not the server's.
+        promised_at = promised_at.replace(tzinfo=ZoneInfo(current_tenant().timezone))
     try:
         async with runtime().db.uow(actor) as uow:
             work_order = await create_work_order(

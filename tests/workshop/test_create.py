@@ -1,0 +1,283 @@
+"""The create form: GET /workshop/work-orders/new and POST /workshop/work-orders."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from ops.events import Event
+from ops.workshop.models import WorkOrder, WorkOrderCategory
+from tests.web import sign_in
+
+NEW_FORM = "/workshop/work-orders/new"
+CREATE = "/workshop/work-orders"
+
+
+async def _counts(db, tenant_id: int) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    async with db.read(tenant_id) as session:
+        orders = await session.scalar(select(func.count()).select_from(WorkOrder))
+        events = await session.scalar(select(func.count()).select_from(Event))
+    return int(orders or 0), int(events or 0)
+
+
+async def _first_category(db, tenant_id: int) -> int:  # type: ignore[no-untyped-def]
+    async with db.read(tenant_id) as session:
+        return int(
+            (await session.scalars(select(WorkOrderCategory.id).order_by(WorkOrderCategory.id))).first()
+        )
+
+
+async def _object_of_another_dealership(factory, db, field: str):  # type: ignore[no-untyped-def]
+    """Another tenant, and the id of its vehicle, category or technician for `field`."""
+    other = await factory.tenant()
+    if field == "vehicle_id":
+        return other, str((await other.vehicle()).id)
+    if field == "category_id":
+        return other, str(await _first_category(db, other.id))
+    return other, str((await other.user("technician")).actor.user_id)
+
+
+def _field_markup(page: str, name: str) -> str:
+    """The opening tag of the form control called `name`."""
+    match = re.search(rf'<(?:select|textarea|input)[^>]*\bname="{name}"[^>]*>', page)
+    assert match, f"no field {name} on the form"
+    return match.group(0)
+
+
+async def test_the_form_offers_only_this_dealerships_vehicles_categories_and_technicians(client, factory):
+    """An advisor could pick another dealership's car or mechanic from the lists."""
+    shop = await factory.tenant()
+    other = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="en")
+    await shop.user("technician", name="Luca Brunner")
+    await shop.user("workshop_manager", name="Not A Technician")
+    await other.user("technician", name="Foreign Mechanic")
+    await shop.vehicle(plate="ZH 123456", make="Skoda", model="Octavia")
+    await other.vehicle(plate="GE 999999", make="Renault", model="Clio")
+    await sign_in(client, advisor.email)
+
+    response = await client.get(NEW_FORM)
+
+    assert response.status_code == 200
+    page = await response.get_data(as_text=True)
+    assert "ZH 123456 · Skoda Octavia · Anna Muster" in page
+    assert "Luca Brunner" in page
+    assert "Oil Change" in page
+    assert "GE 999999" not in page
+    assert "Foreign Mechanic" not in page
+    assert "Not A Technician" not in page
+    assert 'name="csrf_token"' in page
+
+
+async def test_creating_a_work_order_redirects_to_the_board_with_a_flash_and_the_new_card(
+    client, factory, runtime
+):
+    """The advisor would not know the job was created, or could not find it on the board."""
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="en", name="Sara Advisor")
+    technician = await shop.user("technician", name="Luca Brunner")
+    vehicle = await shop.vehicle(plate="ZH 424242", make="VW", model="Golf")
+    category = await _first_category(runtime.db, shop.id)
+    token = await sign_in(client, advisor.email)
+
+    response = await client.post(
+        CREATE,
+        form={
+            "csrf_token": token,
+            "vehicle_id": str(vehicle.id),
+            "complaint": "  Clunk from the front axle over bumps  ",
+            "priority": "HIGH",
+            "category_id": str(category),
+            "technician_id": str(technician.actor.user_id),
+            "promised_at": "2030-07-01T16:00",
+        },
+    )
+
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/workshop/board")
+    async with runtime.db.read(shop.id) as session:
+        stored = (await session.scalars(select(WorkOrder))).one()
+        created = (await session.scalars(select(Event).where(Event.type == "work_order.created"))).one()
+    assert (stored.code, stored.status, stored.priority) == ("WO-000001", "NEW", "HIGH")
+    assert stored.complaint == "Clunk from the front axle over bumps"
+    assert (stored.vehicle_id, stored.customer_id) == (vehicle.id, vehicle.customer_id)
+    assert (stored.category_id, stored.technician_id) == (category, technician.actor.user_id)
+    assert stored.service_advisor_id == advisor.actor.user_id
+    assert created.payload["id"] == stored.id
+    assert created.actor_id == advisor.actor.user_id
+
+    board = await (await client.get("/workshop/board")).get_data(as_text=True)
+    assert "WO-000001 created." in board
+    new_column = board.split('id="cards-NEW"', 1)[1].split("</ol>", 1)[0]
+    assert f'id="wo-{stored.id}"' in new_column
+    assert "ZH 424242" in new_column
+    assert "Clunk from the front axle over bumps" in new_column
+    assert "Luca Brunner" in new_column
+
+
+@pytest.mark.parametrize(
+    ("country", "typed", "stored_utc", "shown"),
+    [
+        ("CH", "2030-07-01T10:30", datetime(2030, 7, 1, 8, 30, tzinfo=UTC), "10:30"),
+        ("CH", "2030-01-15T10:30", datetime(2030, 1, 15, 9, 30, tzinfo=UTC), "10:30"),
+        ("US", "2030-07-01T10:30", datetime(2030, 7, 1, 14, 30, tzinfo=UTC), "10:30"),
+        ("CH", "2030-07-01T10:30+00:00", datetime(2030, 7, 1, 10, 30, tzinfo=UTC), "12:30"),
+    ],
+)
+async def test_the_promised_time_is_the_dealerships_local_time_stored_in_utc(
+    client, factory, runtime, country, typed, stored_utc, shown
+):
+    """A customer promised 10:30 in Zurich would find the car promised for 08:30 or 12:30."""
+    shop = await factory.tenant(country=country)
+    advisor = await shop.user("service_advisor", locale="en")
+    vehicle = await shop.vehicle()
+    token = await sign_in(client, advisor.email)
+
+    response = await client.post(
+        CREATE,
+        form={
+            "csrf_token": token,
+            "vehicle_id": str(vehicle.id),
+            "complaint": "Service",
+            "promised_at": typed,
+        },
+    )
+
+    assert response.status_code == 302
+    async with runtime.db.read(shop.id) as session:
+        stored = (await session.scalars(select(WorkOrder.promised_at))).one()
+    assert stored == stored_utc
+    board = await (await client.get("/workshop/board")).get_data(as_text=True)
+    promised = re.search(r"<dt>Promised</dt><dd[^>]*>([^<]*)</dd>", board)
+    assert promised and shown in promised.group(1)
+
+
+BAD_FIELDS = [
+    pytest.param("vehicle_id", "", "This field is required.", id="missing-vehicle"),
+    pytest.param("vehicle_id", "seven", "Enter a whole number.", id="vehicle-not-a-number"),
+    pytest.param("complaint", "", "This field is required.", id="empty-complaint"),
+    pytest.param("complaint", "   ", "This field is required.", id="blank-complaint"),
+    pytest.param("complaint", "x" * 2001, "Use at most 2000 characters.", id="complaint-too-long"),
+    pytest.param("priority", "WHENEVER", "Choose one of the options.", id="unknown-priority"),
+    pytest.param("promised_at", "next tuesday", "Enter a date and time.", id="malformed-datetime"),
+    pytest.param("promised_at", "2030-02-30T10:00", "Enter a date and time.", id="impossible-date"),
+    pytest.param("vehicle_id", "other-tenant", "Choose a vehicle of this dealership.", id="foreign-vehicle"),
+    pytest.param("category_id", "other-tenant", "Choose one of the categories.", id="foreign-category"),
+    pytest.param("technician_id", "other-tenant", "Choose one of the technicians.", id="foreign-technician"),
+    pytest.param("technician_id", "non-technician", "Choose one of the technicians.", id="not-a-technician"),
+    pytest.param("vehicle_id", "999999999", "Choose a vehicle of this dealership.", id="unknown-vehicle"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), BAD_FIELDS)
+async def test_a_bad_field_re_renders_the_form_with_the_message_next_to_it_and_writes_nothing(
+    client, factory, runtime, field, value, message
+):
+    """The advisor would lose what they typed, not see what is wrong, or get a half-made job."""
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="en")
+    technician = await shop.user("technician")
+    vehicle = await shop.vehicle(plate="ZH 777777")
+    other = shop
+    if value == "other-tenant":
+        other, value = await _object_of_another_dealership(factory, runtime.db, field)
+    elif value == "non-technician":
+        value = str(advisor.actor.user_id)
+    typed = {
+        "vehicle_id": str(vehicle.id),
+        "complaint": "Squeak when braking downhill",
+        "priority": "URGENT",
+        "category_id": str(await _first_category(runtime.db, shop.id)),
+        "technician_id": str(technician.actor.user_id),
+        "promised_at": "2030-07-01T10:30",
+        field: value,
+    }
+    token = await sign_in(client, advisor.email)
+    before = await _counts(runtime.db, shop.id), await _counts(runtime.db, other.id)
+
+    response = await client.post(CREATE, form={"csrf_token": token, **typed})
+
+    assert response.status_code == 422
+    page = await response.get_data(as_text=True)
+    control = _field_markup(page, field)
+    assert 'aria-invalid="true"' in control
+    assert f'aria-describedby="{field}-error"' in control
+    error = re.search(rf'<p class="field-error" id="{field}-error">([^<]*)</p>', page)
+    assert error and html.unescape(error.group(1)) == message
+    assert page.count('class="field-error"') == 1
+    # What the user typed is still there.
+    if field != "complaint":
+        assert ">Squeak when braking downhill</textarea>" in page
+    elif value.strip():
+        assert f">{value}</textarea>" in page
+    if field != "promised_at":
+        assert 'value="2030-07-01T10:30"' in _field_markup(page, "promised_at")
+    else:
+        assert f'value="{value}"' in _field_markup(page, "promised_at")
+    if field != "vehicle_id":
+        assert f'<option value="{vehicle.id}" selected>' in page
+    if field != "priority":
+        assert '<option value="URGENT" selected>' in page
+    assert (await _counts(runtime.db, shop.id), await _counts(runtime.db, other.id)) == before
+
+
+async def test_a_dealership_without_vehicles_sees_an_empty_state_instead_of_the_form(client, factory):
+    """The advisor would face a form that can never be submitted, with no hint why."""
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="en")
+    await sign_in(client, advisor.email)
+
+    response = await client.get(NEW_FORM)
+
+    assert response.status_code == 200
+    page = await response.get_data(as_text=True)
+    assert "There are no vehicles yet. A work order needs a vehicle." in page
+    assert 'name="complaint"' not in page
+
+
+@pytest.mark.parametrize("role", ["admin", "service_advisor", "workshop_manager"])
+async def test_workshop_staff_see_the_new_work_order_link_and_the_form(client, factory, role):
+    """The people who open jobs at the counter could not reach the form."""
+    shop = await factory.tenant()
+    user = await shop.user(role, locale="en")
+    await shop.vehicle()
+    await sign_in(client, user.email)
+
+    board = await (await client.get("/workshop/board")).get_data(as_text=True)
+    form = await client.get(NEW_FORM)
+
+    assert board.count(f'href="{NEW_FORM}"') == 2  # the navigation and the board's button
+    assert form.status_code == 200
+
+
+@pytest.mark.parametrize("role", ["sales_manager", "sales_rep", "technician", "viewer"])
+async def test_other_roles_cannot_create_and_are_not_offered_the_link(client, factory, runtime, role):
+    """A viewer or salesperson could open jobs, or would be shown a button that only fails."""
+    shop = await factory.tenant()
+    user = await shop.user(role, locale="en")
+    vehicle = await shop.vehicle()
+    token = await sign_in(client, user.email)
+    before = await _counts(runtime.db, shop.id)
+
+    board = await (await client.get("/workshop/board")).get_data(as_text=True)
+    form = await client.get(NEW_FORM)
+    created = await client.post(
+        CREATE, form={"csrf_token": token, "vehicle_id": str(vehicle.id), "complaint": "Sneaky job"}
+    )
+
+    assert NEW_FORM not in board
+    assert form.status_code == 403
+    assert created.status_code == 403
+    assert await _counts(runtime.db, shop.id) == before
+
+
+async def test_the_form_asks_a_signed_out_visitor_to_sign_in(client):
+    """Anyone on the network could open the form."""
+    response = await client.get(NEW_FORM)
+
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
