@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -54,33 +55,51 @@ class SseMessage:
 
 
 class SseStream:
-    """An open /live connection; `next()` returns the next message (heartbeats skipped)."""
+    """An open /live connection; `next()` returns the next message (heartbeats skipped).
+
+    One task reads the response for the stream's whole life: a `next()` that times out must not
+    cancel a read half-way through, which would end the line iterator and lose the connection."""
 
     def __init__(self, response: httpx.Response) -> None:
         self.response = response
-        self._lines = response.aiter_lines()
+        self._messages: asyncio.Queue[SseMessage | None] = asyncio.Queue()
+        self._reader = asyncio.create_task(self._read_all())
 
     async def next(self, wait: float = 5.0) -> SseMessage:
-        return await asyncio.wait_for(self._read(), wait)
+        message = await asyncio.wait_for(self._messages.get(), wait)
+        if message is None:
+            self._messages.put_nowait(None)
+            raise EOFError("stream closed")
+        return message
 
-    async def _read(self) -> SseMessage:
+    async def close(self) -> None:
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+
+    async def _read_all(self) -> None:
         message_id, event, data = None, "message", []
-        async for line in self._lines:
-            if line == "":
-                if data or event != "message":
-                    return SseMessage(message_id, event, "\n".join(data))
-                continue
-            if line.startswith(":"):
-                continue
-            name, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if name == "id":
-                message_id = value
-            elif name == "event":
-                event = value
-            elif name == "data":
-                data.append(value)
-        raise EOFError("stream closed")
+        try:
+            async for line in self.response.aiter_lines():
+                if line == "":
+                    if data or event != "message":
+                        self._messages.put_nowait(SseMessage(message_id, event, "\n".join(data)))
+                    message_id, event, data = None, "message", []
+                    continue
+                if line.startswith(":"):
+                    continue
+                name, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if name == "id":
+                    message_id = value
+                elif name == "event":
+                    event = value
+                elif name == "data":
+                    data.append(value)
+        except httpx.HTTPError:
+            pass
+        finally:
+            self._messages.put_nowait(None)
 
     async def expect_silence(self, seconds: float) -> None:
         try:
@@ -98,4 +117,8 @@ async def open_sse(
     params = [("topic", topic) for topic in topics]
     async with client.stream("GET", "/live", params=params, headers=headers, timeout=None) as response:
         assert response.status_code == 200, await response.aread()
-        yield SseStream(response)
+        stream = SseStream(response)
+        try:
+            yield stream
+        finally:
+            await stream.close()
