@@ -40,7 +40,7 @@ from ops.runtime import Runtime, runtime
 from ops.tenants.service import tenant_by_id
 from ops.worker import run_worker
 from ops.workshop import web as workshop_web
-from ops.workshop.live import WorkshopBoardLive, guard_workshop_topic
+from ops.workshop.live import WorkshopBoardLive, guard_workshop_topic, work_order_topic_guard
 from ops.workshop.service import priority_label, status_label
 from realtime import endpoints as realtime_endpoints
 from realtime.hub import Hub, View
@@ -144,7 +144,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         hub=hub,
         presence=presence,
         rate_limiter=RateLimiter(settings.redis_url, settings.redis_prefix),
-        topic_guards={"workshop": guard_workshop_topic},
+        topic_guards={"workshop": guard_workshop_topic, "wo": work_order_topic_guard(db)},
     )
 
     _setup_templates(app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from jinja2 import Environment
@@ -17,6 +19,8 @@ from ops.workshop.service import status_label
 from realtime.hub import View
 
 BOARD_TEMPLATE = "workshop/board.html"
+# A positive id that fits the id columns (BIGINT), so a long number is a 404 and not a database error.
+WORK_ORDER_ID = re.compile(r"[1-9][0-9]{0,17}")
 
 
 def announcement_for(record: EventRecord) -> str:
@@ -92,3 +96,15 @@ class WorkshopBoardLive:
 
 async def guard_workshop_topic(actor: Actor, argument: str) -> bool:
     return argument == "" and actor.can("workshop.view")
+
+
+def work_order_topic_guard(db: Database) -> Callable[[Actor, str], Awaitable[bool]]:
+    """`wo:<id>` may be watched only for a work order of the watcher's own tenant."""
+
+    async def guard(actor: Actor, argument: str) -> bool:
+        if not WORK_ORDER_ID.fullmatch(argument) or not actor.can("workshop.view"):
+            return False
+        async with db.read(actor.tenant_id) as session:
+            return await queries.work_order_exists(session, int(argument))
+
+    return guard

@@ -135,6 +135,11 @@ async def card(session: AsyncSession, work_order_id: int) -> Card | None:
     return (await cards_by_id(session, [work_order_id])).get(work_order_id)
 
 
+async def work_order_exists(session: AsyncSession, work_order_id: int) -> bool:
+    found = await session.scalar(select(WorkOrder.id).where(WorkOrder.id == work_order_id))
+    return found is not None
+
+
 async def column_counts(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(
         select(WorkOrder.status, func.count())

@@ -136,14 +136,17 @@ async def create_work_order(uow: UnitOfWork, data: NewWorkOrder) -> WorkOrder:
 
 
 async def move_work_order(
-    uow: UnitOfWork, work_order_id: int, to_status: str, expected_version: int
+    uow: UnitOfWork, work_order_id: int, to_status: str, expected_version: int | None
 ) -> WorkOrder:
     """Move a card to another status. A stale `expected_version` raises Conflict, never overwrites."""
-    uow.actor.require("work_order.move")
     session = uow.session
     work_order = await session.scalar(select(WorkOrder).where(WorkOrder.id == work_order_id))
+    # Looked up before the permission check: another tenant's id is NotFound for every role, never a 403.
     if work_order is None:
         raise NotFound(work_order_id)
+    uow.actor.require("work_order.move")
+    if expected_version is None:
+        raise RuleViolation(_("The card's version is missing; reload the board."), field="version")
     code = work_order.code
     if work_order.version != expected_version:
         raise Conflict(_("%(number)s was changed by someone else in the meantime.", number=code))

@@ -111,14 +111,9 @@ async def move(work_order_id: int) -> Any:
     actor = current_actor()
     form = await request.form
     status = form.get("status", "")
-    try:
-        version = int(form.get("version", ""))
-    except ValueError:
-        version = -1
+    version = _version_from(form.get("version", ""))
     code, message, success = 200, None, ""
     try:
-        if version < 0:
-            raise RuleViolation(_("The card's version is missing; reload the board."), field="version")
         async with runtime().db.uow(actor) as uow:
             work_order = await move_work_order(uow, work_order_id, status, version)
         success = _(
@@ -152,3 +147,12 @@ async def move(work_order_id: int) -> Any:
         message=message,
     )
     return html, code
+
+
+def _version_from(value: str) -> int | None:
+    """The card version the browser saw; None when missing or garbled (the service says so)."""
+    try:
+        version = int(value)
+    except ValueError:
+        return None
+    return version if version > 0 else None

@@ -123,3 +123,22 @@ async def test_a_viewer_cannot_move_cards(client, factory, runtime):
 
     assert response.status_code == 403
     assert (await _reload(runtime.db, shop.id, work_order.id)).status == "NEW"
+
+
+async def test_a_move_without_the_cards_version_is_refused_with_a_reason(client, factory, runtime):
+    """A garbled form would move a card blindly over someone else's change."""
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="en")
+    work_order = await shop.work_order()
+    token = await sign_in(client, advisor.email)
+
+    for version in ("", "abc", "0"):
+        response = await client.post(
+            f"/workshop/work-orders/{work_order.id}/move",
+            form={"status": "SCHEDULED", "version": version},
+            headers={"HX-Request": "true", "X-CSRF-Token": token},
+        )
+        assert response.status_code == 422
+        assert "version is missing; reload the board" in await response.get_data(as_text=True)
+
+    assert (await _reload(runtime.db, shop.id, work_order.id)).status == "NEW"
