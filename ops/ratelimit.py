@@ -1,7 +1,13 @@
-"""Fixed-window rate limits, shared across processes through Redis when it is configured."""
+"""Rate limits, shared across processes through Redis when it is configured.
+
+A window opens at the first attempt for a key and lasts `window_seconds`; the attempts inside it are
+counted. Opening it at the first attempt (not at a clock boundary) means a burst cannot slip through by
+straddling two windows, and `Retry-After` is the real time left.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 
 import redis.asyncio as redis
@@ -12,29 +18,34 @@ class RateLimiter:
     def __init__(self, redis_url: str | None, prefix: str = "pitwall") -> None:
         self.prefix = prefix
         self._redis = redis.Redis.from_url(redis_url, socket_timeout=2) if redis_url else None
-        self._windows: dict[str, tuple[int, int]] = {}
+        # key -> (monotonic time the window closes, attempts in it)
+        self._windows: dict[str, tuple[float, int]] = {}
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> int:
-        """Count one attempt; returns 0 when allowed, else the seconds until the window resets."""
-        window = int(time.time() // window_seconds)
-        retry_after = (window + 1) * window_seconds - int(time.time())
+        """Count one attempt; returns 0 when allowed, else the seconds until the window closes."""
         if self._redis is not None:
-            redis_key = f"{self.prefix}:rate:{key}:{window}"
+            redis_key = f"{self.prefix}:rate:{key}"
             try:
                 async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.set(redis_key, 0, ex=window_seconds, nx=True)
                     pipe.incr(redis_key)
-                    pipe.expire(redis_key, window_seconds + 1)
-                    count, _ = await pipe.execute()
+                    pipe.pttl(redis_key)
+                    _created, count, left_ms = await pipe.execute()
             except RedisError:
                 # Fail open for the limiter rather than lock every user out while Redis is down.
                 return 0
+            left = left_ms / 1000 if left_ms > 0 else window_seconds
         else:
-            current_window, count = self._windows.get(key, (window, 0))
-            count = count + 1 if current_window == window else 1
-            self._windows[key] = (window, count)
+            now = time.monotonic()
+            closes, count = self._windows.get(key, (0.0, 0))
+            if closes <= now:
+                closes, count = now + window_seconds, 0
+            count += 1
+            self._windows[key] = (closes, count)
             if len(self._windows) > 100_000:
-                self._windows = {k: v for k, v in self._windows.items() if v[0] == window}
-        return 0 if count <= limit else max(retry_after, 1)
+                self._windows = {k: v for k, v in self._windows.items() if v[0] > now}
+            left = closes - now
+        return 0 if count <= limit else max(1, math.ceil(left))
 
     async def close(self) -> None:
         if self._redis is not None:

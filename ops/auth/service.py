@@ -17,10 +17,12 @@ from ops.auth.actor import ROLES, Actor, RuleViolation
 from ops.auth.models import User, UserSession
 from ops.db import Database, UnitOfWork, utcnow
 from ops.events import record
+from ops.i18n import SUPPORTED_LOCALES
 from ops.i18n import gettext as _
 from ops.tenants.models import PLANS, Tenant
 
 SESSION_LIFETIME = timedelta(days=14)
+NAME_MAX_LENGTH = 120
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -139,9 +141,16 @@ async def create_user(
         raise RuleViolation(_("Choose one of the roles."), field="role")
     if len(password) < 10:
         raise RuleViolation(_("Use a password of at least 10 characters."), field="password")
-    if not name.strip():
+    name = name.strip()
+    if not name:
         raise RuleViolation(_("Enter a name."), field="name")
+    if len(name) > NAME_MAX_LENGTH:
+        raise RuleViolation(_("Use at most %(max)s characters.", max=NAME_MAX_LENGTH), field="name")
+    if locale is not None and locale not in SUPPORTED_LOCALES:
+        raise RuleViolation(_("Choose one of the languages."), field="locale")
     email = normalise_email(email)
+    # Hashing takes tens of milliseconds: do it before the tenant row is locked, not while holding it.
+    password_hash = hash_password(password)
     session = uow.session
     # Locking the tenant row serialises concurrent creations, so two cannot both take the last seat.
     tenant = (
@@ -162,9 +171,7 @@ async def create_user(
     async with uow.db.system() as lookup:  # emails are unique across tenants
         if await lookup.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
             raise taken
-    user = User(
-        email=email, name=name.strip(), role=role, locale=locale, password_hash=hash_password(password)
-    )
+    user = User(email=email, name=name, role=role, locale=locale, password_hash=password_hash)
     session.add(user)
     try:
         await session.flush()

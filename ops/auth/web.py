@@ -16,6 +16,7 @@ from quart.typing import ResponseReturnValue
 from ops.auth.actor import Actor
 from ops.auth.service import SignInRefused, actor_for_session, sign_in, sign_out
 from ops.i18n import gettext as _
+from ops.i18n import ngettext
 from ops.pages import flash_message, render_page
 from ops.runtime import runtime
 from ops.tenants.models import Tenant
@@ -88,8 +89,12 @@ def login_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R |
 
 
 def _safe_next(target: str | None) -> str:
-    """Only local paths, so the sign-in form cannot be used to redirect elsewhere."""
-    if not target:
+    """Only local paths, so the sign-in form cannot be used to redirect elsewhere.
+
+    Browsers read a backslash as a slash and drop tabs and newlines, so `/\\evil.example` and
+    `/\\t/evil.example` would leave the site: any backslash or control character is refused too.
+    """
+    if not target or "\\" in target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
         return "/"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -116,9 +121,11 @@ async def login() -> Any:
             key, settings.login_attempts_per_window, settings.login_window_seconds
         )
         if retry_after:
-            message = _(
-                "Too many sign-in attempts. Try again in %(minutes)s minutes.",
-                minutes=max(1, retry_after // 60),
+            minutes = max(1, -(-retry_after // 60))
+            message = ngettext(
+                "Too many sign-in attempts. Try again in %(num)s minute.",
+                "Too many sign-in attempts. Try again in %(num)s minutes.",
+                minutes,
             )
             body = await render_page("auth/login.html", email=email, error=message, next=next_url)
             return body, 429, {"Retry-After": str(retry_after)}
@@ -132,7 +139,11 @@ async def login() -> Any:
     except SignInRefused as refused:
         body = await render_page("auth/login.html", email=email, error=str(refused), next=next_url)
         return body, 401
-    # A fresh session and CSRF seed at sign-in (no session fixation).
+    # A fresh session and CSRF seed at sign-in (no session fixation); an earlier sign-in in this
+    # browser ends on the server too, so its cookie cannot be replayed.
+    earlier = session.get("sid")
+    if earlier:
+        await sign_out(runtime().db, earlier)
     session.clear()
     session["sid"] = signed_in.token
     session["csrf"] = secrets.token_urlsafe(16)
