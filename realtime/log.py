@@ -182,11 +182,15 @@ class RedisLiveLog:
 
     async def read_new(self, after: StreamKey | None, block_ms: int) -> ReadBatch:
         try:
+            epoch = await self.current_epoch()
             start = format_stream_id(after if after is not None else await self.head())
             response: Any = await self._reader.xread({self.stream_key: start}, block=block_ms, count=1000)
-            # Read after the entries: if Redis restarted in between, the batch carries the new epoch
-            # and the caller starts over, instead of filing new-stream entries under the old epoch.
-            epoch = await self.current_epoch()
+            if response:
+                epoch_now = await self.current_epoch()
+                if epoch_now != epoch:
+                    # Redis restarted while we waited: these entries may belong to the new stream,
+                    # which is read from its start under its own epoch, never filed under the old one.
+                    return ReadBatch(epoch_now, [], (0, 0))
         except RedisError as error:
             raise LogUnavailable(str(error)) from error
         entries: list[LogEntry] = []

@@ -181,3 +181,24 @@ def test_a_browser_id_is_split_into_epoch_and_position():
     assert split_client_id("ab12:42") == ("ab12", (42, 0))
     for malformed in (None, "", "no-epoch", ":1-0", "ab12:x-y"):
         assert split_client_id(malformed) is None, malformed
+
+
+async def test_a_read_waiting_across_a_redis_restart_reports_the_new_epoch(backend, make_log):
+    if not backend.redis_url:
+        pytest.skip("the in-process log restarts only with its process, never under a waiting read")
+    log = make_log()
+    keys = await log.append(["before"])
+    old_epoch = await log.current_epoch()
+    reader = asyncio.create_task(log.read_new(keys[0], block_ms=5000))
+    await asyncio.sleep(0.2)
+
+    assert isinstance(log, RedisLiveLog)
+    await wipe(log)
+    await log.append(["after restart"])
+
+    batch = await asyncio.wait_for(reader, 10)
+    assert batch.epoch != old_epoch
+    assert batch.epoch == await log.current_epoch()
+    # The new stream is read from its beginning, so nothing written after the restart is skipped.
+    again = await log.read_new(batch.position, block_ms=100)
+    assert [e.data for e in again.entries] == ["after restart"]
