@@ -21,15 +21,16 @@ from ops.auth.actor import NotFound, PermissionDenied, role_label
 from ops.config import Settings, load_settings
 from ops.db import Database
 from ops.i18n import (
-    SUPPORTED_LOCALES,
+    LANGUAGES,
+    N_,
     current_currency,
     current_locale,
     current_timezone,
     format_datetime,
     format_money,
-    gettext,
-    ngettext,
-    normalise_locale,
+    locale_for,
+    template_gettext,
+    template_ngettext,
 )
 from ops.i18n import gettext as _
 from ops.logs import configure_logging, correlation_id
@@ -80,24 +81,26 @@ def _navigation() -> list[NavItem]:
 
 
 class TenantDisplayCache:
-    """Timezone and currency per tenant for live renders, refreshed every minute."""
+    """Country, timezone and currency per tenant for live renders, refreshed every minute."""
 
     def __init__(self, db: Database, ttl: float = 60.0) -> None:
         self.db = db
         self.ttl = ttl
-        self._entries: dict[int, tuple[float, str, str]] = {}
+        self._entries: dict[int, tuple[float, str | None, str, str]] = {}
 
     async def context_for(self, tenant_id: int, view: View) -> Callable[[], None]:
         entry = self._entries.get(tenant_id)
         if entry is None or entry[0] < time.monotonic():
             tenant = await tenant_by_id(self.db, tenant_id)
-            timezone, currency = (tenant.timezone, tenant.currency) if tenant else ("UTC", "USD")
-            entry = (time.monotonic() + self.ttl, timezone, currency)
+            country, timezone, currency = (
+                (tenant.country, tenant.timezone, tenant.currency) if tenant else (None, "UTC", "USD")
+            )
+            entry = (time.monotonic() + self.ttl, country, timezone, currency)
             self._entries[tenant_id] = entry
         tokens = (
-            current_locale.set(view.locale),
-            current_timezone.set(entry[1]),
-            current_currency.set(entry[2]),
+            current_locale.set(locale_for(view.locale, entry[1])),
+            current_timezone.set(entry[2]),
+            current_currency.set(entry[3]),
         )
 
         def restore() -> None:
@@ -196,7 +199,9 @@ async def runtime_close(app: Quart) -> None:
 def _setup_templates(app: Quart) -> None:
     env = app.jinja_env
     env.add_extension("jinja2.ext.i18n")
-    env.install_gettext_callables(gettext=gettext, ngettext=ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=template_gettext, ngettext=template_ngettext, newstyle=True
+    )
     env.globals.update(
         status_label=status_label,
         priority_label=priority_label,
@@ -217,11 +222,10 @@ def _setup_templates(app: Quart) -> None:
 
 
 def _request_locale() -> str:
-    actor = g.get("actor")
-    if actor is not None:
-        return normalise_locale(actor.locale)
-    best = request.accept_languages.best_match([loc.replace("_", "-") for loc in SUPPORTED_LOCALES])
-    return normalise_locale(best)
+    actor, tenant = g.get("actor"), g.get("tenant")
+    if actor is not None and tenant is not None:
+        return locale_for(actor.locale, tenant.country)
+    return locale_for(request.accept_languages.best_match(LANGUAGES))
 
 
 def _setup_request_plumbing(app: Quart) -> None:
@@ -262,16 +266,16 @@ def _setup_request_plumbing(app: Quart) -> None:
 
 
 ERROR_TEXT = {
-    400: ("Bad request", "The request could not be understood."),
-    401: ("Sign in required", "Sign in to continue."),
-    403: ("Not allowed", "Your role does not allow this."),
-    404: ("Not found", "There is nothing here, or it belongs to another dealership."),
-    405: ("Not allowed", "This address does not accept that kind of request."),
-    413: ("Too large", "The request is larger than allowed."),
-    429: ("Too many requests", "Slow down and try again in a moment."),
+    400: (N_("Bad request"), N_("The request could not be understood.")),
+    401: (N_("Sign in required"), N_("Sign in to continue.")),
+    403: (N_("Not allowed"), N_("Your role does not allow this.")),
+    404: (N_("Not found"), N_("There is nothing here, or it belongs to another dealership.")),
+    405: (N_("Not allowed"), N_("This address does not accept that kind of request.")),
+    413: (N_("Too large"), N_("The request is larger than allowed.")),
+    429: (N_("Too many requests"), N_("Slow down and try again in a moment.")),
     500: (
-        "Something went wrong",
-        "The error was logged. Try again; if it keeps happening, tell us the reference.",
+        N_("Something went wrong"),
+        N_("The error was logged. Try again; if it keeps happening, tell us the reference."),
     ),
 }
 

@@ -1,7 +1,22 @@
 """Translations and Babel formatting, keyed by a per-task locale so live renders can use any locale.
 
-Catalogs are the `.po` files under ops/translations, compiled in memory at start-up: the `.po` is the
-only source of truth and no binary `.mo` is committed.
+A locale here is a person's language with the dealership's region: an English-speaking user of a Swiss
+tenant reads English text with Swiss dates and money (`en_CH`: 04.03.2030, CHF 1'234.50), a German one
+`de_CH`. `locale_for` is the one rule for it, from the user's (or else the tenant's) locale and the
+tenant's country; requests and live renders (ops/app.py) set its result in `current_locale`, together
+with the tenant's timezone and currency.
+
+Catalogs are the `.po` files under ops/translations, compiled in memory on first use: the `.po` is the
+only source of truth and no binary `.mo` is committed. English is the source language, so it has no
+catalog: an identity catalog would only be one more file to keep in step. After changing or adding text,
+from the repository root:
+
+    .venv/bin/pybabel extract -F ops/translations/babel.cfg --add-comments=Translators: \
+        --project=Pitwall --copyright-holder=Pitwall -o ops/translations/messages.pot .
+    .venv/bin/pybabel update -i ops/translations/messages.pot -d ops/translations --ignore-obsolete
+
+then translate what is new or fuzzy in ops/translations/de/LC_MESSAGES/messages.po (tests/test_i18n.py
+fails while a message is untranslated or fuzzy).
 """
 
 from __future__ import annotations
@@ -14,7 +29,8 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel import Locale
+from babel import Locale, localedata
+from babel.core import parse_locale
 from babel.dates import format_datetime as babel_format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -22,49 +38,83 @@ from babel.numbers import format_currency
 from babel.support import NullTranslations, Translations
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+# What a user or tenant may choose as their locale.
 SUPPORTED_LOCALES = ("en", "de", "de_CH", "fr", "it")
+# The languages pages are shown in: English, the source, and each language with a catalog. A choice of
+# another language (fr, it until their catalogs exist) reads English rather than a page of two languages.
+SOURCE_LANGUAGE = "en"
+LANGUAGES = (SOURCE_LANGUAGE, "de")
 
-current_locale: ContextVar[str] = ContextVar("current_locale", default="en")
+current_locale: ContextVar[str] = ContextVar("current_locale", default=SOURCE_LANGUAGE)
 current_timezone: ContextVar[str] = ContextVar("current_timezone", default="UTC")
 current_currency: ContextVar[str] = ContextVar("current_currency", default="USD")
 
 
-def normalise_locale(value: str | None) -> str:
-    """`de-CH` -> `de_CH`; unknown values fall back to English."""
-    if not value:
-        return "en"
-    value = value.replace("-", "_")
-    if value in SUPPORTED_LOCALES:
-        return value
-    language = value.split("_")[0]
-    return language if language in SUPPORTED_LOCALES else "en"
+def locale_for(preferred: str | None, country: str | None = None) -> str:
+    """The locale a person sees: their language, with dates and money as in the dealership's country.
+
+    `("en", "CH")` -> `en_CH`, `("de_CH", "US")` -> `de` (Babel has no German for the US, so the
+    language's own formats), `("de-CH", None)` -> `de_CH`, unknown or untranslated -> English.
+    """
+    try:
+        language, territory = parse_locale((preferred or SOURCE_LANGUAGE).replace("-", "_"))[:2]
+    except ValueError:
+        language, territory = SOURCE_LANGUAGE, None
+    if language not in LANGUAGES:
+        language = SOURCE_LANGUAGE
+    region = (country or territory or "").upper()
+    if region and localedata.exists(f"{language}_{region}"):
+        return f"{language}_{region}"
+    return language
+
+
+def language_of(locale: str) -> str:
+    return locale.partition("_")[0]
 
 
 @cache
-def translations_for(locale: str) -> NullTranslations:
-    language = locale.split("_")[0]
+def translations_for(language: str) -> NullTranslations:
     po_path = TRANSLATIONS_DIR / language / "LC_MESSAGES" / "messages.po"
     if not po_path.exists():
         return NullTranslations()
     with po_path.open("rb") as handle:
         catalog = read_po(handle, locale=language)
     buffer = io.BytesIO()
-    write_mo(buffer, catalog)
+    write_mo(buffer, catalog)  # fuzzy entries are left out: a guess is not shown as a translation
     buffer.seek(0)
     return Translations(fp=buffer)
 
 
+def _translations() -> NullTranslations:
+    return translations_for(language_of(current_locale.get()))
+
+
 def gettext(message: str, **values: object) -> str:
-    text = translations_for(current_locale.get()).gettext(message)
+    text = _translations().gettext(message)
     return text % values if values else text
 
 
 def ngettext(singular: str, plural: str, n: int, **values: object) -> str:
-    text = translations_for(current_locale.get()).ngettext(singular, plural, n)
+    text = _translations().ngettext(singular, plural, n)
     return text % {"num": n, **values}
 
 
 _ = gettext
+
+
+def N_(message: str) -> str:
+    """Marks text for extraction that is translated later, where it is shown: tables built at import
+    time and data such as the default category names (templates show those with `_(name)`)."""
+    return message
+
+
+def template_gettext(message: str) -> str:
+    """The bare lookup for Jinja: its newstyle gettext formats the result itself, escaping the values."""
+    return _translations().gettext(message)
+
+
+def template_ngettext(singular: str, plural: str, n: int) -> str:
+    return _translations().ngettext(singular, plural, n)
 
 
 def format_money(amount: Decimal, currency: str | None = None) -> str:

@@ -26,6 +26,7 @@ WORK_ORDER_ID = re.compile(r"[1-9][0-9]{0,17}")
 def announcement_for(record: EventRecord) -> str:
     """A sentence for screen readers; the actor is the one recorded with the event."""
     payload = record.payload
+    # Translators: stands for the person in "moved ... by %(who)s" when the event names nobody.
     who = record.actor_name or _("someone")
     if record.type == "work_order.moved":
         return _(

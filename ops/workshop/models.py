@@ -8,18 +8,20 @@ from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ops.db import Base, BigId, TenantScoped, utcnow
+from ops.i18n import N_
 
+# Stored in English as every new tenant's categories; pages show them in the reader's language.
 DEFAULT_CATEGORIES = (
-    "Preventive Maintenance",
-    "Repair",
-    "Inspection",
-    "Tire Service",
-    "Oil Change",
-    "Brake Service",
-    "Engine Repair",
-    "Transmission Service",
-    "Body Work",
-    "Electrical",
+    N_("Preventive Maintenance"),
+    N_("Repair"),
+    N_("Inspection"),
+    N_("Tire Service"),
+    N_("Oil Change"),
+    N_("Brake Service"),
+    N_("Engine Repair"),
+    N_("Transmission Service"),
+    N_("Body Work"),
+    N_("Electrical"),
 )
 
 

@@ -46,7 +46,7 @@ async def test_an_allowed_move_changes_the_status_and_records_who_and_when(clien
 
 async def test_a_move_the_rules_do_not_allow_is_refused_and_changes_nothing(client, factory, runtime):
     shop = await factory.tenant()
-    advisor = await shop.user("service_advisor")
+    advisor = await shop.user("service_advisor", locale="en")
     work_order = await shop.work_order()
     token = await sign_in(client, advisor.email)
 
@@ -67,7 +67,7 @@ async def test_a_move_the_rules_do_not_allow_is_refused_and_changes_nothing(clie
 
 async def test_a_stale_version_answers_409_with_the_current_state(client, factory, runtime):
     shop = await factory.tenant()
-    advisor = await shop.user("service_advisor")
+    advisor = await shop.user("service_advisor", locale="en")
     work_order = await shop.work_order()
     async with runtime.db.uow(shop.admin.actor) as uow:
         await move_work_order(uow, work_order.id, "SCHEDULED", work_order.version)
