@@ -10,6 +10,7 @@ import contextlib
 import logging
 
 from ops.config import Settings
+from realtime.log import LogUnavailable
 from realtime.outbox import OutboxPublisher
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,11 @@ async def run_worker(settings: Settings, publisher: OutboxPublisher, stop: async
     while not stop.is_set():
         try:
             await publisher.relay_once(settings.relay_grace_seconds)
+        except LogUnavailable as error:
+            # Expected while Redis restarts; the events stay in the outbox until the next pass.
+            log.warning(
+                "live log unavailable, relay retries in %.1fs: %s", settings.relay_interval_seconds, error
+            )
         except Exception:
             log.exception("relay pass failed; retrying")
         with contextlib.suppress(TimeoutError):

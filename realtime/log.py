@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 StreamKey = tuple[int, int]
@@ -153,9 +156,11 @@ class RedisLiveLog:
         self.stream_key = f"{prefix}:live"
         self.epoch_key = f"{prefix}:live:epoch"
         self.max_entries = max_entries
-        self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        self._client = redis_client(url, socket_timeout=5)
         # Blocking reads get their own connection without a socket timeout shorter than the block.
-        self._reader = redis.Redis.from_url(url, socket_timeout=None, socket_connect_timeout=2)
+        self._reader = redis_client(url, socket_timeout=None)
+        # The epoch the last read_new reported, to announce a restart before blocking on the stream.
+        self._read_epoch: str | None = None
 
     async def current_epoch(self) -> str:
         try:
@@ -183,6 +188,9 @@ class RedisLiveLog:
     async def read_new(self, after: StreamKey | None, block_ms: int) -> ReadBatch:
         try:
             epoch = await self.current_epoch()
+            if self._read_epoch is not None and epoch != self._read_epoch:
+                # Redis restarted since the last read: say so now rather than after a quiet block.
+                return self._new_epoch(epoch)
             start = format_stream_id(after if after is not None else await self.head())
             response: Any = await self._reader.xread({self.stream_key: start}, block=block_ms, count=1000)
             if response:
@@ -190,14 +198,19 @@ class RedisLiveLog:
                 if epoch_now != epoch:
                     # Redis restarted while we waited: these entries may belong to the new stream,
                     # which is read from its start under its own epoch, never filed under the old one.
-                    return ReadBatch(epoch_now, [], (0, 0))
+                    return self._new_epoch(epoch_now)
         except RedisError as error:
             raise LogUnavailable(str(error)) from error
+        self._read_epoch = epoch
         entries: list[LogEntry] = []
         for _stream, items in response or []:
             for entry_id, fields in items:
                 entries.append(LogEntry(parse_stream_id(entry_id.decode()), fields[b"d"].decode()))
         return ReadBatch(epoch, entries, entries[-1].key if entries else parse_stream_id(start))
+
+    def _new_epoch(self, epoch: str) -> ReadBatch:
+        self._read_epoch = epoch
+        return ReadBatch(epoch, [], (0, 0))
 
     async def read_range(self, epoch: str, after: StreamKey, limit: int) -> list[LogEntry] | None:
         try:
@@ -229,6 +242,17 @@ class RedisLiveLog:
     async def close(self) -> None:
         await self._client.aclose()
         await self._reader.aclose()
+
+
+def redis_client(url: str, socket_timeout: float | None) -> redis.Redis:
+    # One retry on a broken connection: after a Redis restart every pooled connection is dead, and
+    # without it each one would fail a command once (a publish left to the relay, a hub back-off).
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=2,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+    )
 
 
 def _stream_holds_everything_after(info: dict[str, Any], after: StreamKey) -> bool:

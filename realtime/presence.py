@@ -13,9 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-import redis.asyncio as redis
-
-from realtime.log import LiveLog, LogUnavailable
+from realtime.log import LiveLog, LogUnavailable, redis_client
 
 PRESENCE_TTL_SECONDS = 70
 
@@ -58,7 +56,7 @@ class RedisPresence:
     def __init__(self, url: str, prefix: str = "pitwall", ttl: float = PRESENCE_TTL_SECONDS) -> None:
         self.prefix = prefix
         self.ttl = ttl
-        self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        self._client = redis_client(url, socket_timeout=5)
 
     def _key(self, tenant_id: int, topic: str) -> str:
         return f"{self.prefix}:presence:t{tenant_id}:{topic}"

@@ -202,3 +202,22 @@ async def test_a_read_waiting_across_a_redis_restart_reports_the_new_epoch(backe
     # The new stream is read from its beginning, so nothing written after the restart is skipped.
     again = await log.read_new(batch.position, block_ms=100)
     assert [e.data for e in again.entries] == ["after restart"]
+
+
+async def test_the_first_read_after_a_redis_restart_reports_the_new_epoch_without_waiting(backend, make_log):
+    if not backend.redis_url:
+        pytest.skip("the in-process log restarts only with its process")
+    log = make_log()
+    keys = await log.append(["before"])
+    old_epoch = (await log.read_new((0, 0), block_ms=100)).epoch
+
+    assert isinstance(log, RedisLiveLog)
+    await wipe(log)
+
+    # Nothing is appended: a read that waited for entries would block for the whole minute.
+    batch = await asyncio.wait_for(log.read_new(keys[0], block_ms=60_000), 10)
+    assert batch.epoch != old_epoch
+    assert batch.entries == []
+    await log.append(["after restart"])
+    again = await log.read_new(batch.position, block_ms=100)
+    assert (again.epoch, [e.data for e in again.entries]) == (batch.epoch, ["after restart"])
