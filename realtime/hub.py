@@ -157,8 +157,13 @@ class Hub:
             log.warning("live log not reachable at start; the hub keeps trying")
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        # On Python 3.11 redis-py can swallow a cancel that lands as a command completes, and the
+        # follower would block on the next read: cancel again until every task has really ended.
+        pending = set(self._tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _done, pending = await asyncio.wait(pending, timeout=0.1)
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for client in list(self.clients):
             client.closed = True

@@ -7,17 +7,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ops.auth.actor import Actor, RuleViolation
 from ops.auth.models import User
-from ops.auth.service import hash_password, normalise_email
+from ops.auth.service import NAME_MAX_LENGTH, hash_password, normalise_email
 from ops.db import Database, UnitOfWork
 from ops.events import record
 from ops.i18n import gettext as _
 from ops.tenants.models import PLANS, Counter, Tenant
 from ops.workshop.models import DEFAULT_CATEGORIES, WorkOrderCategory
 
-SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,58}[a-z0-9]$")
+SLUG_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{1,58}[a-z0-9]")
+COUNTRY_PATTERN = re.compile(r"[A-Z]{2}")
 
 
 @dataclass(frozen=True)
@@ -53,20 +56,53 @@ async def provision_tenant(
     country: str = "US",
     plan: str = "STARTER",
 ) -> Provisioned:
-    if not SLUG_PATTERN.match(slug):
+    """Create a tenant with everything it needs to be used, all or nothing."""
+    # fullmatch: `$` in `match` would also accept a slug with a trailing newline.
+    if not SLUG_PATTERN.fullmatch(slug):
         raise RuleViolation(_("Use 3 to 60 lower-case letters, digits and dashes."), field="slug")
+    name, admin_name, country = name.strip(), admin_name.strip(), country.strip().upper()
+    for field, value in (("name", name), ("admin_name", admin_name)):
+        if not value:
+            raise RuleViolation(_("Enter a name."), field=field)
+        if len(value) > NAME_MAX_LENGTH:
+            raise RuleViolation(_("Use at most %(max)s characters.", max=NAME_MAX_LENGTH), field=field)
+    if not COUNTRY_PATTERN.fullmatch(country):
+        raise RuleViolation(_("Use the two-letter country code, e.g. CH."), field="country")
     if plan not in PLANS:
         raise RuleViolation(_("Choose one of the plans."), field="plan")
     if len(admin_password) < 10:
         raise RuleViolation(_("Use a password of at least 10 characters."), field="admin_password")
-    admin_email = normalise_email(admin_email)
+    try:
+        admin_email = normalise_email(admin_email)
+    except RuleViolation as error:
+        raise RuleViolation(str(error), field="admin_email") from error
+    password_hash = hash_password(admin_password)
     defaults = COUNTRY_DEFAULTS.get(country, COUNTRY_DEFAULTS["US"])
+    try:
+        return await _insert_tenant(
+            db, slug, name, admin_email, admin_name, password_hash, country, plan, defaults
+        )
+    except IntegrityError as error:
+        # Another provisioning committed the same slug or email after our checks: name the field.
+        async with db.system() as session:
+            await _refuse_taken(session, slug, admin_email)
+        raise error
+
+
+async def _insert_tenant(
+    db: Database,
+    slug: str,
+    name: str,
+    admin_email: str,
+    admin_name: str,
+    password_hash: str,
+    country: str,
+    plan: str,
+    defaults: CountryDefaults,
+) -> Provisioned:
     async with UnitOfWork(db, Actor.system(0), new_tenant=True) as uow:
         session = uow.session
-        if await session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
-            raise RuleViolation(_("This slug is taken."), field="slug")
-        if await session.scalar(select(User.id).where(User.email == admin_email)) is not None:
-            raise RuleViolation(_("A user with this email already exists."), field="admin_email")
+        await _refuse_taken(session, slug, admin_email)
         tenant = Tenant(
             slug=slug,
             name=name,
@@ -86,7 +122,7 @@ async def provision_tenant(
             email=admin_email,
             name=admin_name,
             role="admin",
-            password_hash=hash_password(admin_password),
+            password_hash=password_hash,
         )
         session.add(admin)
         session.add(Counter(name="work_order", value=0))
@@ -95,6 +131,13 @@ async def provision_tenant(
         record(uow, "tenant.provisioned", {"id": tenant.id, "slug": slug, "plan": plan}, topics=["kpi"])
         await uow.commit()
         return Provisioned(tenant, admin)
+
+
+async def _refuse_taken(session: AsyncSession, slug: str, admin_email: str) -> None:
+    if await session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+        raise RuleViolation(_("This slug is taken."), field="slug")
+    if await session.scalar(select(User.id).where(User.email == admin_email)) is not None:
+        raise RuleViolation(_("A user with this email already exists."), field="admin_email")
 
 
 async def tenant_by_slug(db: Database, slug: str) -> Tenant | None:
