@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -56,6 +57,8 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
+
+CORRELATION_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 @dataclass
@@ -228,11 +231,18 @@ def _request_locale() -> str:
     return locale_for(request.accept_languages.best_match(LANGUAGES))
 
 
+def _incoming_correlation_id() -> str:
+    """A caller's id is kept so one request can be followed across systems; anything that could forge
+    or flood a log line is replaced by a fresh one."""
+    sent = request.headers.get("X-Correlation-ID", "")
+    return sent if CORRELATION_ID_PATTERN.fullmatch(sent) else uuid.uuid4().hex
+
+
 def _setup_request_plumbing(app: Quart) -> None:
     @app.before_request
     async def before() -> None:
         g.started = time.perf_counter()
-        correlation_id.set(request.headers.get("X-Correlation-ID") or uuid.uuid4().hex)
+        correlation_id.set(_incoming_correlation_id())
         await auth_web.load_actor()
         current_locale.set(_request_locale())
         tenant = g.get("tenant")

@@ -16,3 +16,9 @@ EVENTS_PUBLISHED = Counter("pitwall_events_published_total", "Events appended to
 LIVE_MESSAGES = Counter("pitwall_live_messages_total", "Live messages queued to clients")
 LIVE_OVERFLOWS = Counter("pitwall_live_overflows_total", "Clients disconnected with reset for falling behind")
 RELAY_LAG = Gauge("pitwall_relay_lag_seconds", "Age of the oldest committed event not yet in the live log")
+
+# The series exist from the start, so a scrape of a fresh process reads 0 instead of finding nothing.
+for connection_kind in ("sse", "ws"):
+    LIVE_CONNECTIONS.labels(connection_kind)
+for publish_path in ("commit", "relay"):
+    EVENTS_PUBLISHED.labels(publish_path)
