@@ -1,4 +1,5 @@
-// Pitwall's own few lines: CSRF header, live resume ids, drag and drop, presence, toasts.
+// Pitwall's own few lines: CSRF header, live resume ids, connection state, drag and drop, focus,
+// presence, toasts.
 (function () {
   "use strict";
 
@@ -24,7 +25,19 @@
     };
   }
 
-  // Drag and drop is a shortcut for the move menu on each card; the server decides either way.
+  // Whether the page is receiving live updates: a wall screen must not look current when it is not.
+  function showConnection(state) {
+    document.querySelectorAll("[data-connection]").forEach(function (badge) {
+      badge.dataset.connection = state;
+      badge.textContent = badge.dataset[state];
+    });
+  }
+  document.addEventListener("htmx:sseOpen", function () { showConnection("live"); });
+  document.addEventListener("htmx:sseError", function () { showConnection("reconnecting"); });
+  window.addEventListener("offline", function () { showConnection("reconnecting"); });
+
+  // Drag and drop is a shortcut for the move menu on each card; the server decides either way, so a
+  // drop on a column the rules refuse still goes to the server, which puts the card back and says why.
   function enableDragAndDrop(root) {
     if (!window.Sortable) return;
     root.querySelectorAll(".board.can-move .cards").forEach(function (list) {
@@ -32,17 +45,24 @@
       list.dataset.sortable = "1";
       Sortable.create(list, {
         group: "board",
+        sort: false,
         animation: 120,
+        // On a phone a finger first scrolls; holding a card still picks it up.
+        delay: 200,
+        delayOnTouchOnly: true,
         filter: "select, button, input, label",
         preventOnFilter: false,
+        onStart: function (event) { markDropTargets(event.item, true); },
         onEnd: function (event) {
+          markDropTargets(event.item, false);
           var card = event.item;
           var target = event.to.dataset.status;
           if (!target || target === event.from.dataset.status) return;
           var form = card.querySelector("form.move");
           if (!form) return;
+          // The card, not its form, sends the move: the form's own menu may still be unchosen.
           htmx.ajax("POST", form.getAttribute("hx-post"), {
-            source: form,
+            source: card,
             swap: "none",
             values: { status: target, version: card.dataset.version },
           });
@@ -50,10 +70,38 @@
       });
     });
   }
-  document.addEventListener("htmx:load", function (event) { enableDragAndDrop(document); });
+  function markDropTargets(card, dragging) {
+    var board = card.closest(".board");
+    if (!board) return;
+    var allowed = (card.dataset.allowed || "").split(" ");
+    board.classList.toggle("dragging", dragging);
+    board.querySelectorAll(".cards").forEach(function (list) {
+      var column = list.closest(".column");
+      if (!dragging) delete column.dataset.drop;
+      else if (list.dataset.status !== card.dataset.status) {
+        column.dataset.drop = allowed.indexOf(list.dataset.status) >= 0 ? "allowed" : "refused";
+      }
+    });
+  }
+  document.addEventListener("htmx:load", function () { enableDragAndDrop(document); });
   document.addEventListener("DOMContentLoaded", function () { enableDragAndDrop(document); });
 
-  // Toasts fade out after a while; errors stay a little longer.
+  // A live update replaces a card that may hold the keyboard focus (its own move, or someone else's):
+  // the focus follows the card to its new place instead of falling back to the top of the page.
+  var refocusCardId = null;
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var card = event.detail.target, focused = document.activeElement;
+    if (card && card.classList.contains("card") && focused && card.contains(focused)) refocusCardId = card.id;
+  });
+  document.addEventListener("htmx:oobAfterSwap", function () {
+    var card = refocusCardId && document.getElementById(refocusCardId);
+    if (!card) return;
+    refocusCardId = null;
+    var menu = card.querySelector("select");
+    if (menu) menu.focus();
+  });
+
+  // Toasts fade out after a while; errors stay a little longer; a click dismisses one at once.
   document.addEventListener("htmx:oobAfterSwap", expireToasts);
   document.addEventListener("DOMContentLoaded", expireToasts);
   function expireToasts() {
@@ -63,6 +111,10 @@
       setTimeout(function () { toast.remove(); }, delay);
     });
   }
+  document.addEventListener("click", function (event) {
+    var toast = event.target.closest && event.target.closest("#toasts .toast");
+    if (toast) toast.remove();
+  });
 
   // Presence: who else has this page open, over the WebSocket.
   function startPresence() {

@@ -1,0 +1,28 @@
+"""The sign-in page and the job board run cleanly in a real browser: no script errors, nothing the
+Content Security Policy had to block (it forbids inline script and style)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+async def test_sign_in_and_the_live_board_run_without_console_errors_or_csp_violations(open_page, shop):
+    advisor = await shop.user("service_advisor", locale="en")
+    work_order = await shop.work_order()
+    board = await open_page()
+
+    await board.page.goto("/login")
+    await expect(board.page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert await board.csp_violations() == []
+    await board.sign_in(advisor.email)
+    await board.wait_until_live()
+    await expect(board.presence).to_have_text("only you are watching")
+    await board.move_with_menu(work_order.id, "SCHEDULED")
+    await expect(board.card_in("SCHEDULED", work_order.id)).to_be_visible()
+    await board.page.wait_for_function("window.pitwallTest.messages.some((m) => m.type === 'update')")
+
+    assert await board.csp_violations() == []
+    assert board.console_errors == []
