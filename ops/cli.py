@@ -12,14 +12,17 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ops.auth.actor import Actor, RuleViolation
+from ops.auth.actor import ROLES, Actor, RuleViolation
 from ops.config import Settings, load_settings
 from ops.db import Database
 from ops.logs import configure_logging
 
 
 def _settings() -> Settings:
-    settings = load_settings()
+    return _prepared(load_settings())
+
+
+def _prepared(settings: Settings) -> Settings:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     configure_logging(settings.log_level)
     return settings
@@ -30,8 +33,16 @@ def _password(prompt: str) -> str:
     if from_env:
         return from_env
     if not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\n")
+        return sys.stdin.readline().rstrip("\r\n")
     return getpass.getpass(prompt)
+
+
+def _refused(command: str, error: RuleViolation) -> int:
+    """Name the option that was wrong, so the operator knows what to change; exit code 2 like argparse."""
+    field = error.field or ""
+    where = "password (stdin)" if field.endswith("password") else f"--{field.replace('_', '-')}"
+    print(f"pitwall {command}: {where + ': ' if field else ''}{error}", file=sys.stderr)
+    return 2
 
 
 async def _with_db(settings: Settings, action: Callable[[Database], Awaitable[Any]]) -> Any:
@@ -109,13 +120,19 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_seed(args: argparse.Namespace) -> int:
     from ops.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
-    settings = _settings()
     if not args.demo:
         print("nothing to seed: pass --demo for the demo dealership", file=sys.stderr)
         return 2
+    settings = load_settings()
     if settings.is_production:
-        print("refusing to seed demo accounts with PITWALL_ENV=production", file=sys.stderr)
+        # Refused before anything is touched: demo accounts share one published password.
+        print(
+            "pitwall seed: refusing to create demo accounts with PITWALL_ENV=production "
+            "(they all share a published password)",
+            file=sys.stderr,
+        )
         return 2
+    settings = _prepared(settings)
     tenant, created = asyncio.run(_with_db(settings, seed_demo))
     print(("Seeded" if created else "Already seeded:") + f" {tenant.name} (tenant slug '{tenant.slug}').")
     print(f"Demo accounts, all with the password '{DEMO_PASSWORD}':")
@@ -145,8 +162,7 @@ def cmd_create_tenant(args: argparse.Namespace) -> int:
     try:
         provisioned = asyncio.run(_with_db(settings, create))
     except RuleViolation as error:
-        print(f"{error.field or 'error'}: {error}", file=sys.stderr)
-        return 2
+        return _refused("create-tenant", error)
     print(
         f"created tenant '{provisioned.tenant.slug}' (id {provisioned.tenant.id}) "
         f"with admin {provisioned.admin.email}"
@@ -164,7 +180,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     async def create(db: Database) -> Any:
         tenant = await tenant_by_slug(db, args.tenant)
         if tenant is None:
-            raise RuleViolation(f"no tenant with slug '{args.tenant}'", field="tenant")
+            raise RuleViolation(f"there is no tenant with the slug '{args.tenant}'", field="tenant")
         async with db.uow(Actor.system(tenant.id, "cli")) as uow:
             return await create_user(
                 uow, email=args.email, name=args.name, role=args.role, password=password, locale=args.locale
@@ -173,8 +189,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     try:
         user = asyncio.run(_with_db(settings, create))
     except RuleViolation as error:
-        print(f"{error.field or 'error'}: {error}", file=sys.stderr)
-        return 2
+        return _refused("create-user", error)
     print(f"created {user.role} {user.email}")
     return 0
 
@@ -210,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--tenant", required=True, help="tenant slug")
     user.add_argument("--email", required=True)
     user.add_argument("--name", required=True)
-    user.add_argument("--role", required=True)
+    user.add_argument("--role", required=True, choices=ROLES)
     user.add_argument("--locale", default=None)
     user.set_defaults(func=cmd_create_user)
     return parser
