@@ -28,6 +28,7 @@ CHROMIUM_ARGS = [
 ]
 # Wide enough that all eight columns of the board are on screen at once, as on a wall screen.
 WIDE = {"width": 1600, "height": 1000}
+PHONE = {"width": 390, "height": 844}
 
 # Two cores shared with other test runs: give the page time rather than fail on a slow moment.
 expect.set_options(timeout=15_000)
@@ -49,12 +50,18 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def open_page(browser: Browser, live_server: LiveServer) -> AsyncIterator[OpenPage]:
-    """`await open_page()` opens a fresh browser context on the live server (or on `base_url`)."""
+    """`await open_page()` opens a fresh browser context on the live server (or on `base_url`), with a
+    wall screen's viewport or, with `phone=True`, a phone's (touch, and a page wider than the screen
+    makes it zoom out as a real phone does)."""
     contexts: list[BrowserContext] = []
 
-    async def open_(*, base_url: str | None = None, viewport: dict[str, int] = WIDE) -> BoardPage:
+    async def open_(*, base_url: str | None = None, phone: bool = False) -> BoardPage:
         context = await browser.new_context(
-            base_url=base_url or live_server.url, viewport=viewport, locale="en-US"
+            base_url=base_url or live_server.url,
+            viewport=PHONE if phone else WIDE,
+            is_mobile=phone,
+            has_touch=phone,
+            locale="en-US",
         )
         context.set_default_timeout(15_000)
         contexts.append(context)
