@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart, g, redirect, request, url_for
 from werkzeug.exceptions import HTTPException
 
@@ -127,6 +128,12 @@ def create_app(settings: Settings | None = None) -> Quart:
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         PERMANENT_SESSION_LIFETIME=14 * 24 * 3600,
     )
+    if settings.trusted_proxy_hops:
+        # Only the configured hops are believed, so a client cannot pick its own address by sending
+        # X-Forwarded-For itself (the sign-in limit is per address).
+        app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
+            app.asgi_app, mode="legacy", trusted_hops=settings.trusted_proxy_hops
+        )
 
     db = Database(settings.database_url)
     live_log = create_live_log(settings.redis_url, settings.redis_prefix, settings.live_log_max_entries)

@@ -42,6 +42,9 @@ class Settings:
     login_attempts_per_window: int = 10
     login_window_seconds: int = 300
     max_request_bytes: int = 1024 * 1024
+    # Proxies in front of the web processes whose X-Forwarded-For/-Proto are believed (0: none). Without
+    # it, behind a load balancer every client has the balancer's address and shares its sign-in limit.
+    trusted_proxy_hops: int = 0
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -89,6 +92,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         embedded_worker=_bool(env_vars.get("PITWALL_EMBEDDED_WORKER"), redis_url is None),
         redis_prefix=env_vars.get("PITWALL_REDIS_PREFIX", "pitwall"),
         log_level=env_vars.get("PITWALL_LOG_LEVEL", "INFO"),
+        trusted_proxy_hops=int(env_vars.get("PITWALL_TRUSTED_PROXY_HOPS") or 0),
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from ops.app import create_app
 from ops.auth.models import UserSession
+from ops.config import load_settings
 from tests.conftest import make_settings
 from tests.factories import PASSWORD
 from tests.web import csrf_from
@@ -26,7 +27,9 @@ def _selected_backends() -> list[str]:
 
 
 @asynccontextmanager
-async def _limited_app(backend, tmp_path, prefix: str | None = None) -> AsyncIterator[Quart]:  # type: ignore[no-untyped-def]
+async def _limited_app(  # type: ignore[no-untyped-def]
+    backend, tmp_path, prefix: str | None = None, proxy_hops: int = 0
+) -> AsyncIterator[Quart]:
     """An app allowing LIMIT attempts per window, with counters of its own (a fresh Redis prefix)."""
     settings = make_settings(
         backend,
@@ -34,22 +37,27 @@ async def _limited_app(backend, tmp_path, prefix: str | None = None) -> AsyncIte
         login_attempts_per_window=LIMIT,
         login_window_seconds=600,
         redis_prefix=prefix or f"{backend.redis_prefix}:ratelimit-{secrets.token_hex(4)}",
+        trusted_proxy_hops=proxy_hops,
     )
     application = create_app(settings)
     async with application.test_app():
         yield application
 
 
-async def _attempt(app: Quart, email: str, password: str, address: str = "192.0.2.10"):  # type: ignore[no-untyped-def]
-    """One sign-in attempt from a fresh browser at `address`."""
+async def _attempt(  # type: ignore[no-untyped-def]
+    app: Quart, email: str, password: str, address: str = "192.0.2.10", forwarded_for: str | None = None
+):
+    """One sign-in attempt from a fresh browser at `address` (optionally through a proxy)."""
     client = app.test_client()
     scope = {"client": (address, 50000)}
-    page = await client.get("/login", scope_base=scope)
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    page = await client.get("/login", scope_base=scope, headers=headers)
     token = csrf_from(await page.get_data(as_text=True))
     return await client.post(
         "/login",
         form={"email": email, "password": password, "csrf_token": token},
         scope_base=scope,
+        headers=headers,
     )
 
 
@@ -109,6 +117,37 @@ async def test_attempts_within_the_limit_sign_in_normally(backend, tmp_path, fac
     assert response.status_code == 302
 
 
+async def test_behind_a_trusted_load_balancer_each_client_address_has_its_own_limit(
+    backend, tmp_path, factory
+):
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor")
+    balancer = "10.0.0.2"
+    async with _limited_app(backend, tmp_path, proxy_hops=1) as app:
+        for guess in range(LIMIT):
+            email = f"guess-{guess}@{shop.tenant.slug}.test"
+            response = await _attempt(app, email, "whatever-password", balancer, forwarded_for="203.0.113.5")
+            assert response.status_code == 401
+
+        guesser = await _attempt(app, advisor.email, PASSWORD, balancer, forwarded_for="203.0.113.5")
+        colleague = await _attempt(app, advisor.email, PASSWORD, balancer, forwarded_for="198.51.100.9")
+
+    assert guesser.status_code == 429
+    assert colleague.status_code == 302
+
+
+async def test_a_client_cannot_dodge_the_limit_by_sending_its_own_forwarded_for(backend, tmp_path, factory):
+    shop = await factory.tenant()
+    answers = []
+    async with _limited_app(backend, tmp_path) as app:
+        for guess in range(LIMIT + 1):
+            email = f"guess-{guess}@{shop.tenant.slug}.test"
+            response = await _attempt(app, email, "whatever-password", forwarded_for=f"192.0.2.{guess}")
+            answers.append(response.status_code)
+
+    assert answers == [401] * LIMIT + [429]
+
+
 @pytest.mark.parametrize(
     "backend", [name for name in _selected_backends() if name == "postgres"], indirect=True
 )
@@ -129,3 +168,10 @@ async def test_the_limit_is_shared_by_every_web_process_through_redis(backend, t
         on_second = await _attempt(second, advisor.email, PASSWORD)
 
     assert on_first.status_code == on_second.status_code == 429
+
+
+def test_operators_name_their_proxy_hops_in_the_environment(tmp_path):
+    environment = {"PITWALL_DATA_DIR": str(tmp_path)}
+
+    assert load_settings(environment).trusted_proxy_hops == 0
+    assert load_settings({**environment, "PITWALL_TRUSTED_PROXY_HOPS": "2"}).trusted_proxy_hops == 2
