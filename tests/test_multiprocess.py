@@ -181,6 +181,7 @@ async def test_moves_cross_web_processes_and_survive_a_redis_restart(tmp_path):
             "PITWALL_DATA_DIR": str(tmp_path / "data"),
             "PITWALL_SECRET_KEY": secrets.token_urlsafe(32),
             "PITWALL_EMBEDDED_WORKER": "0",
+            "PITWALL_ENV": "test",
         }
         processes.start("web-a", [str(PITWALL), "serve", "--port", str(port_a)], env)
         processes.start("web-b", [str(PITWALL), "serve", "--port", str(port_b)], env)
