@@ -32,6 +32,10 @@ class PresenceStore(Protocol):
 
     async def watchers(self, tenant_id: int, topic: str) -> list[Watcher]: ...
 
+    async def prune(self, tenant_id: int, topic: str) -> int:
+        """Drop watchers whose connection died without leaving; how many were dropped."""
+        ...
+
 
 class MemoryPresence:
     def __init__(self, ttl: float = PRESENCE_TTL_SECONDS) -> None:
@@ -42,14 +46,23 @@ class MemoryPresence:
         self._entries.setdefault((tenant_id, topic), {})[watcher] = time.monotonic() + self.ttl
 
     async def leave(self, tenant_id: int, topic: str, watcher: Watcher) -> None:
-        self._entries.get((tenant_id, topic), {}).pop(watcher, None)
+        entries = self._entries.get((tenant_id, topic))
+        if entries is not None:
+            entries.pop(watcher, None)
+            if not entries:
+                del self._entries[(tenant_id, topic)]
 
     async def watchers(self, tenant_id: int, topic: str) -> list[Watcher]:
+        await self.prune(tenant_id, topic)
+        return list(self._entries.get((tenant_id, topic), {}))
+
+    async def prune(self, tenant_id: int, topic: str) -> int:
         entries = self._entries.get((tenant_id, topic), {})
         now = time.monotonic()
-        for watcher in [w for w, expires in entries.items() if expires < now]:
+        expired = [w for w, expires in entries.items() if expires < now]
+        for watcher in expired:
             del entries[watcher]
-        return list(entries)
+        return len(expired)
 
 
 class RedisPresence:
@@ -87,6 +100,9 @@ class RedisPresence:
             watchers.append(Watcher(connection_id, int(user_id), name))
         return watchers
 
+    async def prune(self, tenant_id: int, topic: str) -> int:
+        return int(await self._client.zremrangebyscore(self._key(tenant_id, topic), "-inf", time.time()))
+
     async def close(self) -> None:
         await self._client.aclose()
 
@@ -107,7 +123,11 @@ class Presence:
         await self._announce(tenant_id, topic)
 
     async def refresh(self, tenant_id: int, topic: str, watcher: Watcher) -> None:
+        """Keep this connection's entry alive; announce watchers that expired meanwhile (their
+        process died without leaving), or everyone else would see them watching for ever."""
         await self.store.join(tenant_id, topic, watcher)
+        if await self.store.prune(tenant_id, topic):
+            await self._announce(tenant_id, topic)
 
     async def leave(
         self, tenant_id: int, topic: str, watcher: Watcher, outbox: asyncio.Queue[dict[str, object]]

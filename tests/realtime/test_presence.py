@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
+from realtime.log import RedisLiveLog
+from realtime.presence import Presence, RedisPresence, Watcher
 from tests.factories import TenantFactory, TenantHandle, UserHandle
 from tests.realtime.clients import (
     WebSocketClient,
@@ -132,3 +135,29 @@ async def test_two_web_processes_share_who_is_watching(backend, settings, live_s
             assert message["names"] == ["Sam Advisor", "Tina Technician"]
         await second.close()
         assert (await first.receive_until(presence(1)))["names"] == ["Tina Technician"]
+
+
+async def test_someone_whose_web_process_died_stops_counting_at_the_next_ping(backend, live_server):
+    if not backend.is_postgres:
+        pytest.skip("the embedded default is one process; its watchers die with it")
+    shop = await TenantFactory(live_server.runtime.db).tenant()
+    tina = await shop.user("technician", name="Tina Technician")
+    # Another web process with a watcher on this board; it is killed and never says goodbye.
+    other_log = RedisLiveLog(backend.redis_url, backend.redis_prefix)
+    other_process = Presence(RedisPresence(backend.redis_url, backend.redis_prefix, ttl=1.5), other_log)
+    try:
+        async with watching(live_server.url, tina, "workshop") as ws:
+            await ws.receive_until(presence(1))
+            ghost = Watcher("connection-of-a-dead-process", 10**9, "Gabi Gone")
+            await other_process.join(shop.id, "workshop", ghost, asyncio.Queue())
+            assert (await ws.receive_until(presence(2)))["names"] == ["Gabi Gone", "Tina Technician"]
+            # The living keep pinging; the dead process's entry is not refreshed and expires.
+            await ws.send({"type": "ping"})
+            await ws.receive_until(lambda message: message["type"] == "pong")
+
+            await asyncio.sleep(2.0)
+            await ws.send({"type": "ping"})
+            assert (await ws.receive_until(presence(1)))["names"] == ["Tina Technician"]
+    finally:
+        await other_process.store.close()
+        await other_log.close()
