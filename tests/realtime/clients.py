@@ -136,12 +136,6 @@ class WebSocketClient:
 
         return await asyncio.wait_for(scan(), wait)
 
-    async def closed(self, wait: float = 5.0) -> bool:
-        """Whether the server ends the connection within `wait` seconds."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._pump), wait)
-        return self._pump.done()
-
     async def close(self) -> None:
         if not self._pump.done():
             with contextlib.suppress(Exception):

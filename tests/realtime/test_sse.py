@@ -1,4 +1,5 @@
-"""The live endpoint: a move reaches every watcher; a reconnecting browser gets exactly what it missed."""
+"""The live endpoint: a move reaches every watcher, a reconnecting browser gets exactly what it missed or a
+reset, idle connections are kept alive, and a tab that stops reading is dropped without slowing the others."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import asyncio
 
 import pytest
 
-from ops.workshop.service import move_work_order
 from realtime.log import RedisLiveLog
 from tests.conftest import make_settings
 from tests.factories import TenantFactory
@@ -14,23 +14,7 @@ from tests.realtime.clients import StalledSseClient, cookie_header, move_card, r
 from tests.web import SseMessage, SseStream, http_sign_in, open_sse, sign_in
 
 
-async def _move(server, shop, work_order_id, status):  # type: ignore[no-untyped-def]
-    async with server.runtime.db.uow(shop.admin.actor) as uow:
-        return await move_work_order(
-            uow, work_order_id, status, (await _current_version(server, shop, work_order_id))
-        )
-
-
-async def _current_version(server, shop, work_order_id):  # type: ignore[no-untyped-def]
-    from ops.workshop import queries
-
-    async with server.runtime.db.read(shop.id) as session:
-        return (await queries.card(session, work_order_id)).version
-
-
 async def test_a_move_reaches_a_board_watcher_with_both_counts(live_server):
-    from tests.factories import TenantFactory
-
     shop = await TenantFactory(live_server.runtime.db).tenant()
     tech = await shop.user("technician")
     work_order = await shop.work_order()
@@ -39,7 +23,7 @@ async def test_a_move_reaches_a_board_watcher_with_both_counts(live_server):
         open_sse(client, "workshop") as stream,
     ):
         await asyncio.sleep(0.05)
-        await _move(live_server, shop, work_order.id, "SCHEDULED")
+        await move_card(live_server.runtime.db, shop, work_order.id, "SCHEDULED")
         message = await stream.next()
     assert message.event == "update"
     assert message.id and ":" in message.id
@@ -50,15 +34,13 @@ async def test_a_move_reaches_a_board_watcher_with_both_counts(live_server):
 
 
 async def test_a_reconnecting_client_gets_exactly_the_20_missed_events_in_order(live_server):
-    from tests.factories import TenantFactory
-
     shop = await TenantFactory(live_server.runtime.db).tenant()
     tech = await shop.user("technician")
     orders = [await shop.work_order() for _ in range(10)]
     async with http_sign_in(live_server.url, tech.email) as (client, _token):
         async with open_sse(client, "workshop") as stream:
             await asyncio.sleep(0.05)
-            await _move(live_server, shop, orders[0].id, "SCHEDULED")
+            await move_card(live_server.runtime.db, shop, orders[0].id, "SCHEDULED")
             last_seen = (await stream.next()).id
         # The lid is closed: 20 moves happen.
         expected = []
@@ -66,7 +48,7 @@ async def test_a_reconnecting_client_gets_exactly_the_20_missed_events_in_order(
             for status in (
                 ("SCHEDULED", "CHECKED_IN") if order is not orders[0] else ("CHECKED_IN", "IN_PROGRESS")
             ):
-                await _move(live_server, shop, order.id, status)
+                await move_card(live_server.runtime.db, shop, order.id, status)
                 expected.append((order.id, status))
         async with open_sse(client, "workshop", last_event_id=last_seen) as stream:
             received = [await stream.next() for _ in range(20)]
@@ -80,8 +62,6 @@ async def test_a_reconnecting_client_gets_exactly_the_20_missed_events_in_order(
 
 
 async def test_a_client_whose_gap_the_log_cannot_serve_is_told_to_reset(live_server):
-    from tests.factories import TenantFactory
-
     shop = await TenantFactory(live_server.runtime.db).tenant()
     tech = await shop.user("technician")
     async with (
