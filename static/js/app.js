@@ -101,6 +101,16 @@
     if (menu) menu.focus();
   });
 
+  // Across a workshop a card that just changed column is easy to miss: it glows for a moment.
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var list = event.detail.target;
+    // Live updates insert a card at the top of its column's list.
+    var card = list && list.classList && list.classList.contains("cards") ? list.firstElementChild : null;
+    if (!card) return;
+    card.classList.add("arrived");
+    setTimeout(function () { card.classList.remove("arrived"); }, 3000);
+  });
+
   // Toasts fade out after a while; errors stay a little longer; a click dismisses one at once.
   document.addEventListener("htmx:oobAfterSwap", expireToasts);
   document.addEventListener("DOMContentLoaded", expireToasts);

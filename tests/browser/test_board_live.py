@@ -4,6 +4,7 @@ reloading; who else is watching; and a browser that was away catches up instead 
 from __future__ import annotations
 
 import asyncio
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -31,6 +32,7 @@ async def test_a_move_in_one_browser_shows_in_the_other_without_reload_and_is_an
 
     await expect(watcher.card_in("SCHEDULED", work_order.id)).to_be_visible()
     await expect(watcher.card(work_order.id)).to_have_count(1)
+    await expect(watcher.card(work_order.id)).to_have_class(re.compile(r"\barrived\b"))  # it glows
     await expect(watcher.count("NEW")).to_have_text("0")
     await expect(watcher.count("SCHEDULED")).to_have_text("1")
     await expect(watcher.announcer).to_have_text(f"{work_order.code} moved to Scheduled by Jonas Meier.")
