@@ -21,31 +21,46 @@ class RateLimiter:
         # key -> (monotonic time the window closes, attempts in it)
         self._windows: dict[str, tuple[float, int]] = {}
 
-    async def hit(self, key: str, limit: int, window_seconds: int) -> int:
-        """Count one attempt; returns 0 when allowed, else the seconds until the window closes."""
+    async def retry_after(self, key: str, limit: int) -> int:
+        """0 below `limit` attempts in the open window, else the seconds until it closes."""
+        if self._redis is not None:
+            redis_key = f"{self.prefix}:rate:{key}"
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.get(redis_key)
+                    pipe.pttl(redis_key)
+                    raw, left_ms = await pipe.execute()
+            except RedisError:
+                # Fail open for the limiter rather than lock every user out while Redis is down.
+                return 0
+            count = int(raw or 0)
+            left = left_ms / 1000 if left_ms > 0 else 0.0
+        else:
+            closes, count = self._windows.get(key, (0.0, 0))
+            left = closes - time.monotonic()
+            if left <= 0:
+                return 0
+        return 0 if count < limit else max(1, math.ceil(left))
+
+    async def count(self, key: str, window_seconds: int) -> None:
+        """Count one attempt against `key`, opening a window if none is open."""
         if self._redis is not None:
             redis_key = f"{self.prefix}:rate:{key}"
             try:
                 async with self._redis.pipeline(transaction=True) as pipe:
                     pipe.set(redis_key, 0, ex=window_seconds, nx=True)
                     pipe.incr(redis_key)
-                    pipe.pttl(redis_key)
-                    _created, count, left_ms = await pipe.execute()
+                    await pipe.execute()
             except RedisError:
-                # Fail open for the limiter rather than lock every user out while Redis is down.
-                return 0
-            left = left_ms / 1000 if left_ms > 0 else window_seconds
-        else:
-            now = time.monotonic()
-            closes, count = self._windows.get(key, (0.0, 0))
-            if closes <= now:
-                closes, count = now + window_seconds, 0
-            count += 1
-            self._windows[key] = (closes, count)
-            if len(self._windows) > 100_000:
-                self._windows = {k: v for k, v in self._windows.items() if v[0] > now}
-            left = closes - now
-        return 0 if count <= limit else max(1, math.ceil(left))
+                return
+            return
+        now = time.monotonic()
+        closes, count = self._windows.get(key, (0.0, 0))
+        if closes <= now:
+            closes, count = now + window_seconds, 0
+        self._windows[key] = (closes, count + 1)
+        if len(self._windows) > 100_000:
+            self._windows = {k: v for k, v in self._windows.items() if v[0] > now}
 
     async def close(self) -> None:
         if self._redis is not None:

@@ -116,10 +116,11 @@ async def login() -> Any:
     settings = runtime().settings
     limiter = runtime().rate_limiter
     client = request.remote_addr or "unknown"
-    for key in (f"login:ip:{client}", f"login:email:{email.lower()}"):
-        retry_after = await limiter.hit(
-            key, settings.login_attempts_per_window, settings.login_window_seconds
-        )
+    # Only refused attempts count, so colleagues signing in from one dealership address are not
+    # locked out; a guesser is stopped per address and per email.
+    limit_keys = (f"login:ip:{client}", f"login:email:{email.lower()}")
+    for key in limit_keys:
+        retry_after = await limiter.retry_after(key, settings.login_attempts_per_window)
         if retry_after:
             minutes = max(1, -(-retry_after // 60))
             message = ngettext(
@@ -137,6 +138,8 @@ async def login() -> Any:
     try:
         signed_in = await sign_in(runtime().db, email, password, request.headers.get("User-Agent", ""))
     except SignInRefused as refused:
+        for key in limit_keys:
+            await limiter.count(key, settings.login_window_seconds)
         body = await render_page("auth/login.html", email=email, error=str(refused), next=next_url)
         return body, 401
     # A fresh session and CSRF seed at sign-in (no session fixation); an earlier sign-in in this

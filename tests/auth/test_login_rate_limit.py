@@ -175,3 +175,12 @@ def test_operators_name_their_proxy_hops_in_the_environment(tmp_path):
 
     assert load_settings(environment).trusted_proxy_hops == 0
     assert load_settings({**environment, "PITWALL_TRUSTED_PROXY_HOPS": "2"}).trusted_proxy_hops == 2
+
+
+async def test_colleagues_signing_in_from_one_address_are_not_limited(backend, tmp_path, factory):
+    shop = await factory.tenant()
+    colleagues = [await shop.user("technician") for _ in range(LIMIT + 2)]
+    async with _limited_app(backend, tmp_path) as app:
+        answers = [(await _attempt(app, person.email, PASSWORD)).status_code for person in colleagues]
+
+    assert answers == [302] * len(colleagues)
