@@ -49,6 +49,11 @@ def _backends() -> list[str]:
     return names
 
 
+# For tests about Redis itself (a restart, sharing between processes): parametrize `backend` with these
+# (indirect=True) so they run on the PostgreSQL + Redis backend instead of being skipped on the other.
+REDIS_BACKENDS = [name for name in _backends() if name == "postgres"]
+
+
 @dataclass(frozen=True)
 class Backend:
     name: str

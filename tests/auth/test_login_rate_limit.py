@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,16 +13,12 @@ from sqlalchemy import select
 from ops.app import create_app
 from ops.auth.models import UserSession
 from ops.config import load_settings
-from tests.conftest import make_settings
+from tests.conftest import REDIS_BACKENDS, make_settings
 from tests.factories import PASSWORD
 from tests.web import csrf_from
 
 LIMIT = 3
 TOO_MANY = "Too many sign-in attempts."
-
-
-def _selected_backends() -> list[str]:
-    return [name.strip() for name in os.environ.get("PITWALL_TEST_BACKENDS", "embedded,postgres").split(",")]
 
 
 @asynccontextmanager
@@ -148,9 +143,7 @@ async def test_a_client_cannot_dodge_the_limit_by_sending_its_own_forwarded_for(
     assert answers == [401] * LIMIT + [429]
 
 
-@pytest.mark.parametrize(
-    "backend", [name for name in _selected_backends() if name == "postgres"], indirect=True
-)
+@pytest.mark.parametrize("backend", REDIS_BACKENDS, indirect=True)
 async def test_the_limit_is_shared_by_every_web_process_through_redis(backend, tmp_path, factory):
     shop = await factory.tenant()
     advisor = await shop.user("service_advisor")

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from realtime.log import MemoryLiveLog, RedisLiveLog, split_client_id
-from tests.conftest import Backend
+from tests.conftest import REDIS_BACKENDS, Backend
 
 LogFactory = Callable[[int], MemoryLiveLog | RedisLiveLog]
 
@@ -183,9 +183,8 @@ def test_a_browser_id_is_split_into_epoch_and_position():
         assert split_client_id(malformed) is None, malformed
 
 
+@pytest.mark.parametrize("backend", REDIS_BACKENDS, indirect=True)
 async def test_a_read_waiting_across_a_redis_restart_reports_the_new_epoch(backend, make_log):
-    if not backend.redis_url:
-        pytest.skip("the in-process log restarts only with its process, never under a waiting read")
     log = make_log()
     keys = await log.append(["before"])
     old_epoch = await log.current_epoch()
@@ -204,9 +203,8 @@ async def test_a_read_waiting_across_a_redis_restart_reports_the_new_epoch(backe
     assert [e.data for e in again.entries] == ["after restart"]
 
 
+@pytest.mark.parametrize("backend", REDIS_BACKENDS, indirect=True)
 async def test_the_first_read_after_a_redis_restart_reports_the_new_epoch_without_waiting(backend, make_log):
-    if not backend.redis_url:
-        pytest.skip("the in-process log restarts only with its process")
     log = make_log()
     keys = await log.append(["before"])
     old_epoch = (await log.read_new((0, 0), block_ms=100)).epoch

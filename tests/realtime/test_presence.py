@@ -11,6 +11,7 @@ import pytest
 
 from realtime.log import RedisLiveLog
 from realtime.presence import Presence, RedisPresence, Watcher
+from tests.conftest import REDIS_BACKENDS
 from tests.factories import TenantFactory, TenantHandle, UserHandle
 from tests.realtime.clients import (
     WebSocketClient,
@@ -120,9 +121,8 @@ async def test_a_presence_connection_without_a_session_is_refused(live_server):
     assert refused.value.status_code == 403
 
 
+@pytest.mark.parametrize("backend", REDIS_BACKENDS, indirect=True)
 async def test_two_web_processes_share_who_is_watching(backend, settings, live_server):
-    if not backend.is_postgres:
-        pytest.skip("the embedded default is one process; presence is shared through Redis")
     shop = await TenantFactory(live_server.runtime.db).tenant()
     tina, sam = await two_people(shop)
     async with (
@@ -137,9 +137,8 @@ async def test_two_web_processes_share_who_is_watching(backend, settings, live_s
         assert (await first.receive_until(presence(1)))["names"] == ["Tina Technician"]
 
 
+@pytest.mark.parametrize("backend", REDIS_BACKENDS, indirect=True)
 async def test_someone_whose_web_process_died_stops_counting_at_the_next_ping(backend, live_server):
-    if not backend.is_postgres:
-        pytest.skip("the embedded default is one process; its watchers die with it")
     shop = await TenantFactory(live_server.runtime.db).tenant()
     tina = await shop.user("technician", name="Tina Technician")
     # Another web process with a watcher on this board; it is killed and never says goodbye.

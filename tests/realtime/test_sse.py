@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from realtime.log import RedisLiveLog
-from tests.conftest import make_settings
+from tests.conftest import REDIS_BACKENDS, make_settings
 from tests.factories import TenantFactory
 from tests.realtime.clients import StalledSseClient, cookie_header, move_card, running_server, wait_until
 from tests.web import SseMessage, SseStream, http_sign_in, open_sse, sign_in
@@ -158,9 +158,8 @@ async def test_a_closed_tab_leaves_the_hub(live_server):
     assert not any(f"t{shop.id}:workshop" in topic for topic in hub.watchers)
 
 
+@pytest.mark.parametrize("backend", REDIS_BACKENDS, indirect=True)
 async def test_after_redis_loses_its_data_a_watcher_is_reset_and_keeps_receiving_moves(backend, live_server):
-    if not backend.is_postgres:
-        pytest.skip("the in-process log is only lost together with the process")
     shop = await TenantFactory(live_server.runtime.db).tenant()
     tech = await shop.user("technician")
     work_order = await shop.work_order()
