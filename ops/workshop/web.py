@@ -15,7 +15,7 @@ from ops.i18n import gettext as _
 from ops.pages import flash_message, is_htmx, parse_form, render_fragment, render_page
 from ops.runtime import runtime
 from ops.workshop import queries
-from ops.workshop.live import render_board_update
+from ops.workshop.live import announcement_for, render_board_update
 from ops.workshop.service import OPEN_STATUSES, PRIORITIES, NewWorkOrder, create_work_order, move_work_order
 from ops.workshop.service import status_label as label_for_status
 from realtime.hub import View
@@ -112,13 +112,15 @@ async def move(work_order_id: int) -> Any:
     form = await request.form
     status = form.get("status", "")
     version = _version_from(form.get("version", ""))
-    code, message, success = 200, None, ""
+    code, message, success, announcement = 200, None, "", ""
     try:
         async with runtime().db.uow(actor) as uow:
             work_order = await move_work_order(uow, work_order_id, status, version)
         success = _(
             "%(number)s moved to %(status)s.", number=work_order.code, status=label_for_status(status)
         )
+        # The same sentence the live update announces, so the mover's screen reader says it once.
+        announcement = announcement_for(uow.committed[-1])
     except NotFound:
         abort(404)
     except PermissionDenied:
@@ -143,7 +145,7 @@ async def move(work_order_id: int) -> Any:
         card=card if card.status in counts else None,
         counts=counts,
         view=View.for_actor(actor),
-        announcement=message or success,
+        announcement=message or announcement,
         message=message,
     )
     return html, code

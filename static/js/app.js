@@ -86,6 +86,14 @@
   document.addEventListener("htmx:load", function () { enableDragAndDrop(document); });
   document.addEventListener("DOMContentLoaded", function () { enableDragAndDrop(document); });
 
+  // The mover's own answer and the live update announce the same sentence: say it once.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "announcer" && target.textContent === event.detail.fragment.textContent) {
+      event.detail.shouldSwap = false;
+    }
+  });
+
   // A live update replaces a card that may hold the keyboard focus (its own move, or someone else's):
   // the focus follows the card to its new place instead of falling back to the top of the page.
   var refocusCardId = null;
