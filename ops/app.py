@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
 import time
@@ -52,6 +53,7 @@ from realtime.outbox import OutboxPublisher
 from realtime.presence import Presence, create_presence_store
 
 ROOT = Path(__file__).resolve().parent.parent
+STATIC_DIR = ROOT / "static"
 log = logging.getLogger(__name__)
 
 CONTENT_SECURITY_POLICY = (
@@ -118,7 +120,7 @@ class TenantDisplayCache:
 def create_app(settings: Settings | None = None) -> Quart:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
-    app = Quart(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app = Quart(__name__, template_folder=str(ROOT / "templates"), static_folder=str(STATIC_DIR))
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME="pitwall_session",
@@ -206,6 +208,21 @@ async def runtime_close(app: Quart) -> None:
     await rt.db.dispose()
 
 
+def asset_url(filename: str) -> str:
+    """A static file's URL with a fingerprint of its content, so browsers never run stale JS or CSS."""
+    path = STATIC_DIR / filename
+    stat = path.stat()
+    key = (filename, stat.st_mtime_ns, stat.st_size)
+    fingerprint = _fingerprints.get(key)
+    if fingerprint is None:
+        fingerprint = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        _fingerprints[key] = fingerprint
+    return url_for("static", filename=filename, v=fingerprint)
+
+
+_fingerprints: dict[tuple[str, int, int], str] = {}
+
+
 def _setup_templates(app: Quart) -> None:
     env = app.jinja_env
     env.add_extension("jinja2.ext.i18n")
@@ -219,6 +236,7 @@ def _setup_templates(app: Quart) -> None:
         format_datetime=format_datetime,
         format_money=format_money,
         csrf_token=auth_web.csrf_token,
+        asset_url=asset_url,
     )
 
     @app.context_processor

@@ -9,6 +9,7 @@ from pathlib import Path
 
 VENDOR = Path(__file__).resolve().parent.parent / "static" / "vendor"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+APP_JS = Path(__file__).resolve().parent.parent / "static" / "js" / "app.js"
 
 
 def test_every_vendored_file_matches_its_pinned_checksum():
@@ -29,3 +30,12 @@ def test_templates_load_scripts_and_styles_only_from_our_own_static_folder():
             f"{template} has inline script, which the CSP forbids"
         )
         assert not re.search(r"\son[a-z]+=", html), f"{template} has an inline event handler"
+
+
+async def test_pages_link_static_files_with_a_fingerprint_of_their_content(client):
+    """After a deploy, browsers must fetch the new app.js instead of running the cached old one."""
+    html = await (await client.get("/login")).get_data(as_text=True)
+    fingerprint = hashlib.sha256(APP_JS.read_bytes()).hexdigest()[:12]
+    assert f"/static/js/app.js?v={fingerprint}" in html
+    response = await client.get(f"/static/js/app.js?v={fingerprint}")
+    assert response.status_code == 200
