@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -43,8 +43,9 @@ class View:
 class TopicRenderer(Protocol):
     """Turns one event into an HTML fragment for one kind of topic (`workshop`, `wo`)."""
 
-    async def load(self, record: EventRecord, topic: str) -> Any:
-        """Fetch what the fragment shows; called once per event and topic, shared by all views."""
+    async def load(self, records: list[EventRecord], topic: str) -> list[Any]:
+        """Fetch what the fragments show, one item per record; called once per batch of events on a
+        topic and shared by all views, so a burst of events costs one round of queries, not one each."""
         ...
 
     async def render(self, loaded: Any, record: EventRecord, view: View) -> str:
@@ -215,18 +216,22 @@ class Hub:
         if entries is None or epoch != self.epoch:
             return None
         client.skip_upto = entries[-1].key if entries else after
-        messages: list[bytes] = []
+        missed: list[tuple[LogEntry, EventRecord]] = []
         seen: set[int] = set()
         for entry in entries:
             record = self._parse(entry)
             if record is None or record.event_id in seen:
                 continue
             seen.add(record.event_id)
+            missed.append((entry, record))
+        loaded = await self._load(missed, client.tenant_topics)
+        messages: list[bytes] = []
+        for entry, record in missed:
             message_id = f"{epoch}:{entry.id}"
             for topic in record.tenant_topics:
                 if topic not in client.tenant_topics:
                     continue
-                html = await self._render(record, topic, client.view, {})
+                html = await self._render(record, topic, client.view, loaded)
                 if html:
                     messages.append(sse_message(message_id, "update", html))
         return messages
@@ -277,34 +282,51 @@ class Hub:
             self.epoch = batch.epoch
             self.position = batch.position
             self._ready.set()
-            for entry in batch.entries:
+            if batch.entries:
                 try:
-                    await self._dispatch(entry)
+                    await self._fan_out(batch.entries)
                 except Exception:
-                    log.exception("could not fan out live log entry %s", entry.id)
+                    log.exception(
+                        "could not fan out live log entries %s..%s", batch.entries[0].id, batch.entries[-1].id
+                    )
 
     def _parse(self, entry: LogEntry) -> EventRecord | None:
         if not entry.data.startswith('{"event_id"'):
             return None
         return EventRecord.from_json(entry.data)
 
-    async def _dispatch(self, entry: LogEntry) -> None:
-        if entry.data.startswith('{"presence"'):
-            notice = json.loads(entry.data)["presence"]
-            for listener in self.presence_listeners:
-                await listener(int(notice["tenant_id"]), str(notice["topic"]))
-            return
-        record = self._parse(entry)
-        if record is None:
-            return
-        # The relay may re-publish an event whose bookkeeping was lost; send it once.
-        if record.event_id in self._seen_events:
-            return
-        self._seen_events[record.event_id] = None
-        if len(self._seen_events) > 20_000:
-            self._seen_events.popitem(last=False)
+    async def _fan_out(self, entries: list[LogEntry]) -> None:
+        """Render a batch of log entries and queue the bytes for every watcher.
+
+        Apart from the one round of loads for the whole batch nothing in here waits, so watchers
+        wake once per batch and write everything that piled up in one go: the busier the log, the
+        more events share a write.
+        """
+        fresh: list[tuple[LogEntry, EventRecord]] = []
+        for entry in entries:
+            if entry.data.startswith('{"presence"'):
+                notice = json.loads(entry.data)["presence"]
+                for listener in self.presence_listeners:
+                    await listener(int(notice["tenant_id"]), str(notice["topic"]))
+                continue
+            record = self._parse(entry)
+            # The relay may re-publish an event whose bookkeeping was lost; send it once.
+            if record is None or record.event_id in self._seen_events:
+                continue
+            self._seen_events[record.event_id] = None
+            if len(self._seen_events) > 20_000:
+                self._seen_events.popitem(last=False)
+            fresh.append((entry, record))
+        loaded = await self._load(fresh, self.watchers.keys())
+        for entry, record in fresh:
+            try:
+                await self._queue(entry, record, loaded)
+            except Exception:
+                log.exception("could not fan out live log entry %s", entry.id)
+
+    async def _queue(self, entry: LogEntry, record: EventRecord, loaded: dict[tuple[str, int], Any]) -> None:
+        """Render the event once per (topic, view) watched here and queue the same bytes for all."""
         message_id = f"{self.epoch}:{entry.id}"
-        loaded: dict[str, Any] = {}
         for topic in record.tenant_topics:
             views = self.watchers.get(topic)
             if not views:
@@ -318,16 +340,35 @@ class Hub:
                     client.push(entry.key, message)
                 LIVE_MESSAGES.inc(len(clients))
 
-    async def _render(self, record: EventRecord, topic: str, view: View, loaded: dict[str, Any]) -> str:
-        kind = topic_kind(topic)
-        renderer = self.renderers.get(kind)
+    async def _load(
+        self, events: list[tuple[LogEntry, EventRecord]], watched: Collection[str]
+    ) -> dict[tuple[str, int], Any]:
+        """What each (topic, event) fragment shows, one renderer call per topic for the whole batch."""
+        by_topic: dict[str, list[EventRecord]] = {}
+        for _entry, record in events:
+            for topic in record.tenant_topics:
+                if topic in watched and topic_kind(topic) in self.renderers:
+                    by_topic.setdefault(topic, []).append(record)
+        loaded: dict[tuple[str, int], Any] = {}
+        for topic, records in by_topic.items():
+            items = await self.renderers[topic_kind(topic)].load(records, topic)
+            loaded.update(
+                ((topic, record.event_id), item) for record, item in zip(records, items, strict=True)
+            )
+        return loaded
+
+    async def _render(
+        self, record: EventRecord, topic: str, view: View, loaded: dict[tuple[str, int], Any]
+    ) -> str:
+        renderer = self.renderers.get(topic_kind(topic))
         if renderer is None:
             return ""
-        if topic not in loaded:
-            loaded[topic] = await renderer.load(record, topic)
+        if (topic, record.event_id) not in loaded:
+            # A watcher of this topic connected while the batch was loading.
+            (loaded[topic, record.event_id],) = await renderer.load([record], topic)
         restore = await self.context_for(record.tenant_id, view) if self.context_for else None
         try:
-            return await renderer.render(loaded[topic], record, view)
+            return await renderer.render(loaded[topic, record.event_id], record, view)
         finally:
             if restore is not None:
                 restore()

@@ -72,14 +72,26 @@ class WorkshopBoardLive:
         self.db = db
         self.env = env
 
-    async def load(self, record: EventRecord, topic: str) -> Any:
-        if not record.type.startswith("work_order."):
-            return None
-        work_order_id = int(record.payload["id"])
-        async with self.db.read(record.tenant_id) as session:
-            card = await queries.card(session, work_order_id)
+    async def load(self, records: list[EventRecord], topic: str) -> list[Any]:
+        """The cards the events touched and the column counts: two queries for the whole batch.
+
+        Every event of the batch shows the counts as they are now, so the last one leaves the
+        board's counts right even when the batch moved cards between the same columns many times.
+        """
+        work_order_ids = [
+            int(record.payload["id"]) if record.type.startswith("work_order.") else None for record in records
+        ]
+        wanted = [work_order_id for work_order_id in work_order_ids if work_order_id is not None]
+        if not wanted:
+            return [None] * len(records)
+        # A topic belongs to one tenant, so every record of the batch does too.
+        async with self.db.read(records[0].tenant_id) as session:
+            cards = await queries.cards_by_id(session, wanted)
             counts = await queries.column_counts(session)
-        return work_order_id, card, counts
+        return [
+            None if work_order_id is None else (work_order_id, cards.get(work_order_id), counts)
+            for work_order_id in work_order_ids
+        ]
 
     async def render(self, loaded: Any, record: EventRecord, view: View) -> str:
         if loaded is None:
