@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -36,7 +35,7 @@ from ops.i18n import (
     template_ngettext,
 )
 from ops.i18n import gettext as _
-from ops.logs import configure_logging, correlation_id
+from ops.logs import accepted_correlation_id, configure_logging, correlation_id
 from ops.metrics import LATENCY, REQUESTS
 from ops.pages import is_htmx, render_page
 from ops.ratelimit import RateLimiter
@@ -60,8 +59,6 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
-
-CORRELATION_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 @dataclass
@@ -129,6 +126,9 @@ def create_app(settings: Settings | None = None) -> Quart:
         SESSION_COOKIE_SECURE=settings.is_production,
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         PERMANENT_SESSION_LIFETIME=14 * 24 * 3600,
+    )
+    app.asgi_app = realtime_endpoints.LiveStream(  # type: ignore[method-assign]
+        app, security_headers(settings)
     )
     if settings.trusted_proxy_hops:
         # Only the configured hops are believed, so a client cannot pick its own address by sending
@@ -256,18 +256,25 @@ def _request_locale() -> str:
     return locale_for(request.accept_languages.best_match(LANGUAGES))
 
 
-def _incoming_correlation_id() -> str:
-    """A caller's id is kept so one request can be followed across systems; anything that could forge
-    or flood a log line is replaced by a fresh one."""
-    sent = request.headers.get("X-Correlation-ID", "")
-    return sent if CORRELATION_ID_PATTERN.fullmatch(sent) else uuid.uuid4().hex
+def security_headers(settings: Settings) -> dict[str, str]:
+    """What every response carries, the live stream included."""
+    headers = {
+        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    }
+    if settings.is_production:
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return headers
 
 
 def _setup_request_plumbing(app: Quart) -> None:
     @app.before_request
     async def before() -> None:
         g.started = time.perf_counter()
-        correlation_id.set(_incoming_correlation_id())
+        correlation_id.set(accepted_correlation_id(request.headers.get("X-Correlation-ID")))
         await auth_web.load_actor()
         current_locale.set(_request_locale())
         tenant = g.get("tenant")
@@ -285,13 +292,12 @@ def _setup_request_plumbing(app: Quart) -> None:
     async def after(response: Any) -> Any:
         headers = response.headers
         headers["X-Correlation-ID"] = correlation_id.get()
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["X-Frame-Options"] = "DENY"
-        headers["Referrer-Policy"] = "same-origin"
-        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-        if runtime().settings.is_production:
-            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        for name, value in security_headers(runtime().settings).items():
+            # A page may bring a stricter policy of its own.
+            if name == "Content-Security-Policy":
+                headers.setdefault(name, value)
+            else:
+                headers[name] = value
         rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
         REQUESTS.labels(rule, request.method, str(response.status_code)).inc()
         started = g.get("started")
