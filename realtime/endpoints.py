@@ -9,7 +9,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from itsdangerous import BadSignature
 from quart import Blueprint, Quart, abort, g, request, websocket
@@ -174,11 +174,21 @@ async def ws() -> None:
     if actor is None or actor.user_id is None:
         await websocket.close(1008, "sign in first")
         return
+    origin = websocket.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc != websocket.host:
+        # Browsers send the cookie with a WebSocket handshake from any site; only our pages may use it.
+        await websocket.close(1008, "cross-site connection refused")
+        return
     await websocket.accept()
     presence = runtime().presence
     watcher = Watcher(secrets.token_hex(8), actor.user_id, actor.name)
     outbox: asyncio.Queue[dict[str, object]] = asyncio.Queue(maxsize=100)
     joined: set[str] = set()
+
+    def offer(message: dict[str, object]) -> None:
+        # A client that stopped reading loses replies instead of killing its own connection handler.
+        if not outbox.full():
+            outbox.put_nowait(message)
 
     async def send_outbox() -> None:
         while True:
@@ -195,11 +205,11 @@ async def ws() -> None:
             except TimeoutError:
                 break
             except (ValueError, AttributeError):
-                outbox.put_nowait({"type": "error", "message": "send JSON objects"})
+                offer({"type": "error", "message": "send JSON objects"})
                 continue
             if kind == "subscribe" and topic not in joined:
                 if not await allowed_topic(actor, topic):
-                    outbox.put_nowait({"type": "error", "topic": topic, "message": "not found"})
+                    offer({"type": "error", "topic": topic, "message": "not found"})
                     continue
                 joined.add(topic)
                 await presence.join(actor.tenant_id, topic, watcher, outbox)
@@ -209,7 +219,7 @@ async def ws() -> None:
             elif kind == "ping":
                 for name in joined:
                     await presence.refresh(actor.tenant_id, name, watcher)
-                outbox.put_nowait({"type": "pong"})
+                offer({"type": "pong"})
     finally:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):

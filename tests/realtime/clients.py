@@ -69,11 +69,15 @@ class WebSocketClient:
         self._pump = asyncio.create_task(self._read_forever())
 
     @classmethod
-    async def connect(cls, base_url: str, cookie: str | None = None, path: str = "/ws") -> WebSocketClient:
+    async def connect(
+        cls, base_url: str, cookie: str | None = None, path: str = "/ws", origin: str | None = None
+    ) -> WebSocketClient:
         url = urlsplit(base_url)
         reader, writer = await asyncio.open_connection(url.hostname, url.port)
         ws = WSConnection(ConnectionType.CLIENT)
         headers = [(b"cookie", cookie.encode())] if cookie else []
+        if origin is not None:
+            headers.append((b"origin", origin.encode()))
         writer.write(ws.send(Request(host=url.netloc, target=path, extra_headers=headers)))
         await writer.drain()
         while True:

@@ -115,6 +115,24 @@ async def test_subscribing_to_a_topic_the_user_may_not_watch_answers_an_error(li
         assert await ws.receive() == {"type": "pong"}
 
 
+async def test_a_page_on_another_site_cannot_use_the_signed_in_cookie_for_presence(live_server):
+    """Cross-site WebSocket hijacking: another site's page must not watch the board as our user."""
+    shop = await TenantFactory(live_server.runtime.db).tenant()
+    tina = await shop.user("technician", name="Tina Technician")
+    async with http_sign_in(live_server.url, tina.email) as (client, _token):
+        with pytest.raises(WebSocketRejected) as refused:
+            await WebSocketClient.connect(
+                live_server.url, cookie_header(client), origin="https://evil.example"
+            )
+        ours = await WebSocketClient.connect(live_server.url, cookie_header(client), origin=live_server.url)
+        try:
+            await ours.send({"type": "subscribe", "topic": "workshop"})
+            assert (await ours.receive_until(presence(1)))["names"] == ["Tina Technician"]
+        finally:
+            await ours.close()
+    assert refused.value.status_code == 403
+
+
 async def test_a_presence_connection_without_a_session_is_refused(live_server):
     with pytest.raises(WebSocketRejected) as refused:
         await WebSocketClient.connect(live_server.url)
