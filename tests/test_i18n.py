@@ -173,7 +173,7 @@ async def test_a_signed_out_visitor_gets_the_sign_in_page_in_the_browsers_langua
 
 async def test_a_german_users_move_answer_and_refusal_are_in_german(client, factory):
     shop = await factory.tenant(country="CH")
-    advisor = await shop.user("service_advisor", locale="de")
+    advisor = await shop.user("service_advisor", locale="de", name="Jonas Meier")
     work_order = await shop.work_order()
     token = await sign_in(client, advisor.email)
     headers = {"HX-Request": "true", "X-CSRF-Token": token}
@@ -191,7 +191,8 @@ async def test_a_german_users_move_answer_and_refusal_are_in_german(client, fact
         as_text=True
     )
     assert moved.status_code == 200
-    assert f"{work_order.code} nach «Eingeplant» verschoben." in await moved.get_data(as_text=True)
+    announced = f"{work_order.code} von Jonas Meier nach «Eingeplant» verschoben."
+    assert announced in await moved.get_data(as_text=True)
 
 
 async def test_one_move_reaches_each_watcher_in_their_own_language(live_server):
