@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,7 +45,10 @@ class Card:
         return self.promised_at is not None and self.promised_at < utcnow()
 
 
+@functools.cache
 def _card_query() -> Select[*tuple[Any, ...]]:
+    # Built once: constructing this select was the biggest single cost of a card move and of each
+    # live update (bench/live_fanout.py); statements are immutable, so every caller can extend it.
     technician = aliased(User)
     return (
         select(
