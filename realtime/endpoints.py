@@ -114,6 +114,10 @@ class LiveStream:
         client = hub.connect(topics, View.for_actor(actor))
         # As in Quart: the browser going away ends the stream.
         disconnected = asyncio.create_task(_wait_for_disconnect(receive, client))
+
+        async def write(chunk: bytes) -> None:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
         try:
             prelude = [RETRY_PRELUDE]
             resume_from = split_client_id(last_id)
@@ -124,10 +128,12 @@ class LiveStream:
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             REQUESTS.labels("/live", "GET", "200").inc()
             LATENCY.labels("/live").observe(time.perf_counter() - started)
-            await send({"type": "http.response.body", "body": b"".join(prelude), "more_body": True})
-            async for chunk in client.stream(hub.reset_message):
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await write(b"".join(prelude))
+            # From here on the hub writes: whatever it queued during the replay first.
+            client.start_writing(write)
+            await client.finished.wait()
+            if not disconnected.done():
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             hub.disconnect(client)
             disconnected.cancel()
@@ -156,8 +162,7 @@ class LiveStream:
 async def _wait_for_disconnect(receive: Any, client: Client) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-    client.closed = True
-    client.wake.set()
+    client.close()
 
 
 def _header(scope: Any, name: bytes) -> str | None:

@@ -1,9 +1,10 @@
 """The hub: one live-log subscription per process, fanned out to every local browser connection.
 
 Each log entry is rendered once per (topic, view) that has watchers here and the same encoded bytes go
-to all of them. A client never blocks the hub: it owns a bounded mailbox that its own connection task
-drains, coalescing whatever piled up into one write; a client that falls too far behind is sent
-`reset` and dropped, and its browser reconnects and re-fetches.
+to all of them, written by the hub itself after each batch of entries. A client never blocks the hub:
+a write that has to wait for a slow reader finishes on its own while newer updates pile up in the
+client's bounded mailbox, to go out together in one write; a client that falls too far behind is
+sent `reset` and dropped, and its browser reconnects and re-fetches.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -65,59 +66,136 @@ def sse_message(message_id: str | None, event: str, data: str) -> bytes:
     return f"{head}event: {event}\n{body}\n".encode()
 
 
+Write = Callable[[bytes], Coroutine[Any, Any, None]]
+
+
 class Client:
-    """One browser connection's mailbox."""
+    """One browser connection: a bounded mailbox that the hub writes out as soon as the socket has room.
+
+    The hub writes to its watchers itself, right after queueing an update, instead of waking a task
+    per connection: the server's send finishes at once while the socket has room, so an update for a
+    thousand watchers is a thousand calls and no task switches. A write that has to wait for a slow
+    reader finishes in a task of its own while newer updates wait in the mailbox; a mailbox over its
+    limit ends the stream with `reset`.
+    """
 
     __slots__ = (
         "closed",
+        "finished",
         "limit",
-        "overflowed",
         "pending",
         "pending_bytes",
+        "reset_message",
         "skip_upto",
         "tenant_topics",
         "view",
-        "wake",
+        "write",
+        "writing",
     )
 
-    def __init__(self, tenant_topics: frozenset[str], view: View, limit: int) -> None:
+    def __init__(
+        self, tenant_topics: frozenset[str], view: View, limit: int, reset_message: Callable[[], bytes]
+    ) -> None:
         self.tenant_topics = tenant_topics
         self.view = view
         self.limit = limit
+        self.reset_message = reset_message
         self.pending: list[tuple[StreamKey | None, bytes]] = []
         self.pending_bytes = 0
         # Entries at or below this id were already sent by replay.
         self.skip_upto: StreamKey | None = None
-        self.wake = asyncio.Event()
-        self.overflowed = False
+        # Set by the connection once its response has started.
+        self.write: Write | None = None
+        self.writing: asyncio.Future[None] | None = None
+        # No more pushes: the browser left, the mailbox overflowed, or the hub stopped.
         self.closed = False
+        # The response may end: nothing is being written any more.
+        self.finished = asyncio.Event()
 
     def push(self, key: StreamKey | None, data: bytes) -> None:
-        if self.closed or self.overflowed:
+        if self.closed:
             return
         self.pending.append((key, data))
         self.pending_bytes += len(data)
-        if self.pending_bytes > self.limit:
-            self.overflowed = True
-        self.wake.set()
 
-    async def stream(self, reset_message: Callable[[], bytes]) -> AsyncIterator[bytes]:
-        while not self.closed:
-            if not self.pending and not self.overflowed:
-                self.wake.clear()
-                await self.wake.wait()
-            if self.overflowed:
-                LIVE_OVERFLOWS.inc()
-                yield reset_message()
-                return
-            batch, self.pending, self.pending_bytes = self.pending, [], 0
+    def start_writing(self, write: Write) -> None:
+        self.write = write
+        self.flush()
+
+    def flush(self) -> None:
+        """Write everything pending in one go, unless the previous write still waits for the reader."""
+        if self.write is None or not self.pending or (self.writing is not None and not self.writing.done()):
+            return
+        batch, self.pending = self.pending, []
+        if self.pending_bytes > self.limit:
+            LIVE_OVERFLOWS.inc()
+            self.closed = True
+            chunk = self.reset_message()
+        else:
             skip = self.skip_upto
-            if skip is None:
-                yield b"".join(data for _key, data in batch)
-            else:
-                chunk = b"".join(data for key, data in batch if key is None or key > skip)
-                if chunk:
-                    yield chunk
+            chunk = b"".join(data for key, data in batch if skip is None or key is None or key > skip)
+        self.pending_bytes = 0
+        if not chunk:
+            return
+        try:
+            self.writing = start_eagerly(self.write(chunk))
+        except Exception:
+            log.debug("live connection lost while writing", exc_info=True)
+            self.close()
+            return
+        if self.writing is not None:
+            self.writing.add_done_callback(self._written)
+        elif self.closed:
+            self.finished.set()
+
+    def _written(self, writing: asyncio.Future[None]) -> None:
+        if writing.cancelled() or writing.exception() is not None or self.closed:
+            self.close()
+        else:
+            self.flush()
+
+    def close(self) -> None:
+        self.closed = True
+        self.pending, self.pending_bytes = [], 0
+        self.finished.set()
+
+
+def start_eagerly(coroutine: Coroutine[Any, Any, None]) -> asyncio.Future[None] | None:
+    """Run a coroutine right here until it first has to wait, and only then hand it to a task.
+
+    None when it finished without waiting, which is how a write to a socket with room goes. Python
+    3.12's eager tasks do the same; this is the part of them the hub needs on 3.11.
+    """
+    try:
+        waiting_on = coroutine.send(None)
+    except StopIteration:
+        return None
+    return asyncio.ensure_future(_Resumed(coroutine, waiting_on))
+
+
+class _Resumed:
+    """The rest of a coroutine that start_eagerly began: the awaiting task passes on what it waits
+    for, and whatever the task is sent or thrown (a cancellation) goes back into the coroutine."""
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+        self.coroutine = coroutine
+        self.waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, None, None]:
+        coroutine, waiting_on = self.coroutine, self.waiting_on
+        while True:
+            try:
+                yield waiting_on
+            except BaseException as error:
+                try:
+                    waiting_on = coroutine.throw(error)
+                except StopIteration:
+                    return
+                continue
+            try:
+                waiting_on = coroutine.send(None)
+            except StopIteration:
+                return
 
 
 PresenceListener = Callable[[int, str], Awaitable[None]]
@@ -167,13 +245,12 @@ class Hub:
             _done, pending = await asyncio.wait(pending, timeout=0.1)
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for client in list(self.clients):
-            client.closed = True
-            client.wake.set()
+            client.close()
 
     # -- connections -----------------------------------------------------------------------------------
 
     def connect(self, tenant_topics: frozenset[str], view: View) -> Client:
-        client = Client(tenant_topics, view, self.client_queue_bytes)
+        client = Client(tenant_topics, view, self.client_queue_bytes, self.reset_message)
         self.clients.add(client)
         for topic in tenant_topics:
             self.watchers.setdefault(topic, {}).setdefault(view, set()).add(client)
@@ -184,7 +261,7 @@ class Hub:
         if client not in self.clients:
             return
         self.clients.discard(client)
-        client.closed = True
+        client.close()
         for topic in client.tenant_topics:
             views = self.watchers.get(topic)
             if not views:
@@ -278,6 +355,7 @@ class Hub:
                 message = self.reset_message()
                 for client in list(self.clients):
                     client.push(None, message)
+                    client.flush()
                 continue
             self.epoch = batch.epoch
             self.position = batch.position
@@ -318,13 +396,18 @@ class Hub:
                 self._seen_events.popitem(last=False)
             fresh.append((entry, record))
         loaded = await self._load(fresh, self.watchers.keys())
+        touched: set[Client] = set()
         for entry, record in fresh:
             try:
-                await self._queue(entry, record, loaded)
+                await self._queue(entry, record, loaded, touched)
             except Exception:
                 log.exception("could not fan out live log entry %s", entry.id)
+        for client in touched:
+            client.flush()
 
-    async def _queue(self, entry: LogEntry, record: EventRecord, loaded: dict[tuple[str, int], Any]) -> None:
+    async def _queue(
+        self, entry: LogEntry, record: EventRecord, loaded: dict[tuple[str, int], Any], touched: set[Client]
+    ) -> None:
         """Render the event once per (topic, view) watched here and queue the same bytes for all."""
         message_id = f"{self.epoch}:{entry.id}"
         for topic in record.tenant_topics:
@@ -338,6 +421,7 @@ class Hub:
                 message = sse_message(message_id, "update", html)
                 for client in clients:
                     client.push(entry.key, message)
+                touched.update(clients)
                 LIVE_MESSAGES.inc(len(clients))
 
     async def _load(
@@ -378,3 +462,4 @@ class Hub:
             await asyncio.sleep(self.heartbeat_seconds)
             for client in list(self.clients):
                 client.push(None, HEARTBEAT)
+                client.flush()
