@@ -193,11 +193,18 @@ class LiveServer:
         return self.app.extensions["pitwall"]  # type: ignore[no-any-return]
 
 
-async def start_live_server(settings: Settings) -> tuple[LiveServer, asyncio.Event, asyncio.Task[None]]:
+async def start_live_server(
+    settings: Settings, listener: socket.socket | None = None
+) -> tuple[LiveServer, asyncio.Event, asyncio.Task[None]]:
+    """Serve a new app on a free port, or on `listener` (a bound socket the caller tuned)."""
     application = create_app(settings)
-    port = free_port()
     config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
+    if listener is None:
+        port = free_port()
+        config.bind = [f"127.0.0.1:{port}"]
+    else:
+        port = listener.getsockname()[1]
+        config.bind = [f"fd://{listener.detach()}"]
     config.graceful_timeout = 1
     config.loglevel = "WARNING"
     stop = asyncio.Event()

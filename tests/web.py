@@ -54,6 +54,25 @@ class SseMessage:
     data: str
 
 
+def parse_sse_message(lines: list[str]) -> SseMessage | None:
+    """One message from the lines of one SSE block; None for a comment-only block (a heartbeat)."""
+    message_id, event, data = None, "message", []
+    for line in lines:
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "id":
+            message_id = value
+        elif name == "event":
+            event = value
+        elif name == "data":
+            data.append(value)
+    if not data and event == "message":
+        return None
+    return SseMessage(message_id, event, "\n".join(data))
+
+
 class SseStream:
     """An open /live connection; `next()` returns the next message (heartbeats skipped).
 
@@ -78,24 +97,16 @@ class SseStream:
             await self._reader
 
     async def _read_all(self) -> None:
-        message_id, event, data = None, "message", []
+        lines: list[str] = []
         try:
             async for line in self.response.aiter_lines():
-                if line == "":
-                    if data or event != "message":
-                        self._messages.put_nowait(SseMessage(message_id, event, "\n".join(data)))
-                    message_id, event, data = None, "message", []
+                if line:
+                    lines.append(line)
                     continue
-                if line.startswith(":"):
-                    continue
-                name, _, value = line.partition(":")
-                value = value[1:] if value.startswith(" ") else value
-                if name == "id":
-                    message_id = value
-                elif name == "event":
-                    event = value
-                elif name == "data":
-                    data.append(value)
+                message = parse_sse_message(lines)
+                lines = []
+                if message is not None:
+                    self._messages.put_nowait(message)
         except httpx.HTTPError:
             pass
         finally:

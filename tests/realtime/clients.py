@@ -14,8 +14,6 @@ from urllib.parse import urlsplit
 
 import h11
 import httpx
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
     AcceptConnection,
@@ -26,14 +24,13 @@ from wsproto.events import (
     TextMessage,
 )
 
-from ops.app import create_app
 from ops.config import Settings
 from ops.db import Database
 from ops.workshop import queries
 from ops.workshop.service import move_work_order
 from tests.conftest import LiveServer, start_live_server
 from tests.factories import TenantHandle
-from tests.web import SseMessage
+from tests.web import SseMessage, parse_sse_message
 
 
 def cookie_header(client: httpx.AsyncClient) -> str:
@@ -211,21 +208,8 @@ class StalledSseClient:
 
 def parse_sse(raw: bytes) -> list[SseMessage]:
     """The messages in an SSE body (comments and the retry prelude are not messages)."""
-    messages = []
-    for block in raw.decode().split("\n\n"):
-        message_id, event, data = None, "message", []
-        for line in block.splitlines():
-            name, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if name == "id":
-                message_id = value
-            elif name == "event":
-                event = value
-            elif name == "data":
-                data.append(value)
-        if data:
-            messages.append(SseMessage(message_id, event, "\n".join(data)))
-    return messages
+    blocks = (parse_sse_message(block.splitlines()) for block in raw.decode().split("\n\n"))
+    return [message for message in blocks if message is not None and message.data]
 
 
 @asynccontextmanager
@@ -254,24 +238,7 @@ async def _serve_with_small_send_buffers(
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer_bytes)
     listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    config = Config()
-    config.bind = [f"fd://{listener.detach()}"]
-    config.graceful_timeout = 1
-    config.loglevel = "WARNING"
-    application = create_app(settings)
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(application, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
-    for _ in range(200):
-        try:
-            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            break
-        except OSError:
-            await asyncio.sleep(0.025)
-    else:
-        raise RuntimeError("live server did not start")
-    return LiveServer(application, f"http://127.0.0.1:{port}"), stop, task
+    return await start_live_server(settings, listener)
 
 
 async def wait_until(condition: Callable[[], bool], wait: float = 10.0) -> None:
