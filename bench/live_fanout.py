@@ -877,7 +877,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10, help="seconds of writing per cell")
     parser.add_argument("--generators", type=int, default=2, help="load-generator processes")
     parser.add_argument("--saturation", action="store_true", help="also raise the rate until it breaks")
-    parser.add_argument("--saturation-rates", default="50,75,100,150,200,300")
+    parser.add_argument("--saturation-rates", default="20,30,40,50,75,100,150,200")
     parser.add_argument("--saturation-duration", type=float, default=6)
     args = parser.parse_args()
     _raise_open_files_limit()

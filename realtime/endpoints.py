@@ -7,6 +7,7 @@ import contextlib
 import json
 import secrets
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -115,8 +116,10 @@ class LiveStream:
         # As in Quart: the browser going away ends the stream.
         disconnected = asyncio.create_task(_wait_for_disconnect(receive, client))
 
-        async def write(chunk: bytes) -> None:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        def write(chunk: bytes) -> Coroutine[Any, Any, None]:
+            # The server's own send, with no coroutine of ours around it: this runs for every
+            # update and watcher.
+            return send({"type": "http.response.body", "body": chunk, "more_body": True})
 
         try:
             prelude = [RETRY_PRELUDE]

@@ -131,9 +131,12 @@ class Client:
             LIVE_OVERFLOWS.inc()
             self.closed = True
             chunk = self.reset_message()
+        elif len(batch) == 1 and self.skip_upto is None:
+            # The usual case: one update since the last write.
+            chunk = batch[0][1]
         else:
             skip = self.skip_upto
-            chunk = b"".join(data for key, data in batch if skip is None or key is None or key > skip)
+            chunk = b"".join([data for key, data in batch if skip is None or key is None or key > skip])
         self.pending_bytes = 0
         if not chunk:
             return
