@@ -39,7 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -563,8 +562,6 @@ class Writer:
             # Whether it committed is unknown, so its version is too: this card stays out of rotation.
             self.errors += 1
             self.statuses[type(error).__name__] = self.statuses.get(type(error).__name__, 0) + 1
-            if os.environ.get("BENCH_DEBUG"):
-                print(f"move {card.id}: {error!r}", file=sys.stderr)
             return
         self.post_ms.append((time.perf_counter() - started) * 1000)
         if response.status_code == 200:
@@ -819,41 +816,42 @@ def format_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-@contextlib.contextmanager
-def _progress(text: str) -> Iterator[None]:
+def _progress(text: str) -> None:
     print(f"... {text}", file=sys.stderr, flush=True)
-    yield
 
 
 async def run(args: argparse.Namespace) -> int:
     results: list[Result] = []
     saturation: list[str] = []
     for backend in args.backends.split(","):
-        with _progress(f"{backend}: creating, migrating and seeding a fresh deployment"):
-            deployment = await _create_deployment(backend)
+        _progress(f"{backend}: creating, migrating and seeding a fresh deployment")
+        deployment = await _create_deployment(backend)
         try:
             for clients in _numbers(args.clients):
                 for rate in _numbers(args.rates):
-                    with _progress(f"{backend}: C={clients} R={rate}/s for {args.duration:g}s"):
-                        result = await measure(deployment, clients, rate, args.duration, args.generators)
+                    _progress(f"{backend}: C={clients} R={rate}/s for {args.duration:g}s")
+                    result = await measure(deployment, clients, rate, args.duration, args.generators)
                     results.append(result)
                     print(format_table([_row(result)]).splitlines()[-1], file=sys.stderr, flush=True)
             if args.saturation:
                 clients = max(_numbers(args.clients))
                 passed: Result | None = None
+                failed: Result | None = None
                 for rate in _numbers(args.saturation_rates):
-                    with _progress(f"{backend}: saturation C={clients} R={rate}/s"):
-                        result = await measure(
-                            deployment, clients, rate, args.saturation_duration, args.generators
-                        )
+                    _progress(f"{backend}: saturation C={clients} R={rate}/s")
+                    result = await measure(
+                        deployment, clients, rate, args.saturation_duration, args.generators
+                    )
                     results.append(result)
                     print(format_table([_row(result)]).splitlines()[-1], file=sys.stderr, flush=True)
                     if not result.kept_up:
+                        failed = result
                         break
                     passed = result
+                kept = f"{passed.rate:g} moves/s" if passed else "none of the rates tried"
+                broke = f", not at {failed.rate:g}" if failed else " (the highest rate tried)"
                 saturation.append(
-                    f"{backend}, C={clients}: keeps up (no loss, p99 <= {P99_LIMIT_MS:g} ms) up to "
-                    + (f"{passed.rate:g} moves/s" if passed else "less than the lowest rate tried")
+                    f"{backend}, C={clients}: keeps up (no loss, p99 <= {P99_LIMIT_MS:g} ms) at {kept}{broke}"
                 )
         finally:
             await _remove_deployment(deployment)
