@@ -117,6 +117,12 @@ class Client:
             return
         self.pending.append((key, data))
         self.pending_bytes += len(data)
+        if self.pending_bytes > self.limit and self.writing is not None and not self.writing.done():
+            # The reader stopped in the middle of a write. Hold nothing more for it: it gets `reset`
+            # if it ever reads again, and its browser resumes or re-fetches when it reconnects.
+            LIVE_OVERFLOWS.inc()
+            self.pending, self.pending_bytes = [(None, self.reset_message())], 0
+            self.closed = True
 
     def start_writing(self, write: Write) -> None:
         self.write = write
@@ -152,10 +158,12 @@ class Client:
             self.finished.set()
 
     def _written(self, writing: asyncio.Future[None]) -> None:
-        if writing.cancelled() or writing.exception() is not None or self.closed:
+        if writing.cancelled() or writing.exception() is not None:
             self.close()
-        else:
+        elif self.pending:
             self.flush()
+        elif self.closed:
+            self.close()
 
     def close(self) -> None:
         self.closed = True
@@ -261,10 +269,14 @@ class Hub:
         return client
 
     def disconnect(self, client: Client) -> None:
+        client.close()
+        self._forget(client)
+
+    def _forget(self, client: Client) -> None:
+        """Stop fanning out to a client; whatever it still has pending may be written."""
         if client not in self.clients:
             return
         self.clients.discard(client)
-        client.close()
         for topic in client.tenant_topics:
             views = self.watchers.get(topic)
             if not views:
@@ -407,6 +419,8 @@ class Hub:
                 log.exception("could not fan out live log entry %s", entry.id)
         for client in touched:
             client.flush()
+            if client.closed:
+                self._forget(client)
 
     async def _queue(
         self, entry: LogEntry, record: EventRecord, loaded: dict[tuple[str, int], Any], touched: set[Client]

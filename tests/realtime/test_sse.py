@@ -129,6 +129,8 @@ async def test_a_tab_that_stops_reading_is_reset_and_dropped_without_holding_up_
                     received = await asyncio.wait_for(reading, 30)
                     assert [m.event for m in received] == ["update"] * len(moves)
                     assert len({m.id for m in received}) == len(moves)
+                    # Dropped while still stalled: the hub holds no more updates for it.
+                    await wait_until(lambda: len(hub.clients) == 1)
 
                     status, messages, ended = await stalled.read_all()
                     assert status == 200
