@@ -181,7 +181,10 @@ def start_eagerly(coroutine: Coroutine[Any, Any, None]) -> asyncio.Future[None] 
         waiting_on = coroutine.send(None)
     except StopIteration:
         return None
-    return asyncio.ensure_future(_Resumed(coroutine, waiting_on))
+    task = asyncio.ensure_future(_Resumed(coroutine, waiting_on))
+    # A task cancelled before its first step never resumes the write: close it so its cleanup runs.
+    task.add_done_callback(lambda _task: coroutine.close())
+    return task
 
 
 class _Resumed:
