@@ -29,7 +29,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel import Locale, localedata
+from babel import localedata
 from babel.core import parse_locale
 from babel.dates import format_datetime as babel_format_datetime
 from babel.messages.mofile import write_mo
@@ -127,7 +127,3 @@ def format_datetime(value: datetime | None, format: str = "short") -> str:
     return babel_format_datetime(
         value, format=format, tzinfo=ZoneInfo(current_timezone.get()), locale=current_locale.get()
     )
-
-
-def locale_display_name(locale: str) -> str:
-    return Locale.parse(locale).get_display_name(current_locale.get()) or locale
