@@ -246,14 +246,7 @@ def _tenant_args(slug: str, email: str) -> list[str]:
     ],
 )
 def test_create_tenant_refuses_bad_input_with_exit_code_2_and_writes_nothing(migrated, args, stdin, message):
-    before = snapshot(migrated)
-
-    refused = pitwall(migrated, *args, stdin=stdin)
-
-    assert refused.code == 2, refused
-    assert message in refused.err
-    assert "Traceback" not in refused.err
-    assert snapshot(migrated) == before
+    assert_refused_without_writing(migrated, args, stdin, message)
 
 
 def test_create_tenant_refuses_a_slug_that_is_taken(migrated):
@@ -332,14 +325,7 @@ def test_create_user_also_reads_a_windows_line_ending_as_the_end_of_the_password
 def test_create_user_refuses_bad_input_with_exit_code_2_and_writes_nothing(
     migrated, starter, args, stdin, message
 ):
-    before = snapshot(migrated)
-
-    refused = pitwall(migrated, *args, stdin=stdin)
-
-    assert refused.code == 2, refused
-    assert message in refused.err
-    assert "Traceback" not in refused.err
-    assert snapshot(migrated) == before
+    assert_refused_without_writing(migrated, args, stdin, message)
 
 
 def test_create_user_refuses_the_sixth_user_of_a_starter_tenant(migrated):
@@ -354,4 +340,16 @@ def test_create_user_refuses_the_sixth_user_of_a_starter_tenant(migrated):
 
     assert refused.code == 2
     assert "pitwall create-user: The Starter plan allows 5 users and all are in use." in refused.err
+    assert snapshot(migrated) == before
+
+
+def assert_refused_without_writing(migrated, args, stdin, message):  # type: ignore[no-untyped-def]
+    """The command exits 2 with `message` and no traceback, and the database is as it was."""
+    before = snapshot(migrated)
+
+    refused = pitwall(migrated, *args, stdin=stdin)
+
+    assert refused.code == 2, refused
+    assert message in refused.err
+    assert "Traceback" not in refused.err
     assert snapshot(migrated) == before

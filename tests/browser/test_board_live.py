@@ -61,15 +61,8 @@ async def test_the_board_says_how_many_people_are_watching_it(open_page, shop):
 async def test_a_browser_that_was_offline_gets_exactly_the_moves_it_missed_in_order(
     open_page, shop, cable, live_server
 ):
-    advisor = await shop.user("service_advisor", locale="en")
-    manager = await shop.user("workshop_manager", locale="en")
     orders = [await shop.work_order(complaint=f"Job {n}") for n in range(6)]
-    away = await open_page(base_url=cable.url)
-    mover = await open_page()
-    await away.sign_in(manager.email)
-    await mover.sign_in(advisor.email)
-    await away.wait_until_live()
-    await mover.wait_until_live()
+    away, mover = await away_and_mover(open_page, shop, cable)
     # One move while both are online, so the away page holds a live position of its own.
     await mover.move_with_menu(orders[0].id, "SCHEDULED")
     await expect(away.card_in("SCHEDULED", orders[0].id)).to_be_visible()
@@ -118,15 +111,8 @@ async def _resume_from_a_forgotten_position(route: Route) -> None:
 async def test_a_browser_the_log_cannot_replay_reloads_the_board_from_the_database(
     open_page, shop, cable, live_server
 ):
-    advisor = await shop.user("service_advisor", locale="en")
-    manager = await shop.user("workshop_manager", locale="en")
     orders = [await shop.work_order(complaint=f"Job {n}") for n in range(3)]
-    away = await open_page(base_url=cable.url)
-    mover = await open_page()
-    await away.sign_in(manager.email)
-    await mover.sign_in(advisor.email)
-    await away.wait_until_live()
-    await mover.wait_until_live()
+    away, mover = await away_and_mover(open_page, shop, cable)
     await cable.unplug()
     await expect(away.connection).to_have_attribute("data-connection", "reconnecting")
     await mover.move_with_menu(orders[0].id, "SCHEDULED")
@@ -151,3 +137,16 @@ async def test_a_browser_the_log_cannot_replay_reloads_the_board_from_the_databa
     await away.wait_until_live()
     await away.move_with_menu(orders[0].id, "CHECKED_IN")
     await expect(mover.card_in("CHECKED_IN", orders[0].id)).to_be_visible()
+
+
+async def away_and_mover(open_page, shop, cable):  # type: ignore[no-untyped-def]
+    """Two live boards: a manager's behind `cable` (it can be unplugged) and an advisor's who moves cards."""
+    advisor = await shop.user("service_advisor", locale="en")
+    manager = await shop.user("workshop_manager", locale="en")
+    away = await open_page(base_url=cable.url)
+    mover = await open_page()
+    await away.sign_in(manager.email)
+    await mover.sign_in(advisor.email)
+    await away.wait_until_live()
+    await mover.wait_until_live()
+    return away, mover
