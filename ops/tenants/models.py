@@ -35,6 +35,8 @@ class Tenant(Base):
     distance_unit: Mapped[str] = mapped_column(String(10), default="miles")
     fuel_unit: Mapped[str] = mapped_column(String(10), default="gallons")
     vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
+    # The workshop's default labour rate per hour, without VAT.
+    labour_rate: Mapped[Decimal] = mapped_column(Numeric(10, 2), default=Decimal("120"))
     maintenance_reminders: Mapped[bool] = mapped_column(Boolean, default=True)
     email_notifications: Mapped[bool] = mapped_column(Boolean, default=True)
     auto_work_order_numbering: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -31,11 +31,12 @@ class CountryDefaults:
     distance_unit: str
     fuel_unit: str
     vat_rate: Decimal
+    labour_rate: Decimal
 
 
 COUNTRY_DEFAULTS = {
-    "CH": CountryDefaults("Europe/Zurich", "CHF", "de_CH", "km", "liters", Decimal("8.1")),
-    "US": CountryDefaults("America/New_York", "USD", "en", "miles", "gallons", Decimal("0")),
+    "CH": CountryDefaults("Europe/Zurich", "CHF", "de_CH", "km", "liters", Decimal("8.1"), Decimal("165")),
+    "US": CountryDefaults("America/New_York", "USD", "en", "miles", "gallons", Decimal("0"), Decimal("120")),
 }
 
 
@@ -114,6 +115,7 @@ async def _insert_tenant(
             distance_unit=defaults.distance_unit,
             fuel_unit=defaults.fuel_unit,
             vat_rate=defaults.vat_rate,
+            labour_rate=defaults.labour_rate,
         )
         session.add(tenant)
         await session.flush()
