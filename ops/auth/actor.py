@@ -20,6 +20,9 @@ PERMISSIONS: dict[str, set[str]] = {
     "workshop.view": set(ROLES),
     "work_order.create": _WORKSHOP_STAFF,
     "work_order.move": _WORKSHOP_STAFF | {"technician"},
+    # Parts inventory: the workshop sees stock; advisors, managers and admins receive and adjust it.
+    "parts.view": _WORKSHOP_STAFF | {"technician", "viewer"},
+    "parts.manage": _WORKSHOP_STAFF,
     "user.manage": {"admin"},
     "tenant.manage": {"admin"},
 }

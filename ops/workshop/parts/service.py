@@ -1,0 +1,468 @@
+"""The stock ledger: the only code that changes a part's stock.
+
+Every change is one conditional UPDATE on `parts` whose WHERE clause is the ledger's invariant
+(0 <= reserved <= on_hand), followed by a StockMovement row with the levels after it. The UPDATE is
+atomic on both backends: on PostgreSQL concurrent changes to a part queue on its row lock and each
+re-checks the WHERE clause against the committed levels; SQLite takes the write lock at BEGIN
+IMMEDIATE. So two completions racing for the last unit cannot both win, and a refused change writes
+nothing.
+
+`reserve_part`, `release_part` and `consume_part` run inside the caller's transaction and never commit;
+the calling use case (adding a part line, completing a job) checks the actor's permission. When a use
+case changes several parts, it should change them in ascending part id, so that two transactions on
+PostgreSQL take the row locks in the same order. The page-level use cases (`create_part`,
+`receive_stock`, `adjust_stock`, `return_stock`) check `parts.manage` and commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from babel.numbers import format_decimal
+from sqlalchemy import ColumnElement, func, select, update
+
+from ops.auth.actor import NotFound, RuleViolation
+from ops.db import UnitOfWork, utcnow
+from ops.events import record
+from ops.i18n import current_locale
+from ops.i18n import gettext as _
+from ops.workshop.models import Part, StockMovement
+
+PARTS_TOPIC = "parts"
+QUANTUM = Decimal("0.01")
+# The largest level the Numeric(10, 2) columns hold.
+MAX_LEVEL = Decimal("99999999.99")
+ZERO = Decimal("0")
+
+
+def part_topic(part_id: int) -> str:
+    return f"part:{part_id}"
+
+
+def format_quantity(value: Decimal) -> str:
+    """A quantity as people write it in the reader's locale: 2, 1.5, 12'000 (never 2.00)."""
+    return format_decimal(value, format="#,##0.##", locale=current_locale.get())
+
+
+class StockShortage(RuleViolation):
+    """Not enough available stock of one part; the message names the part and how much is missing."""
+
+    def __init__(self, part_id: int, sku: str, name: str, short_by: Decimal) -> None:
+        super().__init__(
+            _(
+                "Not enough %(sku)s %(name)s in stock: %(short_by)s short.",
+                sku=sku,
+                name=name,
+                short_by=format_quantity(short_by),
+            ),
+            field="quantity",
+        )
+        self.part_id = part_id
+        self.sku = sku
+        self.name = name
+        self.short_by = short_by
+
+
+@dataclass(frozen=True)
+class StockLevels:
+    """A part's levels as one ledger change left them."""
+
+    part_id: int
+    sku: str
+    name: str
+    on_hand: Decimal
+    reserved: Decimal
+    reorder_point: Decimal
+
+    @property
+    def available(self) -> Decimal:
+        return self.on_hand - self.reserved
+
+    @property
+    def below_reorder_point(self) -> bool:
+        # The same rule as Part.below_reorder_point: at the reorder point it is time to order.
+        return self.available <= self.reorder_point
+
+
+def validated_quantity(value: Any, field: str = "quantity", *, allow_zero: bool = False) -> Decimal:
+    """A positive (or, with allow_zero, non-negative) Decimal with at most two decimal places."""
+    if isinstance(value, (float, bool)):
+        raise TypeError("quantities are Decimal, never float")
+    try:
+        quantity = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise RuleViolation(_("Enter a number."), field=field) from None
+    if not quantity.is_finite():
+        raise RuleViolation(_("Enter a number."), field=field)
+    if quantity < 0 or (quantity == 0 and not allow_zero):
+        message = _("Enter zero or more.") if allow_zero else _("Enter a quantity greater than zero.")
+        raise RuleViolation(message, field=field)
+    if quantity != quantity.quantize(QUANTUM):
+        raise RuleViolation(_("Use at most two decimal places."), field=field)
+    if quantity > MAX_LEVEL:
+        raise RuleViolation(_("That is more than a stock level can hold."), field=field)
+    return quantity
+
+
+def _validated_reason(reason: str, *, required: bool) -> str:
+    text = (reason or "").strip()
+    if required and not text:
+        raise RuleViolation(_("Say why the stock changes."), field="reason")
+    if len(text) > 200:
+        raise RuleViolation(_("Use at most %(max)s characters.", max=200), field="reason")
+    return text
+
+
+def _invariant(on_hand_change: Decimal, reserved_change: Decimal) -> list[ColumnElement[bool]]:
+    """The WHERE clause that keeps 0 <= reserved <= on_hand <= MAX_LEVEL after the change.
+
+    Rounded to the columns' two places: SQLite computes with floats, where 0.3 - 0.1 - 0.2 is not 0.
+    """
+    conditions = [func.round(Part.on_hand + on_hand_change - Part.reserved - reserved_change, 2) >= 0]
+    if reserved_change < 0:
+        conditions.append(func.round(Part.reserved + reserved_change, 2) >= 0)
+    if on_hand_change > 0:
+        conditions.append(func.round(Part.on_hand + on_hand_change, 2) <= MAX_LEVEL)
+    return conditions
+
+
+async def _change_stock(
+    uow: UnitOfWork,
+    part_id: int,
+    kind: str,
+    *,
+    on_hand_change: Decimal = ZERO,
+    reserved_change: Decimal = ZERO,
+    reason: str = "",
+    work_order_id: int | None = None,
+) -> StockLevels | None:
+    """Apply one change with one conditional UPDATE; None when the invariant refuses it (nothing written)."""
+    result = await uow.session.execute(
+        update(Part)
+        .where(Part.id == part_id, *_invariant(on_hand_change, reserved_change))
+        .values(
+            on_hand=func.round(Part.on_hand + on_hand_change, 2),
+            reserved=func.round(Part.reserved + reserved_change, 2),
+        )
+        .returning(Part.sku, Part.name, Part.on_hand, Part.reserved, Part.reorder_point)
+    )
+    row = result.one_or_none()
+    if row is None:
+        return None
+    after = StockLevels(part_id, row.sku, row.name, row.on_hand, row.reserved, row.reorder_point)
+    actor = uow.actor
+    uow.session.add(
+        StockMovement(
+            part_id=part_id,
+            kind=kind,
+            on_hand_change=on_hand_change,
+            reserved_change=reserved_change,
+            on_hand_after=after.on_hand,
+            reserved_after=after.reserved,
+            reason=reason,
+            work_order_id=work_order_id,
+            actor_id=actor.user_id,
+            actor_name=actor.name,
+            created_at=utcnow(),
+        )
+    )
+    _record_stock_change(uow, kind, after, on_hand_change, reserved_change, work_order_id)
+    return after
+
+
+def _record_stock_change(
+    uow: UnitOfWork,
+    kind: str,
+    after: StockLevels,
+    on_hand_change: Decimal,
+    reserved_change: Decimal,
+    work_order_id: int | None,
+) -> None:
+    topics = [PARTS_TOPIC, part_topic(after.part_id)]
+    record(
+        uow,
+        "part.stock_changed",
+        {
+            "id": after.part_id,
+            "sku": after.sku,
+            "kind": kind,
+            "on_hand": str(after.on_hand),
+            "reserved": str(after.reserved),
+            "available": str(after.available),
+            "below_reorder_point": after.below_reorder_point,
+            "work_order_id": work_order_id,
+        },
+        topics=topics,
+    )
+    available_before = after.available - on_hand_change + reserved_change
+    if after.below_reorder_point and available_before > after.reorder_point:
+        record(
+            uow,
+            "part.below_reorder_point",
+            {
+                "id": after.part_id,
+                "sku": after.sku,
+                "name": after.name,
+                "available": str(after.available),
+                "reorder_point": str(after.reorder_point),
+            },
+            topics=topics,
+        )
+
+
+async def _current(uow: UnitOfWork, part_id: int, *, lock: bool = False) -> Part:
+    """The part as committed now; with lock, held against concurrent changes until the transaction ends
+    (PostgreSQL; on SQLite the transaction already holds the database's write lock)."""
+    query = select(Part).where(Part.id == part_id).execution_options(populate_existing=True)
+    if lock:
+        query = query.with_for_update()
+    part = await uow.session.scalar(query)
+    if part is None:
+        raise NotFound(part_id)
+    return part
+
+
+# --- Inside the caller's transaction -----------------------------------------------------------------
+
+
+async def reserve_part(uow: UnitOfWork, part_id: int, quantity: Decimal, work_order_id: int) -> Decimal:
+    """Hold up to `quantity` for a job; returns how much was reserved (less, or 0, when short)."""
+    wanted = validated_quantity(quantity)
+    part = await _current(uow, part_id, lock=True)
+    amount = min(wanted, part.available)
+    if amount <= 0:
+        return ZERO
+    after = await _change_stock(uow, part_id, "RESERVE", reserved_change=amount, work_order_id=work_order_id)
+    if after is None:  # Unreachable while the row lock is held; never reserve what is not there.
+        raise StockShortage(part.id, part.sku, part.name, wanted)
+    return amount
+
+
+async def release_part(
+    uow: UnitOfWork, part_id: int, quantity: Decimal, work_order_id: int | None, reason: str
+) -> None:
+    """Give a job's reservation back to the shelf (line removed, job cancelled)."""
+    amount = validated_quantity(quantity)
+    text = _validated_reason(reason, required=False)
+    after = await _change_stock(
+        uow, part_id, "RELEASE", reserved_change=-amount, reason=text, work_order_id=work_order_id
+    )
+    if after is None:
+        part = await _current(uow, part_id)
+        raise RuleViolation(
+            _(
+                "Only %(reserved)s of %(sku)s %(name)s are reserved; %(quantity)s cannot be released.",
+                reserved=format_quantity(part.reserved),
+                sku=part.sku,
+                name=part.name,
+                quantity=format_quantity(amount),
+            ),
+            field="quantity",
+        )
+
+
+async def consume_part(
+    uow: UnitOfWork, part_id: int, quantity: Decimal, reserved_quantity: Decimal, work_order_id: int
+) -> None:
+    """Take `quantity` off the shelf for a job, `reserved_quantity` of it from the job's own reservation.
+
+    The rest must come from available stock: other jobs' reservations are never eaten, and when there
+    is not enough, StockShortage names the part and nothing changes.
+    """
+    amount = validated_quantity(quantity)
+    from_reservation = validated_quantity(reserved_quantity, "reserved_quantity", allow_zero=True)
+    if from_reservation > amount:
+        raise RuleViolation(
+            _("A job cannot use less than it has reserved; release the rest first."),
+            field="reserved_quantity",
+        )
+    after = await _change_stock(
+        uow,
+        part_id,
+        "CONSUME",
+        on_hand_change=-amount,
+        reserved_change=-from_reservation,
+        work_order_id=work_order_id,
+    )
+    if after is not None:
+        return
+    part = await _current(uow, part_id)
+    if part.reserved < from_reservation:
+        raise RuleViolation(
+            _(
+                "Only %(reserved)s of %(sku)s %(name)s are reserved, not %(quantity)s.",
+                reserved=format_quantity(part.reserved),
+                sku=part.sku,
+                name=part.name,
+                quantity=format_quantity(from_reservation),
+            ),
+            field="reserved_quantity",
+        )
+    raise StockShortage(part.id, part.sku, part.name, amount - from_reservation - part.available)
+
+
+# --- Page-level use cases: each one transaction that commits ------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewPart:
+    sku: str
+    name: str
+    unit: str = "pc"
+    reorder_point: Decimal = ZERO
+    cost: Decimal = ZERO
+    price: Decimal = ZERO
+    supplier: str | None = None
+    opening_stock: Decimal = ZERO
+
+
+async def create_part(uow: UnitOfWork, data: NewPart) -> Part:
+    """A new part in the catalogue; an opening stock is received as the part's first movement."""
+    uow.actor.require("parts.manage")
+    sku = data.sku.strip()
+    name = data.name.strip()
+    if not sku:
+        raise RuleViolation(_("This field is required."), field="sku")
+    if len(sku) > 40:
+        raise RuleViolation(_("Use at most %(max)s characters.", max=40), field="sku")
+    if not name:
+        raise RuleViolation(_("This field is required."), field="name")
+    if len(name) > 120:
+        raise RuleViolation(_("Use at most %(max)s characters.", max=120), field="name")
+    unit = data.unit.strip() or "pc"
+    if len(unit) > 10:
+        raise RuleViolation(_("Use at most %(max)s characters.", max=10), field="unit")
+    supplier = (data.supplier or "").strip() or None
+    if supplier is not None and len(supplier) > 120:
+        raise RuleViolation(_("Use at most %(max)s characters.", max=120), field="supplier")
+    reorder_point = validated_quantity(data.reorder_point, "reorder_point", allow_zero=True)
+    cost = validated_quantity(data.cost, "cost", allow_zero=True)
+    price = validated_quantity(data.price, "price", allow_zero=True)
+    opening_stock = validated_quantity(data.opening_stock, "opening_stock", allow_zero=True)
+    # Case-insensitive, so that "bp-1" and "BP-1" cannot become two parts on the same shelf.
+    taken = await uow.session.scalar(select(Part.id).where(func.lower(Part.sku) == sku.lower()))
+    if taken is not None:
+        raise RuleViolation(_("A part with this SKU exists already."), field="sku")
+
+    part = Part(
+        sku=sku,
+        name=name,
+        unit=unit,
+        on_hand=ZERO,
+        reserved=ZERO,
+        reorder_point=reorder_point,
+        cost=cost,
+        price=price,
+        supplier=supplier,
+    )
+    uow.session.add(part)
+    await uow.session.flush()
+    record(
+        uow,
+        "part.created",
+        {"id": part.id, "sku": sku, "name": name, "reorder_point": str(reorder_point)},
+        topics=[PARTS_TOPIC, part_topic(part.id)],
+    )
+    if opening_stock > 0:
+        await _change_stock(uow, part.id, "RECEIVE", on_hand_change=opening_stock, reason=_("Opening stock"))
+        # The UPDATE changed the row behind the object's back; the caller sees the levels it left.
+        await uow.session.refresh(part)
+    await uow.commit()
+    return part
+
+
+async def receive_stock(uow: UnitOfWork, part_id: int, quantity: Decimal, reason: str = "") -> StockLevels:
+    """Goods in from a supplier."""
+    uow.actor.require("parts.manage")
+    amount = validated_quantity(quantity)
+    text = _validated_reason(reason, required=False)
+    after = await _change_stock(uow, part_id, "RECEIVE", on_hand_change=amount, reason=text)
+    if after is None:
+        await _current(uow, part_id)
+        raise RuleViolation(_("That is more than a stock level can hold."), field="quantity")
+    await uow.commit()
+    return after
+
+
+async def return_stock(
+    uow: UnitOfWork, part_id: int, quantity: Decimal, reason: str = "", work_order_id: int | None = None
+) -> StockLevels:
+    """A part that came back from a job (not fitted, wrong part) goes back on the shelf."""
+    uow.actor.require("parts.manage")
+    amount = validated_quantity(quantity)
+    text = _validated_reason(reason, required=False)
+    after = await _change_stock(
+        uow, part_id, "RETURN", on_hand_change=amount, reason=text, work_order_id=work_order_id
+    )
+    if after is None:
+        await _current(uow, part_id)
+        raise RuleViolation(_("That is more than a stock level can hold."), field="quantity")
+    await uow.commit()
+    return after
+
+
+async def adjust_stock(
+    uow: UnitOfWork,
+    part_id: int,
+    *,
+    reason: str,
+    counted: Decimal | None = None,
+    change: Decimal | None = None,
+) -> StockLevels:
+    """Correct the stock on hand to what was counted on the shelf, or by a signed change; a reason is
+    mandatory. Stock never goes below zero, nor below what open jobs have reserved."""
+    uow.actor.require("parts.manage")
+    if (counted is None) == (change is None):
+        raise RuleViolation(_("Enter either the counted stock or a change."), field="counted")
+    field = "counted" if counted is not None else "change"
+    text = _validated_reason(reason, required=True)
+    if counted is not None:
+        level = validated_quantity(counted, "counted", allow_zero=True)
+        part = await _current(uow, part_id, lock=True)
+        delta = level - part.on_hand
+        if delta == 0:
+            raise RuleViolation(
+                _("%(count)s is already the stock on hand; nothing to adjust.", count=format_quantity(level)),
+                field="counted",
+            )
+    else:
+        if isinstance(change, float):
+            raise TypeError("quantities are Decimal, never float")
+        try:
+            delta = Decimal(change)  # type: ignore[arg-type]
+        except (InvalidOperation, TypeError, ValueError):
+            raise RuleViolation(_("Enter a number."), field="change") from None
+        if delta == 0 or not delta.is_finite():
+            raise RuleViolation(_("Enter a change other than zero."), field="change")
+        validated_quantity(abs(delta), "change")
+    after = await _change_stock(uow, part_id, "ADJUST", on_hand_change=delta, reason=text)
+    if after is None:
+        part = await _current(uow, part_id)
+        raise _refused_adjustment(part, part.on_hand + delta, field)
+    await uow.commit()
+    return after
+
+
+def _refused_adjustment(part: Part, new_on_hand: Decimal, field: str) -> RuleViolation:
+    if new_on_hand < 0:
+        return RuleViolation(
+            _(
+                "Stock cannot go below zero: %(on_hand)s of %(sku)s on hand.",
+                on_hand=format_quantity(part.on_hand),
+                sku=part.sku,
+            ),
+            field=field,
+        )
+    if new_on_hand < part.reserved:
+        return RuleViolation(
+            _(
+                "%(reserved)s of %(sku)s are reserved for open jobs; remove those lines before "
+                "counting less than that.",
+                reserved=format_quantity(part.reserved),
+                sku=part.sku,
+            ),
+            field=field,
+        )
+    return RuleViolation(_("That is more than a stock level can hold."), field=field)
