@@ -26,6 +26,7 @@ from ops.runtime import runtime
 from realtime.hub import RETRY_PRELUDE, Client, View
 from realtime.log import split_client_id
 from realtime.presence import Watcher
+from realtime.raw_writes import chunked_writer
 
 bp = Blueprint("realtime", __name__)
 
@@ -116,9 +117,8 @@ class LiveStream:
         # As in Quart: the browser going away ends the stream.
         disconnected = asyncio.create_task(_wait_for_disconnect(receive, client))
 
-        def write(chunk: bytes) -> Coroutine[Any, Any, None]:
-            # The server's own send, with no coroutine of ours around it: this runs for every
-            # update and watcher.
+        def asgi_write(chunk: bytes) -> Coroutine[Any, Any, None]:
+            # The server's own send, with no coroutine of ours around it.
             return send({"type": "http.response.body", "body": chunk, "more_body": True})
 
         try:
@@ -131,7 +131,10 @@ class LiveStream:
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             REQUESTS.labels("/live", "GET", "200").inc()
             LATENCY.labels("/live").observe(time.perf_counter() - started)
-            await write(b"".join(prelude))
+            await asgi_write(b"".join(prelude))
+            # This runs for every update and watcher: straight to the connection where the server
+            # allows it (realtime/raw_writes.py), through ASGI otherwise.
+            write = chunked_writer(send) or asgi_write
             # From here on the hub writes: whatever it queued during the replay first.
             client.start_writing(write)
             await client.finished.wait()

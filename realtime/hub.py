@@ -66,7 +66,8 @@ def sse_message(message_id: str | None, event: str, data: str) -> bytes:
     return f"{head}event: {event}\n{body}\n".encode()
 
 
-Write = Callable[[bytes], Coroutine[Any, Any, None]]
+# Writes one chunk of a connection's response: at once (None), or the coroutine that finishes it.
+Write = Callable[[bytes], Coroutine[Any, Any, None] | None]
 
 
 class Client:
@@ -147,7 +148,8 @@ class Client:
         if not chunk:
             return
         try:
-            self.writing = start_eagerly(self.write(chunk))
+            started = self.write(chunk)
+            self.writing = start_eagerly(started) if started is not None else None
         except Exception:
             log.debug("live connection lost while writing", exc_info=True)
             self.close()
