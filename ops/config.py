@@ -46,6 +46,19 @@ class Settings:
     # it, behind a load balancer every client has the balancer's address and shares its sign-in limit.
     trusted_proxy_hops: int = 0
     log_level: str = "INFO"
+    # Outgoing mail: smtp://user:pass@host:port (smtps:// for implicit TLS, ?starttls=1 to require
+    # STARTTLS). Without it, mail is written as .eml files under <data_dir>/mail, so the embedded demo
+    # works with no configuration.
+    smtp_url: str | None = None
+    mail_from: str = "Pitwall <no-reply@localhost>"
+    mail_poll_seconds: float = 2.0
+    # The address customers reach this server at, for links in mail (https://service.example.ch).
+    # Without it, links use the address the sender's browser used.
+    public_url: str | None = None
+    # Requests one address may make to the public estimate pages per window (each click on a choice
+    # asks for the new totals): plenty for a customer, too few to hammer the database.
+    public_requests_per_window: int = 120
+    public_window_seconds: int = 600
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -93,6 +106,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         redis_prefix=env_vars.get("PITWALL_REDIS_PREFIX", "pitwall"),
         log_level=env_vars.get("PITWALL_LOG_LEVEL", "INFO"),
         trusted_proxy_hops=int(env_vars.get("PITWALL_TRUSTED_PROXY_HOPS") or 0),
+        smtp_url=env_vars.get("PITWALL_SMTP_URL") or None,
+        mail_from=env_vars.get("PITWALL_MAIL_FROM") or Settings.mail_from,
+        public_url=env_vars.get("PITWALL_PUBLIC_URL") or None,
     )
 
 

@@ -37,6 +37,7 @@ MODEL_MODULES = (
     "ops.customers.models",
     "ops.vehicles.models",
     "ops.workshop.models",
+    "ops.mail.models",
 )
 
 # Integer keys: BIGINT on PostgreSQL, INTEGER on SQLite (only INTEGER PRIMARY KEY autoincrements there).

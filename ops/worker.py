@@ -1,6 +1,8 @@
-"""The worker: the outbox relay now; webhook deliveries, integration jobs and timers join it later.
+"""The worker: the outbox relay and mail delivery; webhook deliveries, integration jobs and timers join
+it later.
 
 Everything here is safe to run in any number of processes at once (rows are claimed with SKIP LOCKED).
+Each duty runs in its own loop, so a slow mail server never holds up the live log.
 """
 
 from __future__ import annotations
@@ -9,7 +11,10 @@ import asyncio
 import contextlib
 import logging
 
+from integrations.mail import Mailer, create_mailer
 from ops.config import Settings
+from ops.db import Database, utcnow
+from ops.mail.service import deliver_due_mail
 from realtime.log import LogUnavailable
 from realtime.outbox import OutboxPublisher
 
@@ -18,6 +23,14 @@ log = logging.getLogger(__name__)
 
 async def run_worker(settings: Settings, publisher: OutboxPublisher, stop: asyncio.Event) -> None:
     log.info("worker started (relay every %.1fs)", settings.relay_interval_seconds)
+    mailer = create_mailer(settings.smtp_url, settings.data_dir / "mail")
+    await asyncio.gather(
+        _relay_loop(settings, publisher, stop), _mail_loop(settings, publisher.db, mailer, stop)
+    )
+    log.info("worker stopped")
+
+
+async def _relay_loop(settings: Settings, publisher: OutboxPublisher, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             await publisher.relay_once(settings.relay_grace_seconds)
@@ -30,4 +43,14 @@ async def run_worker(settings: Settings, publisher: OutboxPublisher, stop: async
             log.exception("relay pass failed; retrying")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), settings.relay_interval_seconds)
-    log.info("worker stopped")
+
+
+async def _mail_loop(settings: Settings, db: Database, mailer: Mailer, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await deliver_due_mail(db, mailer, utcnow(), sender=settings.mail_from)
+        except Exception:
+            # The database is away for a moment; the mails stay queued until the next pass.
+            log.exception("mail delivery pass failed; retrying")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), settings.mail_poll_seconds)
