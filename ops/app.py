@@ -43,6 +43,9 @@ from ops.runtime import Runtime, runtime
 from ops.tenants.service import tenant_by_id
 from ops.worker import run_worker
 from ops.workshop import web as workshop_web
+from ops.workshop.bays import web as bays_web
+from ops.workshop.invoices import web as invoices_web
+from ops.workshop.kpis import web as kpis_web
 from ops.workshop.live import WorkshopBoardLive, guard_workshop_topic, work_order_topic_guard
 from ops.workshop.service import priority_label, status_label
 from realtime import endpoints as realtime_endpoints
@@ -80,6 +83,15 @@ def _navigation() -> list[NavItem]:
     if actor.can("work_order.create"):
         url = url_for("workshop.new_work_order")
         items.append(NavItem(_("New work order"), url, request.path == url))
+    if actor.can("bay.view"):
+        url = url_for("bays.overview")
+        items.append(NavItem(_("Bays"), url, request.path.startswith(url)))
+    if actor.can("kpi.view"):
+        url = url_for("kpis.panel")
+        items.append(NavItem(_("KPIs"), url, request.path == url))
+    if actor.can("invoice.view"):
+        url = url_for("invoices.invoice_list")
+        items.append(NavItem(_("Invoices"), url, request.path.startswith(url)))
     return items
 
 
@@ -165,7 +177,15 @@ def create_app(settings: Settings | None = None) -> Quart:
     _setup_templates(app)
     _setup_request_plumbing(app)
     _setup_errors(app)
-    for blueprint in (auth_web.bp, workshop_web.bp, realtime_endpoints.bp, health.bp):
+    for blueprint in (
+        auth_web.bp,
+        workshop_web.bp,
+        bays_web.bp,
+        kpis_web.bp,
+        invoices_web.bp,
+        realtime_endpoints.bp,
+        health.bp,
+    ):
         app.register_blueprint(blueprint)
 
     @app.get("/")

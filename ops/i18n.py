@@ -23,18 +23,21 @@ from __future__ import annotations
 
 import io
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel import localedata
+from babel import Locale, localedata
 from babel.core import parse_locale
+from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
+from babel.numbers import format_decimal as babel_format_decimal
+from babel.numbers import format_percent as babel_format_percent
 from babel.support import NullTranslations, Translations
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
@@ -127,3 +130,27 @@ def format_datetime(value: datetime | None, format: str = "short") -> str:
     return babel_format_datetime(
         value, format=format, tzinfo=ZoneInfo(current_timezone.get()), locale=current_locale.get()
     )
+
+
+def format_date(value: datetime | date | None, format: str = "medium") -> str:
+    """A day (an invoice date, a period's first day); a datetime is read in the tenant's timezone."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(ZoneInfo(current_timezone.get())).date()
+    return babel_format_date(value, format=format, locale=current_locale.get())
+
+
+def format_number(value: Decimal | int, decimals: int = 2) -> str:
+    """A quantity or a figure with at most `decimals` places, in the reader's locale (1'234.5)."""
+    pattern = "#,##0" + ("." + "#" * decimals if decimals else "")
+    return babel_format_decimal(value, format=pattern, locale=current_locale.get())
+
+
+def format_percent(ratio: Decimal, decimals: int = 0) -> str:
+    """A ratio (0.875) as a percentage in the reader's locale (88 %, 87.5 %)."""
+    locale = Locale.parse(current_locale.get())
+    pattern = locale.percent_formats[None].pattern
+    if decimals:
+        pattern = pattern.replace("#,##0", "#,##0." + "0" * decimals, 1)
+    return babel_format_percent(ratio, format=pattern, locale=locale)

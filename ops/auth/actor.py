@@ -23,6 +23,11 @@ PERMISSIONS: dict[str, set[str]] = {
     # Parts inventory: the workshop sees stock; advisors, managers and admins receive and adjust it.
     "parts.view": _WORKSHOP_STAFF | {"technician", "viewer"},
     "parts.manage": _WORKSHOP_STAFF,
+    # Invoices: everyone in the workshop and anyone who may only look.
+    "invoice.view": _WORKSHOP_STAFF | {"technician", "viewer"},
+    "kpi.view": _WORKSHOP_STAFF | {"viewer"},
+    "bay.view": _WORKSHOP_STAFF | {"technician", "viewer"},
+    "bay.manage": {"admin", "workshop_manager"},
     "user.manage": {"admin"},
     "tenant.manage": {"admin"},
 }

@@ -167,4 +167,25 @@
     connect();
   }
   document.addEventListener("DOMContentLoaded", startPresence);
+
+  // Invoice: the Print button (no inline handlers under the CSP).
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-print]")) window.print();
+  });
+
+  // KPI panel: a live re-read replaces the panel; a "how it is computed" section someone opened
+  // stays open instead of snapping shut under their eyes.
+  var openDetails = [];
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "kpi-panel") return;
+    openDetails = Array.prototype.map.call(target.querySelectorAll("details[open][id]"), function (d) { return d.id; });
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    openDetails.forEach(function (id) {
+      var details = document.getElementById(id);
+      if (details) details.open = true;
+    });
+    openDetails = [];
+  });
 })();

@@ -1,0 +1,1 @@
+"""Invoices: the printable invoice, its PDF, and the list."""

@@ -1,0 +1,209 @@
+"""Read models for invoices: one invoice with everything printed on it, and the paginated list."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ops.customers.models import Customer
+from ops.money import line_net
+from ops.tenants.models import Tenant
+from ops.vehicles.models import Vehicle
+from ops.workshop.models import Invoice, WorkOrder, format_invoice_number, format_work_order_number
+
+PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    kind: str  # LABOUR | PART
+    description: str
+    quantity: Decimal
+    unit: str  # "h" for labour, the part's unit (pc, l) for parts when the snapshot has it
+    unit_price: Decimal
+    net: Decimal
+
+
+@dataclass(frozen=True)
+class InvoiceDocument:
+    """Everything an invoice shows, on screen, on paper and in the PDF."""
+
+    id: int
+    code: str
+    issued_at: datetime
+    currency: str
+    dealership: str
+    work_order_code: str
+    customer_name: str | None
+    customer_company: str | None
+    customer_email: str | None
+    customer_phone: str | None
+    plate: str | None
+    vin: str
+    vehicle: str
+    odometer_km: int | None
+    lines: list[InvoiceLine]
+    labour_net: Decimal
+    parts_net: Decimal
+    net: Decimal
+    vat_rate: Decimal
+    vat: Decimal
+    total: Decimal
+
+    @property
+    def filename(self) -> str:
+        return f"{self.code}.pdf"
+
+
+def _decimal(value: Any) -> Decimal:
+    # The snapshot keeps amounts as strings so that JSON never turns them into floats.
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def snapshot_line(raw: dict[str, Any], currency: str) -> InvoiceLine:
+    """One line of the invoice's JSON snapshot, as written by completion."""
+    kind = str(raw.get("kind", "PART"))
+    quantity = _decimal(raw.get("quantity", "0"))
+    unit_price = _decimal(raw.get("unit_price", "0"))
+    net = raw.get("net")
+    return InvoiceLine(
+        kind=kind,
+        description=str(raw.get("description", "")),
+        quantity=quantity,
+        # Older snapshots name no unit for parts: better none than a wrong one (litres are not pieces).
+        unit=str(raw.get("unit") or ("h" if kind == "LABOUR" else "")),
+        unit_price=unit_price,
+        net=_decimal(net) if net is not None else line_net(quantity, unit_price, currency),
+    )
+
+
+async def invoice_document(session: AsyncSession, invoice_id: int) -> InvoiceDocument | None:
+    row = (
+        await session.execute(
+            select(Invoice, WorkOrder.number, WorkOrder.odometer_in_km, Vehicle, Customer, Tenant.name)
+            .join(WorkOrder, WorkOrder.id == Invoice.work_order_id)
+            .join(Vehicle, Vehicle.id == WorkOrder.vehicle_id)
+            .join(Tenant, Tenant.id == Invoice.tenant_id)
+            .outerjoin(Customer, Customer.id == Invoice.customer_id)
+            .where(Invoice.id == invoice_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    invoice, work_order_number, odometer_in_km, vehicle, customer, dealership = row
+    return InvoiceDocument(
+        id=invoice.id,
+        code=invoice.code,
+        issued_at=invoice.issued_at,
+        currency=invoice.currency,
+        dealership=dealership,
+        work_order_code=format_work_order_number(work_order_number),
+        customer_name=f"{customer.first_name} {customer.last_name}" if customer else None,
+        customer_company=customer.company_name if customer else None,
+        customer_email=customer.email if customer else None,
+        customer_phone=customer.phone if customer else None,
+        plate=vehicle.plate,
+        vin=vehicle.vin,
+        vehicle=f"{vehicle.make} {vehicle.model}",
+        # The reading at check-in is the one the work was done at; older orders may lack it.
+        odometer_km=odometer_in_km if odometer_in_km is not None else vehicle.odometer_km,
+        lines=[snapshot_line(line, invoice.currency) for line in invoice.lines],
+        labour_net=invoice.labour_net,
+        parts_net=invoice.parts_net,
+        net=invoice.net,
+        vat_rate=invoice.vat_rate,
+        vat=invoice.vat,
+        total=invoice.total,
+    )
+
+
+@dataclass(frozen=True)
+class InvoiceRow:
+    id: int
+    code: str
+    issued_at: datetime
+    work_order_code: str
+    customer: str | None
+    plate: str | None
+    currency: str
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class InvoicePage:
+    rows: list[InvoiceRow]
+    page: int
+    total: int
+    page_size: int
+
+    @property
+    def total_pages(self) -> int:
+        return max(1, math.ceil(self.total / self.page_size))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.total_pages
+
+
+async def invoice_page(session: AsyncSession, page: int, page_size: int = PAGE_SIZE) -> InvoicePage:
+    """Newest first; a page past the end is an empty page, not an error."""
+    total = await session.scalar(select(func.count()).select_from(Invoice)) or 0
+    rows = await session.execute(
+        select(
+            Invoice.id,
+            Invoice.number,
+            Invoice.issued_at,
+            WorkOrder.number,
+            Customer.first_name,
+            Customer.last_name,
+            Customer.company_name,
+            Vehicle.plate,
+            Invoice.currency,
+            Invoice.total,
+        )
+        .join(WorkOrder, WorkOrder.id == Invoice.work_order_id)
+        .join(Vehicle, Vehicle.id == WorkOrder.vehicle_id)
+        .outerjoin(Customer, Customer.id == Invoice.customer_id)
+        .order_by(Invoice.issued_at.desc(), Invoice.number.desc())
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    )
+    return InvoicePage(
+        rows=[
+            InvoiceRow(
+                id=id_,
+                code=format_invoice_number(number),
+                issued_at=issued_at,
+                work_order_code=format_work_order_number(work_order_number),
+                customer=(company or f"{first} {last}") if first is not None else None,
+                plate=plate,
+                currency=currency,
+                total=total_amount,
+            )
+            for (
+                id_,
+                number,
+                issued_at,
+                work_order_number,
+                first,
+                last,
+                company,
+                plate,
+                currency,
+                total_amount,
+            ) in rows
+        ],
+        page=page,
+        total=int(total),
+        page_size=page_size,
+    )

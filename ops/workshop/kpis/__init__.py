@@ -1,0 +1,1 @@
+"""Workshop KPIs, the technician leaderboard and its badges."""

@@ -1,0 +1,215 @@
+"""The invoice: GET /workshop/invoices/<id> (HTML for A4), <id>.pdf (the download) and the list."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from ops.customers.models import Customer
+from ops.db import utcnow
+from ops.vehicles.models import Vehicle
+from ops.workshop.models import WorkOrder
+from tests.factories import TenantHandle
+from tests.web import sign_in
+from tests.workshop.invoices.builders import make_invoice
+
+ROOT = Path(__file__).resolve().parents[3]
+# Babel's Swiss thousands separator is a right single quotation mark, not an apostrophe.
+SWISS_THOUSANDS = "\u2019"
+
+LINES = [
+    ("LABOUR", "Bremsbeläge vorne ersetzen", "1.5", "165.00"),
+    ("PART", "Bremsbelagsatz vorne", "1", "89.90"),
+    ("PART", "Bremsenreiniger", "2", "12.35"),
+]
+
+
+async def _invoiced_job(shop: TenantHandle):  # type: ignore[no-untyped-def]
+    work_order = await shop.work_order(status="IN_PROGRESS")
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await uow.session.execute(
+            update(Customer)
+            .where(Customer.id == work_order.customer_id)
+            .values(first_name="Jürg", last_name="Müller-Lüthi", phone="+41791234567")
+        )
+        await uow.session.execute(
+            update(WorkOrder).where(WorkOrder.id == work_order.id).values(odometer_in_km=48213)
+        )
+        await uow.commit()
+    return work_order, await make_invoice(shop, work_order, LINES)
+
+
+async def poppler(*command: str) -> str:
+    """Run one of poppler's tools (pdftotext, pdfinfo): they read a PDF as any viewer would."""
+    done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def text_of(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+async def test_the_invoice_shows_every_figure_in_the_dealerships_money(client, factory):
+    """A customer would get an invoice that does not add up, or misses what the law asks for."""
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="en")
+    work_order, invoice = await _invoiced_job(shop)
+    await sign_in(client, advisor.email)
+
+    response = await client.get(f"/workshop/invoices/{invoice.id}")
+
+    assert response.status_code == 200
+    page = text_of(await response.get_data(as_text=True))
+    # 1.5 h x 165.00 = 247.50; 89.90; 2 x 12.35 = 24.70; VAT 8.1 % rounded at each line:
+    # 20.05 + 7.28 + 2.00 = 29.33; net 362.10; total 391.43.
+    for expected in (
+        shop.tenant.name,
+        "INV-000001",
+        work_order.code,
+        "Jürg Müller-Lüthi",
+        "+41791234567",
+        f"48{SWISS_THOUSANDS}213 km",
+        "Bremsbeläge vorne ersetzen",
+        "1.5 h",
+        "CHF 165.00",
+        "CHF 247.50",
+        "CHF 89.90",
+        "CHF 12.35",
+        "CHF 24.70",
+        "Labour CHF 247.50",
+        "Parts CHF 114.60",
+        "Net CHF 362.10",
+        "VAT 8.1 % CHF 29.33",
+        "Total CHF 391.43",
+    ):
+        assert expected in page, expected
+    async with shop.db.read(shop.id) as session:
+        vin = await session.scalar(select(Vehicle.vin).where(Vehicle.id == work_order.vehicle_id))
+    assert f"VIN {vin}" in page
+
+
+async def test_another_dealerships_invoice_is_not_found(client, factory):
+    """An invoice of another dealership (its customer's name and address) must never be shown."""
+    ours, theirs = await factory.tenant(), await factory.tenant()
+    _job, their_invoice = await _invoiced_job(theirs)
+    manager = await ours.user("workshop_manager", locale="en")
+    await sign_in(client, manager.email)
+
+    assert (await client.get(f"/workshop/invoices/{their_invoice.id}")).status_code == 404
+    assert (await client.get(f"/workshop/invoices/{their_invoice.id}.pdf")).status_code == 404
+    assert (await client.get("/workshop/invoices/999999999")).status_code == 404
+
+
+async def test_sales_staff_may_not_open_invoices(client, factory):
+    shop = await factory.tenant()
+    _job, invoice = await _invoiced_job(shop)
+    rep = await shop.user("sales_rep", locale="en")
+    await sign_in(client, rep.email)
+
+    assert (await client.get(f"/workshop/invoices/{invoice.id}")).status_code == 403
+    assert (await client.get("/workshop/invoices")).status_code == 403
+
+
+async def test_the_pdf_is_a_download_named_after_the_invoice_with_its_text(client, factory, tmp_path):
+    """The advisor emails the PDF: it must open, be named INV-…, and read the same as the page."""
+    shop = await factory.tenant()
+    viewer = await shop.user("viewer", locale="en")
+    _job, invoice = await _invoiced_job(shop)
+    await sign_in(client, viewer.email)
+
+    response = await client.get(f"/workshop/invoices/{invoice.id}.pdf")
+
+    assert response.status_code == 200
+    assert response.content_type == "application/pdf"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="INV-000001.pdf"'
+    body = await response.get_data()
+    assert body.startswith(b"%PDF-")
+    pdf = tmp_path / "invoice.pdf"
+    pdf.write_bytes(body)
+    # Poppler reads the text back as any PDF viewer would: the embedded font maps to real letters.
+    text = " ".join((await poppler("pdftotext", "-layout", str(pdf), "-")).split())
+    for expected in (
+        "INV-000001",
+        "Jürg Müller-Lüthi",
+        "Bremsbeläge vorne ersetzen",
+        "CHF 247.50",
+        "CHF 29.33",
+        "CHF 391.43",
+        f"48{SWISS_THOUSANDS}213 km",
+    ):
+        assert expected in text, expected
+
+
+async def test_a_long_job_spills_onto_more_a4_pages_with_the_heading_on_each(client, factory, tmp_path):
+    """A big repair must still print as a readable invoice: every page says what its columns are."""
+    shop = await factory.tenant()
+    work_order = await shop.work_order(status="IN_PROGRESS")
+    lines = [("PART", f"Schraube M8 Nr. {n}", "1", "1.20") for n in range(70)]
+    invoice = await make_invoice(shop, work_order, lines)
+    await sign_in(client, shop.admin.email)
+
+    body = await (await client.get(f"/workshop/invoices/{invoice.id}.pdf")).get_data()
+
+    pdf = tmp_path / "long.pdf"
+    pdf.write_bytes(body)
+    info = await poppler("pdfinfo", str(pdf))
+    assert re.search(r"Page size:\s+595\.\d+ x 841\.\d+ pts \(A4\)", info), info
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))  # type: ignore[union-attr]
+    assert pages >= 2
+    texts = [
+        await poppler("pdftotext", "-f", str(page), "-l", str(page), str(pdf), "-")
+        for page in range(1, pages + 1)
+    ]
+    assert all("Description" in text for text in texts)
+    assert "Schraube M8 Nr. 69" in texts[-1] and "Total" in texts[-1]
+
+
+async def test_the_list_shows_newest_first_twenty_a_page(client, factory):
+    """With hundreds of invoices, the list must stay a page long and start with today's."""
+    shop = await factory.tenant()
+    now = utcnow()
+    ids = []
+    for days_ago in range(22):
+        work_order = await shop.work_order()
+        invoice = await make_invoice(
+            shop, work_order, [("LABOUR", "Service", "1", "100")], issued_at=now - timedelta(days=days_ago)
+        )
+        ids.append(invoice.id)
+    await sign_in(client, shop.admin.email)
+
+    first = await (await client.get("/workshop/invoices")).get_data(as_text=True)
+    second = await (await client.get("/workshop/invoices?page=2")).get_data(as_text=True)
+    beyond = await client.get("/workshop/invoices?page=9")
+    garbled = await client.get("/workshop/invoices?page=abc")
+
+    listed = [int(i) for i in re.findall(r'href="/workshop/invoices/(\d+)"', first)]
+    assert listed == ids[:20]
+    assert [int(i) for i in re.findall(r'href="/workshop/invoices/(\d+)"', second)] == ids[20:]
+    assert 'rel="next"' in first and 'rel="prev"' in second
+    assert beyond.status_code == 200
+    assert "There are no invoices on this page." in await beyond.get_data(as_text=True)
+    assert garbled.status_code == 200
+
+
+async def test_an_empty_list_says_where_invoices_come_from(client, factory):
+    shop = await factory.tenant()
+    await sign_in(client, shop.admin.email)
+
+    page = await (await client.get("/workshop/invoices")).get_data(as_text=True)
+
+    assert "No invoices yet." in page
+
+
+def test_the_print_stylesheet_puts_the_invoice_on_a4_without_the_page_around_it():
+    """Printed from the browser, the invoice must fill A4 without navigation or buttons."""
+    css = (ROOT / "static" / "css" / "app.css").read_text()
+    assert re.search(r"@page\s*{\s*size:\s*A4;\s*margin:", css)
+    print_rules = css[css.index("@media print") :]
+    assert re.search(r"\.topbar[^{]*\.no-print[^{]*button[^{]*{\s*display:\s*none", print_rules)
+    assert "display: table-header-group" in print_rules
+    assert "break-inside: avoid" in print_rules
