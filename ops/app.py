@@ -47,6 +47,8 @@ from ops.workshop.bays import web as bays_web
 from ops.workshop.invoices import web as invoices_web
 from ops.workshop.kpis import web as kpis_web
 from ops.workshop.live import WorkshopBoardLive, guard_workshop_topic, work_order_topic_guard
+from ops.workshop.parts import web as parts_web
+from ops.workshop.parts.live import PartsLive, guard_parts_topic, part_topic_guard
 from ops.workshop.service import priority_label, status_label
 from realtime import endpoints as realtime_endpoints
 from realtime.hub import Hub, View
@@ -92,6 +94,9 @@ def _navigation() -> list[NavItem]:
     if actor.can("invoice.view"):
         url = url_for("invoices.invoice_list")
         items.append(NavItem(_("Invoices"), url, request.path.startswith(url)))
+    if actor.can("parts.view"):
+        url = url_for("parts.index")
+        items.append(NavItem(_("Parts"), url, request.path.startswith(url)))
     return items
 
 
@@ -156,7 +161,11 @@ def create_app(settings: Settings | None = None) -> Quart:
     display = TenantDisplayCache(db)
     hub = Hub(
         live_log,
-        renderers={"workshop": WorkshopBoardLive(db, app.jinja_env)},
+        renderers={
+            "workshop": WorkshopBoardLive(db, app.jinja_env),
+            "parts": PartsLive(),
+            "part": PartsLive(),
+        },
         client_queue_bytes=settings.sse_client_queue_bytes,
         heartbeat_seconds=settings.sse_heartbeat_seconds,
         context_for=display.context_for,
@@ -171,7 +180,12 @@ def create_app(settings: Settings | None = None) -> Quart:
         hub=hub,
         presence=presence,
         rate_limiter=RateLimiter(settings.redis_url, settings.redis_prefix),
-        topic_guards={"workshop": guard_workshop_topic, "wo": work_order_topic_guard(db)},
+        topic_guards={
+            "workshop": guard_workshop_topic,
+            "wo": work_order_topic_guard(db),
+            "parts": guard_parts_topic,
+            "part": part_topic_guard(db),
+        },
     )
 
     _setup_templates(app)
@@ -183,6 +197,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         bays_web.bp,
         kpis_web.bp,
         invoices_web.bp,
+        parts_web.bp,
         realtime_endpoints.bp,
         health.bp,
     ):

@@ -23,7 +23,7 @@ from typing import Any
 from babel.numbers import format_decimal
 from sqlalchemy import ColumnElement, func, select, update
 
-from ops.auth.actor import NotFound, RuleViolation
+from ops.auth.actor import Conflict, NotFound, RuleViolation
 from ops.db import UnitOfWork, utcnow
 from ops.events import record
 from ops.i18n import current_locale
@@ -198,18 +198,22 @@ def _record_stock_change(
     )
     available_before = after.available - on_hand_change + reserved_change
     if after.below_reorder_point and available_before > after.reorder_point:
-        record(
-            uow,
-            "part.below_reorder_point",
-            {
-                "id": after.part_id,
-                "sku": after.sku,
-                "name": after.name,
-                "available": str(after.available),
-                "reorder_point": str(after.reorder_point),
-            },
-            topics=topics,
-        )
+        _record_below_reorder_point(uow, after)
+
+
+def _record_below_reorder_point(uow: UnitOfWork, after: StockLevels) -> None:
+    record(
+        uow,
+        "part.below_reorder_point",
+        {
+            "id": after.part_id,
+            "sku": after.sku,
+            "name": after.name,
+            "available": str(after.available),
+            "reorder_point": str(after.reorder_point),
+        },
+        topics=[PARTS_TOPIC, part_topic(after.part_id)],
+    )
 
 
 async def _current(uow: UnitOfWork, part_id: int, *, lock: bool = False) -> Part:
@@ -318,28 +322,33 @@ class NewPart:
     opening_stock: Decimal = ZERO
 
 
-async def create_part(uow: UnitOfWork, data: NewPart) -> Part:
-    """A new part in the catalogue; an opening stock is received as the part's first movement."""
-    uow.actor.require("parts.manage")
-    sku = data.sku.strip()
-    name = data.name.strip()
-    if not sku:
-        raise RuleViolation(_("This field is required."), field="sku")
-    if len(sku) > 40:
-        raise RuleViolation(_("Use at most %(max)s characters.", max=40), field="sku")
-    if not name:
-        raise RuleViolation(_("This field is required."), field="name")
-    if len(name) > 120:
-        raise RuleViolation(_("Use at most %(max)s characters.", max=120), field="name")
-    unit = data.unit.strip() or "pc"
-    if len(unit) > 10:
-        raise RuleViolation(_("Use at most %(max)s characters.", max=10), field="unit")
-    supplier = (data.supplier or "").strip() or None
-    if supplier is not None and len(supplier) > 120:
-        raise RuleViolation(_("Use at most %(max)s characters.", max=120), field="supplier")
+def _validated_text(value: str | None, field: str, max_length: int, *, required: bool = True) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise RuleViolation(_("This field is required."), field=field)
+    if len(text) > max_length:
+        raise RuleViolation(_("Use at most %(max)s characters.", max=max_length), field=field)
+    return text
+
+
+def _validated_description(
+    data: NewPart | PartChanges,
+) -> tuple[str, str, str | None, Decimal, Decimal, Decimal]:
+    """Name, unit, supplier, reorder point, cost and price, checked in the order the form shows them."""
+    name = _validated_text(data.name, "name", 120)
+    unit = _validated_text(data.unit, "unit", 10, required=False) or "pc"
+    supplier = _validated_text(data.supplier, "supplier", 120, required=False) or None
     reorder_point = validated_quantity(data.reorder_point, "reorder_point", allow_zero=True)
     cost = validated_quantity(data.cost, "cost", allow_zero=True)
     price = validated_quantity(data.price, "price", allow_zero=True)
+    return name, unit, supplier, reorder_point, cost, price
+
+
+async def create_part(uow: UnitOfWork, data: NewPart) -> Part:
+    """A new part in the catalogue; an opening stock is received as the part's first movement."""
+    uow.actor.require("parts.manage")
+    sku = _validated_text(data.sku, "sku", 40)
+    name, unit, supplier, reorder_point, cost, price = _validated_description(data)
     opening_stock = validated_quantity(data.opening_stock, "opening_stock", allow_zero=True)
     # Case-insensitive, so that "bp-1" and "BP-1" cannot become two parts on the same shelf.
     taken = await uow.session.scalar(select(Part.id).where(func.lower(Part.sku) == sku.lower()))
@@ -371,6 +380,75 @@ async def create_part(uow: UnitOfWork, data: NewPart) -> Part:
         await uow.session.refresh(part)
     await uow.commit()
     return part
+
+
+@dataclass(frozen=True)
+class PartChanges:
+    """What the edit form changes; the SKU stays, since work orders and suppliers know the part by it."""
+
+    name: str
+    reorder_point: Decimal
+    cost: Decimal
+    price: Decimal
+    unit: str = "pc"
+    supplier: str | None = None
+
+
+async def update_part(
+    uow: UnitOfWork, part_id: int, changes: PartChanges, expected_version: int | None
+) -> StockLevels:
+    """Change a part's description, prices and reorder point; a stale version raises Conflict."""
+    part = await _current(uow, part_id)
+    # Looked up before the permission check: another tenant's id is NotFound for every role, never a 403.
+    uow.actor.require("parts.manage")
+    if expected_version is None:
+        raise RuleViolation(_("The form's version is missing; reload the page."), field="version")
+    name, unit, supplier, reorder_point, cost, price = _validated_description(changes)
+    stale = _("%(sku)s was changed by someone else in the meantime.", sku=part.sku)
+    if part.version != expected_version:
+        raise Conflict(stale)
+    was_below = part.below_reorder_point
+    result = await uow.session.execute(
+        update(Part)
+        .where(Part.id == part_id, Part.version == expected_version)
+        .values(
+            name=name,
+            unit=unit,
+            supplier=supplier,
+            reorder_point=reorder_point,
+            cost=cost,
+            price=price,
+            version=Part.version + 1,
+        )
+        .returning(Part.sku, Part.name, Part.on_hand, Part.reserved, Part.reorder_point)
+    )
+    row = result.one_or_none()
+    if row is None:
+        raise Conflict(stale)
+    after = StockLevels(part_id, row.sku, row.name, row.on_hand, row.reserved, row.reorder_point)
+    topics = [PARTS_TOPIC, part_topic(part_id)]
+    record(
+        uow,
+        "part.updated",
+        {
+            "id": part_id,
+            "sku": after.sku,
+            "name": name,
+            "unit": unit,
+            "supplier": supplier,
+            "reorder_point": str(reorder_point),
+            "cost": str(cost),
+            "price": str(price),
+            "below_reorder_point": after.below_reorder_point,
+            "version": expected_version + 1,
+        },
+        topics=topics,
+    )
+    # Raising the reorder point above what is available is the same moment to reorder as a sale.
+    if after.below_reorder_point and not was_below:
+        _record_below_reorder_point(uow, after)
+    await uow.commit()
+    return after
 
 
 async def receive_stock(uow: UnitOfWork, part_id: int, quantity: Decimal, reason: str = "") -> StockLevels:

@@ -1,0 +1,348 @@
+"""Inventory pages: the part list with reorder flags, a part with its ledger, and the stock forms."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from quart import Blueprint, abort, redirect, request, url_for
+
+from ops.auth.actor import Conflict, NotFound, RuleViolation
+from ops.auth.web import csrf_token, current_actor, login_required
+from ops.i18n import gettext as _
+from ops.pages import flash_message, is_htmx, render_fragment, render_page
+from ops.runtime import runtime
+from ops.workshop.parts import queries
+from ops.workshop.parts.service import (
+    NewPart,
+    PartChanges,
+    adjust_stock,
+    create_part,
+    format_quantity,
+    receive_stock,
+    update_part,
+)
+
+bp = Blueprint("parts", __name__, url_prefix="/workshop/parts")
+
+LIST_TEMPLATE = "workshop/parts/list.html"
+PART_TEMPLATE = "workshop/parts/part.html"
+FORM_TEMPLATE = "workshop/parts/form.html"
+
+
+def movement_label(kind: str) -> str:
+    labels = {
+        "RECEIVE": _("Received"),
+        "RESERVE": _("Reserved"),
+        "RELEASE": _("Released"),
+        "CONSUME": _("Used"),
+        "ADJUST": _("Adjusted"),
+        "RETURN": _("Returned"),
+    }
+    return labels.get(kind, kind)
+
+
+def signed_quantity(value: Decimal) -> str:
+    """+2, -1.5 (with a typographic minus), or an empty string for no change, as on a bank statement."""
+    if value == 0:
+        return ""
+    return ("+" if value > 0 else "\u2212") + format_quantity(abs(value))
+
+
+def _page_number(value: str | None) -> int:
+    try:
+        return max(1, min(int(value or 1), 1_000_000))
+    except ValueError:
+        return 1
+
+
+def _decimal(form: dict[str, str], name: str, errors: dict[str, str]) -> Decimal | None:
+    """A number typed in a form (a browser's number field always sends a dot); None when left empty."""
+    text = (form.get(name) or "").strip().replace("'", "").replace(" ", "")
+    if not text:
+        return None
+    if "," in text and "." not in text:
+        text = text.replace(",", ".")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        errors[name] = _("Enter a number.")
+        return None
+    if not value.is_finite():
+        errors[name] = _("Enter a number.")
+        return None
+    return value
+
+
+def _version_from(value: str) -> int | None:
+    """The version the form was loaded with; None when missing or garbled (the service says so)."""
+    try:
+        version = int(value)
+    except ValueError:
+        return None
+    return version if version > 0 else None
+
+
+async def _form() -> dict[str, str]:
+    form = {key: value for key, value in (await request.form).items() if key != "csrf_token"}
+    return form
+
+
+# --- The list ---------------------------------------------------------------------------------------
+
+
+@bp.get("")
+@login_required
+async def index() -> Any:
+    actor = current_actor()
+    actor.require("parts.view")
+    search = (request.args.get("q") or "").strip()[:100]
+    below_only = request.args.get("below") == "1"
+    page = _page_number(request.args.get("page"))
+    live_id = runtime().hub.current_id()
+    async with runtime().db.read(actor.tenant_id) as session:
+        listing = await queries.part_list(session, search=search, below_only=below_only, page=page)
+    context = {
+        "listing": listing,
+        "search": search,
+        "below_only": below_only,
+        "can_manage": actor.can("parts.manage"),
+        "live_id": live_id,
+        "format_quantity": format_quantity,
+    }
+    if is_htmx():
+        return await render_fragment(LIST_TEMPLATE, "parts_list", **context)
+    return await render_page(LIST_TEMPLATE, **context)
+
+
+# --- Creating and editing a part -----------------------------------------------------------------------
+
+
+@bp.get("/new")
+@login_required
+async def new_part() -> Any:
+    current_actor().require("parts.manage")
+    return await _render_form(form={"unit": "pc"}, errors={})
+
+
+async def _render_form(
+    form: dict[str, str], errors: dict[str, str], part: queries.PartRow | None = None
+) -> str:
+    return await render_page(FORM_TEMPLATE, form=form, errors=errors, part=part)
+
+
+_NUMBER_FIELDS = ("reorder_point", "cost", "price")
+
+
+@bp.post("", endpoint="create")
+@login_required
+async def create() -> Any:
+    actor = current_actor()
+    actor.require("parts.manage")
+    form = await _form()
+    errors: dict[str, str] = {}
+    numbers = {name: _decimal(form, name, errors) for name in (*_NUMBER_FIELDS, "opening_stock")}
+    if errors:
+        return await _render_form(form, errors), 422
+    try:
+        async with runtime().db.uow(actor) as uow:
+            part = await create_part(
+                uow,
+                NewPart(
+                    sku=form.get("sku", ""),
+                    name=form.get("name", ""),
+                    unit=form.get("unit", ""),
+                    supplier=form.get("supplier"),
+                    **{name: value for name, value in numbers.items() if value is not None},
+                ),
+            )
+    except RuleViolation as violation:
+        return await _render_form(form, {violation.field or "__all__": str(violation)}), 422
+    await flash_message(_("%(sku)s created.", sku=part.sku), "success")
+    return redirect(url_for("parts.part_page", part_id=part.id))
+
+
+@bp.get("/<int:part_id>/edit")
+@login_required
+async def edit(part_id: int) -> Any:
+    actor = current_actor()
+    part = await _part_or_404(part_id)
+    actor.require("parts.manage")
+    form = {
+        "sku": part.sku,
+        "name": part.name,
+        "unit": part.unit,
+        "supplier": part.supplier or "",
+        "reorder_point": str(part.reorder_point),
+        "cost": str(part.cost),
+        "price": str(part.price),
+        "version": str(part.version),
+    }
+    return await _render_form(form, {}, part)
+
+
+@bp.post("/<int:part_id>/edit", endpoint="update")
+@login_required
+async def update(part_id: int) -> Any:
+    actor = current_actor()
+    part = await _part_or_404(part_id)
+    actor.require("parts.manage")
+    form = await _form()
+    errors: dict[str, str] = {}
+    numbers = {name: _decimal(form, name, errors) for name in _NUMBER_FIELDS}
+    for name, value in numbers.items():
+        if value is None and name not in errors:
+            errors[name] = _("This field is required.")
+    if errors:
+        return await _render_form(form, errors, part), 422
+    try:
+        async with runtime().db.uow(actor) as uow:
+            await update_part(
+                uow,
+                part_id,
+                PartChanges(
+                    name=form.get("name", ""),
+                    unit=form.get("unit", ""),
+                    supplier=form.get("supplier"),
+                    reorder_point=numbers["reorder_point"],  # type: ignore[arg-type]
+                    cost=numbers["cost"],  # type: ignore[arg-type]
+                    price=numbers["price"],  # type: ignore[arg-type]
+                ),
+                expected_version=_version_from(form.get("version", "")),
+            )
+    except NotFound:
+        abort(404)
+    except Conflict as conflict:
+        # The form comes back with what is stored now, so the user sees what changed before saving again.
+        current = await _part_or_404(part_id)
+        fresh = {
+            "sku": current.sku,
+            "name": current.name,
+            "unit": current.unit,
+            "supplier": current.supplier or "",
+            "reorder_point": str(current.reorder_point),
+            "cost": str(current.cost),
+            "price": str(current.price),
+            "version": str(current.version),
+        }
+        return await _render_form(fresh, {"__all__": str(conflict)}, current), 409
+    except RuleViolation as violation:
+        return await _render_form(form, {violation.field or "__all__": str(violation)}, part), 422
+    await flash_message(_("%(sku)s saved.", sku=part.sku), "success")
+    return redirect(url_for("parts.part_page", part_id=part_id))
+
+
+# --- One part and its ledger -----------------------------------------------------------------------------
+
+
+async def _part_or_404(part_id: int) -> queries.PartRow:
+    async with runtime().db.read(current_actor().tenant_id) as session:
+        part = await queries.part(session, part_id)
+    if part is None:
+        abort(404)
+    return part
+
+
+async def _render_part(
+    part_id: int,
+    *,
+    forms: dict[str, dict[str, str]] | None = None,
+    errors: dict[str, dict[str, str]] | None = None,
+    block: str | None = None,
+) -> str:
+    actor = current_actor()
+    actor.require("parts.view")
+    live_id = runtime().hub.current_id()
+    page = _page_number(request.args.get("page"))
+    async with runtime().db.read(actor.tenant_id) as session:
+        part = await queries.part(session, part_id)
+        if part is None:
+            abort(404)
+        ledger = await queries.movements(session, part_id, page=page)
+    context = {
+        "part": part,
+        "ledger": ledger,
+        "can_manage": actor.can("parts.manage"),
+        "forms": forms or {},
+        "errors": errors or {},
+        "live_id": live_id,
+        "csrf": csrf_token(),
+        "format_quantity": format_quantity,
+        "movement_label": movement_label,
+        "signed_quantity": signed_quantity,
+    }
+    if block is not None:
+        return await render_fragment(PART_TEMPLATE, block, **context)
+    return await render_page(PART_TEMPLATE, **context)
+
+
+@bp.get("/<int:part_id>", endpoint="part_page")
+@login_required
+async def part_page(part_id: int) -> Any:
+    # The page's two live sections re-fetch themselves; the ledger is the default one.
+    if is_htmx():
+        block = "part_levels" if request.headers.get("HX-Target") == "part-levels" else "part_ledger"
+        return await _render_part(part_id, block=block)
+    return await _render_part(part_id)
+
+
+@bp.post("/<int:part_id>/receive", endpoint="receive")
+@login_required
+async def receive(part_id: int) -> Any:
+    actor = current_actor()
+    await _part_or_404(part_id)
+    actor.require("parts.manage")
+    form = await _form()
+    errors: dict[str, str] = {}
+    quantity = _decimal(form, "quantity", errors)
+    if quantity is None and not errors:
+        errors["quantity"] = _("This field is required.")
+    if errors:
+        return await _render_part(part_id, forms={"receive": form}, errors={"receive": errors}), 422
+    try:
+        async with runtime().db.uow(actor) as uow:
+            after = await receive_stock(uow, part_id, quantity, form.get("reason", ""))  # type: ignore[arg-type]
+    except NotFound:
+        abort(404)
+    except RuleViolation as violation:
+        errors = {violation.field or "quantity": str(violation)}
+        return await _render_part(part_id, forms={"receive": form}, errors={"receive": errors}), 422
+    await flash_message(
+        _(
+            "Received %(quantity)s of %(sku)s; %(on_hand)s on hand.",
+            quantity=format_quantity(quantity),  # type: ignore[arg-type]
+            sku=after.sku,
+            on_hand=format_quantity(after.on_hand),
+        ),
+        "success",
+    )
+    return redirect(url_for("parts.part_page", part_id=part_id))
+
+
+@bp.post("/<int:part_id>/adjust", endpoint="adjust")
+@login_required
+async def adjust(part_id: int) -> Any:
+    actor = current_actor()
+    await _part_or_404(part_id)
+    actor.require("parts.manage")
+    form = await _form()
+    errors: dict[str, str] = {}
+    counted = _decimal(form, "counted", errors)
+    change = _decimal(form, "change", errors)
+    if errors:
+        return await _render_part(part_id, forms={"adjust": form}, errors={"adjust": errors}), 422
+    try:
+        async with runtime().db.uow(actor) as uow:
+            after = await adjust_stock(
+                uow, part_id, reason=form.get("reason", ""), counted=counted, change=change
+            )
+    except NotFound:
+        abort(404)
+    except RuleViolation as violation:
+        errors = {violation.field or "counted": str(violation)}
+        return await _render_part(part_id, forms={"adjust": form}, errors={"adjust": errors}), 422
+    await flash_message(
+        _("%(sku)s adjusted; %(on_hand)s on hand.", sku=after.sku, on_hand=format_quantity(after.on_hand)),
+        "success",
+    )
+    return redirect(url_for("parts.part_page", part_id=part_id))
