@@ -1,0 +1,52 @@
+"""The inventory pages in headless Chromium: the reorder flag comes and goes live, without a reload."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from playwright.async_api import expect
+
+from ops.workshop.parts.service import receive_stock, reserve_part
+from tests.browser.conftest import browser, open_page, shop  # noqa: F401  (the browser fixtures)
+from tests.workshop.parts.stock import new_part
+
+pytestmark = pytest.mark.browser
+
+
+async def test_the_reorder_flag_appears_and_disappears_live_on_the_list_and_the_part_page(open_page, shop):  # noqa: F811
+    """A manager with the list open would not notice a part running short until reloading."""
+    manager = await shop.user("workshop_manager", locale="en")
+    part = await new_part(shop, sku="BP-1", name="Brake pads", stock="5", reorder_point="2")
+    job = await shop.work_order()
+    listing, part_page = await open_page(), await open_page(phone=True)
+    await listing.sign_in(manager.email)
+    await part_page.sign_in(manager.email)
+    await listing.page.goto("/workshop/parts?below=1")
+    await part_page.page.goto(f"/workshop/parts/{part.id}")
+    await listing.wait_until_live()
+    await part_page.wait_until_live()
+    await expect(listing.page.locator(f"#part-{part.id}")).to_have_count(0)
+    await listing.page.evaluate("window.sameDocument = true")
+
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await reserve_part(uow, part.id, Decimal(3), job.id)
+        await uow.commit()
+
+    # The filtered list gains the part, flagged; the part page shows the new levels and the movement.
+    row = listing.page.locator(f"#part-{part.id}")
+    await expect(row.locator(".badge.reorder")).to_have_text("Reorder")
+    await expect(listing.announcer).to_have_text("BP-1 Brake pads is at or below its reorder point.")
+    await expect(part_page.page.locator(".levels .available dd")).to_have_text("2")
+    await expect(part_page.page.locator(".reorder-alert")).to_be_visible()
+    await expect(part_page.page.locator("tr.movement")).to_have_count(2)
+
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await receive_stock(uow, part.id, Decimal(10), "Delivery")
+
+    await expect(row).to_have_count(0)
+    await expect(listing.page.locator(".parts-list .empty-state")).to_be_visible()
+    await expect(part_page.page.locator(".levels .available dd")).to_have_text("12")
+    await expect(part_page.page.locator(".reorder-alert")).to_have_count(0)
+    assert await listing.page.evaluate("window.sameDocument === true"), "the list reloaded"
+    assert listing.console_errors == [] and part_page.console_errors == []
