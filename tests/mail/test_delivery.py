@@ -33,6 +33,14 @@ async def _queue(shop, to="anna@example.ch", subject="Ihr Kostenvoranschlag für
     return mail
 
 
+async def _deliver_all(db, mailer, now, **options) -> None:  # type: ignore[no-untyped-def]
+    """Passes until nothing due is left: other tests' queued mail shares the database, a batch a pass."""
+    while True:
+        report = await deliver_due_mail(db, mailer, now, **options)
+        if not (report.sent or report.retrying or report.failed):
+            return
+
+
 def _ours(smtp_server: SmtpServer, shop) -> list[EmailMessage]:  # type: ignore[no-untyped-def]
     """The messages this test's dealership sent: other tests' queued mail shares the database."""
     return [m for m in smtp_server.inbox.messages if m["From"].addresses[0].display_name == shop.tenant.name]
@@ -50,11 +58,10 @@ async def test_a_queued_mail_reaches_the_smtp_server_as_text_with_an_html_altern
     mail = await _queue(shop, language="de")
     now = utcnow()
 
-    report = await deliver_due_mail(
+    await _deliver_all(
         runtime.db, SmtpMailer.from_url(smtp_server.url), now, sender="Pitwall <no-reply@pitwall.test>"
     )
 
-    assert report.sent >= 1
     [message] = _ours(smtp_server, shop)
     assert message["Subject"] == "Ihr Kostenvoranschlag für den Škoda"
     assert message["To"] == "anna@example.ch"
@@ -70,7 +77,7 @@ async def test_a_queued_mail_reaches_the_smtp_server_as_text_with_an_html_altern
     assert (stored.status, stored.attempts, stored.sent_at, stored.last_error) == ("SENT", 1, now, None)
 
     # Sent once: the next pass finds nothing due.
-    await deliver_due_mail(runtime.db, SmtpMailer.from_url(smtp_server.url), now + timedelta(hours=1))
+    await _deliver_all(runtime.db, SmtpMailer.from_url(smtp_server.url), now + timedelta(hours=1))
     assert len(_ours(smtp_server, shop)) == 1
 
 
@@ -81,7 +88,7 @@ async def test_a_mail_of_a_change_that_rolled_back_is_never_sent(factory, runtim
         await uow.session.flush()
         # The use case fails after queueing: the unit of work rolls back without committing.
 
-    await deliver_due_mail(runtime.db, SmtpMailer.from_url(smtp_server.url), utcnow())
+    await _deliver_all(runtime.db, SmtpMailer.from_url(smtp_server.url), utcnow())
 
     async with runtime.db.read(shop.id) as session:
         assert await session.scalar(select(func.count()).select_from(OutgoingMail)) == 0
@@ -97,7 +104,7 @@ async def test_while_the_server_is_down_the_mail_waits_and_goes_out_once_it_is_b
     smtp_server.stop()
     now = utcnow()
 
-    await deliver_due_mail(runtime.db, mailer, now)
+    await _deliver_all(runtime.db, mailer, now)
 
     stored = await _stored(runtime.db, mail.id)
     assert (stored.status, stored.attempts) == ("QUEUED", 1)
@@ -106,11 +113,11 @@ async def test_while_the_server_is_down_the_mail_waits_and_goes_out_once_it_is_b
 
     # Not due yet: nobody hammers the server in the meantime.
     smtp_server.start()
-    await deliver_due_mail(runtime.db, mailer, now + timedelta(seconds=30))
+    await _deliver_all(runtime.db, mailer, now + timedelta(seconds=30))
     assert _ours(smtp_server, shop) == []
 
     later = now + RETRY_DELAYS[0]
-    await deliver_due_mail(runtime.db, mailer, later)
+    await _deliver_all(runtime.db, mailer, later)
     [message] = _ours(smtp_server, shop)
     assert message["Subject"] == "Ihr Kostenvoranschlag für den Škoda"
     stored = await _stored(runtime.db, mail.id)
@@ -127,7 +134,7 @@ async def test_retries_back_off_and_give_up_after_a_day_keeping_the_last_error(f
     now = stored.created_at
     delays = []
     while stored.status == "QUEUED":
-        await deliver_due_mail(runtime.db, nowhere, now)
+        await _deliver_all(runtime.db, nowhere, now)
         stored = await _stored(runtime.db, mail.id)
         if stored.status == "QUEUED":
             delays.append(stored.next_attempt_at - now)
@@ -145,7 +152,7 @@ async def test_retries_back_off_and_give_up_after_a_day_keeping_the_last_error(f
     assert now - stored.created_at <= GIVE_UP_AFTER
     assert stored.last_error and "onnect" in stored.last_error
     # A failed mail is not tried again.
-    await deliver_due_mail(runtime.db, nowhere, now + timedelta(days=2))
+    await _deliver_all(runtime.db, nowhere, now + timedelta(days=2))
     assert (await _stored(runtime.db, mail.id)).attempts == len(delays) + 1
 
 
@@ -156,7 +163,7 @@ async def test_a_recipient_the_server_refuses_for_good_fails_at_once(
     smtp_server.inbox.refused.add("gone@example.ch")
     mail = await _queue(shop, to="gone@example.ch")
 
-    await deliver_due_mail(runtime.db, SmtpMailer.from_url(smtp_server.url), utcnow())
+    await _deliver_all(runtime.db, SmtpMailer.from_url(smtp_server.url), utcnow())
 
     stored = await _stored(runtime.db, mail.id)
     assert (stored.status, stored.attempts) == ("FAILED", 1)
@@ -192,7 +199,7 @@ async def test_without_smtp_the_mail_is_written_as_an_eml_file(factory, runtime,
     mailer = create_mailer(None, tmp_path / "mail")
     assert isinstance(mailer, FileMailer)
 
-    await deliver_due_mail(runtime.db, mailer, utcnow(), sender="Werkstatt <service@garage.test>")
+    await _deliver_all(runtime.db, mailer, utcnow(), sender="Werkstatt <service@garage.test>")
 
     path = tmp_path / "mail" / f"{mail.id}.eml"
     message = message_from_bytes(path.read_bytes(), policy=policy.default)
