@@ -33,6 +33,8 @@ from ops.workshop.models import (
 from ops.workshop.service import TRANSITIONS
 
 PART_SEARCH_LIMIT = 10
+# Completion consumed the parts of jobs in these statuses.
+COMPLETED_STATUSES = ("READY", "CLOSED")
 HISTORY_LIMIT = 200
 NOTES_LIMIT = 100
 
@@ -57,6 +59,8 @@ class Line:
     reserved_quantity: Decimal
     used: bool
     approval: str
+    # Completion took the part out of stock (its reservation became a consumption).
+    taken_from_stock: bool = False
 
     @property
     def is_declined(self) -> bool:
@@ -65,7 +69,7 @@ class Line:
     @property
     def short_by(self) -> Decimal:
         """How much of a part line stock could not hold for the job (0 for labour)."""
-        if self.kind != "PART" or self.is_declined:
+        if self.kind != "PART" or self.is_declined or self.taken_from_stock:
             return Decimal("0")
         return max(self.quantity - self.reserved_quantity, Decimal("0"))
 
@@ -227,7 +231,7 @@ async def order_detail(session: AsyncSession, work_order_id: int) -> OrderDetail
         await session.execute(select(Invoice.id, Invoice.number).where(Invoice.work_order_id == order.id))
     ).one_or_none()
 
-    lines = await _lines(session, order.id, tenant.currency)
+    lines = await _lines(session, order.id, tenant.currency, completed=order.status in COMPLETED_STATUSES)
     chosen = [PricedLine(line.kind, line.quantity, line.unit_price) for line in lines if not line.is_declined]
     return OrderDetail(
         id=order.id,
@@ -277,7 +281,7 @@ async def order_detail(session: AsyncSession, work_order_id: int) -> OrderDetail
     )
 
 
-async def _lines(session: AsyncSession, work_order_id: int, currency: str) -> list[Line]:
+async def _lines(session: AsyncSession, work_order_id: int, currency: str, *, completed: bool) -> list[Line]:
     rows = await session.execute(
         select(WorkOrderLine, Part.sku, Part.unit)
         .outerjoin(Part, Part.id == WorkOrderLine.part_id)
@@ -298,6 +302,7 @@ async def _lines(session: AsyncSession, work_order_id: int, currency: str) -> li
             reserved_quantity=line.reserved_quantity,
             used=line.used,
             approval=line.approval,
+            taken_from_stock=completed and line.kind == "PART" and line.approval != "DECLINED",
         )
         for line, sku, unit in rows
     ]

@@ -464,3 +464,22 @@ async def test_a_line_added_while_the_job_completes_is_invoiced_or_refused_never
     assert invoice is not None
     assert len(lines) == (2 if outcome == "added" else 1)
     assert len(invoice.lines) == len(lines)
+
+
+async def test_after_completion_part_lines_show_as_taken_from_stock_not_short(client, factory, runtime):
+    """Completion turns reservations into consumption; the page must not then claim the job is short."""
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="en")
+    work_order = await shop.work_order(status="QUALITY_CHECK")
+    part = await stocked_part(shop, on_hand="5")
+    async with runtime.db.uow(advisor.actor) as uow:
+        await add_part_line(uow, work_order.id, part.id, Decimal("2"))
+    async with runtime.db.uow(advisor.actor) as uow:
+        await move_work_order(uow, work_order.id, "READY", work_order.version)
+
+    [line] = (await _detail(runtime.db, shop.id, work_order.id)).lines
+    assert (line.taken_from_stock, line.short_by) == (True, Decimal("0"))
+    assert await part_levels(runtime.db, shop.id, part.id) == (Decimal("3"), Decimal("0"))
+    await sign_in(client, advisor.email)
+    page = await (await client.get(f"/workshop/work-orders/{work_order.id}")).get_data(as_text=True)
+    assert "taken from stock" in page and "short by" not in page

@@ -1,0 +1,149 @@
+"""The service advisor's day in headless Chromium: from a vehicle search to an invoiced, closed job."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from playwright.async_api import expect
+from sqlalchemy import select
+
+from ops.workshop.jobs.service import add_labour_line
+from ops.workshop.models import Bay, WorkOrder
+from ops.workshop.parts.service import NewPart, create_part
+from ops.workshop.service import move_work_order
+from tests.browser.conftest import OpenPage
+from tests.conftest import LiveServer
+from tests.factories import TenantHandle
+
+PLATE = "ZH 424242"
+
+
+async def test_an_advisor_takes_a_car_from_check_in_to_invoice(
+    open_page: OpenPage, shop: TenantHandle, live_server: LiveServer
+):
+    """If any step breaks, the counter cannot get a car through the workshop and billed."""
+    db = live_server.runtime.db
+    advisor = await shop.user("service_advisor", locale="en", name="Sara Advisor")
+    await shop.user("technician", locale="en", name="Luca Technician")
+    await shop.vehicle(plate=PLATE, make="Skoda", model="Octavia")
+    async with db.uow(shop.admin.actor) as uow:
+        uow.session.add(Bay(name="Lift 1", kind="LIFT"))
+        await uow.commit()
+    async with db.uow(shop.admin.actor) as uow:
+        await create_part(
+            uow,
+            NewPart(sku="BP-100", name="Brake pad set", price=Decimal("45.00"), opening_stock=Decimal("5")),
+        )
+    board = await open_page()
+    page = board.page
+    await board.sign_in(advisor.email)
+
+    # A new work order, found by the car's plate.
+    await page.get_by_role("link", name="New work order").first.click()
+    await page.get_by_label("Find by plate, VIN or customer name").fill("424242")
+    await page.get_by_label(PLATE).check()
+    await page.get_by_label("Complaint").fill("Brakes squeal when stopping")
+    await page.get_by_role("button", name="Create work order").click()
+    async with db.read(shop.id) as session:
+        work_order = (await session.scalars(select(WorkOrder))).one()
+    await expect(board.toast("success")).to_contain_text(f"{work_order.code} created.")
+
+    # From the board to the work-order page.
+    await board.card(work_order.id).get_by_role("link", name=work_order.code).click()
+    await page.wait_for_url(f"**/workshop/work-orders/{work_order.id}")
+    await board.wait_until_live()
+    status = page.locator(".status-badge")
+    await expect(status).to_have_text("New")
+
+    # Book a bay and a technician, then check the car in.
+    schedule = page.locator("details.action").filter(has=page.locator("summary", has_text="Schedule"))
+    await schedule.locator("summary").click()
+    await schedule.get_by_label("Bay").select_option(label="Lift 1")
+    await schedule.get_by_label("Technician").select_option(label="Luca Technician")
+    await schedule.get_by_label("Start").fill("2030-03-04T08:00")
+    await schedule.get_by_label("End").fill("2030-03-04T10:00")
+    await schedule.get_by_role("button", name="Schedule").click()
+    await expect(status).to_have_text("Scheduled")
+    await expect(page.locator("#order-header")).to_contain_text("Lift 1")
+
+    await page.locator("summary", has_text="Check in").click()  # the car arrives
+    await page.get_by_label("Odometer (km)").fill("48250")
+    await page.get_by_role("button", name="Check the vehicle in").click()
+    await expect(status).to_have_text("Checked in")
+    await expect(page.locator("#order-header")).to_contain_text("48\u2019250 km")
+
+    # Build the job: 1.5 h of labour at the dealership's rate and two pads from stock.
+    await page.get_by_label("Operation").fill("Replace front brake pads")
+    await page.get_by_label("Hours").fill("1.5")
+    await page.get_by_role("button", name="Add labour").click()
+    lines = page.locator("#order-lines")
+    await expect(lines).to_contain_text("Replace front brake pads")
+    await expect(page.locator("#order-totals")).to_contain_text("CHF 267.55")  # 247.50 + 8.1 % VAT
+
+    await page.get_by_label("Find a part by SKU or name").fill("BP-1")
+    await page.get_by_label("BP-100").check()
+    await page.get_by_label("Quantity", exact=True).fill("2")
+    await page.get_by_role("button", name="Add part").click()
+    await expect(lines).to_contain_text("2 reserved")
+    await expect(page.locator("#order-totals")).to_contain_text("CHF 364.84")  # + 90.00 + 7.29 VAT
+
+    # Through the workshop to READY: completion creates the invoice.
+    for target in ("In progress", "Quality check", "Ready"):
+        await page.get_by_label("Move to").select_option(label=target)
+        await page.get_by_role("button", name="Move", exact=True).click()
+        await expect(status).to_have_text(target)
+    invoice_link = page.get_by_role("link", name="Invoice INV-000001")
+    await expect(invoice_link).to_be_visible()
+    await expect(page.locator("#order-line-forms")).to_contain_text("its lines can no longer change")
+
+    await invoice_link.click()
+    await expect(page.locator("#invoice-title")).to_contain_text("INV-000001")
+    await expect(page.locator(".grand-total")).to_contain_text("CHF 364.84")
+    await page.go_back()
+
+    # The customer picks the car up.
+    await page.get_by_role("button", name="Close: picked up by the customer").click()
+    await expect(status).to_have_text("Closed")
+    await expect(page.locator("#order-history")).to_contain_text("Ready → Closed")
+
+    assert board.console_errors == []
+    assert await board.csp_violations() == []
+
+
+async def test_the_open_page_follows_changes_made_elsewhere_without_losing_what_is_typed(
+    open_page: OpenPage, shop: TenantHandle, live_server: LiveServer
+):
+    """A manager adds work and the job moves on while the advisor is typing the next line."""
+    db = live_server.runtime.db
+    advisor = await shop.user("service_advisor", locale="en")
+    manager = await shop.user("workshop_manager", locale="en", name="Mia Manager")
+    work_order = await shop.work_order(status="CHECKED_IN")
+    board = await open_page()
+    page = board.page
+    await board.sign_in(advisor.email)
+    await page.goto(f"/workshop/work-orders/{work_order.id}")
+    await board.wait_until_live()
+    await page.get_by_label("Operation").fill("Replace wiper blades")
+    await page.get_by_label("Hours").fill("0.5")
+
+    async with db.uow(manager.actor) as uow:
+        await add_labour_line(uow, work_order.id, "Diagnosis", Decimal("1"))
+    await expect(page.locator("#order-lines")).to_contain_text("Diagnosis")
+    await expect(page.locator("#order-totals")).to_contain_text("CHF 178.37")  # 165.00 + 13.37 VAT
+    await expect(board.announcer).to_have_text(f"Diagnosis added to {work_order.code} by Mia Manager.")
+    async with db.uow(manager.actor) as uow:
+        await move_work_order(uow, work_order.id, "IN_PROGRESS", work_order.version)
+    await expect(page.locator(".status-badge")).to_have_text("In progress")
+    await expect(page.locator("#order-history")).to_contain_text("Checked in → In progress")
+
+    # What the advisor typed is still there, and it goes on the job.
+    await expect(page.get_by_label("Operation")).to_have_value("Replace wiper blades")
+    await page.get_by_role("button", name="Add labour").click()
+    await expect(page.locator("#order-lines")).to_contain_text("Replace wiper blades")
+    await expect(page.get_by_label("Operation")).to_have_value("")
+    # The move menu carries the version the live update brought, so the advisor's move is not stale.
+    await page.get_by_label("Move to").select_option(label="Quality check")
+    await page.get_by_role("button", name="Move", exact=True).click()
+    await expect(page.locator(".status-badge")).to_have_text("Quality check")
+    assert board.console_errors == []
+    assert await board.csp_violations() == []
