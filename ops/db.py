@@ -37,6 +37,7 @@ MODEL_MODULES = (
     "ops.customers.models",
     "ops.vehicles.models",
     "ops.workshop.models",
+    "ops.sales.models",
     "ops.mail.models",
 )
 

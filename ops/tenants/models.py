@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Boolean, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,6 +38,13 @@ class Tenant(Base):
     vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))
     # The workshop's default labour rate per hour, without VAT.
     labour_rate: Mapped[Decimal] = mapped_column(Numeric(10, 2), default=Decimal("120"))
+    # A quote whose discount is above this share of the vehicle price, or whose gross margin is
+    # below the floor, waits for a sales manager's approval.
+    discount_approval_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("5"))
+    margin_floor_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("3"))
+    quote_valid_days: Mapped[int] = mapped_column(default=7)
+    # Lead score weights by rule name (ops/sales lead scoring); empty = the documented defaults.
+    lead_score_weights: Mapped[dict[str, Any]] = mapped_column(default=dict)
     maintenance_reminders: Mapped[bool] = mapped_column(Boolean, default=True)
     email_notifications: Mapped[bool] = mapped_column(Boolean, default=True)
     auto_work_order_numbering: Mapped[bool] = mapped_column(Boolean, default=True)

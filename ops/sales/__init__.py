@@ -1,0 +1,1 @@
+"""Showroom sales: catalog, stock units, reservations, leads, test drives, quotes, deals, deliveries."""
