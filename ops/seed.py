@@ -1,4 +1,5 @@
-"""The demo seed: a Swiss dealership with one user per role, 40 vehicles and 30 work orders.
+"""The demo seed: a Swiss dealership with one user per role, 40 vehicles, 30 open work orders with
+their lines, 6 bays, 40 parts, and six weeks of completed jobs with time entries and invoices.
 
 Demo passwords exist only here, and the seed refuses to run in production.
 """
@@ -7,19 +8,34 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ops.auth.actor import Actor
 from ops.auth.models import User
 from ops.auth.service import create_user
 from ops.customers.models import Customer
 from ops.db import Database, utcnow
-from ops.tenants.models import Tenant
+from ops.money import PricedLine, line_net, totals
+from ops.tenants.models import Counter, Tenant
 from ops.tenants.service import provision_tenant
 from ops.vehicles.models import Vehicle
-from ops.workshop.models import WorkOrderCategory
+from ops.workshop.bays.service import create_bay
+from ops.workshop.jobs.service import add_labour_line, add_part_line
+from ops.workshop.models import (
+    Invoice,
+    Part,
+    TechnicianProfile,
+    TimeEntry,
+    WorkOrder,
+    WorkOrderCategory,
+    WorkOrderHistory,
+    WorkOrderLine,
+)
+from ops.workshop.parts.service import NewPart, create_part
 from ops.workshop.service import OPEN_STATUSES, TRANSITIONS, NewWorkOrder, create_work_order, move_work_order
 
 DEMO_SLUG = "demo"
@@ -35,7 +51,164 @@ DEMO_USERS = (
     ("viewer@demo.test", "Peter Graf", "viewer", "en"),
     ("nina.brunner@demo.test", "Nina Brunner", "technician", None),
     ("marco.bianchi@demo.test", "Marco Bianchi", "technician", None),
+    ("simon.arnold@demo.test", "Simon Arnold", "technician", None),
+    ("fabienne.steiner@demo.test", "Fabienne Steiner", "technician", None),
+    ("gian.caflisch@demo.test", "Gian Caflisch", "technician", None),
 )
+# Each technician's skills and shift, by email.
+TECHNICIAN_PROFILES = {
+    "tech@demo.test": (("ENGINE", "DIAGNOSTICS", "ELECTRICAL"), time(7, 30), time(16, 30)),
+    "nina.brunner@demo.test": (("EV_HIGH_VOLTAGE", "ELECTRICAL", "AC"), time(8, 0), time(17, 0)),
+    "marco.bianchi@demo.test": (("TRANSMISSION", "ENGINE"), time(7, 0), time(16, 0)),
+    "simon.arnold@demo.test": (("TIRES", "BODY"), time(7, 30), time(16, 30)),
+    "fabienne.steiner@demo.test": (("DIAGNOSTICS", "AC", "ELECTRICAL"), time(8, 0), time(17, 0)),
+    "gian.caflisch@demo.test": (("ENGINE", "TIRES"), time(7, 0), time(16, 0)),
+}
+BAYS = (
+    ("Hebebühne 1", "LIFT"),
+    ("Hebebühne 2", "LIFT"),
+    ("Hebebühne 3", "LIFT"),
+    ("Hebebühne 4", "LIFT"),
+    ("Achsvermessung", "ALIGNMENT"),
+    ("EV-Platz", "EV"),
+)
+# sku, name, unit, cost, price, reorder point, opening stock, supplier (prices in CHF, without VAT).
+PARTS = (
+    ("MAN-W712/95", "Ölfilter Mann W 712/95", "pc", "8.40", "16.90", "10", "24", "Derendinger AG"),
+    ("MAN-HU7008Z", "Ölfiltereinsatz Mann HU 7008 z", "pc", "9.80", "19.50", "10", "18", "Derendinger AG"),
+    ("BOS-F026407", "Ölfilter Bosch F 026 407 006", "pc", "7.90", "15.90", "8", "6", "Technomag AG"),
+    ("MTX-5W30-LL", "Motorenöl Motorex Select SP-X 5W-30", "l", "9.20", "21.50", "40", "120", "Motorex AG"),
+    ("MTX-0W20-FE", "Motorenöl Motorex Concept R-XL 0W-20", "l", "11.40", "25.90", "30", "60", "Motorex AG"),
+    ("MTX-5W40", "Motorenöl Motorex Profile M-XL 5W-40", "l", "8.90", "19.90", "30", "60", "Motorex AG"),
+    ("MAN-C27009", "Luftfilter Mann C 27 009", "pc", "14.60", "32.00", "5", "12", "Derendinger AG"),
+    (
+        "MAN-CUK2939",
+        "Innenraumfilter Aktivkohle Mann CUK 2939",
+        "pc",
+        "16.80",
+        "36.50",
+        "6",
+        "15",
+        "Derendinger AG",
+    ),
+    ("BOS-0986AF6", "Kraftstofffilter Bosch Diesel", "pc", "24.50", "52.00", "4", "7", "Technomag AG"),
+    ("TRW-GDB1550", "Bremsbeläge vorne TRW GDB1550", "set", "42.00", "89.90", "4", "16", "SAG Schweiz AG"),
+    ("TRW-GDB1551", "Bremsbeläge hinten TRW GDB1551", "set", "36.50", "78.50", "4", "8", "SAG Schweiz AG"),
+    (
+        "BRE-09A7271",
+        "Bremsscheibe vorne Brembo 09.A727.11",
+        "pc",
+        "48.00",
+        "104.00",
+        "4",
+        "14",
+        "SAG Schweiz AG",
+    ),
+    (
+        "BRE-08A7251",
+        "Bremsscheibe hinten Brembo 08.A725.11",
+        "pc",
+        "39.50",
+        "86.00",
+        "4",
+        "3",
+        "SAG Schweiz AG",
+    ),
+    ("ATE-SL6-1L", "Bremsflüssigkeit ATE SL.6 DOT 4", "l", "12.90", "27.50", "5", "14", "Technomag AG"),
+    (
+        "BOS-AR550S",
+        "Wischerblätter Bosch Aerotwin AR550S",
+        "set",
+        "19.80",
+        "44.90",
+        "6",
+        "16",
+        "Technomag AG",
+    ),
+    ("BOS-AR653S", "Wischerblätter Bosch Aerotwin AR653S", "set", "21.40", "47.90", "6", "4", "Technomag AG"),
+    ("BOS-H301", "Heckwischerblatt Bosch H 301", "pc", "8.60", "19.90", "4", "9", "Technomag AG"),
+    ("NGK-ILKAR7", "Zündkerze NGK Laser Iridium", "pc", "11.20", "24.50", "12", "32", "Derendinger AG"),
+    (
+        "VAR-BLUE-E11",
+        "Batterie Varta Blue Dynamic E11 74 Ah",
+        "pc",
+        "98.00",
+        "189.00",
+        "3",
+        "8",
+        "Technomag AG",
+    ),
+    (
+        "VAR-SIL-H3",
+        "Batterie Varta Silver Dynamic AGM 80 Ah",
+        "pc",
+        "152.00",
+        "289.00",
+        "2",
+        "2",
+        "Technomag AG",
+    ),
+    ("OSR-H7-NB", "Glühlampe Osram H7 Night Breaker", "pc", "9.90", "22.90", "10", "26", "Derendinger AG"),
+    ("OSR-W5W", "Glühlampe Osram W5W", "pc", "0.90", "3.50", "20", "60", "Derendinger AG"),
+    (
+        "CON-CT1028",
+        "Zahnriemensatz Contitech CT1028K1",
+        "set",
+        "118.00",
+        "248.00",
+        "2",
+        "5",
+        "SAG Schweiz AG",
+    ),
+    ("SKF-VKPC81", "Wasserpumpe SKF VKPC 81", "pc", "72.00", "156.00", "2", "5", "SAG Schweiz AG"),
+    ("GAT-6PK1070", "Keilrippenriemen Gates 6PK1070", "pc", "18.50", "39.50", "4", "8", "SAG Schweiz AG"),
+    ("MTX-COOL-G13", "Kühlerfrostschutz G13", "l", "6.80", "15.90", "10", "30", "Motorex AG"),
+    ("MTX-ATF-VI", "Getriebeöl Motorex ATF Dexron VI", "l", "13.50", "29.90", "10", "6", "Motorex AG"),
+    ("SCH-SCR-AdB", "AdBlue 10 l", "pc", "12.00", "24.90", "6", "20", "Technomag AG"),
+    ("LIQ-SCHEIBE", "Scheibenreiniger Konzentrat Winter", "l", "3.20", "8.90", "20", "48", "Technomag AG"),
+    ("LEM-35211", "Querlenker vorne links Lemförder", "pc", "68.00", "142.00", "2", "4", "SAG Schweiz AG"),
+    ("SAC-313473", "Stossdämpfer vorne Sachs 313 473", "pc", "84.00", "176.00", "2", "4", "SAG Schweiz AG"),
+    ("BIL-B4-2236", "Stossdämpfer hinten Bilstein B4", "pc", "71.00", "149.00", "2", "4", "SAG Schweiz AG"),
+    ("REI-VENTIL", "Reifenventil Gummi TR414", "pc", "0.60", "4.50", "40", "150", "Technomag AG"),
+    ("REI-AUSW-G", "Auswuchtgewichte Klebe 60 g", "pc", "0.40", "2.50", "50", "120", "Technomag AG"),
+    ("KLI-R1234YF", "Kältemittel R1234yf", "kg", "68.00", "145.00", "2", "5", "Technomag AG"),
+    ("KLI-PAG46", "Kompressoröl PAG 46", "l", "24.00", "52.00", "1", "3", "Technomag AG"),
+    ("EV-12V-AUX", "12-V-Hilfsbatterie AGM EV 45 Ah", "pc", "118.00", "229.00", "2", "3", "Technomag AG"),
+    ("EV-TYP2-KAB", "Ladekabel Typ 2, 7.5 m, 22 kW", "pc", "165.00", "329.00", "1", "2", "Derendinger AG"),
+    ("VW-1K0955425", "Waschwasserpumpe VW 1K0 955 425", "pc", "21.00", "46.50", "2", "5", "Derendinger AG"),
+    ("KEN-SKT-M14", "Radschrauben M14x1.5 (Satz à 20)", "set", "26.00", "58.00", "2", "6", "Technomag AG"),
+)
+# Labour operations: description, hours, and the parts (sku, quantity) the job usually takes.
+Operation = tuple[str, str, tuple[tuple[str, str], ...]]
+OPERATIONS: tuple[Operation, ...] = (
+    ("Ölwechsel mit Filter", "0.8", (("MAN-W712/95", "1"), ("MTX-5W30-LL", "4.5"))),
+    (
+        "Inspektion nach Herstellervorgabe",
+        "1.8",
+        (("MAN-HU7008Z", "1"), ("MTX-0W20-FE", "4.3"), ("MAN-CUK2939", "1")),
+    ),
+    ("Bremsbeläge vorne ersetzen", "1.2", (("TRW-GDB1550", "1"), ("ATE-SL6-1L", "0.5"))),
+    ("Bremsscheiben und -beläge vorne ersetzen", "1.9", (("BRE-09A7271", "2"), ("TRW-GDB1550", "1"))),
+    ("Räderwechsel und Auswuchten", "0.7", (("REI-AUSW-G", "4"), ("REI-VENTIL", "4"))),
+    ("Klimaanlage Service", "1.0", (("KLI-R1234YF", "0.5"), ("KLI-PAG46", "0.1"))),
+    ("Batterie prüfen und ersetzen", "0.5", (("VAR-BLUE-E11", "1"),)),
+    ("Fehlerspeicher auslesen und Diagnose", "0.9", ()),
+    ("Wischerblätter ersetzen", "0.2", (("BOS-AR550S", "1"),)),
+    ("Scheinwerferlampe ersetzen", "0.3", (("OSR-H7-NB", "1"),)),
+    (
+        "Zahnriemen mit Wasserpumpe ersetzen",
+        "3.6",
+        (("CON-CT1028", "1"), ("SKF-VKPC81", "1"), ("MTX-COOL-G13", "5")),
+    ),
+    ("Achsvermessung", "1.1", ()),
+)
+HISTORY_JOBS = 60
+HISTORY_WEEKS = 6
+# The open jobs' cars first, then the cars of the past six weeks: each of those comes back at most
+# every 50 jobs (about 35 days), so only the two planned comebacks are within 30 days.
+OPEN_JOBS = 30
+HISTORY_VEHICLES = 50
+VEHICLES = OPEN_JOBS + HISTORY_VEHICLES
 FIRST_NAMES = (
     "Anna",
     "Beat",
@@ -188,7 +361,7 @@ async def seed_demo(db: Database) -> tuple[Tenant, bool]:
 
     async with db.uow(admin) as uow:
         session = uow.session
-        for index in range(40):
+        for index in range(VEHICLES):
             first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
             company = COMPANIES[index % len(COMPANIES)] if index % 8 == 0 else None
             customer = Customer(
@@ -223,11 +396,24 @@ async def seed_demo(db: Database) -> tuple[Tenant, bool]:
     async with db.read(tenant.id) as session:
         vehicle_ids = list((await session.scalars(select(Vehicle.id).order_by(Vehicle.id))).all())
         category_ids = list((await session.scalars(select(WorkOrderCategory.id))).all())
-        technician_ids = list((await session.scalars(select(User.id).where(User.role == "technician"))).all())
+        technicians = {
+            email: user_id
+            for email, user_id in await session.execute(
+                select(User.email, User.id).where(User.role == "technician").order_by(User.id)
+            )
+        }
+    technician_ids = list(technicians.values())
     advisor = users["service_advisor"]
+    manager = users["workshop_manager"]
+    bay_ids, parts = await _seed_bays_profiles_and_parts(db, manager, technicians)
+    await _seed_history(
+        db, tenant, manager, rng, vehicle_ids[OPEN_JOBS:], category_ids, technicians, bay_ids, parts
+    )
     now = utcnow()
     statuses = [OPEN_STATUSES[i % len(OPEN_STATUSES)] for i in range(28)] + ["CLOSED", "CLOSED"]
+    open_orders: list[tuple[int, str, int | None]] = []
     for index, status in enumerate(statuses):
+        technician_id = rng.choice(technician_ids) if status != "NEW" else None
         async with db.uow(advisor) as uow:
             work_order = await create_work_order(
                 uow,
@@ -236,13 +422,295 @@ async def seed_demo(db: Database) -> tuple[Tenant, bool]:
                     complaint=COMPLAINTS[index % len(COMPLAINTS)],
                     priority=rng.choice(("LOW", "NORMAL", "NORMAL", "NORMAL", "HIGH", "URGENT")),
                     category_id=rng.choice(category_ids),
-                    technician_id=rng.choice(technician_ids) if status != "NEW" else None,
+                    technician_id=technician_id,
                     promised_at=now + timedelta(hours=rng.randint(-6, 72)),
                 ),
             )
+        await _add_lines(db, advisor, work_order.id, OPERATIONS[index % len(OPERATIONS)], parts)
         version = work_order.version
         for step in _path_to(status):
             async with db.uow(advisor) as uow:
                 moved = await move_work_order(uow, work_order.id, step, version)
             version = moved.version
+        open_orders.append((work_order.id, status, technician_id))
+    await _put_open_orders_on_bays(db, manager, open_orders, bay_ids, now)
     return tenant, True
+
+
+async def _seed_bays_profiles_and_parts(
+    db: Database, manager: Actor, technicians: dict[str, int]
+) -> tuple[list[int], dict[str, Part]]:
+    bay_ids = []
+    for name, kind in BAYS:
+        async with db.uow(manager) as uow:
+            bay_ids.append((await create_bay(uow, name=name, kind=kind)).id)
+    async with db.uow(manager) as uow:
+        for email, (skills, shift_start, shift_end) in TECHNICIAN_PROFILES.items():
+            uow.session.add(
+                TechnicianProfile(
+                    user_id=technicians[email],
+                    skills=list(skills),
+                    shift_start=shift_start,
+                    shift_end=shift_end,
+                )
+            )
+        await uow.commit()
+    parts = {}
+    for sku, name, unit, cost, price, reorder_point, stock, supplier in PARTS:
+        async with db.uow(manager) as uow:
+            parts[sku] = await create_part(
+                uow,
+                NewPart(
+                    sku=sku,
+                    name=name,
+                    unit=unit,
+                    cost=Decimal(cost),
+                    price=Decimal(price),
+                    reorder_point=Decimal(reorder_point),
+                    opening_stock=Decimal(stock),
+                    supplier=supplier,
+                ),
+            )
+    return bay_ids, parts
+
+
+async def _add_lines(
+    db: Database, advisor: Actor, work_order_id: int, operation: Operation, parts: dict[str, Part]
+) -> None:
+    """The operation's labour line and its parts, through the job's own use cases (parts reserve stock)."""
+    description, hours, used = operation
+    async with db.uow(advisor) as uow:
+        await add_labour_line(uow, work_order_id, description, Decimal(hours))
+    for sku, quantity in used:
+        async with db.uow(advisor) as uow:
+            await add_part_line(uow, work_order_id, parts[sku].id, Decimal(quantity))
+
+
+async def _put_open_orders_on_bays(
+    db: Database,
+    manager: Actor,
+    open_orders: list[tuple[int, str, int | None]],
+    bay_ids: list[int],
+    now: datetime,
+) -> None:
+    """Jobs in the workshop hold a bay; scheduled ones are booked on one; a working technician's clock runs.
+
+    Written directly: the demo's open jobs were moved along the board, which knows no bays."""
+    in_bay = ("CHECKED_IN", "IN_PROGRESS", "WAITING_PARTS", "QUALITY_CHECK")
+    free = list(bay_ids)
+    clocked: set[int] = set()
+    async with db.uow(manager) as uow:
+        for position, (work_order_id, status, technician_id) in enumerate(open_orders):
+            values: dict[str, object] = {}
+            if status in in_bay and free:
+                bay_id = free.pop(0)
+                values = {
+                    "bay_id": bay_id,
+                    "occupied_bay_id": bay_id,
+                    "checked_in_at": now - timedelta(minutes=25 + 17 * position),
+                }
+                if status == "IN_PROGRESS" and technician_id is not None and technician_id not in clocked:
+                    clocked.add(technician_id)
+                    uow.session.add(
+                        TimeEntry(
+                            technician_id=technician_id,
+                            work_order_id=work_order_id,
+                            started_at=now - timedelta(minutes=40),
+                        )
+                    )
+            elif status == "SCHEDULED":
+                start = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1 + position % 5)
+                values = {
+                    "bay_id": bay_ids[position % len(bay_ids)],
+                    "scheduled_start": start,
+                    "scheduled_end": start + timedelta(hours=2),
+                }
+            if values:
+                await uow.session.execute(
+                    update(WorkOrder).where(WorkOrder.id == work_order_id).values(**values)
+                )
+        await uow.commit()
+
+
+def _working_days(today: date, weeks: int) -> list[date]:
+    """Monday to Friday of the last `weeks` weeks, oldest first, today excluded."""
+    days = [today - timedelta(days=offset) for offset in range(weeks * 7, 0, -1)]
+    return [day for day in days if day.weekday() < 5]
+
+
+async def _seed_history(
+    db: Database,
+    tenant: Tenant,
+    manager: Actor,
+    rng: random.Random,
+    vehicle_ids: list[int],
+    category_ids: list[int],
+    technicians: dict[str, int],
+    bay_ids: list[int],
+    parts: dict[str, Part],
+) -> None:
+    """Sixty completed and closed jobs over the last six weeks, as the dealership's records before it
+    started with Pitwall: work orders with their lines, history, time entries and invoices, imported
+    in one transaction (hundreds of use-case calls made the seed take minutes). Amounts come from
+    ops.money like every invoice's; the parts predate today's opening stock, so the stock ledger
+    starts after them. They are numbered WO-000001 and INV-000001 on, oldest first, and the counters
+    continue from there."""
+    zone = ZoneInfo(tenant.timezone)
+    days = _working_days(utcnow().astimezone(zone).date(), HISTORY_WEEKS)
+    # Luca and Nina take most jobs, so the leaderboard has a clear top.
+    shares = {"tech@demo.test": 5, "nina.brunner@demo.test": 4}
+    weighted = [technicians[email] for email in TECHNICIAN_PROFILES for _ in range(shares.get(email, 2))]
+    # Two jobs come back within 30 days of an earlier one on the same car (neither was Luca's).
+    comebacks = {HISTORY_JOBS // 3: HISTORY_JOBS // 3 - 3, 3 * HISTORY_JOBS // 4: 3 * HISTORY_JOBS // 4 - 5}
+    luca = technicians["tech@demo.test"]
+    async with db.read(tenant.id) as session:
+        vehicles = {
+            row.id: row
+            for row in await session.execute(select(Vehicle.id, Vehicle.customer_id, Vehicle.odometer_km))
+        }
+    async with db.uow(manager) as uow:
+        session = uow.session
+        jobs: list[tuple[WorkOrder, Operation, int, tuple[datetime, datetime]]] = []
+        for index in range(HISTORY_JOBS):
+            day = days[index * len(days) // HISTORY_JOBS]
+            technician_id = rng.choice(weighted)
+            original = comebacks.get(index)
+            if original is not None and jobs[original][0].technician_id == luca:
+                technician_id = technicians["marco.bianchi@demo.test"]
+            vehicle = vehicles[
+                jobs[original][0].vehicle_id
+                if original is not None
+                else vehicle_ids[index % len(vehicle_ids)]
+            ]
+            operation = OPERATIONS[rng.randrange(len(OPERATIONS))]
+            checked_in = datetime.combine(day, time(7, 45) if index % 2 else time(10, 30), zone).astimezone(
+                UTC
+            )
+            clock_on = checked_in + timedelta(minutes=10)
+            clock_off = clock_on + timedelta(hours=float(operation[1]) * rng.uniform(0.75, 1.3))
+            completed = clock_off + timedelta(minutes=15)
+            closed = completed + timedelta(hours=rng.randint(1, 20))
+            work_order = WorkOrder(
+                number=index + 1,
+                vehicle_id=vehicle.id,
+                customer_id=vehicle.customer_id,
+                category_id=rng.choice(category_ids),
+                complaint=COMPLAINTS[index % len(COMPLAINTS)],
+                status="CLOSED",
+                technician_id=technician_id,
+                service_advisor_id=None,
+                promised_at=checked_in + timedelta(hours=8),
+                bay_id=bay_ids[index % len(bay_ids)],
+                scheduled_start=checked_in,
+                scheduled_end=checked_in + timedelta(hours=3),
+                odometer_in_km=max(1000, vehicle.odometer_km - 300 * (HISTORY_JOBS - index)),
+                checked_in_at=checked_in,
+                comeback_of_id=jobs[original][0].id if original is not None else None,
+                completed_at=completed,
+                closed_at=closed,
+                status_changed_at=closed,
+                created_at=checked_in - timedelta(days=1),
+                updated_at=closed,
+            )
+            session.add(work_order)
+            # Flushed one by one: a comeback needs the id of the job it repeats.
+            await session.flush()
+            jobs.append((work_order, operation, technician_id, (clock_on, clock_off)))
+        for work_order, operation, technician_id, (clock_on, clock_off) in jobs:
+            assert work_order.completed_at is not None and work_order.closed_at is not None
+            lines = _history_lines(work_order.id, operation, tenant.labour_rate, parts)
+            session.add_all(lines)
+            session.add(
+                TimeEntry(
+                    technician_id=technician_id,
+                    work_order_id=work_order.id,
+                    started_at=clock_on,
+                    ended_at=clock_off,
+                )
+            )
+            for from_status, to_status, at in (
+                (None, "NEW", work_order.created_at),
+                ("NEW", "CHECKED_IN", work_order.checked_in_at),
+                ("CHECKED_IN", "IN_PROGRESS", clock_on),
+                ("IN_PROGRESS", "QUALITY_CHECK", clock_off),
+                ("QUALITY_CHECK", "READY", work_order.completed_at),
+                ("READY", "CLOSED", work_order.closed_at),
+            ):
+                session.add(
+                    WorkOrderHistory(
+                        work_order_id=work_order.id,
+                        from_status=from_status,
+                        to_status=to_status,
+                        actor_name="Import",
+                        at=at,
+                    )
+                )
+            session.add(_history_invoice(work_order, lines, tenant))
+        for name in ("work_order", "invoice"):
+            counted = await session.execute(
+                update(Counter).where(Counter.name == name).values(value=HISTORY_JOBS).returning(Counter.id)
+            )
+            if counted.first() is None:
+                session.add(Counter(name=name, value=HISTORY_JOBS))
+        await uow.commit()
+
+
+def _history_lines(
+    work_order_id: int, operation: Operation, labour_rate: Decimal, parts: dict[str, Part]
+) -> list[WorkOrderLine]:
+    description, hours, used = operation
+    lines = [
+        WorkOrderLine(
+            work_order_id=work_order_id,
+            kind="LABOUR",
+            description=description,
+            quantity=Decimal(hours),
+            unit_price=labour_rate,
+            position=0,
+        )
+    ]
+    for position, (sku, quantity) in enumerate(used, start=1):
+        part = parts[sku]
+        lines.append(
+            WorkOrderLine(
+                work_order_id=work_order_id,
+                kind="PART",
+                description=part.name,
+                part_id=part.id,
+                quantity=Decimal(quantity),
+                unit_price=part.price,
+                used=True,
+                position=position,
+            )
+        )
+    return lines
+
+
+def _history_invoice(work_order: WorkOrder, lines: list[WorkOrderLine], tenant: Tenant) -> Invoice:
+    currency = tenant.currency
+    sums = totals(
+        [PricedLine(line.kind, line.quantity, line.unit_price) for line in lines], tenant.vat_rate, currency
+    )
+    return Invoice(
+        number=work_order.number,
+        work_order_id=work_order.id,
+        customer_id=work_order.customer_id,
+        currency=currency,
+        lines=[
+            {
+                "description": line.description,
+                "kind": line.kind,
+                "quantity": str(line.quantity),
+                "unit_price": str(line.unit_price),
+                "net": str(line_net(line.quantity, line.unit_price, currency)),
+            }
+            for line in lines
+        ],
+        labour_net=sums.labour,
+        parts_net=sums.parts,
+        net=sums.net,
+        vat_rate=tenant.vat_rate,
+        vat=sums.vat,
+        total=sums.total,
+        issued_at=work_order.completed_at,
+    )

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import re
+import time
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
 
 from ops.auth.models import User
 from ops.customers.models import Customer
+from ops.db import utcnow
 from ops.events import Event
 from ops.seed import DEMO_PASSWORD, seed_demo
-from ops.tenants.models import Tenant
+from ops.tenants.models import Counter, Tenant
 from ops.vehicles.models import Vehicle
-from ops.workshop.models import WorkOrder
+from ops.workshop.models import (
+    Bay,
+    Invoice,
+    Part,
+    StockMovement,
+    TechnicianProfile,
+    TimeEntry,
+    WorkOrder,
+    WorkOrderLine,
+)
 from ops.workshop.service import OPEN_STATUSES
 from tests.web import sign_in
 
@@ -89,11 +101,11 @@ async def test_the_service_advisor_signs_in_and_finds_a_busy_board(runtime, clie
     html = await (await client.get("/workshop/board")).get_data(as_text=True)
 
     cards = re.findall(r'id="wo-\d+"', html)
-    assert len(cards) == 28  # 30 work orders, 2 of them closed
-    assert "WO-000001" in html
+    assert len(cards) == 28  # 30 open work orders, 2 of them closed; the 60 of the past weeks too
+    assert "WO-000061" in html
 
 
-async def test_forty_vehicles_each_with_a_customer_a_swiss_plate_and_a_valid_vin(runtime):
+async def test_eighty_vehicles_each_with_a_customer_a_swiss_plate_and_a_valid_vin(runtime):
     tenant = await _demo(runtime)
 
     async with runtime.db.read(tenant.id) as session:
@@ -105,22 +117,24 @@ async def test_forty_vehicles_each_with_a_customer_a_swiss_plate_and_a_valid_vin
             )
         ).all()
 
-    assert len(rows) == 40
-    assert len({vin for vin, _plate, _name in rows}) == 40
+    assert len(rows) == 80
+    assert len({vin for vin, _plate, _name in rows}) == 80
     assert [vin for vin, _plate, _name in rows if not vin_check_digit_is_valid(vin)] == []
     assert [plate for _vin, plate, _name in rows if not SWISS_PLATE.fullmatch(plate or "")] == []
 
 
-async def test_thirty_work_orders_cover_every_column_of_the_board(runtime):
+async def test_thirty_open_work_orders_cover_every_column_of_the_board(runtime):
     tenant = await _demo(runtime)
 
     async with runtime.db.read(tenant.id) as session:
-        orders = (await session.execute(select(WorkOrder.number, WorkOrder.status))).all()
+        orders = (
+            await session.execute(select(WorkOrder.number, WorkOrder.status).where(WorkOrder.number > 60))
+        ).all()
         moves = await session.scalar(
             select(func.count()).select_from(Event).where(Event.type == "work_order.moved")
         )
 
-    assert sorted(number for number, _status in orders) == list(range(1, 31))
+    assert sorted(number for number, _status in orders) == list(range(61, 91))
     statuses = [status for _number, status in orders]
     assert {status: statuses.count(status) > 0 for status in OPEN_STATUSES} == dict.fromkeys(
         OPEN_STATUSES, True
@@ -142,3 +156,126 @@ async def test_seeding_twice_changes_nothing(runtime):
         assert (
             await session.scalar(select(func.count()).select_from(Tenant).where(Tenant.slug == "demo")) == 1
         )
+
+
+async def test_six_bays_and_a_profile_for_every_technician(runtime):
+    tenant = await _demo(runtime)
+
+    async with runtime.db.read(tenant.id) as session:
+        bays = (await session.execute(select(Bay.name, Bay.kind).order_by(Bay.id))).all()
+        technicians = (
+            await session.execute(
+                select(User.name, TechnicianProfile.skills, TechnicianProfile.shift_start)
+                .outerjoin(TechnicianProfile, TechnicianProfile.user_id == User.id)
+                .where(User.role == "technician")
+            )
+        ).all()
+
+    assert [tuple(bay) for bay in bays] == [
+        ("Hebebühne 1", "LIFT"),
+        ("Hebebühne 2", "LIFT"),
+        ("Hebebühne 3", "LIFT"),
+        ("Hebebühne 4", "LIFT"),
+        ("Achsvermessung", "ALIGNMENT"),
+        ("EV-Platz", "EV"),
+    ]
+    assert len(technicians) == 6
+    assert [name for name, skills, shift in technicians if not skills or shift is None] == []
+
+
+async def test_forty_parts_in_francs_a_few_below_their_reorder_point(runtime):
+    tenant = await _demo(runtime)
+
+    async with runtime.db.read(tenant.id) as session:
+        parts = (await session.scalars(select(Part))).all()
+        reserved_on_lines = await session.scalar(
+            select(func.sum(WorkOrderLine.reserved_quantity)).where(WorkOrderLine.kind == "PART")
+        )
+        ledger = (
+            await session.execute(
+                select(StockMovement.part_id, func.sum(StockMovement.on_hand_change)).group_by(
+                    StockMovement.part_id
+                )
+            )
+        ).all()
+
+    assert len(parts) == 40
+    assert all(part.price > part.cost > 0 for part in parts)
+    assert 3 <= sum(part.below_reorder_point for part in parts) <= 8
+    assert any(part.unit == "l" and "5W-30" in part.name for part in parts)
+    # The open jobs' part lines hold their stock, and the ledger explains every level.
+    assert sum(part.reserved for part in parts) == reserved_on_lines > 0
+    assert dict(ledger) == {
+        part.id: part.on_hand for part in parts if part.on_hand or part.id in dict(ledger)
+    }
+
+
+async def test_every_open_job_has_its_labour_and_the_past_six_weeks_are_invoiced(runtime):
+    tenant = await _demo(runtime)
+
+    async with runtime.db.read(tenant.id) as session:
+        open_without_labour = await session.scalar(
+            select(func.count())
+            .select_from(WorkOrder)
+            .where(
+                WorkOrder.number > 60,
+                ~WorkOrder.id.in_(select(WorkOrderLine.work_order_id).where(WorkOrderLine.kind == "LABOUR")),
+            )
+        )
+        history = (
+            await session.execute(
+                select(WorkOrder.status, WorkOrder.completed_at, WorkOrder.comeback_of_id).where(
+                    WorkOrder.number <= 60
+                )
+            )
+        ).all()
+        invoiced = await session.scalar(
+            select(func.count()).select_from(Invoice).join(WorkOrder, WorkOrder.id == Invoice.work_order_id)
+        )
+        clocked = await session.scalar(select(func.count(func.distinct(TimeEntry.work_order_id))))
+        counters = dict((await session.execute(select(Counter.name, Counter.value))).all())
+
+    assert open_without_labour == 0
+    assert len(history) == 60 and {status for status, _at, _of in history} == {"CLOSED"}
+    oldest = min(at for _status, at, _of in history)
+    assert timedelta(days=35) < utcnow() - oldest < timedelta(days=43)
+    assert sum(of is not None for _status, _at, of in history) == 2
+    assert (invoiced or 0) >= 60 and (clocked or 0) >= 60
+    # New work orders and invoices continue the numbers of the imported ones.
+    assert counters["work_order"] == 90 and counters["invoice"] >= 60
+
+
+async def test_the_kpi_page_and_the_leaderboard_show_real_numbers(runtime, client):
+    await _demo(runtime)
+
+    await sign_in(client, "workshop.manager@demo.test", DEMO_PASSWORD)
+    page = await (await client.get("/workshop/kpis?period=month")).get_data(as_text=True)
+    invoice = await client.get("/workshop/invoices/1")
+
+    first_time_fix = re.search(r'id="kpi-first_time_fix".*?</section>', page, re.S)
+    assert first_time_fix and "no data" not in first_time_fix.group(0)
+    leaders = re.search(r'id="leaders-month".*?</section>', page, re.S)
+    assert leaders and "Luca Rossi" in leaders.group(0)
+    assert invoice.status_code == 200 and "INV-000001" in await invoice.get_data(as_text=True)
+
+
+async def test_seeding_takes_seconds(backend, tmp_path):
+    """The demo must be quick to set up; the number is printed for the record (-s shows it)."""
+    from ops.db import Database
+    from ops.migrate import upgrade_to_head
+    from tests.conftest import _create_postgres_database, _drop_postgres_database
+
+    if backend.is_postgres:
+        url = await _create_postgres_database()
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'seed.db'}"
+    await upgrade_to_head(url)
+    db = Database(url)
+    try:
+        started = time.perf_counter()
+        await seed_demo(db)
+        print(f"\nseed --demo on {backend.name}: {time.perf_counter() - started:.1f} s")
+    finally:
+        await db.dispose()
+        if backend.is_postgres:
+            await _drop_postgres_database(url)
