@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -50,3 +51,27 @@ async def test_the_reorder_flag_appears_and_disappears_live_on_the_list_and_the_
     await expect(part_page.page.locator(".reorder-alert")).to_have_count(0)
     assert await listing.page.evaluate("window.sameDocument === true"), "the list reloaded"
     assert listing.console_errors == [] and part_page.console_errors == []
+
+
+async def test_typing_in_the_search_filters_the_list_in_place_and_the_address_follows(open_page, shop):  # noqa: F811
+    """A long parts list would need a full reload per keystroke, and a shared link would lose the search."""
+    manager = await shop.user("workshop_manager", locale="en")
+    await new_part(shop, sku="OF-1", name="Oil filter", stock="12")
+    await new_part(shop, sku="BP-1", name="Brake pads", stock="1", reorder_point="2")
+    tab = await open_page()
+    await tab.sign_in(manager.email)
+    await tab.page.goto("/workshop/parts")
+    await tab.page.evaluate("window.sameDocument = true")
+
+    await tab.page.get_by_label("Search parts").fill("oil")
+
+    rows = tab.page.locator(".parts-table tbody tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("OF-1")
+    await expect(tab.page).to_have_url(re.compile(r"/workshop/parts\?q=oil$"))
+    await tab.page.get_by_label("Search parts").fill("")
+    await tab.page.get_by_label("Needs reorder only").check()
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("BP-1")
+    assert await tab.page.evaluate("window.sameDocument === true"), "the list reloaded"
+    assert tab.console_errors == []
