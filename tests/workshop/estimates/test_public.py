@@ -20,6 +20,7 @@ from ops.workshop.estimates.service import (
     decide_estimate,
 )
 from ops.workshop.models import Part, WorkOrderLine
+from ops.workshop.service import assign_work_order, move_work_order
 from tests.conftest import make_settings
 from tests.factories import TenantFactory
 from tests.web import csrf_from
@@ -33,6 +34,7 @@ from tests.workshop.estimates.helpers import (
     send,
     snapshot,
 )
+from tests.workshop.order_helpers import add_bay
 
 HIDDEN = re.compile(r'<input type="hidden" name="(csrf_token|fingerprint)" value="([^"]+)"')
 
@@ -379,3 +381,34 @@ async def test_the_public_page_is_rate_limited(backend, tmp_path):
 
     assert codes == [200, 200, 200, 429]
     assert int(refused.headers["Retry-After"]) > 0
+
+
+async def test_an_answer_is_taken_even_when_the_cars_bay_is_busy(client, factory, runtime):
+    """The estimate went out at check-in and the car waits in the yard; meanwhile another job took its
+    bay. The answer is recorded all the same, and the order waits for the workshop to move it."""
+    shop = await factory.tenant()
+    bay = await add_bay(shop)
+    job = await quoted_job(shop, status="CHECKED_IN")
+    async with shop.db.uow(shop.admin.actor) as uow:
+        job.work_order = await assign_work_order(uow, job.id, None, bay.id, job.work_order.version)
+    other = await shop.work_order(status="CHECKED_IN")
+    async with shop.db.uow(shop.admin.actor) as uow:
+        other = await assign_work_order(uow, other.id, None, bay.id, other.version)
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await move_work_order(
+            uow, other.id, "IN_PROGRESS", (await reload(runtime.db, shop.id, other.id)).version
+        )
+    token = await send(job)
+    _status, _html, fields = await _open(client, token)
+
+    response = await _answer(client, token, _all_of(job, "APPROVED", "DECLINED"), fields)
+
+    assert response.status_code == 303
+    states = await _line_states(runtime.db, shop.id, job)
+    assert (states[job.labour.id][0], states[job.part_line.id][0]) == ("APPROVED", "DECLINED")
+    stored = await reload(runtime.db, shop.id, job.id)
+    assert (stored.status, stored.occupied_bay_id) == ("WAITING_APPROVAL", None)
+    [decided] = await events_of(runtime.db, shop.id, "work_order.estimate_decided")
+    assert decided.payload["to"] == "WAITING_APPROVAL"
+    _status, html, _fields = await _open(client, token)
+    assert "Thank you. Your answer has reached" in html
