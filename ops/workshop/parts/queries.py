@@ -194,3 +194,12 @@ async def movements(session: AsyncSession, part_id: int, *, page: int = 1) -> Mo
         ],
         current,
     )
+
+
+async def work_order_id_for(session: AsyncSession, code: str) -> int | None:
+    """The id of the work order a person typed as WO-000012, wo-12 or 12; None when there is none."""
+    digits = code.strip().upper().removeprefix("WO-").removeprefix("WO").lstrip("0")
+    if not digits.isdigit() or len(digits) > 9:
+        return None
+    found = await session.scalar(select(WorkOrder.id).where(WorkOrder.number == int(digits)))
+    return None if found is None else int(found)

@@ -28,7 +28,7 @@ from ops.db import UnitOfWork, utcnow
 from ops.events import record
 from ops.i18n import current_locale
 from ops.i18n import gettext as _
-from ops.workshop.models import Part, StockMovement
+from ops.workshop.models import Part, StockMovement, WorkOrder
 
 PARTS_TOPIC = "parts"
 QUANTUM = Decimal("0.01")
@@ -471,6 +471,10 @@ async def return_stock(
     uow.actor.require("parts.manage")
     amount = validated_quantity(quantity)
     text = _validated_reason(reason, required=False)
+    if work_order_id is not None:
+        found = await uow.session.scalar(select(WorkOrder.id).where(WorkOrder.id == work_order_id))
+        if found is None:
+            raise RuleViolation(_("Choose a work order of this dealership."), field="work_order")
     after = await _change_stock(
         uow, part_id, "RETURN", on_hand_change=amount, reason=text, work_order_id=work_order_id
     )

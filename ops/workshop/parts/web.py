@@ -20,6 +20,7 @@ from ops.workshop.parts.service import (
     create_part,
     format_quantity,
     receive_stock,
+    return_stock,
     update_part,
 )
 
@@ -343,6 +344,51 @@ async def adjust(part_id: int) -> Any:
         return await _render_part(part_id, forms={"adjust": form}, errors={"adjust": errors}), 422
     await flash_message(
         _("%(sku)s adjusted; %(on_hand)s on hand.", sku=after.sku, on_hand=format_quantity(after.on_hand)),
+        "success",
+    )
+    return redirect(url_for("parts.part_page", part_id=part_id))
+
+
+@bp.post("/<int:part_id>/return", endpoint="return_from_job")
+@login_required
+async def return_from_job(part_id: int) -> Any:
+    actor = current_actor()
+    await _part_or_404(part_id)
+    actor.require("parts.manage")
+    form = await _form()
+    errors: dict[str, str] = {}
+    quantity = _decimal(form, "quantity", errors)
+    if quantity is None and not errors:
+        errors["quantity"] = _("This field is required.")
+    work_order_id = None
+    if (form.get("work_order") or "").strip():
+        async with runtime().db.read(actor.tenant_id) as session:
+            work_order_id = await queries.work_order_id_for(session, form["work_order"])
+        if work_order_id is None:
+            errors["work_order"] = _("There is no work order with this number.")
+    if errors:
+        return await _render_part(part_id, forms={"return": form}, errors={"return": errors}), 422
+    try:
+        async with runtime().db.uow(actor) as uow:
+            after = await return_stock(
+                uow,
+                part_id,
+                quantity,  # type: ignore[arg-type]
+                form.get("reason", ""),
+                work_order_id=work_order_id,
+            )
+    except NotFound:
+        abort(404)
+    except RuleViolation as violation:
+        errors = {violation.field or "quantity": str(violation)}
+        return await _render_part(part_id, forms={"return": form}, errors={"return": errors}), 422
+    await flash_message(
+        _(
+            "%(quantity)s of %(sku)s back on the shelf; %(on_hand)s on hand.",
+            quantity=format_quantity(quantity),  # type: ignore[arg-type]
+            sku=after.sku,
+            on_hand=format_quantity(after.on_hand),
+        ),
         "success",
     )
     return redirect(url_for("parts.part_page", part_id=part_id))

@@ -384,3 +384,18 @@ async def test_another_dealerships_part_is_not_found_and_untouched(runtime, fact
 
     assert await levels(runtime.db, other.id, foreign.id) == (D(3), D(0))
     assert len(await movements(runtime.db, other.id, foreign.id)) == 1
+
+
+async def test_a_return_names_only_a_job_of_the_same_dealership(runtime, factory):
+    """The ledger would link a part to a competitor's job."""
+    shop = await factory.tenant()
+    other = await factory.tenant()
+    part = await new_part(shop, stock="1")
+    foreign_job = await other.work_order()
+
+    with pytest.raises(RuleViolation) as refused:
+        async with shop.db.uow(shop.admin.actor) as uow:
+            await return_stock(uow, part.id, D(1), "x", work_order_id=foreign_job.id)
+
+    assert refused.value.field == "work_order"
+    assert await levels(runtime.db, shop.id, part.id) == (D(1), D(0))

@@ -403,3 +403,27 @@ async def test_the_parts_topic_is_refused_to_roles_without_parts_view(live_serve
         response = await client.get("/live", params={"topic": "parts"})
 
     assert response.status_code == 404
+
+
+async def test_returning_a_part_from_a_job_by_its_number_links_the_movement_to_it(client, factory, runtime):
+    shop = await factory.tenant()
+    other = await factory.tenant()
+    part = await new_part(shop, stock="1")
+    job = await shop.work_order()
+    await other.work_order()
+    await other.work_order()
+    token = await sign_in(client, (await shop.user("workshop_manager", locale="en")).email)
+    url = f"/workshop/parts/{part.id}/return"
+
+    unknown = await client.post(url, form={"csrf_token": token, "quantity": "1", "work_order": "WO-000002"})
+    returned = await client.post(
+        url, form={"csrf_token": token, "quantity": "1", "work_order": "wo-1", "reason": "Not fitted"}
+    )
+
+    assert unknown.status_code == 422
+    unknown_page = await unknown.get_data(as_text=True)
+    assert 'id="return-work_order-error">There is no work order with this number.</p>' in unknown_page
+    assert returned.status_code == 302
+    assert await levels(runtime.db, shop.id, part.id) == (D(2), D(0))
+    back = (await movements(runtime.db, shop.id, part.id))[-1]
+    assert (back.kind, back.work_order_id, back.reason) == ("RETURN", job.id, "Not fitted")
