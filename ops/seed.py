@@ -273,6 +273,25 @@ MODELS = (
     ("Mercedes-Benz", "C 300 e", "PLUGIN_HYBRID"),
     ("Subaru", "Forester", "GASOLINE"),
 )
+STREETS = (
+    "Bahnhofstrasse",
+    "Dorfstrasse",
+    "Seestrasse",
+    "Hauptstrasse",
+    "Kirchweg",
+    "Industriestrasse",
+    "Lindenweg",
+)
+TOWNS = (
+    ("8001", "Zürich"),
+    ("8400", "Winterthur"),
+    ("8810", "Horgen"),
+    ("8820", "Wädenswil"),
+    ("6300", "Zug"),
+    ("5400", "Baden"),
+    ("8640", "Rapperswil-Jona"),
+    ("6003", "Luzern"),
+)
 CANTONS = ("ZH", "ZH", "ZH", "AG", "SZ", "ZG", "LU", "SG", "BE")
 COLOURS = ("Schwarz", "Weiss", "Silber", "Blau", "Grau", "Rot")
 COMPLAINTS = (
@@ -374,6 +393,9 @@ async def seed_demo(db: Database) -> tuple[Tenant, bool]:
                     " ", ""
                 ),
                 preferred_language=rng.choice(("de", "de", "de", "fr", "it", "en")),
+                address_line=f"{rng.choice(STREETS)} {rng.randint(1, 120)}",
+                postal_code=(town := rng.choice(TOWNS))[0],
+                city=town[1],
             )
             session.add(customer)
             await session.flush()

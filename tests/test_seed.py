@@ -246,11 +246,13 @@ async def test_every_open_job_has_its_labour_and_the_past_six_weeks_are_invoiced
 
 
 async def test_the_kpi_page_and_the_leaderboard_show_real_numbers(runtime, client):
-    await _demo(runtime)
+    tenant = await _demo(runtime)
+    async with runtime.db.read(tenant.id) as session:
+        first_invoice = await session.scalar(select(Invoice.id).where(Invoice.number == 1))
 
     await sign_in(client, "workshop.manager@demo.test", DEMO_PASSWORD)
     page = await (await client.get("/workshop/kpis?period=month")).get_data(as_text=True)
-    invoice = await client.get("/workshop/invoices/1")
+    invoice = await client.get(f"/workshop/invoices/{first_invoice}")
 
     first_time_fix = re.search(r'id="kpi-first_time_fix".*?</section>', page, re.S)
     assert first_time_fix and "no data" not in first_time_fix.group(0)

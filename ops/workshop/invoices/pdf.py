@@ -78,6 +78,7 @@ def render_invoice_pdf(invoice: InvoiceDocument) -> bytes:
         for line in (
             invoice.customer_company,
             invoice.customer_name,
+            *invoice.customer_address,
             invoice.customer_email,
             invoice.customer_phone,
         )

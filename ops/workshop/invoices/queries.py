@@ -44,6 +44,8 @@ class InvoiceDocument:
     customer_company: str | None
     customer_email: str | None
     customer_phone: str | None
+    # Street, and postal code with city: the address lines of the letter.
+    customer_address: list[str]
     plate: str | None
     vin: str
     vehicle: str
@@ -83,6 +85,15 @@ def snapshot_line(raw: dict[str, Any], currency: str) -> InvoiceLine:
     )
 
 
+def _address_lines(customer: Customer | None) -> list[str]:
+    if customer is None:
+        return []
+    town = " ".join(part for part in (customer.postal_code, customer.city) if part)
+    if town and customer.country and customer.country != "CH":
+        town = f"{customer.country}-{town}"
+    return [line for line in (customer.address_line, town) if line]
+
+
 async def invoice_document(session: AsyncSession, invoice_id: int) -> InvoiceDocument | None:
     row = (
         await session.execute(
@@ -108,6 +119,7 @@ async def invoice_document(session: AsyncSession, invoice_id: int) -> InvoiceDoc
         customer_company=customer.company_name if customer else None,
         customer_email=customer.email if customer else None,
         customer_phone=customer.phone if customer else None,
+        customer_address=_address_lines(customer),
         plate=vehicle.plate,
         vin=vehicle.vin,
         vehicle=f"{vehicle.make} {vehicle.model}",

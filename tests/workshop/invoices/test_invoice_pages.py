@@ -35,7 +35,14 @@ async def _invoiced_job(shop: TenantHandle):  # type: ignore[no-untyped-def]
         await uow.session.execute(
             update(Customer)
             .where(Customer.id == work_order.customer_id)
-            .values(first_name="Jürg", last_name="Müller-Lüthi", phone="+41791234567")
+            .values(
+                first_name="Jürg",
+                last_name="Müller-Lüthi",
+                phone="+41791234567",
+                address_line="Bahnhofstrasse 12",
+                postal_code="8001",
+                city="Zürich",
+            )
         )
         await uow.session.execute(
             update(WorkOrder).where(WorkOrder.id == work_order.id).values(odometer_in_km=48213)
@@ -72,6 +79,8 @@ async def test_the_invoice_shows_every_figure_in_the_dealerships_money(client, f
         "INV-000001",
         work_order.code,
         "Jürg Müller-Lüthi",
+        "Bahnhofstrasse 12",
+        "8001 Zürich",
         "+41791234567",
         f"48{SWISS_THOUSANDS}213 km",
         "Bremsbeläge vorne ersetzen",
@@ -136,6 +145,7 @@ async def test_the_pdf_is_a_download_named_after_the_invoice_with_its_text(clien
     for expected in (
         "INV-000001",
         "Jürg Müller-Lüthi",
+        "8001 Zürich",
         "Bremsbeläge vorne ersetzen",
         "CHF 247.50",
         "CHF 29.33",
