@@ -179,6 +179,9 @@ async def add_part_line(
     if part is None:
         raise RuleViolation(_("Choose a part from stock."), field="part_id")
     unit_price = _checked_price(part.price if unit_price is None else unit_price, "unit_price")
+    # Reserve before the line exists: inserting a row that references the part takes a share lock on
+    # it, and two jobs holding that while both wait for the part's row lock would deadlock.
+    reserved = await reserve_part(uow, part.id, quantity, work_order.id)
     line = WorkOrderLine(
         work_order_id=work_order.id,
         kind="PART",
@@ -186,13 +189,11 @@ async def add_part_line(
         part_id=part.id,
         quantity=quantity,
         unit_price=unit_price,
-        reserved_quantity=Decimal("0"),
+        reserved_quantity=reserved,
         approval="PENDING",
         position=await _next_position(uow, work_order.id),
     )
     uow.session.add(line)
-    await uow.session.flush()
-    line.reserved_quantity = await reserve_part(uow, part.id, quantity, work_order.id)
     await uow.session.flush()
     _record_line_event(uow, "work_order.line_added", work_order, line)
     await uow.commit()
