@@ -483,3 +483,25 @@ async def test_after_completion_part_lines_show_as_taken_from_stock_not_short(cl
     await sign_in(client, advisor.email)
     page = await (await client.get(f"/workshop/work-orders/{work_order.id}")).get_data(as_text=True)
     assert "taken from stock" in page and "short by" not in page
+
+
+async def test_a_quantity_is_changed_from_the_page_and_a_bad_one_is_named(client, factory, runtime):
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="en")
+    work_order = await shop.work_order(status="CHECKED_IN")
+    async with runtime.db.uow(advisor.actor) as uow:
+        line = await add_labour_line(uow, work_order.id, "Replace pads", Decimal("1"))
+    token = await sign_in(client, advisor.email)
+    path = f"/workshop/work-orders/{work_order.id}/lines/{line.id}/quantity"
+
+    refused = await client.post(path, form={"quantity": "0"}, headers={**HTMX, "X-CSRF-Token": token})
+    changed = await client.post(path, form={"quantity": "2,25"}, headers={**HTMX, "X-CSRF-Token": token})
+
+    assert refused.status_code == 422
+    html = await refused.get_data(as_text=True)
+    assert f'id="line-{line.id}-quantity-error">Enter hours above 0 and at most 99.99.</p>' in html
+    assert changed.status_code == 200
+    [stored] = await lines_of(runtime.db, shop.id, work_order.id)
+    assert stored.quantity == Decimal("2.25")
+    [event] = await _events(runtime.db, shop.id, "work_order.line_changed")
+    assert event.payload["quantity"] == "2.25"
