@@ -16,7 +16,10 @@ from the repository root:
     .venv/bin/pybabel update -i ops/translations/messages.pot -d ops/translations --ignore-obsolete
 
 then translate what is new or fuzzy in ops/translations/de/LC_MESSAGES/messages.po (tests/test_i18n.py
-fails while a message is untranslated or fuzzy).
+fails while a message is untranslated or fuzzy). The French and Italian catalogs (fr, it) cover what a
+dealership's customers read: the public estimate page and its mail (tests/test_i18n.py fails while one of
+their messages is untranslated there); staff pages in fr or it read English where a message has no
+translation, with the language's formats.
 """
 
 from __future__ import annotations
@@ -44,9 +47,11 @@ TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 # What a user or tenant may choose as their locale.
 SUPPORTED_LOCALES = ("en", "de", "de_CH", "fr", "it")
 # The languages pages are shown in: English, the source, and each language with a catalog. A choice of
-# another language (fr, it until their catalogs exist) reads English rather than a page of two languages.
+# another language reads English rather than a page of two languages. German is complete; French and
+# Italian translate the customer-facing pages, so staff who choose them read mostly English with French
+# or Italian dates and numbers.
 SOURCE_LANGUAGE = "en"
-LANGUAGES = (SOURCE_LANGUAGE, "de")
+LANGUAGES = (SOURCE_LANGUAGE, "de", "fr", "it")
 
 current_locale: ContextVar[str] = ContextVar("current_locale", default=SOURCE_LANGUAGE)
 current_timezone: ContextVar[str] = ContextVar("current_timezone", default="UTC")

@@ -1,5 +1,6 @@
 """Languages and regional formats: every text has its German translation, a German user of a Swiss
-dealership reads the board and its live updates in German, and dates and money follow the dealership."""
+dealership reads the board and its live updates in German, and dates and money follow the dealership.
+A dealership's French and Italian customers read their estimate page and its mail in their language."""
 
 from __future__ import annotations
 
@@ -10,18 +11,33 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
+from ops.config import Settings
 from ops.i18n import LANGUAGES, TRANSLATIONS_DIR, format_datetime, format_money, locale_for
 from ops.workshop.service import NewWorkOrder, create_work_order, move_work_order
 from realtime.hub import View
+from tests.conftest import Backend, make_settings
 from tests.factories import TenantFactory
 from tests.web import http_sign_in, open_sse, sign_in
+from tests.workshop.estimates.helpers import last_mail, quoted_job, send
 
 ROOT = Path(__file__).resolve().parent.parent
 GERMAN_CATALOG = TRANSLATIONS_DIR / "de" / "LC_MESSAGES" / "messages.po"
+# What a dealership's customers read, who may read French or Italian where staff read German or English:
+# the public estimate page (and the page frame around it), the estimate mail, and the estimate's own
+# messages (the page's errors, the mail's subject). Every message from these has to be in fr and it.
+CUSTOMER_FACING = (
+    "templates/base.html",
+    "templates/workshop/estimates/",
+    "templates/mail/",
+    "ops/workshop/estimates/",
+)
+CUSTOMER_LANGUAGES = ("fr", "it")
+HIDDEN = re.compile(r'<input type="hidden" name="(csrf_token|fingerprint)" value="([^"]+)"')
 # Named %-placeholders, an escaped percent sign, and the {n} the page's own script fills in.
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%%|\{[a-z0-9_]+\}")
 # 13:05 UTC on a winter day is 14:05 in Zurich and 08:05 in New York.
@@ -47,9 +63,28 @@ def _extracted_messages(tmp_path: Path) -> Catalog:
         return read_po(handle)
 
 
+def _catalog(language: str) -> Catalog:
+    with (TRANSLATIONS_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        return read_po(handle, locale=language)
+
+
 def _german_catalog() -> Catalog:
-    with GERMAN_CATALOG.open("rb") as handle:
-        return read_po(handle, locale="de")
+    return _catalog("de")
+
+
+def _is_translated(catalog: Catalog, message_id: str) -> bool:
+    translated = catalog.get(message_id)
+    if translated is None or translated.fuzzy:
+        return False
+    strings = translated.string
+    return all(strings if isinstance(strings, tuple) else (strings,))
+
+
+@pytest.fixture
+def settings(backend: Backend, tmp_path: Path) -> Settings:
+    # The public estimate page is rate-limited per address, which every test shares (as in
+    # tests/workshop/estimates/conftest.py).
+    return make_settings(backend, tmp_path, public_requests_per_window=100_000)
 
 
 def _where(message) -> str:  # type: ignore[no-untyped-def]
@@ -73,20 +108,47 @@ def test_every_text_in_the_code_and_templates_has_a_german_translation(tmp_path)
     )
 
 
-def test_no_german_translation_is_marked_fuzzy_because_fuzzy_ones_are_not_shown():
-    fuzzy = [message.id for message in _german_catalog() if message.id and message.fuzzy]
+def test_every_customer_facing_text_has_a_french_and_an_italian_translation(tmp_path):
+    catalogs = {language: _catalog(language) for language in CUSTOMER_LANGUAGES}
+    customer_facing = [
+        message
+        for message in _extracted_messages(tmp_path)
+        if message.id
+        and any(
+            str(Path(path).relative_to(ROOT)).startswith(CUSTOMER_FACING) for path, _ in message.locations
+        )
+    ]
+    assert len(customer_facing) > 30, "the estimate page and mail have more text than this"
+    untranslated = [
+        f"{language}: {message.id!r} ({_where(message)})"
+        for language, catalog in catalogs.items()
+        for message in customer_facing
+        if not _is_translated(catalog, message.id)
+    ]
+    assert untranslated == [], (
+        "French and Italian customers would read these in English; run the commands in ops/i18n.py's "
+        "docstring and translate them in ops/translations/fr and it:\n" + "\n".join(untranslated)
+    )
+
+
+@pytest.mark.parametrize("language", ["de", *CUSTOMER_LANGUAGES])
+def test_no_translation_is_marked_fuzzy_because_fuzzy_ones_are_not_shown(language):
+    fuzzy = [message.id for message in _catalog(language) if message.id and message.fuzzy]
     assert fuzzy == []
 
 
-def test_every_german_translation_keeps_the_placeholders_of_its_english_text():
+@pytest.mark.parametrize("language", ["de", *CUSTOMER_LANGUAGES])
+def test_every_translation_keeps_the_placeholders_of_its_english_text(language):
     mismatched = []
-    for message in _german_catalog():
+    for message in _catalog(language):
         if not message.id:
             continue
         sources = message.id if isinstance(message.id, tuple) else (message.id,)
         translations = message.string if isinstance(message.string, tuple) else (message.string,)
         expected = Counter(PLACEHOLDER.findall(sources[-1]))
         for translation in translations:
+            if not translation:
+                continue  # untranslated in fr or it: read in English (the German test above counts those)
             # A lone % would break the page: templates %-format every text.
             leftover = PLACEHOLDER.sub("", translation)
             if Counter(PLACEHOLDER.findall(translation)) != expected or "%" in leftover:
@@ -100,7 +162,10 @@ def test_a_language_without_a_catalog_reads_english_with_the_dealerships_formats
     assert locale_for(None, "CH") == "en_CH"
     assert locale_for("de", "CH") == "de_CH"
     assert locale_for("de-CH", None) == "de_CH"
-    assert locale_for("fr", "CH") == "en_CH"
+    assert locale_for("fr", "CH") == "fr_CH"
+    assert locale_for("it", "CH") == "it_CH"
+    assert locale_for("fr-CH", None) == "fr_CH"
+    assert locale_for("es", "CH") == "en_CH"
     # Babel has no German formats for the US, so the language's own.
     assert locale_for("de_CH", "US") == "de"
 
@@ -244,3 +309,123 @@ async def test_template_plurals_take_extra_values_and_escape_them(app):
     html = await template.render_async(count=2, name="<b>Reto</b>")
 
     assert html == "2 cards for &lt;b&gt;Reto&lt;/b&gt;"
+
+
+# What a French and an Italian customer of a Swiss dealership read: the page and mail in their language,
+# with the dealership's money and dates as their language writes them in Switzerland (fr_CH, it_CH).
+CUSTOMER_PAGES = {
+    "fr": {
+        "lang": "fr-CH",
+        "title": "Devis %(code)s",
+        "read": [
+            "Veuillez accepter ou refuser chaque poste.",
+            "> Accepter</label>",
+            "> Refuser</label>",
+            "<dt>TVA</dt>",
+            "Si vous acceptez tout",
+            ">Envoyer ma réponse</button>",
+            "Main-d\u2019œuvre\xa0: 1,5 h",
+            "267,55\xa0CHF",
+        ],
+        "missing": "Choisissez «\xa0Accepter\xa0» ou «\xa0Refuser\xa0» pour chaque poste.",
+        "answered": ["Merci. Votre réponse est bien parvenue à", ">Accepté</span>", ">Refusé</span>"],
+        "subject": "Devis %(code)s pour votre Skoda Octavia de %(dealership)s",
+        "mail": [
+            "Bonjour Anna Muster,",
+            "Total si vous acceptez tout\xa0: 364,84\xa0CHF (TVA comprise)",
+            "Acceptez ou refusez ici\xa0:",
+        ],
+        "valid_until": re.compile(r"Ce lien est valable jusqu\u2019au \d{1,2} \w+ \d{4}\."),
+    },
+    "it": {
+        "lang": "it-CH",
+        "title": "Preventivo %(code)s",
+        "read": [
+            "La preghiamo di approvare o rifiutare ogni voce.",
+            "> Approva</label>",
+            "> Rifiuta</label>",
+            "<dt>IVA</dt>",
+            "Se approva tutto",
+            ">Invia la mia risposta</button>",
+            "Manodopera: 1.5 h",
+            "CHF\xa0267.55",
+        ],
+        "missing": "Scelga «Approva» o «Rifiuta» per ogni voce.",
+        "answered": ["Grazie. La sua risposta è giunta a", ">Approvato</span>", ">Rifiutato</span>"],
+        "subject": "Preventivo %(code)s per il suo veicolo Skoda Octavia da %(dealership)s",
+        "mail": [
+            "Buongiorno Anna Muster,",
+            "Totale se approva tutto: CHF\xa0364.84 (IVA inclusa)",
+            "Approvi o rifiuti qui:",
+        ],
+        "valid_until": re.compile(r"Questo link è valido fino al \d{1,2} \w+ \d{4}\."),
+    },
+}
+# English text of the public page that none of these customers should meet.
+ENGLISH_ON_THE_PAGE = ("Estimate ", "Approve", "Decline", "VAT", "Send my answer", "Skip to content")
+
+
+@pytest.mark.parametrize("language", CUSTOMER_LANGUAGES)
+async def test_a_customer_reads_the_estimate_page_and_the_answer_in_their_language(client, factory, language):
+    expected = CUSTOMER_PAGES[language]
+    shop = await factory.tenant(country="CH")
+    job = await quoted_job(shop, language=language)
+    token = await send(job)
+
+    # Whatever language the browser asks for: the page is the customer's.
+    response = await client.get(f"/estimate/{token}", headers={"Accept-Language": "de-CH,de;q=0.9"})
+
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f'<html lang="{expected["lang"]}">' in html
+    assert f"<h1>{expected['title'] % {'code': job.work_order.code}}</h1>" in html
+    for text in expected["read"]:
+        assert text in html, text
+    for english in ENGLISH_ON_THE_PAGE:
+        assert english not in html, english
+
+    fields = dict(HIDDEN.findall(html))
+    refused = await client.post(f"/estimate/{token}", form=fields)
+    assert refused.status_code == 422
+    assert expected["missing"] in await refused.get_data(as_text=True)
+
+    choices = {f"line-{job.labour.id}": "APPROVED", f"line-{job.part_line.id}": "DECLINED"}
+    answered = await client.post(f"/estimate/{token}", form={**fields, **choices})
+    assert answered.status_code == 303
+    html = await (await client.get(f"/estimate/{token}")).get_data(as_text=True)
+    for text in expected["answered"]:
+        assert text in html, text
+
+
+@pytest.mark.parametrize("language", CUSTOMER_LANGUAGES)
+async def test_a_customer_gets_the_estimate_mail_in_their_language(factory, language):
+    expected = CUSTOMER_PAGES[language]
+    shop = await factory.tenant(country="CH")
+    job = await quoted_job(shop, language=language)
+    await send(job)
+
+    mail = await last_mail(shop.db, shop.id)
+
+    assert mail.language == language
+    assert mail.subject == expected["subject"] % {"code": job.work_order.code, "dealership": shop.tenant.name}
+    assert mail.text.startswith(expected["mail"][0])
+    for text in expected["mail"]:
+        assert text in mail.text, text
+    assert expected["valid_until"].search(mail.text), mail.text
+    assert mail.html is not None and f'<html lang="{language}">' in mail.html
+    assert "VAT" not in mail.text and "VAT" not in mail.html
+
+
+async def test_staff_who_read_french_get_french_formats_and_english_where_untranslated(client, factory):
+    shop = await factory.tenant(country="CH")
+    advisor = await shop.user("service_advisor", locale="fr")
+    await _work_order_promised(shop, PROMISED)
+    await sign_in(client, advisor.email)
+
+    html = await (await client.get("/workshop/board")).get_data(as_text=True)
+
+    assert '<html lang="fr-CH">' in html
+    # The board has no French yet: English text, not a missing or garbled page.
+    assert "<h1>Job board</h1>" in html and "<dt>Promised</dt>" in html
+    assert "04.03.30 14:05" in html  # fr_CH's short date and time, in the dealership's timezone
+    assert "Se déconnecter" in html
