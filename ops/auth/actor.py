@@ -20,6 +20,10 @@ PERMISSIONS: dict[str, set[str]] = {
     "workshop.view": set(ROLES),
     "work_order.create": _WORKSHOP_STAFF,
     "work_order.move": _WORKSHOP_STAFF | {"technician"},
+    # Booking a slot, reassigning a job and checking a car in happen at the counter or the manager's desk.
+    "work_order.schedule": _WORKSHOP_STAFF,
+    "work_order.assign": _WORKSHOP_STAFF,
+    "work_order.check_in": _WORKSHOP_STAFF,
     # Parts inventory: the workshop sees stock; advisors, managers and admins receive and adjust it.
     "parts.view": _WORKSHOP_STAFF | {"technician", "viewer"},
     "parts.manage": _WORKSHOP_STAFF,

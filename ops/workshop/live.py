@@ -37,6 +37,10 @@ def announcement_for(record: EventRecord) -> str:
         )
     if record.type == "work_order.created":
         return _("%(number)s created by %(who)s.", number=payload["number"], who=who)
+    if record.type == "work_order.scheduled" and not payload.get("status_changed"):
+        return _("%(number)s scheduled by %(who)s.", number=payload["number"], who=who)
+    if record.type == "work_order.assigned":
+        return _("%(number)s reassigned by %(who)s.", number=payload["number"], who=who)
     return ""
 
 
@@ -59,6 +63,7 @@ async def render_board_update(
         card=card,
         counts=counts,
         can_move=view.role in PERMISSIONS["work_order.move"],
+        can_assign=view.role in PERMISSIONS["work_order.assign"],
         announcement=announcement,
         message=message,
         message_kind=message_kind,

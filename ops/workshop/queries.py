@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -15,7 +15,7 @@ from ops.auth.models import User
 from ops.customers.models import Customer
 from ops.db import utcnow
 from ops.vehicles.models import Vehicle
-from ops.workshop.models import WorkOrder, WorkOrderCategory, format_work_order_number
+from ops.workshop.models import Bay, WorkOrder, WorkOrderCategory, format_work_order_number
 from ops.workshop.service import OPEN_STATUSES, TRANSITIONS
 
 
@@ -35,6 +35,11 @@ class Card:
     technician_name: str | None
     promised_at: datetime | None
     status_changed_at: datetime
+    technician_id: int | None = None
+    bay_id: int | None = None
+    bay_name: str | None = None
+    # The earlier job this one repeats within 30 days of its completion.
+    comeback_of_id: int | None = None
 
     @property
     def allowed_moves(self) -> tuple[str, ...]:
@@ -68,11 +73,16 @@ def _card_query() -> Select[*tuple[Any, ...]]:
             technician.name,
             WorkOrder.promised_at,
             WorkOrder.status_changed_at,
+            WorkOrder.technician_id,
+            WorkOrder.bay_id,
+            Bay.name,
+            WorkOrder.comeback_of_id,
         )
         .join(Vehicle, Vehicle.id == WorkOrder.vehicle_id)
         .outerjoin(Customer, Customer.id == WorkOrder.customer_id)
         .outerjoin(WorkOrderCategory, WorkOrderCategory.id == WorkOrder.category_id)
         .outerjoin(technician, technician.id == WorkOrder.technician_id)
+        .outerjoin(Bay, Bay.id == WorkOrder.bay_id)
     )
 
 
@@ -94,6 +104,10 @@ def _to_card(row: tuple[object, ...]) -> Card:
         technician,
         promised_at,
         status_changed_at,
+        technician_id,
+        bay_id,
+        bay_name,
+        comeback_of_id,
     ) = row
     customer = None
     if first is not None:
@@ -113,16 +127,59 @@ def _to_card(row: tuple[object, ...]) -> Card:
         technician_name=technician,  # type: ignore[arg-type]
         promised_at=promised_at,  # type: ignore[arg-type]
         status_changed_at=status_changed_at,  # type: ignore[arg-type]
+        technician_id=technician_id,  # type: ignore[arg-type]
+        bay_id=bay_id,  # type: ignore[arg-type]
+        bay_name=bay_name,  # type: ignore[arg-type]
+        comeback_of_id=comeback_of_id,  # type: ignore[arg-type]
     )
 
 
-async def board_columns(session: AsyncSession) -> dict[str, list[Card]]:
+@dataclass(frozen=True)
+class BoardFilter:
+    """What the board shows: every open job, or those of one bay, technician, priority, or overdue.
+
+    `UNASSIGNED` as the bay or technician shows the jobs without one. The same rule runs in the
+    browser on live updates (static/js/app.js, "board filter"), from the data attributes of each card.
+    """
+
+    bay_id: int | None = None
+    technician_id: int | None = None
+    priority: str | None = None
+    overdue: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self != BoardFilter()
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        for wanted, column in (
+            (self.bay_id, WorkOrder.bay_id),
+            (self.technician_id, WorkOrder.technician_id),
+        ):
+            if wanted == UNASSIGNED:
+                conditions.append(column.is_(None))
+            elif wanted is not None:
+                conditions.append(column == wanted)
+        if self.priority is not None:
+            conditions.append(WorkOrder.priority == self.priority)
+        if self.overdue:
+            conditions.append(WorkOrder.promised_at < utcnow())
+        return conditions
+
+
+# Filter value for "no bay" / "no technician"; ids start at 1.
+UNASSIGNED = 0
+
+
+async def board_columns(
+    session: AsyncSession, board_filter: BoardFilter | None = None
+) -> dict[str, list[Card]]:
     """Open work orders by status; newest arrival in a column first, as live updates insert them."""
-    rows = await session.execute(
-        _card_query()
-        .where(WorkOrder.status.in_(OPEN_STATUSES))
-        .order_by(WorkOrder.status_changed_at.desc(), WorkOrder.id.desc())
-    )
+    query = _card_query().where(WorkOrder.status.in_(OPEN_STATUSES))
+    if board_filter is not None:
+        query = query.where(*board_filter.conditions())
+    rows = await session.execute(query.order_by(WorkOrder.status_changed_at.desc(), WorkOrder.id.desc()))
     columns: dict[str, list[Card]] = {status: [] for status in OPEN_STATUSES}
     for row in rows:
         card = _to_card(tuple(row))
@@ -155,30 +212,132 @@ async def column_counts(session: AsyncSession) -> dict[str, int]:
     return counts
 
 
-async def form_choices(session: AsyncSession) -> dict[str, list[tuple[int, str]]]:
-    """Vehicles, categories and technicians for the create form."""
-    vehicles = await session.execute(
-        select(
-            Vehicle.id, Vehicle.plate, Vehicle.make, Vehicle.model, Customer.first_name, Customer.last_name
-        )
-        .outerjoin(Customer, Customer.id == Vehicle.customer_id)
-        .order_by(Vehicle.plate)
+async def active_technicians(session: AsyncSession) -> list[tuple[int, str]]:
+    rows = await session.execute(
+        select(User.id, User.name).where(User.role == "technician", User.active.is_(True)).order_by(User.name)
     )
+    return [(int(id_), str(name)) for id_, name in rows]
+
+
+async def active_bays(session: AsyncSession) -> list[tuple[int, str]]:
+    rows = await session.execute(select(Bay.id, Bay.name).where(Bay.active.is_(True)).order_by(Bay.name))
+    return [(int(id_), str(name)) for id_, name in rows]
+
+
+async def form_choices(session: AsyncSession) -> dict[str, list[tuple[int, str]]]:
+    """Categories and technicians for the create form (the vehicle is searched for)."""
     categories = await session.execute(
         select(WorkOrderCategory.id, WorkOrderCategory.name).order_by(WorkOrderCategory.name)
     )
-    technicians = await session.execute(
-        select(User.id, User.name).where(User.role == "technician", User.active.is_(True)).order_by(User.name)
-    )
     return {
-        "vehicles": [
-            (
-                int(v.id),
-                f"{v.plate or '—'} · {v.make} {v.model}"
-                + (f" · {v.first_name} {v.last_name}" if v.first_name else ""),
-            )
-            for v in vehicles
-        ],
         "categories": [(int(c.id), str(c.name)) for c in categories],
-        "technicians": [(int(t.id), str(t.name)) for t in technicians],
+        "technicians": await active_technicians(session),
     }
+
+
+@dataclass(frozen=True)
+class VehicleChoice:
+    id: int
+    plate: str | None
+    vin: str
+    make: str
+    model: str
+    year: int
+    customer_name: str | None
+
+
+VEHICLE_SEARCH_LIMIT = 20
+
+
+def _vehicle_query() -> Select[*tuple[Any, ...]]:
+    return select(
+        Vehicle.id,
+        Vehicle.plate,
+        Vehicle.vin,
+        Vehicle.make,
+        Vehicle.model,
+        Vehicle.year,
+        Customer.first_name,
+        Customer.last_name,
+        Customer.company_name,
+    ).outerjoin(Customer, Customer.id == Vehicle.customer_id)
+
+
+def _to_vehicle_choice(row: Any) -> VehicleChoice:
+    customer = None
+    if row.first_name is not None:
+        customer = row.company_name or f"{row.first_name} {row.last_name}"
+    return VehicleChoice(
+        id=int(row.id),
+        plate=row.plate,
+        vin=str(row.vin),
+        make=str(row.make),
+        model=str(row.model),
+        year=int(row.year),
+        customer_name=customer,
+    )
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def search_vehicles(session: AsyncSession, text: str) -> tuple[list[VehicleChoice], bool]:
+    """Vehicles whose plate, VIN, make, model or customer name contain every word typed (any case;
+    plates also without their spaces, so "zh123" finds "ZH 123 456"); and whether there were more."""
+    words = text.lower().split()
+    if not words:
+        return [], False
+    compact_plate = func.lower(func.replace(func.coalesce(Vehicle.plate, ""), " ", ""))
+    query = _vehicle_query()
+    for word in words:
+        pattern = _like(word)
+        query = query.where(
+            or_(
+                compact_plate.like(pattern, escape="\\"),
+                func.lower(Vehicle.vin).like(pattern, escape="\\"),
+                func.lower(Vehicle.make).like(pattern, escape="\\"),
+                func.lower(Vehicle.model).like(pattern, escape="\\"),
+                func.lower(Customer.first_name).like(pattern, escape="\\"),
+                func.lower(Customer.last_name).like(pattern, escape="\\"),
+                func.lower(func.coalesce(Customer.company_name, "")).like(pattern, escape="\\"),
+            )
+        )
+    rows = (
+        await session.execute(query.order_by(Vehicle.plate, Vehicle.id).limit(VEHICLE_SEARCH_LIMIT + 1))
+    ).all()
+    return [_to_vehicle_choice(row) for row in rows[:VEHICLE_SEARCH_LIMIT]], len(rows) > VEHICLE_SEARCH_LIMIT
+
+
+async def vehicle_choice(session: AsyncSession, vehicle_id: int) -> VehicleChoice | None:
+    row = (await session.execute(_vehicle_query().where(Vehicle.id == vehicle_id))).first()
+    return None if row is None else _to_vehicle_choice(row)
+
+
+async def has_vehicles(session: AsyncSession) -> bool:
+    return await session.scalar(select(Vehicle.id).limit(1)) is not None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A job's current technician and bay with what they can be changed to (the Assign form)."""
+
+    card: Card
+    technicians: list[tuple[int, str]]
+    bays: list[tuple[int, str]]
+
+
+async def assignment(session: AsyncSession, work_order_id: int) -> Assignment | None:
+    found = await card(session, work_order_id)
+    if found is None:
+        return None
+    technicians = await active_technicians(session)
+    bays = await active_bays(session)
+    # The job's own technician and bay stay choosable even when no longer active, so that changing
+    # one of them does not silently drop the other.
+    if found.technician_id is not None and found.technician_id not in dict(technicians):
+        technicians.append((found.technician_id, found.technician_name or ""))
+    if found.bay_id is not None and found.bay_id not in dict(bays):
+        bays.append((found.bay_id, found.bay_name or ""))
+    return Assignment(found, technicians, bays)

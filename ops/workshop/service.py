@@ -1,20 +1,47 @@
-"""Workshop use cases. Each one is a single transaction that records its events."""
+"""Work-order lifecycle: create, schedule, assign, check in, move along the board, complete, close.
+
+Each use case is one transaction that records its events. Whoever changes a work order's status (the
+board, the technician's screen, the estimate) goes through `change_status`, so these rules hold for
+every move:
+- each status change writes a WorkOrderHistory row (who, when, from, to); creation writes the first;
+- a job holds its bay (`occupied_bay_id`) while the car is being worked on, and a bay holds one job at
+  a time: the database's unique constraint decides a race, and the loser is told which job has the bay;
+- the move to READY completes the job in the same transaction: parts consumed, the vehicle's odometer
+  and last service set, the invoice created; if any of it fails, nothing changes;
+- the move to CANCELLED releases every reserved part; a READY (invoiced) job only moves on to CLOSED.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ops.auth.actor import Conflict, NotFound, RuleViolation
 from ops.auth.models import User
 from ops.db import UnitOfWork, utcnow
 from ops.events import record
+from ops.i18n import format_datetime
 from ops.i18n import gettext as _
-from ops.tenants.models import Counter
+from ops.money import PricedLine, line_net, totals
+from ops.tenants.models import Counter, Tenant
 from ops.vehicles.models import Vehicle
-from ops.workshop.models import WorkOrder, WorkOrderCategory, format_work_order_number
+from ops.workshop.models import (
+    Bay,
+    Invoice,
+    WorkOrder,
+    WorkOrderCategory,
+    WorkOrderHistory,
+    WorkOrderLine,
+    format_invoice_number,
+    format_work_order_number,
+)
+from ops.workshop.parts.service import consume_part, release_part
 
 STATUSES = (
     "NEW",
@@ -32,25 +59,39 @@ STATUSES = (
 OPEN_STATUSES = STATUSES[:8]
 PRIORITIES = ("LOW", "NORMAL", "HIGH", "URGENT")
 
-# Where a work order may go from each status. CANCELLED only before work starts; CLOSED after READY.
+# Where a work order may go from each status. CANCELLED only before work starts. An estimate may go
+# out before work starts (CHECKED_IN -> WAITING_APPROVAL). READY means invoiced: it only closes.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "NEW": ("SCHEDULED", "CHECKED_IN", "CANCELLED"),
     "SCHEDULED": ("NEW", "CHECKED_IN", "CANCELLED"),
-    "CHECKED_IN": ("SCHEDULED", "IN_PROGRESS", "CANCELLED"),
+    "CHECKED_IN": ("SCHEDULED", "IN_PROGRESS", "WAITING_APPROVAL", "CANCELLED"),
     "IN_PROGRESS": ("WAITING_PARTS", "WAITING_APPROVAL", "QUALITY_CHECK"),
     "WAITING_PARTS": ("IN_PROGRESS",),
     "WAITING_APPROVAL": ("IN_PROGRESS", "QUALITY_CHECK"),
     "QUALITY_CHECK": ("IN_PROGRESS", "READY"),
-    "READY": ("IN_PROGRESS", "CLOSED"),
+    "READY": ("CLOSED",),
     "CLOSED": (),
     "CANCELLED": (),
 }
+
+# The car is on its bay in these statuses. WAITING_APPROVAL keeps whatever the job had: a car whose
+# work stopped for the customer's approval stays on the lift, one whose estimate went out at check-in
+# waits in the yard and must not block the bay.
+IN_BAY_STATUSES = ("IN_PROGRESS", "WAITING_PARTS", "QUALITY_CHECK")
+# A slot can still be booked or moved until the job is done.
+SCHEDULABLE_STATUSES = OPEN_STATUSES[:7]
+COMEBACK_WINDOW = timedelta(days=30)
+MAX_ODOMETER_KM = 9_999_999
 
 WORKSHOP_TOPIC = "workshop"
 
 
 def work_order_topic(work_order_id: int) -> str:
     return f"wo:{work_order_id}"
+
+
+def _topics(work_order: WorkOrder) -> list[str]:
+    return [WORKSHOP_TOPIC, work_order_topic(work_order.id)]
 
 
 @dataclass(frozen=True)
@@ -64,16 +105,23 @@ class NewWorkOrder:
 
 
 async def _next_number(uow: UnitOfWork, name: str) -> int:
-    # The UPDATE takes the counter's row lock, so concurrent creations queue up and get distinct numbers.
-    result = await uow.session.execute(
+    """The next number of a per-tenant sequence, gap-free under concurrent use."""
+    session = uow.session
+    # The UPDATE takes the counter's row lock, so concurrent callers queue up and get distinct numbers.
+    statement = (
         update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
     )
-    value = result.scalar_one_or_none()
-    if value is None:
-        uow.session.add(Counter(name=name, value=1))
-        await uow.session.flush()
+    value = (await session.execute(statement)).scalar_one_or_none()
+    if value is not None:
+        return int(value)
+    # The tenant's first number of this kind. Two first users at once: one insert wins, the other
+    # waits for it, fails on the unique name and takes the next number like everyone else.
+    try:
+        async with session.begin_nested():
+            session.add(Counter(name=name, value=1))
         return 1
-    return int(value)
+    except IntegrityError:
+        return int((await session.execute(statement)).scalar_one())
 
 
 async def create_work_order(uow: UnitOfWork, data: NewWorkOrder) -> WorkOrder:
@@ -91,17 +139,23 @@ async def create_work_order(uow: UnitOfWork, data: NewWorkOrder) -> WorkOrder:
         if category is None:
             raise RuleViolation(_("Choose one of the categories."), field="category_id")
     if data.technician_id is not None:
-        technician = await session.scalar(
-            select(User.id).where(
-                User.id == data.technician_id, User.role == "technician", User.active.is_(True)
-            )
-        )
-        if technician is None:
-            raise RuleViolation(_("Choose one of the technicians."), field="technician_id")
+        await _technician(uow, data.technician_id)
     if data.priority not in PRIORITIES:
         raise RuleViolation(_("Choose a priority."), field="priority")
 
     now = utcnow()
+    # A repair within 30 days of a completed one on the same car is a comeback: it counts against
+    # the first-time fix rate and the board flags it.
+    comeback_of = await session.scalar(
+        select(WorkOrder.id)
+        .where(
+            WorkOrder.vehicle_id == vehicle.id,
+            WorkOrder.completed_at >= now - COMEBACK_WINDOW,
+            WorkOrder.status != "CANCELLED",
+        )
+        .order_by(WorkOrder.completed_at.desc())
+        .limit(1)
+    )
     work_order = WorkOrder(
         number=await _next_number(uow, "work_order"),
         vehicle_id=vehicle.id,
@@ -113,12 +167,14 @@ async def create_work_order(uow: UnitOfWork, data: NewWorkOrder) -> WorkOrder:
         technician_id=data.technician_id,
         service_advisor_id=uow.actor.user_id,
         promised_at=data.promised_at,
+        comeback_of_id=comeback_of,
         status_changed_at=now,
         created_at=now,
         updated_at=now,
     )
     session.add(work_order)
     await session.flush()
+    _add_history(uow, work_order, None, "NEW", now)
     record(
         uow,
         "work_order.created",
@@ -128,10 +184,30 @@ async def create_work_order(uow: UnitOfWork, data: NewWorkOrder) -> WorkOrder:
             "status": work_order.status,
             "vehicle_id": vehicle.id,
             "priority": work_order.priority,
+            "comeback_of_id": comeback_of,
         },
-        topics=[WORKSHOP_TOPIC, work_order_topic(work_order.id)],
+        topics=_topics(work_order),
     )
     await uow.commit()
+    return work_order
+
+
+async def load_for_change(
+    uow: UnitOfWork, work_order_id: int, permission: str, expected_version: int | None
+) -> WorkOrder:
+    """The work order a use case is about to change, after the checks every change makes.
+
+    Another tenant's id is NotFound for every role (looked up before the permission check, so it is
+    never a 403); a missing version is refused, a stale one is a Conflict, never an overwrite.
+    """
+    work_order = await uow.session.scalar(select(WorkOrder).where(WorkOrder.id == work_order_id))
+    if work_order is None:
+        raise NotFound(work_order_id)
+    uow.actor.require(permission)
+    if expected_version is None:
+        raise RuleViolation(_("The card's version is missing; reload the board."), field="version")
+    if work_order.version != expected_version:
+        raise Conflict(_("%(number)s was changed by someone else in the meantime.", number=work_order.code))
     return work_order
 
 
@@ -139,49 +215,509 @@ async def move_work_order(
     uow: UnitOfWork, work_order_id: int, to_status: str, expected_version: int | None
 ) -> WorkOrder:
     """Move a card to another status. A stale `expected_version` raises Conflict, never overwrites."""
-    session = uow.session
-    work_order = await session.scalar(select(WorkOrder).where(WorkOrder.id == work_order_id))
-    # Looked up before the permission check: another tenant's id is NotFound for every role, never a 403.
-    if work_order is None:
-        raise NotFound(work_order_id)
-    uow.actor.require("work_order.move")
-    if expected_version is None:
-        raise RuleViolation(_("The card's version is missing; reload the board."), field="version")
-    code = work_order.code
-    if work_order.version != expected_version:
-        raise Conflict(_("%(number)s was changed by someone else in the meantime.", number=code))
-    if to_status not in STATUSES:
-        raise RuleViolation(_("Unknown status."), field="status")
-    if to_status not in TRANSITIONS[work_order.status]:
-        raise RuleViolation(
-            _(
-                "%(number)s cannot move from %(from)s to %(to)s.",
-                number=code,
-                **{"from": status_label(work_order.status), "to": status_label(to_status)},
-            ),
-            field="status",
-        )
+    work_order = await load_for_change(uow, work_order_id, "work_order.move", expected_version)
+    await change_status(uow, work_order, to_status)
+    await uow.commit()
+    return work_order
+
+
+async def change_status(uow: UnitOfWork, work_order: WorkOrder, to_status: str, **changes: Any) -> None:
+    """Move `work_order` to `to_status` inside the caller's transaction (the caller commits).
+
+    `work_order` was loaded in this unit of work with `load_for_change`; the write is guarded by its
+    version, so a concurrent change makes this a Conflict. `changes` are further columns written in
+    the same UPDATE. Records `work_order.moved` and, by target, completes, cancels or closes the job.
+    """
+    refuse_forbidden_move(work_order, to_status)
     from_status = work_order.status
     now = utcnow()
-    result = await session.execute(
-        update(WorkOrder)
-        .where(WorkOrder.id == work_order.id, WorkOrder.version == expected_version)
-        .values(status=to_status, version=WorkOrder.version + 1, status_changed_at=now, updated_at=now)
-    )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        raise Conflict(_("%(number)s was changed by someone else in the meantime.", number=code))
+    values: dict[str, Any] = {"status": to_status, "status_changed_at": now, **changes}
+    bay_id = values.get("bay_id", work_order.bay_id)
+    stays_in_bay = to_status == "WAITING_APPROVAL" and _holds_bay(work_order)
+    values["occupied_bay_id"] = bay_id if to_status in IN_BAY_STATUSES or stays_in_bay else None
+    if to_status == "NEW":
+        # Back to unscheduled: the slot is free for other jobs again.
+        values.update(scheduled_start=None, scheduled_end=None)
+    elif to_status == "READY":
+        values["completed_at"] = now
+    elif to_status == "CLOSED":
+        values["closed_at"] = now
+    await _write(uow, work_order, values)
+    _add_history(uow, work_order, from_status, to_status, now)
     record(
         uow,
         "work_order.moved",
         {
             "id": work_order.id,
-            "number": code,
+            "number": work_order.code,
             "from": from_status,
             "to": to_status,
-            "version": expected_version + 1,
+            "version": work_order.version,
         },
-        topics=[WORKSHOP_TOPIC, work_order_topic(work_order.id)],
+        topics=_topics(work_order),
     )
+    if to_status == "READY":
+        await _complete(uow, work_order, now)
+    elif to_status == "CANCELLED":
+        await _release_reservations(uow, work_order)
+    elif to_status == "CLOSED":
+        record(
+            uow, "work_order.closed", {"id": work_order.id, "number": work_order.code}, _topics(work_order)
+        )
+
+
+def refuse_forbidden_move(work_order: WorkOrder, to_status: str) -> None:
+    """Raise RuleViolation unless the allowed transitions let `work_order` move to `to_status`."""
+    if to_status not in STATUSES:
+        raise RuleViolation(_("Unknown status."), field="status")
+    from_status = work_order.status
+    if to_status in TRANSITIONS[from_status]:
+        return
+    if from_status == "READY":
+        raise RuleViolation(
+            _(
+                "%(number)s is ready and invoiced: an invoiced job is not reopened, it can only be "
+                "closed. Open a new work order for more work.",
+                number=work_order.code,
+            ),
+            field="status",
+        )
+    raise RuleViolation(
+        _(
+            "%(number)s cannot move from %(from)s to %(to)s.",
+            number=work_order.code,
+            **{"from": status_label(from_status), "to": status_label(to_status)},
+        ),
+        field="status",
+    )
+
+
+def _holds_bay(work_order: WorkOrder) -> bool:
+    return work_order.status in IN_BAY_STATUSES or (
+        work_order.status == "WAITING_APPROVAL" and work_order.occupied_bay_id is not None
+    )
+
+
+def _add_history(
+    uow: UnitOfWork, work_order: WorkOrder, from_status: str | None, to_status: str, at: datetime
+) -> None:
+    uow.session.add(
+        WorkOrderHistory(
+            work_order_id=work_order.id,
+            from_status=from_status,
+            to_status=to_status,
+            actor_id=uow.actor.user_id,
+            actor_name=uow.actor.name,
+            at=at,
+        )
+    )
+
+
+async def _write(uow: UnitOfWork, work_order: WorkOrder, values: dict[str, Any]) -> None:
+    """One UPDATE guarded by the version the change was decided on; bumps the version."""
+    session = uow.session
+    statement = (
+        update(WorkOrder)
+        .where(WorkOrder.id == work_order.id, WorkOrder.version == work_order.version)
+        .values(version=work_order.version + 1, updated_at=utcnow(), **values)
+    )
+    bay_id = values.get("occupied_bay_id")
+    if bay_id is None or bay_id == work_order.occupied_bay_id:
+        result = await session.execute(statement)
+    else:
+        # The job enters a bay: say who has it when that is already known ...
+        await _refuse_taken_bay(uow, work_order, bay_id)
+        try:
+            # ... and when another job enters it at the same moment, the unique constraint decides.
+            # The savepoint keeps the caller's transaction usable to look up the winner.
+            async with session.begin_nested():
+                result = await session.execute(statement)
+        except IntegrityError:
+            await _refuse_taken_bay(uow, work_order, bay_id)
+            raise RuleViolation(_("The bay is taken by another job."), field="bay_id") from None
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise Conflict(_("%(number)s was changed by someone else in the meantime.", number=work_order.code))
+
+
+async def _refuse_taken_bay(uow: UnitOfWork, work_order: WorkOrder, bay_id: int) -> None:
+    holder = (
+        await uow.session.execute(
+            select(WorkOrder.number, Bay.name)
+            .join(Bay, Bay.id == WorkOrder.occupied_bay_id)
+            .where(WorkOrder.occupied_bay_id == bay_id, WorkOrder.id != work_order.id)
+        )
+    ).first()
+    if holder is not None:
+        raise RuleViolation(
+            _(
+                "%(bay)s is taken by %(holder)s: a bay holds one job at a time. Move %(number)s to "
+                "another bay or wait until %(holder)s leaves it.",
+                bay=holder.name,
+                holder=format_work_order_number(holder.number),
+                number=work_order.code,
+            ),
+            field="bay_id",
+        )
+
+
+async def _complete(uow: UnitOfWork, work_order: WorkOrder, now: datetime) -> None:
+    """Parts, vehicle and invoice of a job moving to READY, in the caller's transaction."""
+    session = uow.session
+    tenant = (await session.execute(select(Tenant).where(Tenant.id == work_order.tenant_id))).scalar_one()
+    lines = (
+        await session.scalars(
+            select(WorkOrderLine)
+            .where(WorkOrderLine.work_order_id == work_order.id)
+            .order_by(WorkOrderLine.position, WorkOrderLine.id)
+        )
+    ).all()
+    # Parts in the order of their ids: two completions sharing parts lock them in the same order, so
+    # they queue instead of deadlocking.
+    part_lines = sorted(
+        (line for line in lines if line.kind == "PART" and line.part_id is not None),
+        key=lambda line: (line.part_id, line.id),
+    )
+    for line in part_lines:
+        assert line.part_id is not None
+        if line.approval == "DECLINED":
+            if line.reserved_quantity > 0:
+                await release_part(
+                    uow,
+                    line.part_id,
+                    line.reserved_quantity,
+                    work_order.id,
+                    reason=f"{work_order.code} completed, line declined",
+                )
+        else:
+            await consume_part(uow, line.part_id, line.quantity, line.reserved_quantity, work_order.id)
+        line.reserved_quantity = Decimal(0)
+
+    today = now.astimezone(ZoneInfo(tenant.timezone)).date()
+    odometer = work_order.odometer_in_km
+    vehicle_values: dict[str, Any] = {"last_service_on": today}
+    if odometer is not None:
+        # Never lower: a later reading (telematics, another job) may already be higher.
+        vehicle_values["odometer_km"] = case(
+            (Vehicle.odometer_km < odometer, odometer), else_=Vehicle.odometer_km
+        )
+    await session.execute(update(Vehicle).where(Vehicle.id == work_order.vehicle_id).values(**vehicle_values))
+
+    invoice = _invoice_for(work_order, [line for line in lines if line.approval != "DECLINED"], tenant, now)
+    invoice.number = await _next_number(uow, "invoice")
+    session.add(invoice)
+    await session.flush()
+    invoice_number = format_invoice_number(invoice.number)
+    record(
+        uow,
+        "work_order.completed",
+        {
+            "id": work_order.id,
+            "number": work_order.code,
+            "invoice_id": invoice.id,
+            "invoice_number": invoice_number,
+            "total": str(invoice.total),
+            "currency": invoice.currency,
+        },
+        topics=_topics(work_order),
+    )
+    record(
+        uow,
+        "invoice.created",
+        {
+            "id": invoice.id,
+            "number": invoice_number,
+            "work_order_id": work_order.id,
+            "net": str(invoice.net),
+            "vat": str(invoice.vat),
+            "total": str(invoice.total),
+            "currency": invoice.currency,
+        },
+        topics=_topics(work_order),
+    )
+
+
+def _invoice_for(
+    work_order: WorkOrder, billed: list[WorkOrderLine], tenant: Tenant, now: datetime
+) -> Invoice:
+    currency = tenant.currency
+    sums = totals(
+        [PricedLine(line.kind, line.quantity, line.unit_price) for line in billed], tenant.vat_rate, currency
+    )
+    return Invoice(
+        work_order_id=work_order.id,
+        customer_id=work_order.customer_id,
+        currency=currency,
+        # A snapshot: later changes to parts or prices never change an issued invoice.
+        lines=[
+            {
+                "description": line.description,
+                "kind": line.kind,
+                "quantity": str(line.quantity),
+                "unit_price": str(line.unit_price),
+                "net": str(line_net(line.quantity, line.unit_price, currency)),
+            }
+            for line in billed
+        ],
+        labour_net=sums.labour,
+        parts_net=sums.parts,
+        net=sums.net,
+        vat_rate=tenant.vat_rate,
+        vat=sums.vat,
+        total=sums.total,
+        issued_at=now,
+    )
+
+
+async def _release_reservations(uow: UnitOfWork, work_order: WorkOrder) -> None:
+    lines = (
+        await uow.session.scalars(
+            select(WorkOrderLine)
+            .where(WorkOrderLine.work_order_id == work_order.id, WorkOrderLine.reserved_quantity > 0)
+            .order_by(WorkOrderLine.part_id, WorkOrderLine.id)
+        )
+    ).all()
+    for line in lines:
+        if line.part_id is None:
+            continue
+        await release_part(
+            uow, line.part_id, line.reserved_quantity, work_order.id, reason=f"{work_order.code} cancelled"
+        )
+        line.reserved_quantity = Decimal(0)
+
+
+async def _technician(uow: UnitOfWork, technician_id: int, *, lock: bool = False) -> User:
+    """An active technician of this dealership; locked while a slot for them is being booked."""
+    statement = select(User).where(User.id == technician_id, User.role == "technician", User.active.is_(True))
+    technician = await uow.session.scalar(statement.with_for_update() if lock else statement)
+    if technician is None:
+        raise RuleViolation(_("Choose one of the technicians."), field="technician_id")
+    return technician
+
+
+async def _bay(uow: UnitOfWork, bay_id: int, *, lock: bool = False) -> Bay:
+    """An active bay of this dealership; locked while a slot in it is being booked."""
+    statement = select(Bay).where(Bay.id == bay_id)
+    bay = await uow.session.scalar(statement.with_for_update() if lock else statement)
+    if bay is None:
+        raise RuleViolation(_("Choose one of the bays."), field="bay_id")
+    if not bay.active:
+        raise RuleViolation(_("%(bay)s is out of service; choose another bay.", bay=bay.name), field="bay_id")
+    return bay
+
+
+async def _refuse_overlaps(
+    uow: UnitOfWork,
+    work_order: WorkOrder,
+    bay: Bay | None,
+    technician: User | None,
+    start: datetime,
+    end: datetime,
+) -> None:
+    """A bay and a technician do one job at a time: no two open jobs' slots may overlap."""
+    for field, column, holder in (
+        ("bay_id", WorkOrder.bay_id, bay),
+        ("technician_id", WorkOrder.technician_id, technician),
+    ):
+        if holder is None:
+            continue
+        clash = (
+            await uow.session.execute(
+                select(WorkOrder.number, WorkOrder.scheduled_start, WorkOrder.scheduled_end)
+                .where(
+                    column == holder.id,
+                    WorkOrder.id != work_order.id,
+                    WorkOrder.status.in_(SCHEDULABLE_STATUSES),
+                    WorkOrder.scheduled_start < end,
+                    WorkOrder.scheduled_end > start,
+                )
+                .order_by(WorkOrder.scheduled_start)
+                .limit(1)
+            )
+        ).first()
+        if clash is not None:
+            raise RuleViolation(
+                _(
+                    "%(name)s is booked for %(number)s from %(start)s to %(end)s.",
+                    name=holder.name,
+                    number=format_work_order_number(clash.number),
+                    start=format_datetime(clash.scheduled_start),
+                    end=format_datetime(clash.scheduled_end),
+                ),
+                field=field,
+            )
+
+
+async def schedule_work_order(
+    uow: UnitOfWork,
+    work_order_id: int,
+    bay_id: int,
+    technician_id: int,
+    start: datetime,
+    end: datetime,
+    expected_version: int | None,
+) -> WorkOrder:
+    """Book a bay and a technician for a slot; a NEW job becomes SCHEDULED, a booked one is rebooked."""
+    work_order = await load_for_change(uow, work_order_id, "work_order.schedule", expected_version)
+    if work_order.status not in SCHEDULABLE_STATUSES:
+        raise RuleViolation(
+            _(
+                "%(number)s is %(status)s and cannot be scheduled any more.",
+                number=work_order.code,
+                status=status_label(work_order.status),
+            ),
+            field="status",
+        )
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("schedule times must be timezone-aware")
+    if end <= start:
+        raise RuleViolation(_("The end must be after the start."), field="end")
+    # Bays before technicians, always: two bookings lock in the same order and queue, never deadlock.
+    bay = await _bay(uow, bay_id, lock=True)
+    technician = await _technician(uow, technician_id, lock=True)
+    await _refuse_overlaps(uow, work_order, bay, technician, start, end)
+    values: dict[str, Any] = {
+        "bay_id": bay.id,
+        "technician_id": technician.id,
+        "scheduled_start": start,
+        "scheduled_end": end,
+    }
+    status_changed = work_order.status == "NEW"
+    if status_changed:
+        await change_status(uow, work_order, "SCHEDULED", **values)
+    else:
+        values["occupied_bay_id"] = bay.id if _holds_bay(work_order) else None
+        await _write(uow, work_order, values)
+    record(
+        uow,
+        "work_order.scheduled",
+        {
+            "id": work_order.id,
+            "number": work_order.code,
+            "bay_id": bay.id,
+            "technician_id": technician.id,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            # The move to SCHEDULED was recorded (and announced) as well.
+            "status_changed": status_changed,
+            "version": work_order.version,
+        },
+        topics=_topics(work_order),
+    )
+    await uow.commit()
+    return work_order
+
+
+async def assign_work_order(
+    uow: UnitOfWork,
+    work_order_id: int,
+    technician_id: int | None,
+    bay_id: int | None,
+    expected_version: int | None,
+) -> WorkOrder:
+    """Give a job to another technician and/or bay (None leaves it unassigned); the status stays."""
+    work_order = await load_for_change(uow, work_order_id, "work_order.assign", expected_version)
+    if work_order.status not in SCHEDULABLE_STATUSES:
+        raise RuleViolation(
+            _(
+                "%(number)s is %(status)s and cannot be reassigned.",
+                number=work_order.code,
+                status=status_label(work_order.status),
+            ),
+            field="status",
+        )
+    if (technician_id, bay_id) == (work_order.technician_id, work_order.bay_id):
+        return work_order
+    # Only what changes is checked: a job may stay with a bay since taken out of service.
+    new_bay = bay_id is not None and bay_id != work_order.bay_id
+    new_technician = technician_id is not None and technician_id != work_order.technician_id
+    bay = await _bay(uow, bay_id, lock=True) if new_bay and bay_id is not None else None
+    technician = (
+        await _technician(uow, technician_id, lock=True)
+        if new_technician and technician_id is not None
+        else None
+    )
+    start, end = work_order.scheduled_start, work_order.scheduled_end
+    if start is not None and end is not None:
+        # The job keeps its slot, so its new bay and technician must be free then.
+        await _refuse_overlaps(uow, work_order, bay, technician, start, end)
+    await _write(
+        uow,
+        work_order,
+        {
+            "technician_id": technician_id,
+            "bay_id": bay_id,
+            "occupied_bay_id": bay_id if _holds_bay(work_order) else None,
+        },
+    )
+    record(
+        uow,
+        "work_order.assigned",
+        {
+            "id": work_order.id,
+            "number": work_order.code,
+            "technician_id": technician_id,
+            "bay_id": bay_id,
+            "version": work_order.version,
+        },
+        topics=_topics(work_order),
+    )
+    await uow.commit()
+    return work_order
+
+
+async def check_in_work_order(
+    uow: UnitOfWork, work_order_id: int, odometer_km: int, expected_version: int | None
+) -> WorkOrder:
+    """The car is at the workshop: its odometer is read and the job moves to CHECKED_IN."""
+    work_order = await load_for_change(uow, work_order_id, "work_order.check_in", expected_version)
+    refuse_forbidden_move(work_order, "CHECKED_IN")
+    if odometer_km < 0:
+        raise RuleViolation(_("The odometer cannot be negative."), field="odometer_km")
+    if odometer_km > MAX_ODOMETER_KM:
+        raise RuleViolation(_("No car has driven that far; check the reading."), field="odometer_km")
+    recorded = int(
+        await uow.session.scalar(select(Vehicle.odometer_km).where(Vehicle.id == work_order.vehicle_id)) or 0
+    )
+    if odometer_km < recorded:
+        raise RuleViolation(
+            _(
+                "The odometer reading %(entered)s km is below the %(recorded)s km already recorded for "
+                "this vehicle; check the reading.",
+                entered=odometer_km,
+                recorded=recorded,
+            ),
+            field="odometer_km",
+        )
+    now = utcnow()
+    await change_status(uow, work_order, "CHECKED_IN", odometer_in_km=odometer_km, checked_in_at=now)
+    record(
+        uow,
+        "work_order.checked_in",
+        {
+            "id": work_order.id,
+            "number": work_order.code,
+            "odometer_km": odometer_km,
+            "version": work_order.version,
+        },
+        topics=_topics(work_order),
+    )
+    await uow.commit()
+    return work_order
+
+
+async def close_work_order(uow: UnitOfWork, work_order_id: int, expected_version: int | None) -> WorkOrder:
+    """The customer collected the car: READY -> CLOSED."""
+    work_order = await load_for_change(uow, work_order_id, "work_order.move", expected_version)
+    if work_order.status != "READY":
+        raise RuleViolation(
+            _(
+                "Only a job that is ready can be closed; %(number)s is %(status)s.",
+                number=work_order.code,
+                status=status_label(work_order.status),
+            ),
+            field="status",
+        )
+    await change_status(uow, work_order, "CLOSED")
     await uow.commit()
     return work_order
 

@@ -1,26 +1,57 @@
-"""The job board: the page, creating work orders, and moving cards."""
+"""The job board and a work order's lifecycle: the board with its filters, creating a work order from a
+vehicle search, and the changes: move, schedule, assign, check in, close.
+
+How a change answers (every POST here, all with CSRF and the version the user saw):
+- a plain form post (no JavaScript) redirects back, with a flash saying what happened or why not: to
+  the work-order page when it was sent from there (Referer), else to the board, keeping its filters;
+- an htmx post from the board gets the board's live-update fragment: the card where it really is
+  now, both column counts, the announcement, and on refusal a toast (409 stale, 422 refused);
+- an htmx post from the work-order page (`/workshop/work-orders/<id>`, the JOBS area's page) gets
+  `HX-Redirect` to that page with the flash: the page shows the new state with everything that
+  follows from it (lines, totals, invoice), and every other screen gets the change live. The
+  status code is the outcome's all the same (200, 409, 422).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, StringConstraints
 from quart import Blueprint, abort, current_app, redirect, request, url_for
+from werkzeug.datastructures import MultiDict
 
-from ops.auth.actor import Conflict, NotFound, PermissionDenied, RuleViolation
+from ops.auth.actor import Conflict, NotFound, RuleViolation
 from ops.auth.web import csrf_token, current_actor, current_tenant, login_required
+from ops.db import UnitOfWork
+from ops.events import EventRecord
 from ops.i18n import gettext as _
 from ops.pages import flash_message, is_htmx, parse_form, render_fragment, render_page
 from ops.runtime import runtime
 from ops.workshop import queries
 from ops.workshop.live import announcement_for, render_board_update
-from ops.workshop.service import OPEN_STATUSES, PRIORITIES, NewWorkOrder, create_work_order, move_work_order
+from ops.workshop.models import WorkOrder
+from ops.workshop.queries import UNASSIGNED, BoardFilter
+from ops.workshop.service import (
+    OPEN_STATUSES,
+    PRIORITIES,
+    NewWorkOrder,
+    assign_work_order,
+    check_in_work_order,
+    close_work_order,
+    create_work_order,
+    move_work_order,
+    schedule_work_order,
+)
 from ops.workshop.service import status_label as label_for_status
 from realtime.hub import View
 
 bp = Blueprint("workshop", __name__, url_prefix="/workshop")
+
+BOARD_PATH = "/workshop/board"
 
 
 class WorkOrderForm(BaseModel):
@@ -32,27 +63,100 @@ class WorkOrderForm(BaseModel):
     promised_at: datetime | None = Field(default=None)
 
 
+class ScheduleForm(BaseModel):
+    bay_id: int
+    technician_id: int
+    start: datetime
+    end: datetime
+
+
+class AssignForm(BaseModel):
+    # Empty means "nobody" / "no bay".
+    technician_id: int | None = None
+    bay_id: int | None = None
+
+
+class CheckInForm(BaseModel):
+    odometer_km: int
+
+
+def _field_labels() -> dict[str, str]:
+    return {
+        "bay_id": _("Bay"),
+        "technician_id": _("Technician"),
+        "start": _("Start"),
+        "end": _("End"),
+        "odometer_km": _("Odometer"),
+    }
+
+
+# --- The board --------------------------------------------------------------------------------------
+
+
+def _board_filter(args: MultiDict[str, str]) -> BoardFilter:
+    """The board's filter from its URL; a value that is not one of the choices is ignored."""
+    priority = args.get("priority", "")
+    return BoardFilter(
+        bay_id=_assignment_choice(args.get("bay", "")),
+        technician_id=_assignment_choice(args.get("technician", "")),
+        priority=priority if priority in PRIORITIES else None,
+        overdue=args.get("overdue") == "1",
+    )
+
+
+def _assignment_choice(value: str) -> int | None:
+    if value == "none":
+        return UNASSIGNED
+    return int(value) if value.isdigit() and 0 < int(value) < 2**63 else None
+
+
+def _filter_args(board_filter: BoardFilter) -> dict[str, str]:
+    """The filter as URL parameters, so a reload, a bookmark or a live reset keeps it."""
+    args: dict[str, str] = {}
+    for name, value in (("bay", board_filter.bay_id), ("technician", board_filter.technician_id)):
+        if value is not None:
+            args[name] = "none" if value == UNASSIGNED else str(value)
+    if board_filter.priority:
+        args["priority"] = board_filter.priority
+    if board_filter.overdue:
+        args["overdue"] = "1"
+    return args
+
+
 @bp.get("/board")
 @login_required
 async def board() -> Any:
     actor = current_actor()
     actor.require("workshop.view")
+    board_filter = _board_filter(request.args)
     # Take the live position before reading the board, so nothing committed in between is missed.
     live_id = runtime().hub.current_id()
     async with runtime().db.read(actor.tenant_id) as session:
-        columns = await queries.board_columns(session)
+        columns = await queries.board_columns(session, board_filter)
+        bays = await queries.active_bays(session)
+        technicians = await queries.active_technicians(session)
     context = {
         "statuses": OPEN_STATUSES,
         "columns": columns,
         "counts": {status: len(cards) for status, cards in columns.items()},
         "can_move": actor.can("work_order.move"),
+        "can_assign": actor.can("work_order.assign"),
         "can_create": actor.can("work_order.create"),
         "csrf": csrf_token(),
         "live_id": live_id,
+        "board_filter": board_filter,
+        "filter_args": _filter_args(board_filter),
+        "bays": bays,
+        "technicians": technicians,
+        "priorities": PRIORITIES,
+        "unassigned": UNASSIGNED,
     }
     if is_htmx():
         return await render_fragment("workshop/board.html", "board", **context)
     return await render_page("workshop/board.html", **context)
+
+
+# --- Creating a work order from a vehicle -----------------------------------------------------------
 
 
 @bp.get("/work-orders/new")
@@ -60,16 +164,48 @@ async def board() -> Any:
 async def new_work_order() -> Any:
     actor = current_actor()
     actor.require("work_order.create")
-    return await _render_form(form={}, errors={})
+    form = {"vehicle_id": request.args.get("vehicle_id", "")}
+    return await _render_form(form=form, errors={}, search=request.args.get("q", ""))
 
 
-async def _render_form(form: dict[str, Any], errors: dict[str, str]) -> str:
+@bp.get("/vehicles/search")
+@login_required
+async def vehicle_search() -> Any:
+    """The vehicle picker's results as the advisor types; a plain GET goes to the form with them."""
     actor = current_actor()
+    actor.require("work_order.create")
+    search = request.args.get("q", "")
+    if not is_htmx():
+        return redirect(url_for("workshop.new_work_order", q=search))
+    context = await _vehicle_picker(search, request.args.get("vehicle_id", ""), errors={})
+    return await render_fragment("workshop/new.html", "vehicle_results", **context)
+
+
+async def _vehicle_picker(search: str, chosen: str, errors: dict[str, str]) -> dict[str, Any]:
+    actor = current_actor()
+    search = search.strip()[:100]
+    async with runtime().db.read(actor.tenant_id) as session:
+        vehicles, more = await queries.search_vehicles(session, search)
+        selected = None
+        if chosen.isdigit() and int(chosen) < 2**63:
+            selected = await queries.vehicle_choice(session, int(chosen))
+        has_vehicles = selected is not None or bool(vehicles) or await queries.has_vehicles(session)
+    return {
+        "search": search,
+        "vehicles": [vehicle for vehicle in vehicles if selected is None or vehicle.id != selected.id],
+        "more": more,
+        "selected": selected,
+        "has_vehicles": has_vehicles,
+        "errors": errors,
+    }
+
+
+async def _render_form(form: dict[str, Any], errors: dict[str, str], search: str = "") -> str:
+    actor = current_actor()
+    picker = await _vehicle_picker(search, str(form.get("vehicle_id") or ""), errors)
     async with runtime().db.read(actor.tenant_id) as session:
         choices = await queries.form_choices(session)
-    return await render_page(
-        "workshop/new.html", form=form, errors=errors, choices=choices, priorities=PRIORITIES
-    )
+    return await render_page("workshop/new.html", form=form, choices=choices, priorities=PRIORITIES, **picker)
 
 
 @bp.post("/work-orders", endpoint="create_work_order")
@@ -82,10 +218,6 @@ async def create_work_order_view() -> Any:
     data, errors = parse_form(WorkOrderForm, form)
     if data is None:
         return await _render_form(form, errors), 422
-    promised_at = data.promised_at
-    if promised_at is not None and promised_at.tzinfo is None:
-        # The form's datetime-local field is the dealership's wall-clock time, not the server's.
-        promised_at = promised_at.replace(tzinfo=ZoneInfo(current_tenant().timezone))
     try:
         async with runtime().db.uow(actor) as uow:
             work_order = await create_work_order(
@@ -96,7 +228,7 @@ async def create_work_order_view() -> Any:
                     priority=data.priority,
                     category_id=data.category_id,
                     technician_id=data.technician_id,
-                    promised_at=promised_at,
+                    promised_at=_wall_clock(data.promised_at),
                 ),
             )
     except RuleViolation as violation:
@@ -105,41 +237,164 @@ async def create_work_order_view() -> Any:
     return redirect(url_for("workshop.board"))
 
 
+def _wall_clock(value: datetime | None) -> datetime | None:
+    """A datetime-local field is the dealership's wall-clock time, not the server's."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=ZoneInfo(current_tenant().timezone))
+
+
+# --- Changing a work order ----------------------------------------------------------------------------
+
+
 @bp.post("/work-orders/<int:work_order_id>/move")
 @login_required
 async def move(work_order_id: int) -> Any:
-    actor = current_actor()
     form = await request.form
     status = form.get("status", "")
-    version = _version_from(form.get("version", ""))
-    code, message, success, announcement = 200, None, "", ""
+    return await _change(
+        work_order_id,
+        lambda uow, version: move_work_order(uow, work_order_id, status, version),
+        lambda work_order: _(
+            "%(number)s moved to %(status)s.", number=work_order.code, status=label_for_status(status)
+        ),
+    )
+
+
+@bp.post("/work-orders/<int:work_order_id>/schedule")
+@login_required
+async def schedule(work_order_id: int) -> Any:
+    data = await _parsed(work_order_id, ScheduleForm, "work_order.schedule")
+    if not isinstance(data, ScheduleForm):
+        return data
+    start, end = _wall_clock(data.start), _wall_clock(data.end)
+    assert start is not None and end is not None
+    return await _change(
+        work_order_id,
+        lambda uow, version: schedule_work_order(
+            uow, work_order_id, data.bay_id, data.technician_id, start, end, version
+        ),
+        lambda work_order: _("%(number)s scheduled.", number=work_order.code),
+    )
+
+
+@bp.get("/work-orders/<int:work_order_id>/assign")
+@login_required
+async def assign_form(work_order_id: int) -> Any:
+    """The Assign form of a card: fetched into the card when opened; a page of its own without JS."""
+    actor = current_actor()
+    async with runtime().db.read(actor.tenant_id) as session:
+        assignment = await queries.assignment(session, work_order_id)
+    if assignment is None:
+        abort(404)
+    actor.require("work_order.assign")
+    context = {"assignment": assignment, "card": assignment.card}
+    if is_htmx():
+        return await render_fragment("workshop/assign.html", "assign_form", **context)
+    return await render_page("workshop/assign.html", **context)
+
+
+@bp.post("/work-orders/<int:work_order_id>/assign")
+@login_required
+async def assign(work_order_id: int) -> Any:
+    data = await _parsed(work_order_id, AssignForm, "work_order.assign")
+    if not isinstance(data, AssignForm):
+        return data
+    return await _change(
+        work_order_id,
+        lambda uow, version: assign_work_order(uow, work_order_id, data.technician_id, data.bay_id, version),
+        lambda work_order: _("%(number)s reassigned.", number=work_order.code),
+    )
+
+
+@bp.post("/work-orders/<int:work_order_id>/check-in")
+@login_required
+async def check_in(work_order_id: int) -> Any:
+    data = await _parsed(work_order_id, CheckInForm, "work_order.check_in")
+    if not isinstance(data, CheckInForm):
+        return data
+    return await _change(
+        work_order_id,
+        lambda uow, version: check_in_work_order(uow, work_order_id, data.odometer_km, version),
+        lambda work_order: _("%(number)s checked in.", number=work_order.code),
+    )
+
+
+@bp.post("/work-orders/<int:work_order_id>/close")
+@login_required
+async def close(work_order_id: int) -> Any:
+    return await _change(
+        work_order_id,
+        lambda uow, version: close_work_order(uow, work_order_id, version),
+        lambda work_order: _("%(number)s closed.", number=work_order.code),
+    )
+
+
+async def _parsed(work_order_id: int, model: type[BaseModel], permission: str) -> Any:
+    """The form as `model`, or the answer to send instead: 404 for another tenant's job, 403 for a
+    role that may not do this, then 422 naming the field, in that order (so nothing leaks)."""
+    form = dict((await request.form).items())
+    for name in ("csrf_token", "version"):
+        form.pop(name, None)
+    data, errors = parse_form(model, form)
+    if data is not None:
+        return data
+    actor = current_actor()
+    async with runtime().db.read(actor.tenant_id) as session:
+        if not await queries.work_order_exists(session, work_order_id):
+            abort(404)
+    actor.require(permission)
+    labels = _field_labels()
+    field, message = next(iter(errors.items()))
+    return await _answer(
+        work_order_id, 422, _("%(field)s: %(problem)s", field=labels.get(field, field), problem=message)
+    )
+
+
+Change = Callable[[UnitOfWork, int | None], Awaitable[WorkOrder]]
+
+
+async def _change(work_order_id: int, change: Change, success: Callable[[WorkOrder], str]) -> Any:
+    """Run one change with the version the user saw and answer as the module docstring says."""
+    actor = current_actor()
+    version = _version_from((await request.form).get("version", ""))
     try:
         async with runtime().db.uow(actor) as uow:
-            work_order = await move_work_order(uow, work_order_id, status, version)
-        success = _(
-            "%(number)s moved to %(status)s.", number=work_order.code, status=label_for_status(status)
-        )
-        # The same sentence the live update announces, so the mover's screen reader says it once.
-        announcement = announcement_for(uow.committed[-1])
+            work_order = await change(uow, version)
     except NotFound:
         abort(404)
-    except PermissionDenied:
-        raise
     except Conflict as conflict:
-        code, message = 409, str(conflict)
+        return await _answer(work_order_id, 409, str(conflict))
     except RuleViolation as violation:
-        code, message = 422, str(violation)
+        return await _answer(work_order_id, 422, str(violation))
+    # The same sentence the live update announces, so the mover's screen reader says it once.
+    return await _answer(work_order_id, 200, success(work_order), announcement=_announcement(uow.committed))
 
-    if not is_htmx():
-        await flash_message(message or success, "error" if message else "success")
-        return redirect(url_for("workshop.board"))
-    # The answer shows the card where it really is now: moved, or back where it was with the reason.
+
+def _announcement(records: list[EventRecord]) -> str:
+    return next((text for text in map(announcement_for, records) if text), "")
+
+
+async def _answer(work_order_id: int, code: int, message: str, announcement: str = "") -> Any:
+    failed = code != 200
+    page = _work_order_page(work_order_id)
+    if is_htmx() and not _sent_from(request.headers.get("HX-Current-URL", ""), page):
+        return await _board_answer(work_order_id, code, message if failed else None, announcement), code
+    await flash_message(message, "error" if failed else "success")
+    if is_htmx():
+        return "", code, {"HX-Redirect": page}
+    return redirect(_back_to(work_order_id), 303)
+
+
+async def _board_answer(work_order_id: int, code: int, message: str | None, announcement: str) -> str:
+    """The card where it really is now: moved, or back where it was with the reason."""
+    actor = current_actor()
     async with runtime().db.read(actor.tenant_id) as session:
         card = await queries.card(session, work_order_id)
         counts = await queries.column_counts(session)
     if card is None:
         abort(404)
-    html = await render_board_update(
+    return await render_board_update(
         current_app.jinja_env,
         work_order_id=work_order_id,
         card=card if card.status in counts else None,
@@ -148,7 +403,27 @@ async def move(work_order_id: int) -> Any:
         announcement=message or announcement,
         message=message,
     )
-    return html, code
+
+
+def _work_order_page(work_order_id: int) -> str:
+    return f"/workshop/work-orders/{work_order_id}"
+
+
+def _sent_from(url: str, path: str) -> bool:
+    return urlsplit(url).path.rstrip("/") == path
+
+
+def _back_to(work_order_id: int) -> str:
+    """Where a plain form post returns: the page it came from when that is this job's page or the
+    board (with its filters), else the board. Only these paths, so the Referer cannot send anyone
+    elsewhere."""
+    referer = urlsplit(request.headers.get("Referer", ""))
+    page = _work_order_page(work_order_id)
+    if referer.path.rstrip("/") == page:
+        return page
+    if referer.path == BOARD_PATH and referer.query:
+        return f"{BOARD_PATH}?{referer.query}"
+    return BOARD_PATH
 
 
 def _version_from(value: str) -> int | None:

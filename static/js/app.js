@@ -189,3 +189,40 @@
     openDetails = [];
   });
 })();
+
+// Job board filter: a filtered board gets the same live updates as everyone, so a card that does not
+// match the filter (data-filter-* on the board, the card's own data-*) is not inserted, and each
+// column's count is the number of cards it shows. The server applies the same rule on page load
+// (ops/workshop/queries.py BoardFilter).
+(function () {
+  "use strict";
+
+  function matches(board, card) {
+    var wanted = board.dataset;
+    if (wanted.filterBay && card.dataset.bay !== wanted.filterBay) return false;
+    if (wanted.filterTechnician && card.dataset.technician !== wanted.filterTechnician) return false;
+    if (wanted.filterPriority && card.dataset.priority !== wanted.filterPriority) return false;
+    if (wanted.filterOverdue) {
+      var promised = Date.parse(card.dataset.promised || "");
+      if (!(promised < Date.now())) return false;
+    }
+    return true;
+  }
+
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target, fragment = event.detail.fragment;
+    var board = target && target.closest && target.closest("#board[data-filtered]");
+    if (!board || !target.classList.contains("cards") || !fragment) return;
+    var card = fragment.querySelector(".card");
+    if (card && !matches(board, card)) event.detail.shouldSwap = false;
+  });
+
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    // The swap replaced the count element: look up the new one by the old one's id.
+    var swapped = event.detail.target;
+    if (!swapped || !/^count-/.test(swapped.id || "") || !document.querySelector("#board[data-filtered]")) return;
+    var count = document.getElementById(swapped.id);
+    var list = document.getElementById(swapped.id.replace(/^count-/, "cards-"));
+    if (count && list) count.textContent = String(list.children.length);
+  });
+})();

@@ -178,10 +178,11 @@ async def test_the_move_menu_offers_exactly_the_allowed_transitions(client, fact
     offered = {status: move_targets(card_of(page, order.id)) for status, order in orders.items()}
     assert offered == {
         "NEW": ["SCHEDULED", "CHECKED_IN", "CANCELLED"],
-        "CHECKED_IN": ["SCHEDULED", "IN_PROGRESS", "CANCELLED"],
+        "CHECKED_IN": ["SCHEDULED", "IN_PROGRESS", "WAITING_APPROVAL", "CANCELLED"],
         "IN_PROGRESS": ["WAITING_PARTS", "WAITING_APPROVAL", "QUALITY_CHECK"],
         "WAITING_PARTS": ["IN_PROGRESS"],
-        "READY": ["IN_PROGRESS", "CLOSED"],
+        # Invoiced: the job is only closed, never reopened.
+        "READY": ["CLOSED"],
     }
     new_card = card_of(page, orders["NEW"].id)
     assert f'action="/workshop/work-orders/{orders["NEW"].id}/move"' in new_card
@@ -197,7 +198,12 @@ async def test_a_technician_gets_the_move_menu(client, factory):
 
     page = await (await client.get(BOARD)).get_data(as_text=True)
 
-    assert move_targets(card_of(page, order.id)) == ["SCHEDULED", "IN_PROGRESS", "CANCELLED"]
+    assert move_targets(card_of(page, order.id)) == [
+        "SCHEDULED",
+        "IN_PROGRESS",
+        "WAITING_APPROVAL",
+        "CANCELLED",
+    ]
 
 
 async def test_a_viewer_sees_the_cards_but_no_move_menu(client, factory):

@@ -60,11 +60,14 @@ async def test_the_form_offers_only_this_dealerships_vehicles_categories_and_tec
     await other.vehicle(plate="GE 999999", make="Renault", model="Clio")
     await sign_in(client, advisor.email)
 
-    response = await client.get(NEW_FORM)
+    # Both dealerships' cars belong to an "Anna Muster".
+    response = await client.get(NEW_FORM, query_string={"q": "anna"})
 
     assert response.status_code == 200
     page = await response.get_data(as_text=True)
-    assert "ZH 123456 · Skoda Octavia · Anna Muster" in page
+    assert '<span class="plate">ZH 123456</span>' in page
+    assert "Skoda Octavia" in page
+    assert "Anna Muster" in page
     assert "Luca Brunner" in page
     assert "Oil Change" in page
     assert "GE 999999" not in page
@@ -203,7 +206,8 @@ async def test_a_bad_field_re_renders_the_form_with_the_message_next_to_it_and_w
 
     assert response.status_code == 422
     page = await response.get_data(as_text=True)
-    control = _field_markup(page, field)
+    # The vehicle is chosen with a search: its error belongs to the search box.
+    control = _field_markup(page, "q" if field == "vehicle_id" else field)
     assert 'aria-invalid="true"' in control
     assert f'aria-describedby="{field}-error"' in control
     error = re.search(rf'<p class="field-error" id="{field}-error">([^<]*)</p>', page)
@@ -219,7 +223,7 @@ async def test_a_bad_field_re_renders_the_form_with_the_message_next_to_it_and_w
     else:
         assert f'value="{value}"' in _field_markup(page, "promised_at")
     if field != "vehicle_id":
-        assert f'<option value="{vehicle.id}" selected>' in page
+        assert re.search(rf'<input type="radio"[^>]*name="vehicle_id" value="{vehicle.id}" checked>', page)
     if field != "priority":
         assert '<option value="URGENT" selected>' in page
     assert (await _counts(runtime.db, shop.id), await _counts(runtime.db, other.id)) == before
