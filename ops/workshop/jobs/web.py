@@ -22,6 +22,7 @@ from ops.workshop.jobs.service import (
     remove_line,
 )
 from ops.workshop.parts.service import format_quantity
+from ops.workshop.queries import work_order_exists
 
 bp = Blueprint("jobs", __name__, url_prefix="/workshop")
 
@@ -229,7 +230,7 @@ async def _require_order(actor: Actor, work_order_id: int) -> None:
     """A form that did not parse still answers 404 for another tenant's order and 403 for a role
     that may not change lines, exactly as a valid one would."""
     async with runtime().db.read(actor.tenant_id) as session:
-        if await queries.order_detail(session, work_order_id) is None:
+        if not await work_order_exists(session, work_order_id):
             abort(404)
     actor.require("work_order.edit_lines")
 
@@ -244,9 +245,12 @@ async def _search(actor: Actor, text: str) -> list[queries.PartChoice]:
 async def part_search(work_order_id: int) -> Any:
     """The parts matching what the advisor typed, as choices for the add-part form."""
     actor = current_actor()
-    actor.require("work_order.edit_lines")
-    text = request.args.get("q", "")[:100]
-    results = await _search(actor, text)
+    async with runtime().db.read(actor.tenant_id) as session:
+        if not await work_order_exists(session, work_order_id):
+            abort(404)
+        actor.require("work_order.edit_lines")
+        text = request.args.get("q", "")[:100]
+        results = await queries.search_parts(session, text)
     return await render_fragment(
         ORDER_TEMPLATE,
         "part_results",

@@ -260,3 +260,17 @@ async def test_the_part_search_finds_parts_by_sku_or_name(client, factory):
     assert "OF-7" in by_sku and "Oil filter" in by_sku and "4 pc available" in by_sku and "BD-1" not in by_sku
     assert "BD-1" in by_name and "0 pc available" in by_name
     assert "No part matches" in nothing
+
+
+async def test_the_part_search_is_for_people_who_price_this_dealerships_jobs(app, client, factory):
+    shop = await factory.tenant()
+    other = await factory.tenant()
+    technician = await shop.user("technician")
+    advisor = await shop.user("service_advisor")
+    ours, theirs = await shop.work_order(), await other.work_order()
+
+    await sign_in(client, technician.email)
+    assert (await client.get(f"/workshop/work-orders/{ours.id}/parts?q=a")).status_code == 403
+    advisor_client = app.test_client()
+    await sign_in(advisor_client, advisor.email)
+    assert (await advisor_client.get(f"/workshop/work-orders/{theirs.id}/parts?q=a")).status_code == 404
