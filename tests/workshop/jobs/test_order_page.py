@@ -132,6 +132,8 @@ async def test_the_page_shows_every_section_of_the_order(client, factory):
     assert "Admin Person" in history
     notes = section(page, "order-notes")
     assert "Discs scored, pads at 2 mm" in notes and "Luca Technician" in notes
+    photo = r'<img class="note-photo" src="/workshop/notes/\d+/photo" alt="Photo by Luca Technician"'
+    assert re.search(photo, notes)
     # The page follows its own order live.
     assert f'sse-connect="/live?topic=wo:{work_order.id}' in page
     assert 'data-connection="connecting"' in page
