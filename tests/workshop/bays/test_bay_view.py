@@ -85,7 +85,7 @@ async def test_the_fragment_is_the_same_block_as_the_page(client, factory):
     shop = await factory.tenant()
     async with shop.db.uow(shop.admin.actor) as uow:
         await create_bay(uow, name="Waschplatz", kind="WASH")
-    await sign_in(client, shop.admin.email)
+    await sign_in(client, (await shop.user("admin", locale="en")).email)
 
     fragment = await (await client.get("/workshop/bays", headers={"HX-Request": "true"})).get_data(
         as_text=True

@@ -145,7 +145,7 @@ async def test_another_dealerships_bay_is_not_found(client, factory):
     ours, theirs = await factory.tenant(), await factory.tenant()
     async with theirs.db.uow(theirs.admin.actor) as uow:
         their_bay = await create_bay(uow, name="Lift A", kind="LIFT")
-    csrf = await sign_in(client, ours.admin.email)
+    csrf = await sign_in(client, (await ours.user("admin", locale="en")).email)
 
     edit = await client.get(f"/workshop/bays/{their_bay.id}/edit")
     post = await client.post(

@@ -161,7 +161,7 @@ async def test_a_long_job_spills_onto_more_a4_pages_with_the_heading_on_each(cli
     work_order = await shop.work_order(status="IN_PROGRESS")
     lines = [("PART", f"Schraube M8 Nr. {n}", "1", "1.20") for n in range(70)]
     invoice = await make_invoice(shop, work_order, lines)
-    await sign_in(client, shop.admin.email)
+    await sign_in(client, (await shop.user("admin", locale="en")).email)
 
     body = await (await client.get(f"/workshop/invoices/{invoice.id}.pdf")).get_data()
 
@@ -190,7 +190,7 @@ async def test_the_list_shows_newest_first_twenty_a_page(client, factory):
             shop, work_order, [("LABOUR", "Service", "1", "100")], issued_at=now - timedelta(days=days_ago)
         )
         ids.append(invoice.id)
-    await sign_in(client, shop.admin.email)
+    await sign_in(client, (await shop.user("admin", locale="en")).email)
 
     first = await (await client.get("/workshop/invoices")).get_data(as_text=True)
     second = await (await client.get("/workshop/invoices?page=2")).get_data(as_text=True)
@@ -208,7 +208,7 @@ async def test_the_list_shows_newest_first_twenty_a_page(client, factory):
 
 async def test_an_empty_list_says_where_invoices_come_from(client, factory):
     shop = await factory.tenant()
-    await sign_in(client, shop.admin.email)
+    await sign_in(client, (await shop.user("admin", locale="en")).email)
 
     page = await (await client.get("/workshop/invoices")).get_data(as_text=True)
 

@@ -61,7 +61,7 @@ async def test_an_empty_workshop_shows_no_data_with_targets_and_formulas(client,
 
 async def test_the_period_switch_marks_the_chosen_period_and_ignores_nonsense(client, factory):
     shop = await factory.tenant()
-    await sign_in(client, shop.admin.email)
+    await sign_in(client, (await shop.user("admin", locale="en")).email)
 
     today = await (await client.get(f"{KPIS}?period=today")).get_data(as_text=True)
     nonsense = await client.get(f"{KPIS}?period=decade")
@@ -106,7 +106,7 @@ async def test_todays_completed_job_shows_on_the_panel_and_the_leaderboard(clien
 
 async def test_the_fragment_is_the_panel_block_and_the_page_is_live(client, factory):
     shop = await factory.tenant()
-    await sign_in(client, shop.admin.email)
+    await sign_in(client, (await shop.user("admin", locale="en")).email)
 
     page = await (await client.get(KPIS)).get_data(as_text=True)
     fragment = await (await client.get(KPIS, headers={"HX-Request": "true"})).get_data(as_text=True)
