@@ -12,6 +12,10 @@ from ops.workshop.models import Bay, WorkOrder
 from ops.workshop.parts.service import NewPart, create_part
 from ops.workshop.service import move_work_order
 from tests.browser.conftest import OpenPage
+from tests.browser.pages import Cable
+from tests.browser.test_board_live import (
+    _resume_from_a_forgotten_position as resume_from_a_forgotten_position,
+)
 from tests.conftest import LiveServer
 from tests.factories import TenantHandle
 
@@ -147,3 +151,42 @@ async def test_the_open_page_follows_changes_made_elsewhere_without_losing_what_
     await expect(page.locator(".status-badge")).to_have_text("Quality check")
     assert board.console_errors == []
     assert await board.csp_violations() == []
+
+
+async def test_an_open_page_the_live_log_cannot_catch_up_re_fetches_the_order(
+    open_page: OpenPage, shop: TenantHandle, live_server: LiveServer, cable: Cable
+):
+    """After a gap the log no longer holds, the server can only say `reset`: the page reads the order
+    again from the database instead of showing an old total."""
+    db = live_server.runtime.db
+    advisor = await shop.user("service_advisor", locale="en")
+    work_order = await shop.work_order(status="CHECKED_IN")
+    away = await open_page(base_url=cable.url)
+    page = away.page
+    await away.sign_in(advisor.email)
+    await page.goto(f"/workshop/work-orders/{work_order.id}")
+    await away.wait_until_live()
+    await cable.unplug()
+    await expect(away.connection).to_have_attribute("data-connection", "reconnecting")
+    async with db.uow(shop.admin.actor) as uow:
+        await add_labour_line(uow, work_order.id, "Added while away", Decimal("1"))
+    before = await away.live_messages()
+    await page.route("**/live?*", resume_from_a_forgotten_position)
+
+    async with page.expect_request(
+        lambda request: (
+            request.url.endswith(f"/workshop/work-orders/{work_order.id}")
+            and request.headers.get("hx-request") == "true"
+        )
+    ):
+        await cable.plug()
+
+    await expect(page.locator("#order-lines")).to_contain_text("Added while away")
+    await expect(page.locator("#order-totals")).to_contain_text("CHF 178.37")
+    assert [message.type for message in (await away.live_messages())[len(before) :]] == ["reset"]
+    # The re-fetched page is live again.
+    await page.unroute("**/live?*")
+    await away.wait_until_live()
+    async with db.uow(shop.admin.actor) as uow:
+        await add_labour_line(uow, work_order.id, "Added after the reset", Decimal("1"))
+    await expect(page.locator("#order-lines")).to_contain_text("Added after the reset")
