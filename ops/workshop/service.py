@@ -256,6 +256,12 @@ async def change_status(uow: UnitOfWork, work_order: WorkOrder, to_status: str, 
         },
         topics=_topics(work_order),
     )
+    if from_status == "IN_PROGRESS":
+        # Leaving work stops the technician's clock in the same transaction, from the board as from
+        # the phone. Imported here: the time clock builds on this module.
+        from ops.workshop.technicians.service import stop_clocks_on
+
+        await stop_clocks_on(uow, work_order, reason=f"moved:{to_status}")
     if to_status == "READY":
         await _complete(uow, work_order, now)
     elif to_status == "CANCELLED":

@@ -292,8 +292,7 @@ async def move_my_job(
     _check_technician_works_on(uow, work_order)
     if to_status not in TECHNICIAN_MOVES:
         raise RuleViolation(_("Unknown status."), field="status")
-    if to_status != "IN_PROGRESS":
-        await stop_clocks_on(uow, work_order, reason=f"moved:{to_status}")
+    # change_status stops the running clocks when the job leaves work.
     await change_status(uow, work_order, to_status)
     await uow.commit()
     return work_order

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from ops.auth.actor import Conflict, NotFound, PermissionDenied, RuleViolation
 from ops.events import Event
 from ops.workshop.models import WorkOrderHistory
+from ops.workshop.service import move_work_order
 from ops.workshop.technicians.service import clock_off, clock_on, move_my_job, stop_clocks_on
 from tests.web import sign_in
 from tests.workshop.technicians.helpers import assigned_job, reload, time_entries
@@ -227,6 +228,25 @@ async def test_moving_a_job_out_of_work_stops_its_clock(factory, target):
     assert entry.ended_at is not None
     [stopped] = await _events(shop, "technician.clocked_off")
     assert stopped.payload["reason"] == f"moved:{target}"
+
+
+async def test_a_move_from_the_job_board_stops_the_clock_too(factory):
+    """A manager dragging the card out of work must not leave the technician's clock running."""
+    shop = await factory.tenant()
+    tech = await shop.user("technician")
+    manager = await shop.user("workshop_manager")
+    job = await assigned_job(shop, tech, status="CHECKED_IN")
+    async with shop.db.uow(tech.actor) as uow:
+        await clock_on(uow, job.id)
+    job = await reload(shop, job.id)
+
+    async with shop.db.uow(manager.actor) as uow:
+        await move_work_order(uow, job.id, "WAITING_PARTS", job.version)
+
+    [entry] = await time_entries(shop)
+    assert entry.ended_at is not None
+    [stopped] = await _events(shop, "technician.clocked_off")
+    assert stopped.payload["reason"] == "moved:WAITING_PARTS"
 
 
 async def test_a_ready_job_never_keeps_a_running_clock(factory):
