@@ -44,7 +44,8 @@ def request_body_limit(path: str) -> int | None:
     parts = path.strip("/").split("/")
     if (
         len(parts) == 4
-        and parts[:2] == ["workshop", "my-jobs"]
+        and parts[0] == "workshop"
+        and parts[1] in {"my-jobs", "work-orders"}
         and parts[3] == "notes"
         and parts[2].isdigit()
     ):
@@ -160,6 +161,27 @@ async def add_note_view(work_order_id: int) -> Any:
         return _("Photo added.") if note.photo is not None and not note.body else _("Note added.")
 
     return await _answer(work_order_id, action)
+
+
+@bp.post("/work-orders/<int:work_order_id>/notes", endpoint="add_note")
+@login_required
+async def add_note_from_order_page(work_order_id: int) -> Any:
+    """The work-order page's note form: the same use case, answered back on that page."""
+    actor = current_actor()
+    form = await request.form
+    upload: FileStorage | None = (await request.files).get("photo")
+    photo = upload.read() if upload is not None else None
+    photo_type = upload.mimetype if upload is not None and photo else None
+    try:
+        async with runtime().db.uow(actor) as uow:
+            await add_note(uow, work_order_id, form.get("body", ""), photo or None, photo_type)
+    except NotFound:
+        abort(404)
+    except RuleViolation as violation:
+        await flash_message(str(violation), "error")
+    else:
+        await flash_message(_("Note added."), "success")
+    return redirect(url_for("jobs.order", work_order_id=work_order_id), 303)
 
 
 @bp.post("/my-jobs/lines/<int:line_id>/used")

@@ -250,3 +250,36 @@ async def test_an_upload_up_to_the_photo_limit_gets_through_and_a_larger_one_is_
         headers={"X-CSRF-Token": token},
     )
     assert board.status_code == 413
+
+
+async def test_a_note_with_a_photo_is_added_from_the_work_order_page(client, factory):
+    """The advisor's page has its own note form: the note is kept and the page is shown again."""
+    shop = await factory.tenant()
+    tech = await shop.user("technician", locale="en")
+    advisor = await shop.user("service_advisor", locale="en")
+    job = await assigned_job(shop, tech, status="IN_PROGRESS")
+    token = await sign_in(client, advisor.email)
+    photo = png() + b"\0" * (2 * 1024 * 1024)  # bigger than the site-wide 1 MB limit
+
+    response = await client.post(
+        f"/workshop/work-orders/{job.id}/notes",
+        form={"body": "Customer mentions a rattle", "csrf_token": token},
+        files={"photo": _upload(photo, "rattle.png", "image/png")},
+    )
+
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/workshop/work-orders/{job.id}")
+    [note] = await _notes(shop)
+    assert note.body == "Customer mentions a rattle" and note.author_id == advisor.actor.user_id
+    page = await (await client.get(f"/workshop/work-orders/{job.id}")).get_data(as_text=True)
+    assert "Customer mentions a rattle" in page and "Note added." in page
+
+    refused = await client.post(
+        f"/workshop/work-orders/{job.id}/notes",
+        form={"body": "", "csrf_token": token},
+        files={"photo": _upload(GIF_START, "funny.gif", "image/gif")},
+    )
+    assert refused.status_code == 303
+    page = await (await client.get(f"/workshop/work-orders/{job.id}")).get_data(as_text=True)
+    assert "is not a photo" in page
+    assert len(await _notes(shop)) == 1
