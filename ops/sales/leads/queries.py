@@ -1,0 +1,488 @@
+"""Read models for the pipeline board and the lead page: cards with their scores, column counts, one
+lead with its history, and the choices of the lead form."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ops.auth.models import User
+from ops.customers.models import Customer
+from ops.sales.leads.service import (
+    BOARD_STAGES,
+    CLOSED_STAGES,
+    OPEN_STAGES,
+    SALES_ROLES,
+    Score,
+    ScoreContext,
+    allowed_moves,
+    closed_since,
+    score_lead,
+    tenant_score_weights,
+)
+from ops.sales.models import CatalogTrim, Lead, LeadStageChange, Quote, Reservation, StockUnit, TestDrive
+
+# Cards a column shows before "Show all": a wall screen cannot show more, and the board stays fast.
+COLUMN_LIMIT = 40
+
+
+def person_name(first: str | None, last: str | None, company: str | None) -> str:
+    return str(company) if company else f"{first or ''} {last or ''}".strip()
+
+
+def trim_label(make: str | None, model: str | None, trim: str | None) -> str:
+    return " ".join(part for part in (make, model, trim) if part)
+
+
+def interest_label(trim: str, note: str) -> str:
+    return f"{trim} · {note}" if trim and note else trim or note
+
+
+@dataclass(frozen=True)
+class Card:
+    id: int
+    stage: str
+    version: int
+    customer_id: int
+    customer_name: str
+    interest: str
+    budget: Decimal | None
+    owner_id: int | None
+    owner_name: str | None
+    source: str
+    next_action: str
+    next_action_on: date | None
+    stage_changed_at: datetime
+    created_at: datetime
+    last_contact_at: datetime | None
+    trade_in_offered: bool
+    financing_preapproved: bool
+    score: Score
+
+    @property
+    def allowed_moves(self) -> tuple[str, ...]:
+        return allowed_moves(self.stage)
+
+
+@dataclass(frozen=True)
+class StockPrices:
+    """What "budget fits stock" compares with: the cheapest AVAILABLE unit per trim and overall, and the
+    status and price of the units that leads name."""
+
+    cheapest_by_trim: dict[int, Decimal]
+    units: dict[int, tuple[str, Decimal]]
+
+    @property
+    def cheapest(self) -> Decimal | None:
+        return min(self.cheapest_by_trim.values(), default=None)
+
+    def fits(self, budget: Decimal | None, trim_id: int | None, unit_id: int | None) -> bool:
+        if budget is None:
+            return False
+        if unit_id is not None:
+            status, price = self.units.get(unit_id, ("", Decimal(0)))
+            return status == "AVAILABLE" and price <= budget
+        cheapest = self.cheapest_by_trim.get(trim_id) if trim_id is not None else self.cheapest
+        return cheapest is not None and cheapest <= budget
+
+
+async def stock_prices(session: AsyncSession, unit_ids: set[int]) -> StockPrices:
+    rows = await session.execute(
+        select(StockUnit.trim_id, func.min(StockUnit.list_price))
+        .where(StockUnit.status == "AVAILABLE")
+        .group_by(StockUnit.trim_id)
+    )
+    cheapest = {int(trim_id): Decimal(price) for trim_id, price in rows}
+    units: dict[int, tuple[str, Decimal]] = {}
+    if unit_ids:
+        unit_rows = await session.execute(
+            select(StockUnit.id, StockUnit.status, StockUnit.list_price).where(StockUnit.id.in_(unit_ids))
+        )
+        units = {int(id_): (str(status), Decimal(price)) for id_, status, price in unit_rows}
+    return StockPrices(cheapest, units)
+
+
+@functools.cache
+def _card_query() -> Select[*tuple[Any, ...]]:
+    # Built once: statements are immutable, so every caller can extend it.
+    test_drive_done = (
+        exists()
+        .where(TestDrive.lead_id == Lead.id, TestDrive.status == "RETURNED")
+        .correlate(Lead)
+        .label("test_drive_done")
+    )
+    return (
+        select(
+            Lead.id,
+            Lead.stage,
+            Lead.version,
+            Lead.customer_id,
+            Customer.first_name,
+            Customer.last_name,
+            Customer.company_name,
+            Customer.type.label("customer_type"),
+            Customer.uid,
+            Lead.interest_trim_id,
+            Lead.interest_unit_id,
+            Lead.interest_note,
+            CatalogTrim.make,
+            CatalogTrim.model,
+            CatalogTrim.trim,
+            Lead.budget,
+            Lead.owner_id,
+            User.name.label("owner_name"),
+            Lead.source,
+            Lead.next_action,
+            Lead.next_action_on,
+            Lead.stage_changed_at,
+            Lead.created_at,
+            Lead.last_contact_at,
+            Lead.trade_in_offered,
+            Lead.financing_preapproved,
+            test_drive_done,
+        )
+        .join(Customer, Customer.id == Lead.customer_id)
+        .outerjoin(CatalogTrim, CatalogTrim.id == Lead.interest_trim_id)
+        .outerjoin(User, User.id == Lead.owner_id)
+    )
+
+
+async def _cards(session: AsyncSession, query: Select[*tuple[Any, ...]], now: datetime) -> list[Card]:
+    rows = (await session.execute(query)).all()
+    weights = await tenant_score_weights(session)
+    prices = await stock_prices(session, {row.interest_unit_id for row in rows if row.interest_unit_id})
+    cards = []
+    for row in rows:
+        trim = trim_label(row.make, row.model, row.trim)
+        card_data: dict[str, Any] = {
+            "id": int(row.id),
+            "stage": str(row.stage),
+            "version": int(row.version),
+            "customer_id": int(row.customer_id),
+            "customer_name": person_name(row.first_name, row.last_name, row.company_name),
+            "interest": interest_label(trim, row.interest_note or ""),
+            "budget": row.budget,
+            "owner_id": row.owner_id,
+            "owner_name": row.owner_name,
+            "source": str(row.source),
+            "next_action": row.next_action or "",
+            "next_action_on": row.next_action_on,
+            "stage_changed_at": row.stage_changed_at,
+            "created_at": row.created_at,
+            "last_contact_at": row.last_contact_at,
+            "trade_in_offered": bool(row.trade_in_offered),
+            "financing_preapproved": bool(row.financing_preapproved),
+        }
+        context = ScoreContext(
+            weights=weights,
+            now=now,
+            budget_fits_stock=prices.fits(row.budget, row.interest_trim_id, row.interest_unit_id),
+            test_drive_done=bool(row.test_drive_done),
+            customer_type=str(row.customer_type),
+            customer_uid=row.uid,
+        )
+        cards.append(Card(**card_data, score=score_lead(_Facts(card_data), context)))
+    return cards
+
+
+class _Facts:
+    """The score's view of a card's row before the card exists."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.source = data["source"]
+        self.trade_in_offered = data["trade_in_offered"]
+        self.financing_preapproved = data["financing_preapproved"]
+        self.last_contact_at = data["last_contact_at"]
+        self.created_at = data["created_at"]
+
+
+@dataclass(frozen=True)
+class BoardFilter:
+    """Whose leads (one owner) and from which source. The same rule runs in the browser on live updates
+    (static/js/app.js, "board filter"), from the data attributes of each card."""
+
+    owner_id: int | None = None
+    source: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self != BoardFilter()
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.owner_id is not None:
+            conditions.append(Lead.owner_id == self.owner_id)
+        if self.source is not None:
+            conditions.append(Lead.source == self.source)
+        return conditions
+
+
+def _on_board(now: datetime) -> ColumnElement[bool]:
+    """Open leads, and leads closed in the last 30 days."""
+    return or_(
+        Lead.stage.in_(OPEN_STAGES),
+        and_(Lead.stage.in_(CLOSED_STAGES), Lead.closed_at >= closed_since(now)),
+    )
+
+
+@dataclass(frozen=True)
+class Board:
+    columns: dict[str, list[Card]]
+    counts: dict[str, int]
+
+
+async def board(
+    session: AsyncSession,
+    now: datetime,
+    board_filter: BoardFilter | None = None,
+    *,
+    limit: int | None = COLUMN_LIMIT,
+    expand: str | None = None,
+) -> Board:
+    """The board's columns, newest move first (live updates insert at the top), each cut at `limit`
+    cards except `expand`; the counts are of every lead in the column."""
+    conditions = [_on_board(now), *(board_filter.conditions() if board_filter else [])]
+    counts = await column_counts(session, now, board_filter)
+    query = _card_query().where(*conditions)
+    if limit is not None:
+        rank = (
+            func.row_number()
+            .over(partition_by=Lead.stage, order_by=(Lead.stage_changed_at.desc(), Lead.id.desc()))
+            .label("rank")
+        )
+        ranked = select(Lead.id, rank).where(*conditions).subquery()
+        kept = ranked.c.rank <= limit
+        query = query.join(ranked, ranked.c.id == Lead.id).where(
+            or_(kept, Lead.stage == expand) if expand else kept
+        )
+    query = query.order_by(Lead.stage_changed_at.desc(), Lead.id.desc())
+    columns: dict[str, list[Card]] = {stage: [] for stage in BOARD_STAGES}
+    for card in await _cards(session, query, now):
+        columns[card.stage].append(card)
+    return Board(columns, counts)
+
+
+async def column_counts(
+    session: AsyncSession, now: datetime, board_filter: BoardFilter | None = None
+) -> dict[str, int]:
+    conditions = [_on_board(now), *(board_filter.conditions() if board_filter else [])]
+    rows = await session.execute(select(Lead.stage, func.count()).where(*conditions).group_by(Lead.stage))
+    counts = dict.fromkeys(BOARD_STAGES, 0)
+    counts.update({str(stage): int(count) for stage, count in rows})
+    return counts
+
+
+async def cards_by_id(session: AsyncSession, ids: list[int], now: datetime) -> dict[int, Card]:
+    """The cards of these leads as the board shows them; a lead off the board (closed long ago) is absent."""
+    query = _card_query().where(Lead.id.in_(ids), _on_board(now))
+    return {card.id: card for card in await _cards(session, query, now)}
+
+
+async def lead(session: AsyncSession, lead_id: int) -> Lead | None:
+    return await session.scalar(select(Lead).where(Lead.id == lead_id))
+
+
+async def lead_exists(session: AsyncSession, lead_id: int) -> bool:
+    return await session.scalar(select(Lead.id).where(Lead.id == lead_id)) is not None
+
+
+# --- One lead -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageChange:
+    from_stage: str | None
+    to_stage: str
+    actor_name: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class QuoteRow:
+    id: int
+    code: str
+    status: str
+    total: Decimal
+    valid_until: date | None
+
+
+@dataclass(frozen=True)
+class DriveRow:
+    id: int
+    status: str
+    starts_at: datetime
+    unit_label: str
+
+
+@dataclass(frozen=True)
+class HoldRow:
+    id: int
+    unit_id: int
+    status: str
+    expires_at: datetime | None
+    unit_label: str
+
+
+@dataclass(frozen=True)
+class LeadDetail:
+    lead: Lead
+    card: Card
+    customer: Customer
+    interest_unit_label: str | None
+    history: list[StageChange]
+    quotes: list[QuoteRow]
+    drives: list[DriveRow]
+    holds: list[HoldRow]
+    has_accepted_quote: bool
+    weights: dict[str, int]
+
+
+def _unit_label(make: str, model: str, trim: str, vin: str) -> str:
+    return f"{trim_label(make, model, trim)} · {vin[-6:]}"
+
+
+async def lead_detail(session: AsyncSession, lead_id: int, now: datetime) -> LeadDetail | None:
+    lead = await session.scalar(select(Lead).where(Lead.id == lead_id))
+    if lead is None:
+        return None
+    cards = await _cards(session, _card_query().where(Lead.id == lead_id), now)
+    customer = (await session.execute(select(Customer).where(Customer.id == lead.customer_id))).scalar_one()
+    unit_label = None
+    if lead.interest_unit_id is not None:
+        row = (
+            await session.execute(
+                select(CatalogTrim.make, CatalogTrim.model, CatalogTrim.trim, StockUnit.vin)
+                .join(CatalogTrim, CatalogTrim.id == StockUnit.trim_id)
+                .where(StockUnit.id == lead.interest_unit_id)
+            )
+        ).one()
+        unit_label = _unit_label(*row)
+    history = [
+        StageChange(change.from_stage, change.to_stage, change.actor_name, change.at)
+        for change in await session.scalars(
+            select(LeadStageChange)
+            .where(LeadStageChange.lead_id == lead_id)
+            .order_by(LeadStageChange.at.desc(), LeadStageChange.id.desc())
+        )
+    ]
+    quotes = [
+        QuoteRow(quote.id, quote.code, quote.status, quote.total, quote.valid_until)
+        for quote in await session.scalars(
+            select(Quote).where(Quote.lead_id == lead_id).order_by(Quote.created_at.desc(), Quote.id.desc())
+        )
+    ]
+    unit_columns = (CatalogTrim.make, CatalogTrim.model, CatalogTrim.trim, StockUnit.vin)
+    drive_rows = await session.execute(
+        select(TestDrive.id, TestDrive.status, TestDrive.starts_at, *unit_columns)
+        .join(StockUnit, StockUnit.id == TestDrive.stock_unit_id)
+        .join(CatalogTrim, CatalogTrim.id == StockUnit.trim_id)
+        .where(TestDrive.lead_id == lead_id)
+        .order_by(TestDrive.starts_at.desc())
+    )
+    drives = [DriveRow(row[0], row[1], row[2], _unit_label(*row[3:])) for row in drive_rows]
+    hold_rows = await session.execute(
+        select(
+            Reservation.id,
+            Reservation.stock_unit_id,
+            Reservation.status,
+            Reservation.expires_at,
+            *unit_columns,
+        )
+        .join(StockUnit, StockUnit.id == Reservation.stock_unit_id)
+        .join(CatalogTrim, CatalogTrim.id == StockUnit.trim_id)
+        .where(Reservation.lead_id == lead_id)
+        .order_by(Reservation.created_at.desc())
+    )
+    holds = [HoldRow(row[0], row[1], row[2], row[3], _unit_label(*row[4:])) for row in hold_rows]
+    return LeadDetail(
+        lead=lead,
+        card=cards[0],
+        customer=customer,
+        interest_unit_label=unit_label,
+        history=history,
+        quotes=quotes,
+        drives=drives,
+        holds=holds,
+        has_accepted_quote=any(quote.status == "ACCEPTED" for quote in quotes),
+        weights=await tenant_score_weights(session),
+    )
+
+
+# --- The lead form's choices ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    id: int
+    label: str
+    price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class FormChoices:
+    trims: list[Choice]
+    units: list[Choice]
+    owners: list[Choice]
+
+
+# Units a lead can be about: not yet sold.
+INTEREST_UNIT_STATUSES = ("INCOMING", "AVAILABLE", "RESERVED", "DEMO")
+
+
+async def form_choices(session: AsyncSession, keep_unit_id: int | None = None) -> FormChoices:
+    trims = await session.execute(
+        select(CatalogTrim.id, CatalogTrim.make, CatalogTrim.model, CatalogTrim.year, CatalogTrim.trim)
+        .where(CatalogTrim.active.is_(True))
+        .order_by(CatalogTrim.make, CatalogTrim.model, CatalogTrim.year.desc(), CatalogTrim.trim)
+    )
+    unit_condition: ColumnElement[bool] = StockUnit.status.in_(INTEREST_UNIT_STATUSES)
+    if keep_unit_id is not None:
+        unit_condition = or_(unit_condition, StockUnit.id == keep_unit_id)
+    units = await session.execute(
+        select(
+            StockUnit.id,
+            StockUnit.list_price,
+            CatalogTrim.make,
+            CatalogTrim.model,
+            CatalogTrim.trim,
+            StockUnit.vin,
+        )
+        .join(CatalogTrim, CatalogTrim.id == StockUnit.trim_id)
+        .where(unit_condition)
+        .order_by(CatalogTrim.make, CatalogTrim.model, StockUnit.list_price, StockUnit.id)
+        .limit(500)
+    )
+    owners = await session.execute(
+        select(User.id, User.name)
+        .where(User.active.is_(True), User.role.in_(SALES_ROLES))
+        .order_by(User.name, User.id)
+    )
+    return FormChoices(
+        trims=[Choice(int(row.id), f"{row.make} {row.model} {row.year} {row.trim}") for row in trims],
+        units=[
+            Choice(int(row.id), _unit_label(row.make, row.model, row.trim, row.vin), Decimal(row.list_price))
+            for row in units
+        ],
+        owners=[Choice(int(id_), str(name)) for id_, name in owners],
+    )
+
+
+async def customer_choice(session: AsyncSession, customer_id: int) -> Choice | None:
+    row = (
+        await session.execute(
+            select(Customer.id, Customer.first_name, Customer.last_name, Customer.company_name).where(
+                Customer.id == customer_id, Customer.erased_at.is_(None)
+            )
+        )
+    ).first()
+    return (
+        None
+        if row is None
+        else Choice(int(row.id), person_name(row.first_name, row.last_name, row.company_name))
+    )
