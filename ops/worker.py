@@ -1,5 +1,5 @@
-"""The worker: the outbox relay and mail delivery; webhook deliveries, integration jobs and timers join
-it later.
+"""The worker: the outbox relay, mail delivery and the timer that ends expired stock holds; webhook
+deliveries, integration jobs and other timers join it later.
 
 Everything here is safe to run in any number of processes at once (rows are claimed with SKIP LOCKED).
 Each duty runs in its own loop, so a slow mail server never holds up the live log.
@@ -15,17 +15,23 @@ from integrations.mail import Mailer, create_mailer
 from ops.config import Settings
 from ops.db import Database, utcnow
 from ops.mail.service import deliver_due_mail
+from ops.sales.stock.service import expire_holds
 from realtime.log import LogUnavailable
 from realtime.outbox import OutboxPublisher
 
 log = logging.getLogger(__name__)
+
+# How often expired holds are looked for: a 48-hour hold ends at most this much late.
+HOLD_EXPIRY_INTERVAL_SECONDS = 30.0
 
 
 async def run_worker(settings: Settings, publisher: OutboxPublisher, stop: asyncio.Event) -> None:
     log.info("worker started (relay every %.1fs)", settings.relay_interval_seconds)
     mailer = create_mailer(settings.smtp_url, settings.data_dir / "mail")
     await asyncio.gather(
-        _relay_loop(settings, publisher, stop), _mail_loop(settings, publisher.db, mailer, stop)
+        _relay_loop(settings, publisher, stop),
+        _mail_loop(settings, publisher.db, mailer, stop),
+        _hold_expiry_loop(publisher.db, stop),
     )
     log.info("worker stopped")
 
@@ -54,3 +60,16 @@ async def _mail_loop(settings: Settings, db: Database, mailer: Mailer, stop: asy
             log.exception("mail delivery pass failed; retrying")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), settings.mail_poll_seconds)
+
+
+async def _hold_expiry_loop(db: Database, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            expired = await expire_holds(db, utcnow())
+            if expired:
+                log.info("%d stock hold(s) expired", expired)
+        except Exception:
+            # The database is away for a moment; the holds expire on the next pass.
+            log.exception("hold expiry pass failed; retrying")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), HOLD_EXPIRY_INTERVAL_SECONDS)

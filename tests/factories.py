@@ -5,11 +5,14 @@ from __future__ import annotations
 import itertools
 import secrets
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
 
 from ops.auth.actor import Actor
 from ops.auth.service import create_user
 from ops.customers.models import Customer
-from ops.db import Database
+from ops.db import Database, utcnow
+from ops.sales.models import CatalogTrim, Lead, StockUnit
 from ops.tenants.models import Tenant
 from ops.tenants.service import provision_tenant
 from ops.vehicles.models import Vehicle
@@ -18,6 +21,12 @@ from ops.workshop.service import NewWorkOrder, create_work_order, move_work_orde
 
 PASSWORD = "correct-horse-battery"
 _vin_counter = itertools.count(1)
+_stock_vin_counter = itertools.count(1)
+
+
+def european_vin() -> str:
+    """A VIN of a European maker (WMI WVW): no check digit to get right, unique per test run."""
+    return f"WVWZZZ3CZ{next(_stock_vin_counter):08d}"
 
 
 @dataclass
@@ -98,6 +107,84 @@ class TenantHandle:
             async with self.db.uow(actor) as uow:
                 work_order = await move_work_order(uow, work_order.id, step, work_order.version)
         return work_order
+
+    async def trim(
+        self,
+        *,
+        make: str = "Skoda",
+        model: str = "Octavia",
+        year: int = 2025,
+        trim: str = "Style",
+        body_style: str = "WAGON",
+        fuel_type: str = "GASOLINE",
+        msrp: str = "38500.00",
+    ) -> CatalogTrim:
+        async with self.db.uow(self.admin.actor) as uow:
+            row = CatalogTrim(
+                make=make,
+                model=model,
+                year=year,
+                trim=trim,
+                body_style=body_style,
+                fuel_type=fuel_type,
+                transmission="AUTOMATIC",
+                drivetrain="FWD",
+                msrp=Decimal(msrp),
+            )
+            uow.session.add(row)
+            await uow.commit()
+        return row
+
+    async def stock_unit(
+        self,
+        *,
+        trim: CatalogTrim | None = None,
+        status: str = "AVAILABLE",
+        list_price: str = "36900.00",
+        cost: str = "31000.00",
+        mileage_km: int = 12,
+        colour: str = "Moon white",
+        days_in_stock: int | None = 10,
+        vin: str | None = None,
+    ) -> StockUnit:
+        """A unit inserted as it is (holds and deals go through ops/sales/stock/service.py)."""
+        trim = trim or await self.trim()
+        async with self.db.uow(self.admin.actor) as uow:
+            unit = StockUnit(
+                vin=vin or european_vin(),
+                trim_id=trim.id,
+                colour=colour,
+                mileage_km=mileage_km,
+                cost=Decimal(cost),
+                list_price=Decimal(list_price),
+                location="Showroom",
+                arrived_on=None if days_in_stock is None else date.today() - timedelta(days=days_in_stock),
+                status=status,
+                created_at=utcnow(),
+            )
+            uow.session.add(unit)
+            await uow.commit()
+        return unit
+
+    async def lead(
+        self, *, owner: UserHandle | None = None, first_name: str = "Lea", last_name: str = "Keller"
+    ) -> Lead:
+        """An open lead of a new customer, inserted directly."""
+        async with self.db.uow(self.admin.actor) as uow:
+            customer = Customer(
+                first_name=first_name, last_name=last_name, email=f"c{secrets.token_hex(5)}@example.ch"
+            )
+            uow.session.add(customer)
+            await uow.session.flush()
+            lead = Lead(
+                customer_id=customer.id,
+                source="WALK_IN",
+                owner_id=owner.actor.user_id if owner else None,
+                stage="QUALIFIED",
+            )
+            uow.session.add(lead)
+            await uow.commit()
+        return lead
 
 
 class TenantFactory:
