@@ -14,13 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from hypercorn.middleware import ProxyFixMiddleware
-from quart import Quart, g, redirect, request, url_for
+from hypercorn.typing import ASGISendCallable
+from quart import Quart, Request, g, redirect, request, url_for
+from quart.asgi import ASGIHTTPConnection
 from werkzeug.exceptions import HTTPException
 
 from ops import health
 from ops.auth import web as auth_web
 from ops.auth.actor import NotFound, PermissionDenied, role_label
 from ops.config import Settings, load_settings
+from ops.customers import web as customers_web
+from ops.customers.live import CustomerLive, customer_topic_guard
 from ops.db import Database
 from ops.i18n import (
     LANGUAGES,
@@ -37,19 +41,29 @@ from ops.i18n import (
 from ops.i18n import gettext as _
 from ops.logs import accepted_correlation_id, configure_logging, correlation_id
 from ops.metrics import LATENCY, REQUESTS
+from ops.notices import UserNoticeLive, guard_user_topic
 from ops.pages import is_htmx, render_page
 from ops.ratelimit import RateLimiter
 from ops.runtime import Runtime, runtime
+from ops.sales.leads import web as leads_web
+from ops.sales.leads.live import SalesBoardLive, guard_sales_topic
+from ops.sales.stock import web as stock_web
+from ops.sales.stock.live import StockLive, guard_stock_topic
 from ops.tenants.service import tenant_by_id
 from ops.worker import run_worker
 from ops.workshop import web as workshop_web
 from ops.workshop.bays import web as bays_web
+from ops.workshop.estimates import web as estimates_web
 from ops.workshop.invoices import web as invoices_web
+from ops.workshop.jobs import web as jobs_web
+from ops.workshop.jobs.live import WorkOrderLive
 from ops.workshop.kpis import web as kpis_web
 from ops.workshop.live import WorkshopBoardLive, guard_workshop_topic, work_order_topic_guard
 from ops.workshop.parts import web as parts_web
 from ops.workshop.parts.live import PartsLive, guard_parts_topic, part_topic_guard
 from ops.workshop.service import priority_label, status_label
+from ops.workshop.technicians import web as technicians_web
+from ops.workshop.technicians.live import TechniciansLive, guard_technicians_topic
 from realtime import endpoints as realtime_endpoints
 from realtime.hub import Hub, View
 from realtime.log import create_live_log
@@ -94,9 +108,26 @@ def _navigation() -> list[NavItem]:
     if actor.can("invoice.view"):
         url = url_for("invoices.invoice_list")
         items.append(NavItem(_("Invoices"), url, request.path.startswith(url)))
+    if actor.can("time_clock.use"):
+        url = url_for("technicians.my_jobs")
+        items.append(NavItem(_("My jobs"), url, request.path == url))
+    if actor.can("technicians.view"):
+        url = url_for("technicians.overview")
+        items.append(NavItem(_("Technicians"), url, request.path == url))
     if actor.can("parts.view"):
         url = url_for("parts.index")
         items.append(NavItem(_("Parts"), url, request.path.startswith(url)))
+    if actor.can("customer.view"):
+        url = url_for("customers.index")
+        items.append(NavItem(_("Customers"), url, request.path.startswith(url)))
+    if actor.can("lead.view"):
+        url = url_for("leads.board")
+        current = request.path == url or request.path.startswith("/sales/leads")
+        items.append(NavItem(_("Pipeline"), url, current))
+    if actor.can("stock.view"):
+        url = url_for("stock.index")
+        current = request.path.startswith((url, url_for("stock.test_drives")))
+        items.append(NavItem(_("Stock"), url, current))
     return items
 
 
@@ -131,10 +162,23 @@ class TenantDisplayCache:
         return restore
 
 
+class RouteBodyLimits(ASGIHTTPConnection):
+    """The site-wide request size limit, raised only on the routes that take photo uploads."""
+
+    def _create_request_from_scope(self, send: ASGISendCallable) -> Request:
+        request = super()._create_request_from_scope(send)
+        limit = technicians_web.request_body_limit(request.path)
+        if limit is not None:
+            request.max_content_length = limit
+            request.body = request.body_class(request.content_length, limit)
+        return request
+
+
 def create_app(settings: Settings | None = None) -> Quart:
     settings = settings or load_settings()
     configure_logging(settings.log_level)
     app = Quart(__name__, template_folder=str(ROOT / "templates"), static_folder=str(STATIC_DIR))
+    app.asgi_http_class = RouteBodyLimits
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME="pitwall_session",
@@ -163,8 +207,14 @@ def create_app(settings: Settings | None = None) -> Quart:
         live_log,
         renderers={
             "workshop": WorkshopBoardLive(db, app.jinja_env),
+            "wo": WorkOrderLive(db, app),
+            "technicians": TechniciansLive(),
             "parts": PartsLive(),
             "part": PartsLive(),
+            "customer": CustomerLive(),
+            "stock": StockLive(),
+            "sales": SalesBoardLive(db, app.jinja_env),
+            "user": UserNoticeLive(app.jinja_env),
         },
         client_queue_bytes=settings.sse_client_queue_bytes,
         heartbeat_seconds=settings.sse_heartbeat_seconds,
@@ -183,8 +233,13 @@ def create_app(settings: Settings | None = None) -> Quart:
         topic_guards={
             "workshop": guard_workshop_topic,
             "wo": work_order_topic_guard(db),
+            "technicians": guard_technicians_topic,
             "parts": guard_parts_topic,
             "part": part_topic_guard(db),
+            "customer": customer_topic_guard(db),
+            "stock": guard_stock_topic,
+            "sales": guard_sales_topic,
+            "user": guard_user_topic,
         },
     )
 
@@ -194,10 +249,16 @@ def create_app(settings: Settings | None = None) -> Quart:
     for blueprint in (
         auth_web.bp,
         workshop_web.bp,
+        jobs_web.bp,
+        estimates_web.bp,
+        technicians_web.bp,
         bays_web.bp,
         kpis_web.bp,
         invoices_web.bp,
         parts_web.bp,
+        customers_web.bp,
+        stock_web.bp,
+        leads_web.bp,
         realtime_endpoints.bp,
         health.bp,
     ):

@@ -24,14 +24,53 @@ PERMISSIONS: dict[str, set[str]] = {
     "work_order.schedule": _WORKSHOP_STAFF,
     "work_order.assign": _WORKSHOP_STAFF,
     "work_order.check_in": _WORKSHOP_STAFF,
-    # Parts inventory: the workshop sees stock; advisors, managers and admins receive and adjust it.
-    "parts.view": _WORKSHOP_STAFF | {"technician", "viewer"},
-    "parts.manage": _WORKSHOP_STAFF,
+    # Labour and parts lines: what the customer is quoted and billed, so not the technician.
+    "work_order.edit_lines": _WORKSHOP_STAFF,
     # Invoices: everyone in the workshop and anyone who may only look.
     "invoice.view": _WORKSHOP_STAFF | {"technician", "viewer"},
     "kpi.view": _WORKSHOP_STAFF | {"viewer"},
     "bay.view": _WORKSHOP_STAFF | {"technician", "viewer"},
     "bay.manage": {"admin", "workshop_manager"},
+    # The time clock: a technician clocks themself on and off; a manager may do it for a technician.
+    "time_clock.use": {"technician"},
+    "time_clock.manage": {"admin", "workshop_manager"},
+    "work_order.note": _WORKSHOP_STAFF | {"technician"},
+    "work_order.mark_used": _WORKSHOP_STAFF | {"technician"},
+    "technicians.view": _WORKSHOP_STAFF | {"viewer"},
+    # Parts inventory: the workshop sees stock; advisors, managers and admins receive and adjust it.
+    "parts.view": _WORKSHOP_STAFF | {"technician", "viewer"},
+    "parts.manage": _WORKSHOP_STAFF,
+    # Mailing the customer an estimate to approve: the people who quote the work.
+    "estimate.send": _WORKSHOP_STAFF,
+    # Customers (CRM). Everyone who deals with customers may look them up; technicians work on cars,
+    # and a customer's contact details and history are none of their business (need to know).
+    "customer.view": set(ROLES) - {"technician"},
+    "customer.edit": {"admin", "sales_manager", "sales_rep", "service_advisor"},
+    # All of a customer's data in one file, and the irreversible erasure: managers and admins only.
+    "customer.export": {"admin", "sales_manager"},
+    "customer.erase": {"admin", "sales_manager"},
+    # Showroom stock: everyone in sales and anyone who may only look sees it; reps hold units for
+    # their leads and run test drives; the sales manager adds units and sets prices.
+    "stock.view": {"admin", "sales_manager", "sales_rep", "viewer"},
+    "stock.reserve": {"admin", "sales_manager", "sales_rep"},
+    "test_drive.manage": {"admin", "sales_manager", "sales_rep"},
+    "stock.manage": {"admin", "sales_manager"},
+    # Leads and the pipeline board: sales and anyone who may only look see them; sales people work
+    # them (any rep may move any lead: showroom teams cover for each other).
+    "lead.view": {"admin", "sales_manager", "sales_rep", "viewer"},
+    "lead.edit": {"admin", "sales_manager", "sales_rep"},
+    # Quotes: sales and anyone who may only look see them; sales people build and send them; only a
+    # sales manager (or an admin) approves a discount or margin beyond the dealership's thresholds.
+    "quote.view": {"admin", "sales_manager", "sales_rep", "viewer"},
+    "quote.edit": {"admin", "sales_manager", "sales_rep"},
+    "quote.approve": {"admin", "sales_manager"},
+    # Deals: sales and anyone who may only look see them; reps and managers take deposits and
+    # deliver; cancelling a sale (and refunding the deposit) is the manager's call.
+    "deal.view": {"admin", "sales_manager", "sales_rep", "viewer"},
+    "deal.edit": {"admin", "sales_manager", "sales_rep"},
+    "deal.cancel": {"admin", "sales_manager"},
+    # The showroom's figures (margins, revenue per rep): managers, admins and viewers, not reps.
+    "sales_kpi.view": {"admin", "sales_manager", "viewer"},
     "user.manage": {"admin"},
     "tenant.manage": {"admin"},
 }

@@ -38,6 +38,9 @@
 
   // Drag and drop is a shortcut for the move menu on each card; the server decides either way, so a
   // drop on a column the rules refuse still goes to the server, which puts the card back and says why.
+  // Any board works the same (the job board, the pipeline): each column's list names its value in
+  // data-status, and the card's move form sends it under the name of its menu (status, stage).
+  // A column whose list names a dialog (data-move-dialog) asks for more first; see "move dialog".
   function enableDragAndDrop(root) {
     if (!window.Sortable) return;
     root.querySelectorAll(".board.can-move .cards").forEach(function (list) {
@@ -60,16 +63,68 @@
           if (!target || target === event.from.dataset.status) return;
           var form = card.querySelector("form.move");
           if (!form) return;
+          var putBack = function () {
+            event.from.insertBefore(card, event.from.children[event.oldIndex] || null);
+          };
+          if (askBeforeMove(card, form, event.to, putBack)) return;
           // The card, not its form, sends the move: the form's own menu may still be unchosen.
-          htmx.ajax("POST", form.getAttribute("hx-post"), {
-            source: card,
-            swap: "none",
-            values: { status: target, version: card.dataset.version },
-          });
+          sendMove(card, form, target, {});
         },
       });
     });
   }
+  function sendMove(card, form, target, extra) {
+    var values = { version: card.dataset.version };
+    values[form.querySelector("select").name] = target;
+    Object.keys(extra).forEach(function (name) { values[name] = extra[name]; });
+    htmx.ajax("POST", form.getAttribute("hx-post"), { source: card, swap: "none", values: values });
+  }
+
+  // Move dialog: a move into a column that needs more (a lost lead's reason) opens that column's
+  // dialog instead of moving; its form's fields go with the move, and Cancel leaves the card where
+  // it was. The same from the keyboard menu and from a drop.
+  function askBeforeMove(card, form, list, cancelled) {
+    var dialog = list && list.dataset.moveDialog && document.getElementById(list.dataset.moveDialog);
+    if (!dialog || typeof dialog.showModal !== "function") return false;
+    var fields = dialog.querySelector("form");
+    fields.reset();
+    dialog.pendingMove = { card: card, form: form, target: list.dataset.status, cancelled: cancelled };
+    dialog.showModal();
+    return true;
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.matches(".board form.move")) {
+      var card = form.closest(".card"), menu = form.querySelector("select");
+      var list = menu && document.getElementById("cards-" + menu.value);
+      if (card && list && askBeforeMove(card, form, list, function () { menu.focus(); })) {
+        event.preventDefault();
+        event.stopPropagation();
+      }
+      return;
+    }
+    var dialog = form.closest("dialog");
+    if (!dialog || !dialog.pendingMove) return;
+    event.preventDefault();
+    if (!form.reportValidity()) return;
+    var move = dialog.pendingMove, extra = {};
+    new FormData(form).forEach(function (value, name) { if (name !== "csrf_token") extra[name] = value; });
+    dialog.pendingMove = null;
+    dialog.close();
+    sendMove(move.card, move.form, move.target, extra);
+  }, true);
+  document.addEventListener("click", function (event) {
+    var cancel = event.target.closest && event.target.closest("dialog [data-dialog-cancel]");
+    if (cancel) cancel.closest("dialog").close();
+  });
+  // Escape and Cancel both close the dialog: the move is off and the card goes back.
+  document.addEventListener("close", function (event) {
+    var dialog = event.target, move = dialog.pendingMove;
+    if (!move) return;
+    dialog.pendingMove = null;
+    move.cancelled();
+  }, true);
+
   function markDropTargets(card, dragging) {
     var board = card.closest(".board");
     if (!board) return;
@@ -168,6 +223,32 @@
   }
   document.addEventListener("DOMContentLoaded", startPresence);
 
+  // Work-order page: a live update carries every section; one whose fingerprint (data-live-key)
+  // the page already shows is left alone, so an unrelated change does not wipe a half-typed form.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target, fragment = event.detail.fragment;
+    // An outerHTML swap hands over a document fragment holding the new section.
+    var section = fragment && fragment.firstElementChild;
+    if (!target || !section || !section.hasAttribute("data-live-update")) return;
+    var key = section.getAttribute("data-live-key");
+    if (key && target.getAttribute("data-live-key") === key) event.detail.shouldSwap = false;
+  });
+
+  // Work-order page: one action form open at a time; Escape closes it and returns to its button.
+  document.addEventListener("toggle", function (event) {
+    var opened = event.target;
+    if (!opened.matches || !opened.matches("details.action") || !opened.open) return;
+    document.querySelectorAll("details.action[open]").forEach(function (other) {
+      if (other !== opened) other.open = false;
+    });
+  }, true);
+  document.addEventListener("keydown", function (event) {
+    var open = event.key === "Escape" && event.target.closest && event.target.closest("details.action[open]");
+    if (!open) return;
+    open.open = false;
+    open.querySelector("summary").focus();
+  });
+
   // Invoice: the Print button (no inline handlers under the CSP).
   document.addEventListener("click", function (event) {
     if (event.target.closest && event.target.closest("[data-print]")) window.print();
@@ -190,28 +271,141 @@
   });
 })();
 
-// Job board filter: a filtered board gets the same live updates as everyone, so a card that does not
-// match the filter (data-filter-* on the board, the card's own data-*) is not inserted, and each
-// column's count is the number of cards it shows. The server applies the same rule on page load
-// (ops/workshop/queries.py BoardFilter).
+// Technicians: running clocks tick, note forms clear after a saved note, a photo too large for the
+// server is refused before it is uploaded, and the technician view reassigns by drag and drop.
 (function () {
   "use strict";
 
+  // The server renders each clock's elapsed seconds; the browser counts on from when it saw them, so
+  // a phone whose own clock is wrong still shows the right time.
+  var seenAt = new WeakMap();
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("time.elapsed[data-running]").forEach(function (clock) {
+      if (!seenAt.has(clock)) seenAt.set(clock, now);
+      var seconds = Number(clock.dataset.elapsed) + Math.floor((now - seenAt.get(clock)) / 1000);
+      clock.textContent = Math.floor(seconds / 3600) + ":" + pad(Math.floor(seconds / 60) % 60) + ":" + pad(seconds % 60);
+    });
+  }
+  setInterval(tick, 1000);
+
+  // The note's text and photo survive live re-renders (hx-preserve), so they are cleared here, by id,
+  // once the server has saved the note (before the swap: afterwards the form is no longer in the page).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var form = event.detail.requestConfig.elt, status = event.detail.xhr.status;
+    if (status < 200 || status > 299 || !form.dataset || !form.dataset.clearOnSuccess) return;
+    form.dataset.clearOnSuccess.split(" ").forEach(function (id) {
+      var field = document.getElementById(id);
+      if (field) field.value = "";
+    });
+  });
+
+  // "My jobs" re-reads itself on live updates. The person's own action comes first: a re-read
+  // waits while an action is on its way (the action's answer is the fresh list anyway), and an
+  // action cancels a re-read under way, which would otherwise replace the form it was sent from.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var list = document.getElementById("my-jobs"), source = event.detail.elt;
+    if (!list) return;
+    if (source === list) {
+      if (list.querySelector("form.htmx-request")) event.preventDefault();
+    } else if (list.contains(source)) {
+      htmx.trigger(list, "htmx:abort");
+    }
+  });
+
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("input[type=file][data-max-bytes]")) return;
+    var file = input.files && input.files[0];
+    var tooLarge = file && file.size > Number(input.dataset.maxBytes);
+    input.setCustomValidity(tooLarge ? input.dataset.tooLarge : "");
+    if (tooLarge) input.reportValidity();
+  });
+
+  // Reassigning answers with the job board's update; this page keeps only the parts it has (the
+  // toast, the announcer) and re-reads itself instead.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var source = event.detail.requestConfig.elt;
+    if (!source || !source.closest || !source.closest(".technicians")) return;
+    var answer = document.createElement("template");
+    answer.innerHTML = event.detail.serverResponse;
+    answer.content.querySelectorAll("[hx-swap-oob]").forEach(function (part) {
+      var spec = part.getAttribute("hx-swap-oob");
+      var target = spec.indexOf(":") >= 0 ? spec.slice(spec.indexOf(":") + 1) : "#" + part.id;
+      if (!part.id && spec.indexOf(":") < 0) return;
+      if (!document.querySelector(target)) part.remove();
+    });
+    event.detail.serverResponse = answer.innerHTML;
+  });
+
+  // Reassigning: dropping a job on another technician's queue sends the same form as its menu.
+  function refreshTechnicians() {
+    var view = document.getElementById("technicians");
+    if (view) htmx.trigger(view, "refresh");
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var source = event.detail.requestConfig.elt;
+    if (source.matches && source.matches("form.reassign")) setTimeout(refreshTechnicians, 0);
+  });
+  function enableReassignDrag(root) {
+    if (!window.Sortable) return;
+    root.querySelectorAll(".technicians.can-assign .queue").forEach(function (list) {
+      if (list.dataset.sortable) return;
+      list.dataset.sortable = "1";
+      Sortable.create(list, {
+        group: { name: "technicians", put: list.dataset.technician !== "" },
+        sort: false,
+        animation: 120,
+        delay: 200,
+        delayOnTouchOnly: true,
+        filter: "select, button, input, label, a",
+        preventOnFilter: false,
+        onEnd: function (event) {
+          var job = event.item, technician = event.to.dataset.technician;
+          if (!technician || event.to === event.from) return;
+          var form = job.querySelector("form.reassign");
+          if (!form) return;
+          htmx.ajax("POST", form.getAttribute("hx-post"), {
+            source: job,
+            swap: "none",
+            values: { technician_id: technician, bay_id: job.dataset.bay, version: job.dataset.version },
+          }).then(refreshTechnicians, refreshTechnicians);
+        },
+      });
+    });
+  }
+  document.addEventListener("htmx:load", function () { enableReassignDrag(document); });
+  document.addEventListener("DOMContentLoaded", function () { enableReassignDrag(document); });
+})();
+
+// Board filter (the job board, the pipeline): a filtered board gets the same live updates as everyone,
+// so a card that does not match the filter (data-filter-* on the board, the card's own data-*) is not
+// inserted, and each column's count is the number of cards it shows. The server applies the same rule
+// on page load (BoardFilter in ops/workshop/queries.py and ops/sales/leads/queries.py).
+(function () {
+  "use strict";
+
+  // Each data-filter-<name> on the board must equal the card's data-<name> (the job board's bay,
+  // technician, priority; the pipeline's owner, source); "overdue" compares the promised time.
   function matches(board, card) {
     var wanted = board.dataset;
-    if (wanted.filterBay && card.dataset.bay !== wanted.filterBay) return false;
-    if (wanted.filterTechnician && card.dataset.technician !== wanted.filterTechnician) return false;
-    if (wanted.filterPriority && card.dataset.priority !== wanted.filterPriority) return false;
-    if (wanted.filterOverdue) {
-      var promised = Date.parse(card.dataset.promised || "");
-      if (!(promised < Date.now())) return false;
+    for (var key in wanted) {
+      if (key.indexOf("filter") !== 0 || key === "filtered" || !wanted[key]) continue;
+      var name = key.charAt(6).toLowerCase() + key.slice(7);
+      if (name === "overdue") {
+        var promised = Date.parse(card.dataset.promised || "");
+        if (!(promised < Date.now())) return false;
+      } else if (card.dataset[name] !== wanted[key]) {
+        return false;
+      }
     }
     return true;
   }
 
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var target = event.detail.target, fragment = event.detail.fragment;
-    var board = target && target.closest && target.closest("#board[data-filtered]");
+    var board = target && target.closest && target.closest(".board[data-filtered]");
     if (!board || !target.classList.contains("cards") || !fragment) return;
     var card = fragment.querySelector(".card");
     if (card && !matches(board, card)) event.detail.shouldSwap = false;
@@ -220,9 +414,19 @@
   document.addEventListener("htmx:oobAfterSwap", function (event) {
     // The swap replaced the count element: look up the new one by the old one's id.
     var swapped = event.detail.target;
-    if (!swapped || !/^count-/.test(swapped.id || "") || !document.querySelector("#board[data-filtered]")) return;
+    if (!swapped || !/^count-/.test(swapped.id || "") || !document.querySelector(".board[data-filtered]")) return;
     var count = document.getElementById(swapped.id);
     var list = document.getElementById(swapped.id.replace(/^count-/, "cards-"));
     if (count && list) count.textContent = String(list.children.length);
+  });
+
+  // Stock pages: a section that re-fetches itself on every stock change is swapped only when its
+  // fingerprint (data-refetch-key) changed, so another unit's hold does not wipe a half-typed form.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    var key = target && target.getAttribute && target.getAttribute("data-refetch-key");
+    if (!key) return;
+    var match = /data-refetch-key="([^"]*)"/.exec(event.detail.serverResponse || "");
+    if (match && match[1] === key) event.detail.shouldSwap = false;
   });
 })();

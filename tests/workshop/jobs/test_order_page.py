@@ -175,7 +175,7 @@ async def test_a_viewer_sees_the_order_but_no_forms(client, factory):
     assert 'id="order-line-forms"' in page and "Add to the job" not in page
 
 
-async def test_a_technician_may_move_the_job_but_not_price_or_plan_it(client, factory):
+async def test_a_technician_may_move_the_job_and_add_notes_but_not_price_or_plan_it(client, factory):
     shop = await factory.tenant(country="CH")
     work_order, people = await _full_order(shop)
     technician = people["technician"]
@@ -183,7 +183,10 @@ async def test_a_technician_may_move_the_job_but_not_price_or_plan_it(client, fa
 
     page = await (await client.get(page_path(work_order.id))).get_data(as_text=True)
 
-    assert forms_in(page) == [f"/workshop/work-orders/{work_order.id}/move"]
+    assert forms_in(page) == [
+        f"/workshop/work-orders/{work_order.id}/move",
+        f"/workshop/work-orders/{work_order.id}/notes",
+    ]
     assert "Replace front pads" in page and "Remove" not in section(page, "order-lines")
 
 
