@@ -1,0 +1,1 @@
+"""Deals: from an accepted quote to delivery, with deposits and refunds."""

@@ -1,0 +1,1 @@
+"""Sales KPIs: conversion, days to won, pipeline value, stock aging, profit and revenue."""
