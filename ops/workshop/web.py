@@ -32,7 +32,7 @@ from ops.i18n import gettext as _
 from ops.pages import flash_message, is_htmx, parse_form, render_fragment, render_page
 from ops.runtime import runtime
 from ops.workshop import queries
-from ops.workshop.live import announcement_for, render_board_update
+from ops.workshop.live import announcement_for, board_text, render_board_update, render_cards
 from ops.workshop.models import WorkOrder
 from ops.workshop.queries import UNASSIGNED, BoardFilter
 from ops.workshop.service import (
@@ -129,23 +129,38 @@ async def board() -> Any:
     actor = current_actor()
     actor.require("workshop.view")
     board_filter = _board_filter(request.args)
+    expand = request.args.get("expand", "")
+    expand = expand if expand in OPEN_STATUSES else ""
     # Take the live position before reading the board, so nothing committed in between is missed.
     live_id = runtime().hub.current_id()
     async with runtime().db.read(actor.tenant_id) as session:
-        columns = await queries.board_columns(session, board_filter)
+        if board_filter.active:
+            # A filtered board shows every card it counts: app.js recounts a filtered board's
+            # columns from the cards it shows when live updates come in.
+            columns = await queries.board_columns(session, board_filter)
+            counts = {status: len(cards) for status, cards in columns.items()}
+        else:
+            columns = await queries.board_columns(session, limit=queries.COLUMN_LIMIT, expand=expand or None)
+            counts = await queries.column_counts(session)
         bays = await queries.active_bays(session)
         technicians = await queries.active_technicians(session)
+    can_move, can_assign, csrf = actor.can("work_order.move"), actor.can("work_order.assign"), csrf_token()
+    env = current_app.jinja_env
     context = {
         "statuses": OPEN_STATUSES,
-        "columns": columns,
-        "counts": {status: len(cards) for status, cards in columns.items()},
-        "can_move": actor.can("work_order.move"),
-        "can_assign": actor.can("work_order.assign"),
+        "column_cards": {
+            status: render_cards(env, cards, can_move=can_move, can_assign=can_assign, csrf=csrf)
+            for status, cards in columns.items()
+        },
+        "shown": {status: len(cards) for status, cards in columns.items()},
+        "counts": counts,
+        "text": board_text(),
+        "can_move": can_move,
         "can_create": actor.can("work_order.create"),
-        "csrf": csrf_token(),
         "live_id": live_id,
         "board_filter": board_filter,
         "filter_args": _filter_args(board_filter),
+        "expand": expand,
         "bays": bays,
         "technicians": technicians,
         "priorities": PRIORITIES,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from ops.workshop import queries
 from ops.workshop.service import NewWorkOrder, create_work_order
 from tests.web import sign_in
 
@@ -257,3 +258,106 @@ async def test_an_htmx_request_gets_only_the_board_block(client, factory):
     assert list(columns_of(fragment)) == OPEN_STATUSES_IN_DOMAIN_ORDER
     assert counts_of(fragment)["SCHEDULED"] == 1
     assert move_targets(card_of(fragment, order.id)) == ["NEW", "CHECKED_IN", "CANCELLED"]
+
+
+async def test_a_long_column_shows_its_newest_cards_counts_all_and_offers_to_show_all(
+    client, factory, monkeypatch
+):
+    """A column of hundreds of jobs made the board slow to draw (and no wall screen shows them all);
+    but its count must stay the real one, and every job must stay one click away."""
+    monkeypatch.setattr(queries, "COLUMN_LIMIT", 3)
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="en")
+    new = [await shop.work_order() for _ in range(5)]
+    scheduled = await shop.work_order(status="SCHEDULED")
+    await sign_in(client, advisor.email)
+
+    page = await (await client.get(BOARD)).get_data(as_text=True)
+
+    columns = columns_of(page)
+    assert _card_ids(columns["NEW"]) == [order.id for order in reversed(new)][:3]
+    assert _card_ids(columns["SCHEDULED"]) == [scheduled.id]
+    assert counts_of(page)["NEW"] == 5 and counts_of(page)["SCHEDULED"] == 1
+    assert show_all_links(page) == {"NEW": ("/workshop/board?expand=NEW#column-NEW", "Show all 5")}
+
+    expanded = await (await client.get(f"{BOARD}?expand=NEW")).get_data(as_text=True)
+
+    assert _card_ids(columns_of(expanded)["NEW"]) == [order.id for order in reversed(new)]
+    assert show_all_links(expanded) == {}
+    # A live reset re-reads the board as it was opened, the long column still in full.
+    assert 'hx-get="/workshop/board?expand=NEW"' in expanded
+
+
+async def test_a_filtered_board_shows_every_card_it_counts(client, factory, monkeypatch):
+    """app.js recounts a filtered board's columns from its cards on live updates: a cut column
+    would count only the cards drawn."""
+    monkeypatch.setattr(queries, "COLUMN_LIMIT", 2)
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="en")
+    urgent = [await shop.work_order(priority="URGENT") for _ in range(3)]
+    await shop.work_order(priority="LOW")
+    await sign_in(client, advisor.email)
+
+    page = await (await client.get(f"{BOARD}?priority=URGENT")).get_data(as_text=True)
+
+    assert sorted(_card_ids(columns_of(page)["NEW"])) == sorted(order.id for order in urgent)
+    assert counts_of(page)["NEW"] == 3
+    assert show_all_links(page) == {}
+
+
+async def test_cards_are_labelled_in_each_readers_language(app, factory):
+    """The labels are made once per language and kept: a German reader must not get the English
+    ones made for the reader before, nor the other way round."""
+    shop = await factory.tenant()
+    english = await shop.user("workshop_manager", locale="en")
+    german = await shop.user("workshop_manager", locale="de")
+    order = await shop.work_order(status="SCHEDULED", priority="URGENT")
+
+    for user, expected in (
+        (english, ["Urgent", "Technician", "Move WO-000001 to", "Move to…", "New", "Checked in"]),
+        (german, ["Dringend", "Mechaniker", "WO-000001 verschieben nach", "Verschieben nach…", "Neu"]),
+        (english, ["Urgent", "Technician", "Move WO-000001 to"]),
+    ):
+        client = app.test_client()
+        await sign_in(client, user.email)
+        card = card_of(await (await client.get(BOARD)).get_data(as_text=True), order.id)
+        for text in expected:
+            assert text in card, f"{text!r} missing for the reader in {user.actor.locale}"
+
+
+async def test_a_moved_card_is_drawn_by_the_live_update_as_on_the_page(client, factory):
+    """The live update and the page draw a card from the same block; a card that looked different
+    after a move would be a drift between the two."""
+    shop = await factory.tenant()
+    manager = await shop.user("workshop_manager", locale="en")
+    order = await shop.work_order()
+    csrf = await sign_in(client, manager.email)
+
+    response = await client.post(
+        f"/workshop/work-orders/{order.id}/move",
+        form={"status": "SCHEDULED", "version": str(order.version), "csrf_token": csrf},
+        headers={"HX-Request": "true"},
+    )
+
+    assert response.status_code == 200
+    update = await response.get_data(as_text=True)
+    assert f'<div id="wo-{order.id}" hx-swap-oob="delete"></div>' in update
+    assert 'hx-swap-oob="afterbegin:#cards-SCHEDULED"' in update
+    on_page = card_of(await (await client.get(BOARD)).get_data(as_text=True), order.id)
+    # The page's form carries the CSRF token for a post without JavaScript; htmx sends it as a header.
+    without_token = re.sub(r'<input type="hidden" name="csrf_token"[^>]*>', "", on_page)
+    assert card_of(update, order.id).split() == without_token.split()
+    assert move_targets(without_token) == ["NEW", "CHECKED_IN", "CANCELLED"]
+
+
+def _card_ids(column: str) -> list[int]:
+    return [int(found) for found in re.findall(r'<li class="card[^"]*" id="wo-(\d+)"', column)]
+
+
+def show_all_links(page: str) -> dict[str, tuple[str, str]]:
+    return {
+        status: (href.replace("&amp;", "&"), text)
+        for href, status, text in re.findall(
+            r'<a class="show-all" href="([^"]*expand=([A-Z_]+)[^"]*)">([^<]*)</a>', page
+        )
+    }
