@@ -34,6 +34,7 @@ from ops.vehicles.models import Vehicle
 from ops.workshop.models import (
     Bay,
     Invoice,
+    Part,
     WorkOrder,
     WorkOrderCategory,
     WorkOrderHistory,
@@ -408,7 +409,13 @@ async def _complete(uow: UnitOfWork, work_order: WorkOrder, now: datetime) -> No
         )
     await session.execute(update(Vehicle).where(Vehicle.id == work_order.vehicle_id).values(**vehicle_values))
 
-    invoice = _invoice_for(work_order, [line for line in lines if line.approval != "DECLINED"], tenant, now)
+    billed = [line for line in lines if line.approval != "DECLINED"]
+    part_ids = {line.part_id for line in billed if line.part_id is not None}
+    units: dict[int, str] = {}
+    if part_ids:
+        rows = await session.execute(select(Part.id, Part.unit).where(Part.id.in_(part_ids)))
+        units = {int(part_id): str(unit) for part_id, unit in rows}
+    invoice = _invoice_for(work_order, billed, units, tenant, now)
     invoice.number = await _next_number(uow, "invoice")
     session.add(invoice)
     await session.flush()
@@ -443,8 +450,13 @@ async def _complete(uow: UnitOfWork, work_order: WorkOrder, now: datetime) -> No
 
 
 def _invoice_for(
-    work_order: WorkOrder, billed: list[WorkOrderLine], tenant: Tenant, now: datetime
+    work_order: WorkOrder,
+    billed: list[WorkOrderLine],
+    part_units: dict[int, str],
+    tenant: Tenant,
+    now: datetime,
 ) -> Invoice:
+    """The invoice of `billed` lines; `part_units` is each part's unit by id (pc, l, ...)."""
     currency = tenant.currency
     sums = totals(
         [PricedLine(line.kind, line.quantity, line.unit_price) for line in billed], tenant.vat_rate, currency
@@ -459,6 +471,8 @@ def _invoice_for(
                 "description": line.description,
                 "kind": line.kind,
                 "quantity": str(line.quantity),
+                # What the quantity counts, so the invoice reads "4.5 l" and not a bare 4.5.
+                "unit": _line_unit(line, part_units),
                 "unit_price": str(line.unit_price),
                 "net": str(line_net(line.quantity, line.unit_price, currency)),
             }
@@ -472,6 +486,12 @@ def _invoice_for(
         total=sums.total,
         issued_at=now,
     )
+
+
+def _line_unit(line: WorkOrderLine, part_units: dict[int, str]) -> str:
+    if line.kind == "LABOUR":
+        return "h"
+    return part_units.get(line.part_id, "") if line.part_id is not None else ""
 
 
 async def _release_reservations(uow: UnitOfWork, work_order: WorkOrder) -> None:

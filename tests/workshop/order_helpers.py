@@ -35,9 +35,13 @@ async def add_bay(shop: TenantHandle, name: str = "Lift 1", *, active: bool = Tr
     return bay
 
 
-async def add_part(shop: TenantHandle, sku: str, name: str, *, on_hand: str, price: str = "10.00") -> Part:
+async def add_part(
+    shop: TenantHandle, sku: str, name: str, *, on_hand: str, price: str = "10.00", unit: str = "pc"
+) -> Part:
     async with shop.db.uow(shop.admin.actor) as uow:
-        part = Part(sku=sku, name=name, on_hand=Decimal(on_hand), reserved=Decimal(0), price=Decimal(price))
+        part = Part(
+            sku=sku, name=name, unit=unit, on_hand=Decimal(on_hand), reserved=Decimal(0), price=Decimal(price)
+        )
         uow.session.add(part)
         await uow.commit()
     return part

@@ -36,7 +36,7 @@ async def test_completion_consumes_parts_sets_the_vehicle_and_creates_the_invoic
     """The workshop would bill wrong amounts, lose track of stock, or forget when the car was serviced."""
     shop = await factory.tenant(country="CH")  # CHF, VAT 8.1 %
     pads = await add_part(shop, "BP-1", "Brake pads", on_hand="4")
-    oil = await add_part(shop, "OIL-5W30", "Engine oil", on_hand="20")
+    oil = await add_part(shop, "OIL-5W30", "Engine oil", on_hand="20", unit="l")
     wipers = await add_part(shop, "WB-2", "Wiper blades", on_hand="3")
     work_order = await _checked_in_at(shop, 52_340, vehicle_km=51_900)
     await add_line(
@@ -129,6 +129,7 @@ async def test_completion_consumes_parts_sets_the_vehicle_and_creates_the_invoic
             "description": "Replace front brake pads",
             "kind": "LABOUR",
             "quantity": "1.50",
+            "unit": "h",
             "unit_price": "165.00",
             "net": "247.50",
         },
@@ -136,6 +137,7 @@ async def test_completion_consumes_parts_sets_the_vehicle_and_creates_the_invoic
             "description": "Brake pads",
             "kind": "PART",
             "quantity": "2.00",
+            "unit": "pc",
             "unit_price": "12.35",
             "net": "24.70",
         },
@@ -143,6 +145,7 @@ async def test_completion_consumes_parts_sets_the_vehicle_and_creates_the_invoic
             "description": "Engine oil",
             "kind": "PART",
             "quantity": "4.50",
+            "unit": "l",
             "unit_price": "7.45",
             "net": "33.53",
         },

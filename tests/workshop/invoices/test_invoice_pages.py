@@ -13,10 +13,11 @@ from sqlalchemy import select, update
 from ops.customers.models import Customer
 from ops.db import utcnow
 from ops.vehicles.models import Vehicle
-from ops.workshop.models import WorkOrder
+from ops.workshop.models import Invoice, Part, WorkOrder
 from tests.factories import TenantHandle
 from tests.web import sign_in
 from tests.workshop.invoices.builders import make_invoice
+from tests.workshop.order_helpers import add_line, add_part, move
 
 ROOT = Path(__file__).resolve().parents[3]
 # Babel's Swiss thousands separator is a right single quotation mark, not an apostrophe.
@@ -223,3 +224,54 @@ def test_the_print_stylesheet_puts_the_invoice_on_a4_without_the_page_around_it(
     assert re.search(r"\.topbar[^{]*\.no-print[^{]*button[^{]*{\s*display:\s*none", print_rules)
     assert "display: table-header-group" in print_rules
     assert "break-inside: avoid" in print_rules
+
+
+async def test_a_completed_job_invoices_each_quantity_with_its_unit_on_the_page_and_the_pdf(
+    client, factory, tmp_path
+):
+    """'4.5' of engine oil could be litres or cans: the invoice says which, from the part's unit as it
+    was at completion (the snapshot), hours for labour."""
+    shop = await factory.tenant()
+    viewer = await shop.user("viewer", locale="en")
+    oil = await add_part(shop, "OIL-5W30", "Engine oil 5W-30", on_hand="20", unit="l")
+    filter_ = await add_part(shop, "OF-1", "Oil filter", on_hand="3")
+    work_order = await shop.work_order(status="QUALITY_CHECK")
+    await add_line(shop, work_order, description="Oil service", quantity="0.75", unit_price="165.00")
+    await add_line(
+        shop,
+        work_order,
+        kind="PART",
+        description="Engine oil 5W-30",
+        part=oil,
+        quantity="4.5",
+        unit_price="7.45",
+    )
+    await add_line(
+        shop,
+        work_order,
+        kind="PART",
+        description="Oil filter",
+        part=filter_,
+        quantity="1",
+        unit_price="18.90",
+    )
+    await move(shop, work_order, "READY")
+    async with shop.db.read(shop.id) as session:
+        invoice = (await session.scalars(select(Invoice).where(Invoice.work_order_id == work_order.id))).one()
+    # A later change of the part's unit does not change what was invoiced.
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await uow.session.execute(update(Part).where(Part.id == oil.id).values(unit="can"))
+        await uow.commit()
+    await sign_in(client, viewer.email)
+
+    page = text_of(await (await client.get(f"/workshop/invoices/{invoice.id}")).get_data(as_text=True))
+    body = await (await client.get(f"/workshop/invoices/{invoice.id}.pdf")).get_data()
+    pdf = tmp_path / "units.pdf"
+    pdf.write_bytes(body)
+    pdf_text = " ".join((await poppler("pdftotext", "-layout", str(pdf), "-")).split())
+
+    for text in (page, pdf_text):
+        assert "Oil service 0.75 h" in text
+        assert "Engine oil 5W-30 4.5 l" in text
+        assert "Oil filter 1 pc" in text
+        assert "4.5 can" not in text
