@@ -64,7 +64,19 @@ def query(data_dir: Path, sql: str, *params: object) -> list[tuple[object, ...]]
         return connection.execute(sql, params).fetchall()
 
 
-TABLES = ("tenants", "users", "customers", "vehicles", "work_orders", "work_order_categories", "events")
+TABLES = (
+    "tenants",
+    "users",
+    "customers",
+    "vehicles",
+    "work_orders",
+    "work_order_categories",
+    "events",
+    "stock_units",
+    "leads",
+    "quotes",
+    "deals",
+)
 
 
 def snapshot(data_dir: Path) -> dict[str, object]:
@@ -126,18 +138,24 @@ def test_every_demo_account_signs_in_with_the_demo_password(seeded):
     ]
 
 
-def test_the_demo_has_40_vehicles_with_customers_and_30_work_orders_over_the_statuses(seeded):
+def test_the_demo_has_82_vehicles_with_customers_90_work_orders_and_a_showroom(seeded):
     data_dir, _result = seeded
 
-    assert query(data_dir, "SELECT count(*), count(customer_id) FROM vehicles") == [(40, 40)]
+    # The workshop's 80 cars and the 2 the showroom delivered, each with its owner.
+    assert query(data_dir, "SELECT count(*), count(customer_id) FROM vehicles") == [(82, 82)]
     assert query(data_dir, "SELECT count(*) FROM vehicles v JOIN customers c ON c.id = v.customer_id") == [
-        (40,)
+        (82,)
     ]
     statuses = dict(query(data_dir, "SELECT status, count(*) FROM work_orders GROUP BY status"))
-    assert sum(statuses.values()) == 30
+    assert sum(statuses.values()) == 90
     open_statuses = {"NEW", "SCHEDULED", "CHECKED_IN", "IN_PROGRESS", "WAITING_PARTS"}
     assert open_statuses <= set(statuses), statuses
     assert len(statuses) >= 8, statuses
+    assert query(data_dir, "SELECT count(*) FROM stock_units") == [(25,)]
+    assert query(data_dir, "SELECT count(*) FROM leads") == [(40,)]
+    assert query(
+        data_dir, "SELECT status, count(*) FROM deals WHERE status = 'DELIVERED' GROUP BY status"
+    ) == [("DELIVERED", 2)]
 
 
 def test_seeding_again_changes_nothing(seeded):

@@ -13,6 +13,22 @@ from ops.auth.models import User
 from ops.customers.models import Customer
 from ops.db import utcnow
 from ops.events import Event
+from ops.sales.models import (
+    LEAD_STAGES,
+    CatalogOption,
+    CatalogTrim,
+    Deal,
+    Lead,
+    LeadStageChange,
+    OptionGroup,
+    Quote,
+    Reservation,
+    StockUnit,
+)
+from ops.sales.models import (
+    TestDrive as Drive,
+)
+from ops.sales.stock.service import validated_vin
 from ops.seed import DEMO_PASSWORD, seed_demo
 from ops.tenants.models import Counter, Tenant
 from ops.vehicles.models import Vehicle
@@ -105,7 +121,8 @@ async def test_the_service_advisor_signs_in_and_finds_a_busy_board(runtime, clie
     assert "WO-000061" in html
 
 
-async def test_eighty_vehicles_each_with_a_customer_a_swiss_plate_and_a_valid_vin(runtime):
+async def test_eighty_two_vehicles_each_with_a_customer_a_swiss_plate_and_a_valid_vin(runtime):
+    """The workshop's 80 cars and the 2 the showroom delivered."""
     tenant = await _demo(runtime)
 
     async with runtime.db.read(tenant.id) as session:
@@ -117,8 +134,8 @@ async def test_eighty_vehicles_each_with_a_customer_a_swiss_plate_and_a_valid_vi
             )
         ).all()
 
-    assert len(rows) == 80
-    assert len({vin for vin, _plate, _name in rows}) == 80
+    assert len(rows) == 82
+    assert len({vin for vin, _plate, _name in rows}) == 82
     assert [vin for vin, _plate, _name in rows if not vin_check_digit_is_valid(vin)] == []
     assert [plate for _vin, plate, _name in rows if not SWISS_PLATE.fullmatch(plate or "")] == []
 
@@ -281,3 +298,107 @@ async def test_seeding_takes_seconds(backend, tmp_path):
         await db.dispose()
         if backend.is_postgres:
             await _drop_postgres_database(url)
+
+
+# --- The showroom ---------------------------------------------------------------------------------------
+
+
+async def test_a_catalog_of_swiss_market_makes_with_option_rules(runtime):
+    tenant = await _demo(runtime)
+
+    async with runtime.db.read(tenant.id) as session:
+        makes = set(await session.scalars(select(CatalogTrim.make)))
+        groups = (
+            await session.execute(select(OptionGroup.name, OptionGroup.min_select, OptionGroup.max_select))
+        ).all()
+        hud = (await session.scalars(select(CatalogOption).where(CatalogOption.code == "PKG-HUD"))).all()
+
+    assert makes == {"Volkswagen", "Skoda", "Toyota", "BMW", "Tesla", "Volvo"}
+    assert len(groups) == 3 * 12 and ("Farbe", 1, 1) in [tuple(group) for group in groups]
+    assert len(hud) == 12 and all(
+        option.requires == ["PKG-TECH"] and option.price > option.cost for option in hud
+    )
+
+
+async def test_twenty_five_units_in_every_status_with_vins_the_stock_form_accepts(runtime):
+    tenant = await _demo(runtime)
+
+    async with runtime.db.read(tenant.id) as session:
+        units = (await session.scalars(select(StockUnit))).all()
+        holds = {hold.id: hold for hold in await session.scalars(select(Reservation))}
+
+    assert len(units) == 25
+    assert {unit.status for unit in units} == {
+        "AVAILABLE",
+        "RESERVED",
+        "SOLD",
+        "DELIVERED",
+        "DEMO",
+        "LOANER",
+        "INCOMING",
+    }
+    assert [unit.vin for unit in units if validated_vin(unit.vin) != unit.vin] == []
+    assert [unit.vin for unit in units if not vin_check_digit_is_valid(unit.vin)] == []
+    for unit in units:
+        # A held unit has its active hold; a sold or delivered one its deal; the others neither.
+        if unit.status == "RESERVED":
+            hold = holds[unit.held_by_reservation_id]
+            assert hold.status == "ACTIVE" and hold.expires_at > utcnow()
+        else:
+            assert unit.held_by_reservation_id is None
+        assert (unit.deal_id is not None) is (unit.status in ("SOLD", "DELIVERED"))
+
+
+async def test_forty_leads_over_the_stages_and_every_won_one_has_its_accepted_quote_and_deal(runtime):
+    tenant = await _demo(runtime)
+
+    async with runtime.db.read(tenant.id) as session:
+        leads = (await session.scalars(select(Lead))).all()
+        owners = dict((await session.execute(select(User.id, User.role))).all())
+        accepted = {
+            quote.lead_id: quote
+            for quote in await session.scalars(select(Quote).where(Quote.status == "ACCEPTED"))
+        }
+        deals = (await session.scalars(select(Deal))).all()
+        units = {unit.id: unit for unit in await session.scalars(select(StockUnit))}
+        history = dict(
+            (
+                await session.execute(
+                    select(LeadStageChange.lead_id, func.max(LeadStageChange.to_stage)).group_by(
+                        LeadStageChange.lead_id
+                    )
+                )
+            ).all()
+        )
+        counters = dict((await session.execute(select(Counter.name, Counter.value))).all())
+        quote_count = await session.scalar(select(func.count()).select_from(Quote))
+        drives = await session.scalar(select(func.count()).select_from(Drive))
+
+    assert len(leads) == 40
+    assert {lead.stage for lead in leads} == set(LEAD_STAGES)
+    assert {owners[lead.owner_id] for lead in leads} <= {"sales_rep", "sales_manager"}
+    assert set(history) == {lead.id for lead in leads}
+    won = [lead for lead in leads if lead.stage == "WON"]
+    assert all(lead.id in accepted and lead.closed_at for lead in won)
+    assert all(lead.lost_reason for lead in leads if lead.stage == "LOST")
+    assert sorted(deal.lead_id for deal in deals) == sorted(lead.id for lead in won)
+    for deal in deals:
+        assert deal.quote_id == accepted[deal.lead_id].id and units[deal.stock_unit_id].deal_id == deal.id
+    assert sorted(deal.status for deal in deals) == sorted(
+        ["DELIVERED", "DELIVERED", "READY_FOR_DELIVERY", "DEPOSIT_PAID", "OPEN"]
+    )
+    assert (counters["deal"], counters["quote"]) == (5, quote_count)
+    assert drives == 5
+
+
+async def test_the_sales_manager_finds_deals_and_this_months_sales_kpis(runtime, client):
+    await _demo(runtime)
+
+    await sign_in(client, "sales.manager@demo.test", DEMO_PASSWORD)
+    deals = await (await client.get("/sales/deals")).get_data(as_text=True)
+    kpis = await (await client.get("/sales/kpis?period=month")).get_data(as_text=True)
+
+    assert len(re.findall(r'id="deal-\d+"', deals)) == 5
+    for key in ("kpi-conversion", "kpi-gross_profit_per_deal", "kpi-revenue_per_rep", "kpi-pipeline"):
+        section = re.search(rf'id="{key}".*?</section>', kpis, re.S)
+        assert section and "no data" not in section.group(0), key
