@@ -17,7 +17,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 
 from ops.auth.actor import Actor, Conflict, RuleViolation
@@ -27,6 +26,7 @@ from ops.events import record
 from ops.i18n import gettext as _
 from ops.i18n import language_of, locale_for
 from ops.mail.service import queue_mail, render_mail, valid_address, written_for
+from ops.public_links import LinkExpired, LinkInvalid, SignedLinks
 from ops.workshop.estimates import queries
 from ops.workshop.estimates.queries import AWAITING_DECISION, Estimate
 from ops.workshop.models import WorkOrder, WorkOrderLine
@@ -47,11 +47,11 @@ DECISIONS = ("APPROVED", "DECLINED")
 AFTER_DECISION = "IN_PROGRESS"
 
 
-class EstimateLinkInvalid(Exception):
+class EstimateLinkInvalid(LinkInvalid):
     """Not a link we issued (garbled, or signed with another key), or its work order is not there (404)."""
 
 
-class EstimateLinkExpired(Exception):
+class EstimateLinkExpired(LinkExpired):
     """Older than LINK_VALID_FOR (410)."""
 
 
@@ -86,21 +86,22 @@ class EstimateLinks:
     """Issues and reads the signed links (the app's secret; the public address for the mail)."""
 
     def __init__(self, secret_key: str, base_url: str = "") -> None:
-        self._serializer = URLSafeTimedSerializer(secret_key, salt=LINK_SALT)
-        self.base_url = base_url.rstrip("/")
+        self._links = SignedLinks(
+            secret_key, salt=LINK_SALT, path="/estimate", max_age=LINK_VALID_FOR, base_url=base_url
+        )
 
     def token_for(self, link: EstimateLink) -> str:
-        return self._serializer.dumps({"t": link.tenant_id, "w": link.work_order_id, "n": link.nonce})
+        return self._links.token_for({"t": link.tenant_id, "w": link.work_order_id, "n": link.nonce})
 
     def url_for(self, token: str) -> str:
-        return f"{self.base_url}/estimate/{token}"
+        return self._links.url_for(token)
 
     def read(self, token: str) -> EstimateLink:
         try:
-            data = self._serializer.loads(token, max_age=int(LINK_VALID_FOR.total_seconds()))
-        except SignatureExpired as error:
+            data = self._links.read(token)
+        except LinkExpired as error:
             raise EstimateLinkExpired() from error
-        except BadData as error:
+        except LinkInvalid as error:
             raise EstimateLinkInvalid() from error
         try:
             return EstimateLink(tenant_id=int(data["t"]), work_order_id=int(data["w"]), nonce=str(data["n"]))

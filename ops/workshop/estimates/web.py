@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from quart import Blueprint, abort, redirect, request, url_for
 
@@ -13,6 +12,7 @@ from ops.auth.web import current_actor, login_required
 from ops.i18n import current_currency, current_locale, current_timezone
 from ops.i18n import gettext as _
 from ops.pages import flash_message, is_htmx, render_fragment, render_page
+from ops.public_links import private_headers, rate_limited, same_origin
 from ops.runtime import runtime
 from ops.workshop.estimates.queries import Estimate
 from ops.workshop.estimates.service import (
@@ -34,8 +34,7 @@ from ops.workshop.parts.service import format_quantity
 bp = Blueprint("estimates", __name__)
 
 PUBLIC_TEMPLATE = "workshop/estimates/public.html"
-# A token is a few hundred characters; anything much longer is not one of ours.
-MAX_TOKEN_LENGTH = 400
+UNAVAILABLE_TEMPLATE = "workshop/estimates/unavailable.html"
 
 
 def _links() -> EstimateLinks:
@@ -81,15 +80,15 @@ def _version_from(value: str) -> int | None:
 
 @bp.route("/estimate/<token>", methods=["GET", "POST"], endpoint="public")
 async def public(token: str) -> Any:
-    limited = await _rate_limited()
+    limited = await rate_limited(
+        "estimate", UNAVAILABLE_TEMPLATE, _("Too many requests. Please try again in a few minutes.")
+    )
     if limited is not None:
         return limited
-    if request.method == "POST" and not _same_origin():
+    if request.method == "POST" and not same_origin():
         abort(403, description=_("This form has expired. Reload the page and try again."))
     links = _links()
     try:
-        if len(token) > MAX_TOKEN_LENGTH:
-            raise EstimateLinkInvalid()
         estimate = await open_estimate(runtime().db, links.read(token))
     except EstimateLinkInvalid:
         return await _unavailable(404, _("This estimate link is not valid. Check that it was copied whole."))
@@ -172,17 +171,12 @@ async def _render(
         body = await render_fragment(PUBLIC_TEMPLATE, block, **context)
     else:
         body = await render_page(PUBLIC_TEMPLATE, **context)
-    return body, status, _private_headers()
+    return body, status, private_headers()
 
 
 async def _unavailable(code: int, message: str) -> Any:
-    body = await render_page("workshop/estimates/unavailable.html", message=message)
-    return body, code, _private_headers()
-
-
-def _private_headers() -> dict[str, str]:
-    # The page names the customer and their car: never cached on the way, never indexed.
-    return {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+    body = await render_page(UNAVAILABLE_TEMPLATE, message=message)
+    return body, code, private_headers()
 
 
 def _read_as_customer(estimate: Estimate) -> None:
@@ -190,31 +184,3 @@ def _read_as_customer(estimate: Estimate) -> None:
     current_locale.set(customer_locale(estimate))
     current_timezone.set(estimate.timezone)
     current_currency.set(estimate.currency)
-
-
-def _same_origin() -> bool:
-    """A browser names the page a form was posted from; one from another site is refused.
-
-    The session's CSRF token is checked for every post as well; this also refuses a post from
-    another site when the browser sends cookies across sites after all.
-    """
-    origin = request.headers.get("Origin")
-    if origin is None or origin == "null":
-        # Older browsers send no Origin on same-site posts; the CSRF token still has to match.
-        return origin is None
-    return urlsplit(origin).netloc == request.host
-
-
-async def _rate_limited() -> Any:
-    settings = runtime().settings
-    limiter = runtime().rate_limiter
-    key = f"estimate:ip:{request.remote_addr or 'unknown'}"
-    retry_after = await limiter.retry_after(key, settings.public_requests_per_window)
-    if retry_after:
-        body = await render_page(
-            "workshop/estimates/unavailable.html",
-            message=_("Too many requests. Please try again in a few minutes."),
-        )
-        return body, 429, {"Retry-After": str(retry_after), **_private_headers()}
-    await limiter.count(key, settings.public_window_seconds)
-    return None
