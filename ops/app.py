@@ -45,8 +45,13 @@ from ops.notices import UserNoticeLive, guard_user_topic
 from ops.pages import is_htmx, render_page
 from ops.ratelimit import RateLimiter
 from ops.runtime import Runtime, runtime
+from ops.sales.deals import web as deals_web
+from ops.sales.kpis import web as sales_kpis_web
+from ops.sales.kpis.live import KpiLive, guard_kpi_topic
 from ops.sales.leads import web as leads_web
 from ops.sales.leads.live import SalesBoardLive, guard_sales_topic
+from ops.sales.quotes import web as quotes_web
+from ops.sales.quotes.live import ApprovalsLive, QuoteLive, guard_approvals_topic, quote_topic_guard
 from ops.sales.stock import web as stock_web
 from ops.sales.stock.live import StockLive, guard_stock_topic
 from ops.tenants.service import tenant_by_id
@@ -128,6 +133,19 @@ def _navigation() -> list[NavItem]:
         url = url_for("stock.index")
         current = request.path.startswith((url, url_for("stock.test_drives")))
         items.append(NavItem(_("Stock"), url, current))
+    if actor.can("quote.view"):
+        url = url_for("quotes.index")
+        current = request.path.startswith((url, "/sales/configure"))
+        items.append(NavItem(_("Quotes"), url, current))
+    if actor.can("quote.approve"):
+        url = url_for("quotes.approvals")
+        items.append(NavItem(_("Approvals"), url, request.path == url))
+    if actor.can("deal.view"):
+        url = url_for("deals.index")
+        items.append(NavItem(_("Deals"), url, request.path.startswith(url)))
+    if actor.can("sales_kpi.view"):
+        url = url_for("sales_kpis.panel")
+        items.append(NavItem(_("Sales KPIs"), url, request.path == url))
     return items
 
 
@@ -215,6 +233,9 @@ def create_app(settings: Settings | None = None) -> Quart:
             "stock": StockLive(),
             "sales": SalesBoardLive(db, app.jinja_env),
             "user": UserNoticeLive(app.jinja_env),
+            "kpi": KpiLive(),
+            "approvals": ApprovalsLive(),
+            "quote": QuoteLive(),
         },
         client_queue_bytes=settings.sse_client_queue_bytes,
         heartbeat_seconds=settings.sse_heartbeat_seconds,
@@ -240,6 +261,9 @@ def create_app(settings: Settings | None = None) -> Quart:
             "stock": guard_stock_topic,
             "sales": guard_sales_topic,
             "user": guard_user_topic,
+            "kpi": guard_kpi_topic,
+            "approvals": guard_approvals_topic,
+            "quote": quote_topic_guard(db),
         },
     )
 
@@ -259,6 +283,9 @@ def create_app(settings: Settings | None = None) -> Quart:
         customers_web.bp,
         stock_web.bp,
         leads_web.bp,
+        quotes_web.bp,
+        deals_web.bp,
+        sales_kpis_web.bp,
         realtime_endpoints.bp,
         health.bp,
     ):

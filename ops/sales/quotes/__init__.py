@@ -1,0 +1,1 @@
+"""Quotes: the configurator, quote arithmetic, the managers' approvals and the customer's signed link."""

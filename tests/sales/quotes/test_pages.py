@@ -1,0 +1,301 @@
+"""The quote pages as people use them: the configurator with its live price and rules, a quote from a
+lead, the terms form (422 next to the field, 409 when stale), the quote page with the actions each role
+may take, the approvals queue, the list; other dealerships' quotes are not found."""
+
+from __future__ import annotations
+
+import re
+
+from werkzeug.datastructures import MultiDict
+
+from ops.sales.models import Quote
+from ops.sales.quotes.service import request_approval
+from tests.sales.quotes.helpers import (
+    configurable_trim,
+    count,
+    lead_for,
+    reload,
+    showroom,
+    unit_quote,
+    with_terms,
+)
+from tests.web import sign_in
+
+
+async def test_the_configurator_shows_each_group_and_prices_the_choice(client, factory, runtime):
+    room = await showroom(await factory.tenant())
+    trim = await configurable_trim(room.shop)
+    lead = await lead_for(room)
+    await sign_in(client, room.rep.email)
+
+    page = await client.get(f"/sales/configure/{trim.id}?lead_id={lead.id}&option=BLUE&option=W19")
+
+    html = await page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Skoda Kodiaq Sportline (2025)" in html
+    # Paint takes exactly one: radios; Extras up to five: checkboxes; Wheels may be left empty.
+    assert 'type="radio" name="option" value="BLUE" checked required' in html
+    assert 'type="checkbox" name="option" value="TOWBAR"' in html
+    assert 'type="radio" name="option" value=""' in html
+    assert "This combination can be built." in html
+    # 40000 + 950 + 1200 = 42150, VAT 3240 + 76.95 + 97.20 at the line
+    assert "CHF\xa045\u2019564.15" in html
+    assert f'name="lead_id" value="{lead.id}"' in html
+
+
+async def test_a_broken_rule_is_shown_next_to_its_group_as_options_change(client, factory, runtime):
+    room = await showroom(await factory.tenant())
+    trim = await configurable_trim(room.shop)
+    await sign_in(client, room.rep.email)
+
+    fragment = await client.get(
+        f"/sales/configure/{trim.id}?option=W18&option=SPORT&option=TOWBAR&option=DIFFUSER",
+        headers={"HX-Request": "true", "HX-Target": "configurator-summary"},
+    )
+
+    html = await fragment.get_data(as_text=True)
+    assert html.lstrip().startswith('<aside id="configurator-summary"')
+    assert "<html" not in html
+    # Each group's messages replace the slot next to that group (out of band).
+    assert re.search(
+        r'id="group-errors-\d+" class="group-errors" hx-swap-oob="true">\s*'
+        r'<p class="field-error">Choose at least 1 in Paint',
+        html,
+    )
+    assert "Sport package requires 19-inch wheels" in html
+    assert "Towbar conflicts with Rear diffuser" in html
+    assert "3 rules are broken:" in html
+
+
+async def test_building_a_quote_from_the_configurator(client, factory, runtime):
+    room = await showroom(await factory.tenant())
+    trim = await configurable_trim(room.shop)
+    lead = await lead_for(room)
+    csrf = await sign_in(client, room.rep.email)
+
+    refused = await client.post(
+        "/sales/quotes",
+        form={"csrf_token": csrf, "lead_id": str(lead.id), "trim_id": str(trim.id), "option": "W18"},
+    )
+    assert refused.status_code == 422
+    assert "Choose at least 1 in Paint" in await refused.get_data(as_text=True)
+    assert await count(runtime.db, room.shop.id, Quote) == 0
+
+    chosen = [("option", "WHITE"), ("option", "W18")]
+    built = await client.post(
+        "/sales/quotes",
+        form=MultiDict([("csrf_token", csrf), ("lead_id", str(lead.id)), ("trim_id", str(trim.id)), *chosen]),
+    )
+    assert built.status_code == 302
+    assert re.fullmatch(r"/sales/quotes/\d+/edit", built.headers["Location"])
+
+
+async def test_a_quote_of_a_unit_from_the_lead(client, factory, runtime):
+    room = await showroom(await factory.tenant())
+    lead = await lead_for(room)
+    unit = await room.shop.stock_unit(list_price="29900.00")
+    csrf = await sign_in(client, room.rep.email)
+
+    page = await client.get(f"/sales/quotes/new?lead_id={lead.id}")
+    html = await page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert f'<option value="{unit.id}"' in html and "CHF\xa029\u2019900.00" in html
+
+    built = await client.post(
+        "/sales/quotes", form={"csrf_token": csrf, "lead_id": str(lead.id), "stock_unit_id": str(unit.id)}
+    )
+    assert built.status_code == 302
+
+
+async def test_a_bad_term_is_named_next_to_its_field_and_nothing_is_saved(client, factory, runtime):
+    room = await showroom(await factory.tenant())
+    quote = await unit_quote(room)
+    csrf = await sign_in(client, room.rep.email)
+
+    response = await client.post(
+        f"/sales/quotes/{quote.id}/edit",
+        form={
+            "csrf_token": csrf,
+            "version": "1",
+            "discount": "abc",
+            "apr_percent": "3.9",
+            "fee-0-name": "Delivery",
+        },
+    )
+
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="quote-discount-error"' in html and "Enter an amount" in html
+    assert 'aria-describedby="quote-discount-error"' in html
+    assert 'id="quote-term_months-error"' in html
+    assert 'id="quote-fee-0-price-error"' in html
+    # What was typed stays in the form.
+    assert 'value="abc"' in html and 'value="Delivery"' in html
+    assert (await reload(runtime.db, room.shop.id, quote.id)).version == 1
+
+
+async def test_saving_the_terms_and_a_stale_form(client, factory, runtime):
+    room = await showroom(await factory.tenant())
+    quote = await unit_quote(room)
+    csrf = await sign_in(client, room.rep.email)
+
+    added = await client.post(
+        f"/sales/quotes/{quote.id}/edit",
+        form={
+            "csrf_token": csrf,
+            "version": "1",
+            "accessory-0-name": "Mats",
+            "accessory-0-price": "120",
+            "add": "accessory",
+        },
+    )
+    assert added.status_code == 200
+    assert 'name="accessory-1-name"' in await added.get_data(as_text=True)
+    assert (await reload(runtime.db, room.shop.id, quote.id)).version == 1
+
+    saved = await client.post(
+        f"/sales/quotes/{quote.id}/edit",
+        form={"csrf_token": csrf, "version": "1", "accessory-0-name": "Mats", "accessory-0-price": "120"},
+    )
+    assert saved.status_code == 303
+    assert (await reload(runtime.db, room.shop.id, quote.id)).accessories == [
+        {"name": "Mats", "price": "120.00"}
+    ]
+
+    stale = await client.post(
+        f"/sales/quotes/{quote.id}/edit", form={"csrf_token": csrf, "version": "1", "discount": "500"}
+    )
+    html = await stale.get_data(as_text=True)
+    assert stale.status_code == 409
+    assert "changed by someone else" in html
+    assert 'name="version" value="2"' in html and 'value="500"' in html
+
+
+async def test_the_terms_form_prices_what_is_typed_without_saving(client, factory, runtime):
+    room = await showroom(await factory.tenant())
+    quote = await unit_quote(room, list_price="40000.00", cost="30000.00")
+    csrf = await sign_in(client, room.rep.email)
+
+    preview = await client.post(
+        f"/sales/quotes/{quote.id}/preview",
+        form={"csrf_token": csrf, "discount": "4000"},
+        headers={"HX-Request": "true", "HX-Target": "quote-preview"},
+    )
+
+    html = await preview.get_data(as_text=True)
+    assert html.lstrip().startswith('<aside id="quote-preview"')
+    assert "CHF\xa038\u2019916.00" in html  # 40000 + 3240 VAT, less 4000 + 324 VAT
+    assert "Discount 10 % of the vehicle price: 5 points above the 5 % limit" in html
+    assert (await reload(runtime.db, room.shop.id, quote.id)).version == 1
+
+
+async def test_the_quote_page_shows_the_figures_and_the_actions_of_the_role(app, factory, runtime):
+    room = await showroom(await factory.tenant())
+    quote = await with_terms(room, await unit_quote(room, cost="30000.00"), discount="4000")
+    viewer = await room.shop.user("viewer")
+
+    async def page_for(email: str) -> str:
+        client = app.test_client()
+        await sign_in(client, email)
+        return await (await client.get(f"/sales/quotes/{quote.id}")).get_data(as_text=True)
+
+    html = await page_for(room.rep.email)
+    assert f"Quote {quote.code}" in html
+    assert "Request approval" in html and "Send to the customer" not in html
+    assert "Discount 10 % of the vehicle price: 5 points above the 5 % limit" in html
+    assert "Gross margin" in html
+    # Live: the quote's own changes and the rep's notices on one stream.
+    assert f"/live?topic=quote:{quote.id}&amp;topic=user:{room.rep.actor.user_id}" in html
+
+    html = await page_for(viewer.email)
+    assert "Request approval" not in html and "Edit terms" not in html
+    assert "Gross margin" not in html
+    assert "CHF" in html
+
+    async with runtime.db.uow(room.rep.actor) as uow:
+        await request_approval(uow, quote.id, quote.version)
+    html = await page_for(room.manager.email)
+    assert (
+        'name="decision" value="APPROVED"' in html and "Rita Rep asked a sales manager to approve it." in html
+    )
+
+
+async def test_who_may_open_the_quote_pages(app, factory, runtime):
+    room = await showroom(await factory.tenant())
+    quote = await unit_quote(room)
+    other = await showroom(await factory.tenant())
+
+    async def status(email: str, path: str) -> int:
+        client = app.test_client()
+        await sign_in(client, email)
+        return (await client.get(path)).status_code
+
+    technician = await room.shop.user("technician")
+    assert await status(technician.email, f"/sales/quotes/{quote.id}") == 403
+    assert await status(technician.email, "/sales/quotes") == 403
+    assert await status(room.rep.email, "/sales/approvals") == 403
+    assert await status(room.manager.email, "/sales/approvals") == 200
+    # Another dealership's quote answers 404 on every page.
+    for path in (
+        f"/sales/quotes/{quote.id}",
+        f"/sales/quotes/{quote.id}/edit",
+        f"/sales/quotes/new?lead_id={quote.lead_id}",
+    ):
+        assert await status(other.rep.email, path) == 404
+
+
+async def test_the_navigation_offers_quotes_to_sales_and_approvals_to_managers(app, factory, runtime):
+    room = await showroom(await factory.tenant())
+
+    for handle, approvals in ((room.rep, False), (room.manager, True)):
+        client = app.test_client()
+        await sign_in(client, handle.email)
+        html = await (await client.get("/sales/quotes")).get_data(as_text=True)
+        assert 'href="/sales/quotes" aria-current="page">Quotes</a>' in html
+        assert ('href="/sales/approvals"' in html) is approvals
+
+
+async def test_the_approvals_queue_decides_in_place(client, factory, runtime):
+    room = await showroom(await factory.tenant())
+    quote = await with_terms(room, await unit_quote(room, cost="30000.00"), discount="4000")
+    async with runtime.db.uow(room.rep.actor) as uow:
+        quote = await request_approval(uow, quote.id, quote.version)
+    csrf = await sign_in(client, room.manager.email)
+
+    page = await client.get("/sales/approvals")
+    html = await page.get_data(as_text=True)
+    assert f'id="approval-{quote.id}"' in html and "asked by Rita Rep" in html
+
+    missing = await client.post(
+        f"/sales/quotes/{quote.id}/decision",
+        form={"csrf_token": csrf, "version": str(quote.version), "decision": "REJECTED", "from": "queue"},
+        headers={"HX-Request": "true"},
+    )
+    html = await missing.get_data(as_text=True)
+    assert missing.status_code == 422
+    assert f'id="comment-{quote.id}-error"' in html
+    assert html.lstrip().startswith('<div id="approval-queue"')
+
+    approved = await client.post(
+        f"/sales/quotes/{quote.id}/decision",
+        form={"csrf_token": csrf, "version": str(quote.version), "decision": "APPROVED", "from": "queue"},
+        headers={"HX-Request": "true"},
+    )
+    assert approved.status_code == 200
+    assert "No quote is waiting for approval." in await approved.get_data(as_text=True)
+    assert (await reload(runtime.db, room.shop.id, quote.id)).status == "APPROVED"
+
+
+async def test_the_list_filters_by_status(client, factory, runtime):
+    room = await showroom(await factory.tenant())
+    draft = await unit_quote(room)
+    pending = await with_terms(room, await unit_quote(room, cost="30000.00"), discount="4000")
+    async with runtime.db.uow(room.rep.actor) as uow:
+        await request_approval(uow, pending.id, pending.version)
+    await sign_in(client, room.rep.email)
+
+    everything = await (await client.get("/sales/quotes")).get_data(as_text=True)
+    waiting = await (await client.get("/sales/quotes?status=PENDING_APPROVAL")).get_data(as_text=True)
+
+    assert f'id="quote-row-{draft.id}"' in everything and f'id="quote-row-{pending.id}"' in everything
+    assert f'id="quote-row-{pending.id}"' in waiting and f'id="quote-row-{draft.id}"' not in waiting
