@@ -1,9 +1,11 @@
 """The pipeline board's cards as the browser shows them, and its live updates (the `sales` topic).
 
-A board holds hundreds of cards, so the card template does no work of its own: every label is looked
-up once per language (`board_text`), and what differs per card (money, dates, days in stage, the
-score's reasons) is prepared here in Python (`card_display`), so the template only puts values in
-place. The same block renders the page, the mover's answer and every live update.
+A board holds hundreds of cards, so the card template (templates/sales/leads/_cards.html) does no work
+of its own: every label is looked up once per language (`board_text`), what differs per card (money,
+dates, days in stage, the score's reasons) is prepared here in Python (`card_display`), and the
+template is rendered by a plain Jinja environment rather than the app's async one, whose per-value
+overhead was most of a board's render time (bench/pipeline_board.py). The same template renders the
+page's columns, the mover's answer and every live update.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment
+from jinja2 import Environment, Template
 from jinja2_fragments import render_block_async
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ops.auth.actor import PERMISSIONS, Actor
 from ops.db import Database, utcnow
@@ -29,6 +31,7 @@ from ops.sales.leads import queries
 from ops.sales.leads.queries import Card
 from ops.sales.leads.service import (
     BOARD_STAGES,
+    ScoreReason,
     allowed_moves,
     lost_reason_labels,
     score_rule_labels,
@@ -38,6 +41,7 @@ from ops.sales.leads.service import (
 from realtime.hub import View
 
 BOARD_TEMPLATE = "sales/leads/board.html"
+CARDS_TEMPLATE = "sales/leads/_cards.html"
 
 
 @dataclass(frozen=True)
@@ -124,9 +128,29 @@ class CardDisplay:
     next_on: str
     overdue: bool
     days_in_stage: str
-    # "72 high", "45 medium", "10 low": a colour band for the score badge.
+    # A colour band for the score badge: 60 and up high, 30 and up medium, else low.
     band: str
     reasons: Markup
+    # The stages the card may move to, for drag and drop (data-allowed).
+    allowed: str
+
+
+@lru_cache(maxsize=4096)
+def _reasons(locale: str, reasons: tuple[ScoreReason, ...]) -> Markup:
+    """The score's reasons as the card's list items; cards share a few combinations, so each is built once."""
+    labels = _rule_labels(locale)
+    return Markup(
+        "".join(
+            f'<li class="{"minus" if reason.points < 0 else "plus"}">{reason.points:+d} '
+            f"{escape(labels.get(reason.rule, reason.rule))}</li>"
+            for reason in reasons
+        )
+    )
+
+
+@cache
+def _allowed(stage: str) -> str:
+    return " ".join(allowed_moves(stage))
 
 
 def tenant_today() -> date:
@@ -135,13 +159,6 @@ def tenant_today() -> date:
 
 def card_display(card: Card, today: date, now: datetime) -> CardDisplay:
     locale, currency = current_locale.get(), current_currency.get()
-    labels = _rule_labels(locale)
-    reasons = Markup("").join(
-        Markup('<li class="{}">{:+d} {}</li>').format(
-            "minus" if reason.points < 0 else "plus", reason.points, labels.get(reason.rule, reason.rule)
-        )
-        for reason in card.score.reasons
-    )
     points = card.score.points
     return CardDisplay(
         budget=_money(locale, currency, card.budget) if card.budget is not None else "",
@@ -151,7 +168,8 @@ def card_display(card: Card, today: date, now: datetime) -> CardDisplay:
         and card.stage not in ("WON", "LOST"),
         days_in_stage=_days_text(locale, max(0, (now - card.stage_changed_at).days)),
         band="high" if points >= 60 else "medium" if points >= 30 else "low",
-        reasons=reasons,
+        reasons=_reasons(locale, card.score.reasons),
+        allowed=_allowed(card.stage),
     )
 
 
@@ -159,6 +177,26 @@ def displays(cards: Iterable[Card]) -> dict[int, CardDisplay]:
     now = utcnow()
     today = tenant_today()
     return {card.id: card_display(card, today, now) for card in cards}
+
+
+@lru_cache(maxsize=4)
+def _cards_template(env: Environment) -> Template:
+    """The card template in a plain (not async) environment sharing the app's template folder."""
+    plain = Environment(
+        loader=env.loader, autoescape=True, trim_blocks=True, lstrip_blocks=True, auto_reload=env.auto_reload
+    )
+    return plain.get_template(CARDS_TEMPLATE)
+
+
+def render_cards(env: Environment, cards: list[Card], *, can_move: bool, csrf: str | None) -> Markup:
+    """The `<li>` of each card, in order, as the board's lists hold them."""
+    if not cards:
+        return Markup("")
+    return Markup(
+        _cards_template(env).render(
+            cards=cards, display=displays(cards), text=board_text(), can_move=can_move, csrf=csrf
+        )
+    )
 
 
 def announcement_for(record: EventRecord, card: Card | None) -> str:
@@ -193,10 +231,10 @@ async def render_board_update(
         "live_update",
         lead_id=lead_id,
         card=card,
-        display=displays([card]) if card is not None else {},
+        card_html=render_cards(env, [card], can_move=view.role in PERMISSIONS["lead.edit"], csrf=None)
+        if card is not None
+        else "",
         counts=counts,
-        can_move=view.role in PERMISSIONS["lead.edit"],
-        text=board_text(),
         announcement=announcement,
         message=message,
         message_kind=message_kind,

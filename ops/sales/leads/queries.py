@@ -4,16 +4,18 @@ lead with its history, and the choices of the lead form."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ops.auth.models import User
 from ops.customers.models import Customer
+from ops.customers.service import format_phone
 from ops.sales.leads.service import (
     BOARD_STAGES,
     CLOSED_STAGES,
@@ -29,7 +31,7 @@ from ops.sales.leads.service import (
 from ops.sales.models import CatalogTrim, Lead, LeadStageChange, Quote, Reservation, StockUnit, TestDrive
 
 # Cards a column shows before "Show all": a wall screen cannot show more, and the board stays fast.
-COLUMN_LIMIT = 40
+COLUMN_LIMIT = 25
 
 
 def person_name(first: str | None, last: str | None, company: str | None) -> str:
@@ -44,7 +46,7 @@ def interest_label(trim: str, note: str) -> str:
     return f"{trim} · {note}" if trim and note else trim or note
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Card:
     id: int
     stage: str
@@ -153,53 +155,44 @@ def _card_query() -> Select[*tuple[Any, ...]]:
     )
 
 
-async def _cards(session: AsyncSession, query: Select[*tuple[Any, ...]], now: datetime) -> list[Card]:
-    rows = (await session.execute(query)).all()
+async def _cards(session: AsyncSession, rows: Sequence[Row[Any]], now: datetime) -> list[Card]:
+    """Cards with their scores from rows of `_card_query()`; two small queries for the whole lot."""
     weights = await tenant_score_weights(session)
     prices = await stock_prices(session, {row.interest_unit_id for row in rows if row.interest_unit_id})
     cards = []
     for row in rows:
-        trim = trim_label(row.make, row.model, row.trim)
-        card_data: dict[str, Any] = {
-            "id": int(row.id),
-            "stage": str(row.stage),
-            "version": int(row.version),
-            "customer_id": int(row.customer_id),
-            "customer_name": person_name(row.first_name, row.last_name, row.company_name),
-            "interest": interest_label(trim, row.interest_note or ""),
-            "budget": row.budget,
-            "owner_id": row.owner_id,
-            "owner_name": row.owner_name,
-            "source": str(row.source),
-            "next_action": row.next_action or "",
-            "next_action_on": row.next_action_on,
-            "stage_changed_at": row.stage_changed_at,
-            "created_at": row.created_at,
-            "last_contact_at": row.last_contact_at,
-            "trade_in_offered": bool(row.trade_in_offered),
-            "financing_preapproved": bool(row.financing_preapproved),
-        }
         context = ScoreContext(
             weights=weights,
             now=now,
             budget_fits_stock=prices.fits(row.budget, row.interest_trim_id, row.interest_unit_id),
             test_drive_done=bool(row.test_drive_done),
-            customer_type=str(row.customer_type),
+            customer_type=row.customer_type,
             customer_uid=row.uid,
         )
-        cards.append(Card(**card_data, score=score_lead(_Facts(card_data), context)))
+        cards.append(
+            Card(
+                id=row.id,
+                stage=row.stage,
+                version=row.version,
+                customer_id=row.customer_id,
+                customer_name=person_name(row.first_name, row.last_name, row.company_name),
+                interest=interest_label(trim_label(row.make, row.model, row.trim), row.interest_note or ""),
+                budget=row.budget,
+                owner_id=row.owner_id,
+                owner_name=row.owner_name,
+                source=row.source,
+                next_action=row.next_action or "",
+                next_action_on=row.next_action_on,
+                stage_changed_at=row.stage_changed_at,
+                created_at=row.created_at,
+                last_contact_at=row.last_contact_at,
+                trade_in_offered=bool(row.trade_in_offered),
+                financing_preapproved=bool(row.financing_preapproved),
+                # The row has every fact the score reads of a lead.
+                score=score_lead(row, context),
+            )
+        )
     return cards
-
-
-class _Facts:
-    """The score's view of a card's row before the card exists."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.source = data["source"]
-        self.trade_in_offered = data["trade_in_offered"]
-        self.financing_preapproved = data["financing_preapproved"]
-        self.last_contact_at = data["last_contact_at"]
-        self.created_at = data["created_at"]
 
 
 @dataclass(frozen=True)
@@ -248,22 +241,36 @@ async def board(
     """The board's columns, newest move first (live updates insert at the top), each cut at `limit`
     cards except `expand`; the counts are of every lead in the column."""
     conditions = [_on_board(now), *(board_filter.conditions() if board_filter else [])]
-    counts = await column_counts(session, now, board_filter)
-    query = _card_query().where(*conditions)
-    if limit is not None:
-        rank = (
-            func.row_number()
-            .over(partition_by=Lead.stage, order_by=(Lead.stage_changed_at.desc(), Lead.id.desc()))
-            .label("rank")
+    query = _card_query().where(*conditions).order_by(Lead.stage_changed_at.desc(), Lead.id.desc())
+    counts = dict.fromkeys(BOARD_STAGES, 0)
+    if limit is None:
+        rows = (await session.execute(query)).all()
+        for row in rows:
+            counts[row.stage] += 1
+    else:
+        # One pass numbers each column's leads and counts them, so the cut rows need not be fetched
+        # and the counts need no query of their own.
+        order = (Lead.stage_changed_at.desc(), Lead.id.desc())
+        ranked = (
+            select(
+                Lead.id,
+                func.row_number().over(partition_by=Lead.stage, order_by=order).label("rank"),
+                func.count().over(partition_by=Lead.stage).label("total"),
+            )
+            .where(*conditions)
+            .subquery()
         )
-        ranked = select(Lead.id, rank).where(*conditions).subquery()
         kept = ranked.c.rank <= limit
-        query = query.join(ranked, ranked.c.id == Lead.id).where(
-            or_(kept, Lead.stage == expand) if expand else kept
-        )
-    query = query.order_by(Lead.stage_changed_at.desc(), Lead.id.desc())
+        rows = (
+            await session.execute(
+                query.add_columns(ranked.c.total)
+                .join(ranked, ranked.c.id == Lead.id)
+                .where(or_(kept, Lead.stage == expand) if expand else kept)
+            )
+        ).all()
+        counts.update({row.stage: row.total for row in rows})
     columns: dict[str, list[Card]] = {stage: [] for stage in BOARD_STAGES}
-    for card in await _cards(session, query, now):
+    for card in await _cards(session, rows, now):
         columns[card.stage].append(card)
     return Board(columns, counts)
 
@@ -280,8 +287,8 @@ async def column_counts(
 
 async def cards_by_id(session: AsyncSession, ids: list[int], now: datetime) -> dict[int, Card]:
     """The cards of these leads as the board shows them; a lead off the board (closed long ago) is absent."""
-    query = _card_query().where(Lead.id.in_(ids), _on_board(now))
-    return {card.id: card for card in await _cards(session, query, now)}
+    rows = (await session.execute(_card_query().where(Lead.id.in_(ids), _on_board(now)))).all()
+    return {card.id: card for card in await _cards(session, rows, now)}
 
 
 async def lead(session: AsyncSession, lead_id: int) -> Lead | None:
@@ -351,7 +358,7 @@ async def lead_detail(session: AsyncSession, lead_id: int, now: datetime) -> Lea
     lead = await session.scalar(select(Lead).where(Lead.id == lead_id))
     if lead is None:
         return None
-    cards = await _cards(session, _card_query().where(Lead.id == lead_id), now)
+    cards = await _cards(session, (await session.execute(_card_query().where(Lead.id == lead_id))).all(), now)
     customer = (await session.execute(select(Customer).where(Customer.id == lead.customer_id))).scalar_one()
     unit_label = None
     if lead.interest_unit_id is not None:
@@ -422,6 +429,8 @@ class Choice:
     id: int
     label: str
     price: Decimal | None = None
+    # What tells two customers of the same name apart: email, phone, city.
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -476,13 +485,10 @@ async def form_choices(session: AsyncSession, keep_unit_id: int | None = None) -
 async def customer_choice(session: AsyncSession, customer_id: int) -> Choice | None:
     row = (
         await session.execute(
-            select(Customer.id, Customer.first_name, Customer.last_name, Customer.company_name).where(
-                Customer.id == customer_id, Customer.erased_at.is_(None)
-            )
+            select(Customer).where(Customer.id == customer_id, Customer.erased_at.is_(None))
         )
-    ).first()
-    return (
-        None
-        if row is None
-        else Choice(int(row.id), person_name(row.first_name, row.last_name, row.company_name))
-    )
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    detail = " · ".join(part for part in (row.email, format_phone(row.phone), row.city) if part)
+    return Choice(row.id, person_name(row.first_name, row.last_name, row.company_name), detail=detail)

@@ -34,6 +34,7 @@ from ops.sales.leads.live import (
     board_text,
     displays,
     render_board_update,
+    render_cards,
     tenant_today,
 )
 from ops.sales.leads.queries import COLUMN_LIMIT, BoardFilter
@@ -133,14 +134,19 @@ async def board() -> Any:
     live_id = runtime().hub.current_id()
     async with runtime().db.read(actor.tenant_id) as session:
         shown = await queries.board(session, utcnow(), board_filter, limit=limit, expand=expand or None)
+    can_move, csrf = actor.can("lead.edit"), csrf_token()
+    env = current_app.jinja_env
     context = {
         "stages": BOARD_STAGES,
         "columns": shown.columns,
+        "column_html": {
+            stage: render_cards(env, cards, can_move=can_move, csrf=csrf)
+            for stage, cards in shown.columns.items()
+        },
         "counts": shown.counts,
-        "display": displays(card for cards in shown.columns.values() for card in cards),
         "text": board_text(),
-        "can_move": actor.can("lead.edit"),
-        "csrf": csrf_token(),
+        "can_move": can_move,
+        "csrf": csrf,
         "live_id": live_id,
         "board_filter": board_filter,
         "filter_args": _filter_args(board_filter),
@@ -170,7 +176,11 @@ async def _customer_picker(search: str, chosen: str) -> dict[str, Any]:
         if search:
             result = await customer_queries.search_customers(session, search)
             found = [
-                queries.Choice(row.id, row.company_name or row.name)
+                queries.Choice(
+                    row.id,
+                    row.company_name or row.name,
+                    detail=" · ".join(part for part in (row.email, row.phone, row.city) if part),
+                )
                 for row in result.rows
                 if not row.erased and (selected is None or row.id != selected.id)
             ]

@@ -1,0 +1,142 @@
+"""The pipeline board in two browsers: a rep's keyboard move shows on the manager's board with both
+counts, a move to Lost asks for the reason first (from the menu and from a drop), and Cancel leaves the
+lead where it was."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Locator, expect
+
+from tests.browser.pages import BoardPage
+from tests.factories import PASSWORD
+from tests.sales.leads.helpers import customer, new_lead, stored_lead
+
+pytestmark = pytest.mark.browser
+
+
+async def open_pipeline(open_page, email: str) -> BoardPage:  # type: ignore[no-untyped-def]
+    board: BoardPage = await open_page()
+    page = board.page
+    await page.goto("/login?next=/sales/board")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/sales/board")
+    await board.wait_until_live()
+    return board
+
+
+def card(board: BoardPage, lead_id: int) -> Locator:
+    return board.page.locator(f"#lead-{lead_id}")
+
+
+def card_in(board: BoardPage, stage: str, lead_id: int) -> Locator:
+    return board.page.locator(f"#cards-{stage} > #lead-{lead_id}")
+
+
+async def press_until_focused(board: BoardPage, target: Locator, key: str = "Tab") -> None:
+    for _ in range(60):
+        if await target.evaluate("element => element === document.activeElement"):
+            return
+        await board.page.keyboard.press(key)
+    raise AssertionError("the keyboard never reaches the element")
+
+
+async def test_a_keyboard_move_in_one_browser_shows_in_the_other_with_both_counts(open_page, shop):
+    rep = await shop.user("sales_rep", locale="en", name="Lea Frei")
+    manager = await shop.user("sales_manager", locale="en")
+    buyer = await customer(shop, first_name="Beat", last_name="Gerber")
+    lead = await new_lead(shop, rep, customer_id=buyer.id)
+    mover = await open_pipeline(open_page, rep.email)
+    watcher = await open_pipeline(open_page, manager.email)
+    await expect(card_in(watcher, "NEW", lead.id)).to_be_visible()
+    await expect(watcher.presence).to_have_text("2 watching")
+    await watcher.page.evaluate("window.sameDocument = true")
+
+    menu = mover.page.locator(f"#move-{lead.id}")
+    await press_until_focused(mover, menu)
+    await mover.page.keyboard.press("ArrowDown")
+    await expect(menu).to_have_value("CONTACTED")
+    await mover.page.keyboard.press("Tab")
+    async with mover.page.expect_response(lambda r: f"/sales/leads/{lead.id}/move" in r.url) as answer:
+        await mover.page.keyboard.press("Enter")
+    assert (await answer.value).status == 200
+
+    await expect(card_in(mover, "CONTACTED", lead.id)).to_be_visible()
+    await expect(mover.page.locator(f"#move-{lead.id}")).to_be_focused()  # the focus followed the card
+    await expect(card_in(watcher, "CONTACTED", lead.id)).to_be_visible()
+    await expect(card(watcher, lead.id)).to_have_count(1)
+    await expect(watcher.count("NEW")).to_have_text("0")
+    await expect(watcher.count("CONTACTED")).to_have_text("1")
+    await expect(watcher.announcer).to_have_text("Lead of Beat Gerber moved to Contacted by Lea Frei.")
+    assert await watcher.page.evaluate("window.sameDocument === true"), "the watcher's page reloaded"
+    assert mover.console_errors == [] and watcher.console_errors == []
+    assert await mover.csp_violations() == [] and await watcher.csp_violations() == []
+
+
+async def test_a_move_to_lost_asks_for_the_reason_first(open_page, shop, live_server):
+    rep = await shop.user("sales_rep", locale="en")
+    manager = await shop.user("sales_manager", locale="en")
+    lead = await new_lead(shop, rep, stage="QUALIFIED")
+    mover = await open_pipeline(open_page, rep.email)
+    watcher = await open_pipeline(open_page, manager.email)
+    dialog = mover.page.locator("#lost-dialog")
+
+    # From the move menu: the dialog opens instead of a move; Escape calls it off.
+    await mover.page.select_option(f"#move-{lead.id}", "LOST")
+    await card(mover, lead.id).get_by_role("button", name="Move").click()
+    await expect(dialog).to_be_visible()
+    await expect(mover.page.get_by_label("Reason")).to_be_focused()
+    await mover.page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+    await expect(card_in(mover, "QUALIFIED", lead.id)).to_be_visible()
+    assert (await stored_lead(live_server.runtime.db, shop.id, lead.id)).stage == "QUALIFIED"
+
+    # The reason is required; with it the lead moves for everyone.
+    await card(mover, lead.id).get_by_role("button", name="Move").click()
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_role("button", name="Mark as lost").click()
+    await expect(dialog).to_be_visible()  # refused in the browser: no reason chosen
+    await mover.page.get_by_label("Reason").select_option("BOUGHT_ELSEWHERE")
+    await mover.page.get_by_label("Note (needed for Other)").fill("Went to the dealer next door")
+    async with mover.page.expect_response(lambda r: f"/sales/leads/{lead.id}/move" in r.url) as answer:
+        await dialog.get_by_role("button", name="Mark as lost").click()
+    assert (await answer.value).status == 200
+    await expect(dialog).to_be_hidden()
+    await expect(card_in(mover, "LOST", lead.id)).to_be_visible()
+    await expect(card_in(watcher, "LOST", lead.id)).to_be_visible()
+    await expect(watcher.count("QUALIFIED")).to_have_text("0")
+    await expect(watcher.count("LOST")).to_have_text("1")
+    stored = await stored_lead(live_server.runtime.db, shop.id, lead.id)
+    assert (stored.stage, stored.lost_reason, stored.lost_note) == (
+        "LOST",
+        "BOUGHT_ELSEWHERE",
+        "Went to the dealer next door",
+    )
+
+
+async def test_dropping_a_card_on_lost_asks_for_the_reason_and_cancel_puts_it_back(
+    open_page, shop, live_server
+):
+    rep = await shop.user("sales_rep", locale="en")
+    lead = await new_lead(shop, rep, stage="CONTACTED")
+    other = await new_lead(shop, rep, stage="CONTACTED")
+    board = await open_pipeline(open_page, rep.email)
+    dialog = board.page.locator("#lost-dialog")
+    target = board.page.locator("#cards-LOST")
+    await expect(target).to_be_in_viewport()
+
+    await card(board, lead.id).locator(".interest").drag_to(target)
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_role("button", name="Cancel").click()
+    await expect(dialog).to_be_hidden()
+    await expect(card_in(board, "CONTACTED", lead.id)).to_be_visible()
+    assert (await stored_lead(live_server.runtime.db, shop.id, lead.id)).stage == "CONTACTED"
+
+    await card(board, other.id).locator(".interest").drag_to(target)
+    await expect(dialog).to_be_visible()
+    await board.page.get_by_label("Reason").select_option("PRICE")
+    await dialog.get_by_role("button", name="Mark as lost").click()
+    await expect(card_in(board, "LOST", other.id)).to_be_visible()
+    await expect(board.count("CONTACTED")).to_have_text("1")
+    assert (await stored_lead(live_server.runtime.db, shop.id, other.id)).lost_reason == "PRICE"
