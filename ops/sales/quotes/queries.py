@@ -409,15 +409,6 @@ async def approval_queue(session: AsyncSession) -> list[ApprovalRow]:
     )
 
 
-async def pending_count(session: AsyncSession) -> int:
-    return int(
-        await session.scalar(
-            select(func.count()).select_from(Quote).where(Quote.status == "PENDING_APPROVAL")
-        )
-        or 0
-    )
-
-
 # --- What the customer sees -------------------------------------------------------------------------
 
 

@@ -47,7 +47,6 @@ from ops.sales.quotes.pricing import (
     ApprovalReason,
     QuotePrice,
     approval_reasons,
-    decode_reasons,
     encode_reasons,
 )
 from ops.sales.quotes.queries import PublicQuote
@@ -106,10 +105,6 @@ def reason_text(reason: ApprovalReason) -> str:
         excess=format_number(reason.excess or Decimal(0)),
         limit=limit,
     )
-
-
-def stored_reason_texts(stored: str) -> list[str]:
-    return [reason_text(reason) for reason in decode_reasons(stored)]
 
 
 # --- Input ----------------------------------------------------------------------------------------------
@@ -804,10 +799,6 @@ async def answer_quote(db: Database, token: str, answer: str, *, links: QuoteLin
 
 async def accept_quote(db: Database, token: str, *, links: QuoteLinks) -> PublicQuote:
     return await answer_quote(db, token, "ACCEPTED", links=links)
-
-
-async def decline_quote(db: Database, token: str, *, links: QuoteLinks) -> PublicQuote:
-    return await answer_quote(db, token, "DECLINED", links=links)
 
 
 # --- Expiry (the worker's timer) --------------------------------------------------------------------
