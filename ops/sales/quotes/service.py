@@ -76,7 +76,7 @@ def quote_topic(quote_id: int) -> str:
 def quote_status_label(status: str) -> str:
     labels = {
         "DRAFT": _("Draft"),
-        "PENDING_APPROVAL": _("Waiting for approval"),
+        "PENDING_APPROVAL": _("Waiting for a manager's approval"),
         "APPROVED": _("Approved"),
         "REJECTED": _("Rejected"),
         "SENT": _("Sent"),
