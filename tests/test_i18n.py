@@ -22,6 +22,7 @@ from ops.workshop.service import NewWorkOrder, create_work_order, move_work_orde
 from realtime.hub import View
 from tests.conftest import Backend, make_settings
 from tests.factories import TenantFactory
+from tests.sales.quotes import helpers as quote_helpers
 from tests.web import http_sign_in, open_sse, sign_in
 from tests.workshop.estimates.helpers import last_mail, quoted_job, send
 
@@ -445,3 +446,109 @@ async def test_staff_who_read_french_get_french_formats_and_english_where_untran
     assert "<h1>Job board</h1>" in html and "<dt>Promised</dt>" in html
     assert "04.03.30 14:05" in html  # fr_CH's short date and time, in the dealership's timezone
     assert "Se déconnecter" in html
+
+
+# The offer a sales rep mails: the same customers read its page and mail in their language.
+OFFER_PAGES = {
+    "fr": {
+        "lang": "fr-CH",
+        "title": "Offre %(code)s",
+        "read": [
+            "Total TVA comprise",
+            "Mensualité",
+            "\u00d7 48 mois à 3,9 % de taux annuel effectif",
+            "Les prix s\u2019entendent TVA comprise.",
+            ">Accepter l\u2019offre</button>",
+            ">Refuser</button>",
+        ],
+        "missing": "Choisissez «\xa0Accepter l\u2019offre\xa0» ou «\xa0Refuser\xa0».",
+        "answered": "Merci. Vous avez accepté cette offre;",
+        "subject": "Votre offre %(code)s de %(dealership)s pour le véhicule Skoda Octavia Style",
+        "mail": [
+            "Bonjour ",
+            "Merci de votre intérêt.",
+            "Total TVA comprise\xa0:",
+            "Mensualité\xa0:",
+            "Consultez l\u2019offre et acceptez-la ici\xa0:",
+            "Cette offre est valable jusqu\u2019au ",
+        ],
+    },
+    "it": {
+        "lang": "it-CH",
+        "title": "Offerta %(code)s",
+        "read": [
+            "Totale IVA inclusa",
+            "Rata mensile",
+            "\u00d7 48 mesi al 3.9 % di tasso annuo effettivo",
+            "I prezzi sono comprensivi di IVA.",
+            ">Accetta l\u2019offerta</button>",
+            ">Rifiuta</button>",
+        ],
+        "missing": "Scelga «Accetta l\u2019offerta» o «Rifiuta».",
+        "answered": "Grazie. Ha accettato questa offerta;",
+        "subject": "La sua offerta %(code)s di %(dealership)s per il veicolo Skoda Octavia Style",
+        "mail": [
+            "Buongiorno ",
+            "Grazie per il suo interesse.",
+            "Totale IVA inclusa:",
+            "Rata mensile:",
+            "Consulti e accetti l\u2019offerta qui:",
+            "Questa offerta è valida fino al ",
+        ],
+    },
+}
+ENGLISH_ON_THE_OFFER = ("Offer ", "Accept the offer", "VAT", "Monthly payment", "Skip to content")
+
+
+async def _financed_offer(factory, language: str):  # type: ignore[no-untyped-def]
+    room = await quote_helpers.showroom(await factory.tenant(country="CH"))
+    quote = await quote_helpers.unit_quote(room, list_price="38500.00", cost="33000.00", language=language)
+    quote = await quote_helpers.with_terms(
+        room, quote, discount="1500", down_payment="5000", apr_percent="3.9", term_months="48"
+    )
+    return room, quote, await quote_helpers.send(room, quote)
+
+
+@pytest.mark.parametrize("language", CUSTOMER_LANGUAGES)
+async def test_a_customer_reads_the_offer_page_and_the_answer_in_their_language(client, factory, language):
+    expected = OFFER_PAGES[language]
+    _room, quote, token = await _financed_offer(factory, language)
+
+    response = await client.get(f"/quote/{token}", headers={"Accept-Language": "de-CH,de;q=0.9"})
+
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f'<html lang="{expected["lang"]}">' in html
+    assert f"<h1>{expected['title'] % {'code': quote.code}}</h1>" in html
+    for text in expected["read"]:
+        assert text in html, text
+    for english in ENGLISH_ON_THE_OFFER:
+        assert english not in html, english
+
+    csrf = {"csrf_token": dict(HIDDEN.findall(html))["csrf_token"]}
+    refused = await client.post(f"/quote/{token}", form={**csrf, "answer": "MAYBE"})
+    assert refused.status_code == 422
+    assert expected["missing"] in await refused.get_data(as_text=True)
+
+    accepted = await client.post(f"/quote/{token}", form={**csrf, "answer": "ACCEPTED"})
+    assert accepted.status_code == 303
+    assert expected["answered"] in await (await client.get(f"/quote/{token}")).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("language", CUSTOMER_LANGUAGES)
+async def test_a_customer_gets_the_offer_mail_in_their_language(factory, language):
+    expected = OFFER_PAGES[language]
+    room, quote, _token = await _financed_offer(factory, language)
+
+    mail = await last_mail(room.db, room.shop.id)
+
+    assert mail.language == language
+    # The vehicle goes on with its colour and VIN.
+    assert mail.subject.startswith(
+        expected["subject"] % {"code": quote.code, "dealership": room.shop.tenant.name}
+    )
+    assert mail.text.startswith(expected["mail"][0])
+    for text in expected["mail"]:
+        assert text in mail.text, text
+    assert mail.html is not None and f'<html lang="{language}">' in mail.html
+    assert "VAT" not in mail.text and "VAT" not in mail.html
