@@ -123,7 +123,8 @@ async def test_a_card_shows_number_vehicle_customer_complaint_priority_technicia
 
     card = card_of(await (await client.get(BOARD)).get_data(as_text=True), work_order.id)
 
-    assert '<strong class="number">WO-000001</strong>' in card
+    # The number opens the work-order page.
+    assert f'<a class="number" href="/workshop/work-orders/{work_order.id}">WO-000001</a>' in card
     assert '<span class="plate">ZH 314159</span> Volvo XC60' in card
     assert '<div class="customer">Anna Muster</div>' in card
     assert "Check engine light on after cold start" in card
