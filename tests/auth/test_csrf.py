@@ -104,7 +104,7 @@ async def test_the_token_is_accepted_from_the_htmx_header_and_from_the_form_fiel
     )
 
     assert by_header.status_code == 200
-    assert by_field.status_code == 302
+    assert by_field.status_code == 303
     async with runtime.db.read(shop.id) as session:
         statuses = {wo.id: wo.status for wo in await session.scalars(select(WorkOrder))}
     assert statuses[first.id] == statuses[second.id] == "SCHEDULED"
