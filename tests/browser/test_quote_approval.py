@@ -35,7 +35,7 @@ async def test_an_approval_reaches_the_manager_and_the_answer_the_rep_live(open_
     await rep.page.get_by_role("button", name="Request approval").click()
 
     status = rep.page.locator("#quote-live .quote-status")
-    await expect(status).to_have_text("Waiting for approval")
+    await expect(status).to_have_text("Waiting for a manager's approval")
     await rep.wait_until_live()
     await rep.page.evaluate("window.sameDocument = true")
 
