@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -150,3 +150,24 @@ async def tenant_by_slug(db: Database, slug: str) -> Tenant | None:
 async def tenant_by_id(db: Database, tenant_id: int) -> Tenant | None:
     async with db.system() as session:
         return await session.scalar(select(Tenant).where(Tenant.id == tenant_id))
+
+
+async def next_number(uow: UnitOfWork, name: str) -> int:
+    """The next number of a per-tenant sequence (work orders, invoices, quotes, deals), gap-free
+    under concurrent use."""
+    session = uow.session
+    # The UPDATE takes the counter's row lock, so concurrent callers queue up and get distinct numbers.
+    statement = (
+        update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
+    )
+    value = (await session.execute(statement)).scalar_one_or_none()
+    if value is not None:
+        return int(value)
+    # The tenant's first number of this kind. Two first users at once: one insert wins, the other
+    # waits for it, fails on the unique name and takes the next number like everyone else.
+    try:
+        async with session.begin_nested():
+            session.add(Counter(name=name, value=1))
+        return 1
+    except IntegrityError:
+        return int((await session.execute(statement)).scalar_one())

@@ -29,7 +29,8 @@ from ops.events import record
 from ops.i18n import format_datetime
 from ops.i18n import gettext as _
 from ops.money import PricedLine, line_net, totals
-from ops.tenants.models import Counter, Tenant
+from ops.tenants.models import Tenant
+from ops.tenants.service import next_number
 from ops.vehicles.models import Vehicle
 from ops.workshop.models import (
     Bay,
@@ -105,26 +106,6 @@ class NewWorkOrder:
     promised_at: datetime | None = None
 
 
-async def _next_number(uow: UnitOfWork, name: str) -> int:
-    """The next number of a per-tenant sequence, gap-free under concurrent use."""
-    session = uow.session
-    # The UPDATE takes the counter's row lock, so concurrent callers queue up and get distinct numbers.
-    statement = (
-        update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
-    )
-    value = (await session.execute(statement)).scalar_one_or_none()
-    if value is not None:
-        return int(value)
-    # The tenant's first number of this kind. Two first users at once: one insert wins, the other
-    # waits for it, fails on the unique name and takes the next number like everyone else.
-    try:
-        async with session.begin_nested():
-            session.add(Counter(name=name, value=1))
-        return 1
-    except IntegrityError:
-        return int((await session.execute(statement)).scalar_one())
-
-
 async def create_work_order(uow: UnitOfWork, data: NewWorkOrder) -> WorkOrder:
     uow.actor.require("work_order.create")
     session = uow.session
@@ -158,7 +139,7 @@ async def create_work_order(uow: UnitOfWork, data: NewWorkOrder) -> WorkOrder:
         .limit(1)
     )
     work_order = WorkOrder(
-        number=await _next_number(uow, "work_order"),
+        number=await next_number(uow, "work_order"),
         vehicle_id=vehicle.id,
         customer_id=vehicle.customer_id,
         category_id=data.category_id,
@@ -416,7 +397,7 @@ async def _complete(uow: UnitOfWork, work_order: WorkOrder, now: datetime) -> No
         rows = await session.execute(select(Part.id, Part.unit).where(Part.id.in_(part_ids)))
         units = {int(part_id): str(unit) for part_id, unit in rows}
     invoice = _invoice_for(work_order, billed, units, tenant, now)
-    invoice.number = await _next_number(uow, "invoice")
+    invoice.number = await next_number(uow, "invoice")
     session.add(invoice)
     await session.flush()
     invoice_number = format_invoice_number(invoice.number)

@@ -34,10 +34,10 @@ from ops.notices import notice_payload, user_topic
 from ops.sales.leads.service import move_lead
 from ops.sales.models import CatalogTrim, Deal, DealPayment, Lead, Quote, Reservation, StockUnit
 from ops.sales.stock.service import keep_hold, mark_unit_delivered, mark_unit_sold, release_unit
-from ops.vehicles.models import Vehicle
 
 # The tenant's gap-free counters: the workshop's numbering is the one sequence helper there is.
-from ops.workshop.service import _next_number as next_number
+from ops.tenants.service import next_number
+from ops.vehicles.models import Vehicle
 
 SALES_TOPIC = "sales"
 KPI_TOPIC = "kpi"

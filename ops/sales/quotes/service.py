@@ -51,7 +51,7 @@ from ops.sales.quotes.pricing import (
 )
 from ops.sales.quotes.queries import PublicQuote
 from ops.tenants.models import Tenant
-from ops.workshop.service import _next_number as next_number
+from ops.tenants.service import next_number
 
 SALES_TOPIC = "sales"
 APPROVALS_TOPIC = "approvals"
