@@ -39,6 +39,10 @@ MODEL_MODULES = (
     "ops.workshop.models",
     "ops.sales.models",
     "ops.mail.models",
+    "ops.api.models",
+    "ops.webhooks.models",
+    "ops.erp.models",
+    "ops.payments.models",
 )
 
 # Integer keys: BIGINT on PostgreSQL, INTEGER on SQLite (only INTEGER PRIMARY KEY autoincrements there).

@@ -71,8 +71,45 @@ PERMISSIONS: dict[str, set[str]] = {
     "deal.cancel": {"admin", "sales_manager"},
     # The showroom's figures (margins, revenue per rep): managers, admins and viewers, not reps.
     "sales_kpi.view": {"admin", "sales_manager", "viewer"},
+    # Vehicles and telematics: everyone may look a vehicle up (the technician works on it); the fleet
+    # board is for the people who answer its alerts; fleets, schedules and thresholds are set up by
+    # the workshop manager or an admin.
+    "vehicle.view": set(ROLES),
+    "vehicle.edit": {"admin", "service_advisor", "workshop_manager", "sales_manager"},
+    "fleet.view": {"admin", "service_advisor", "workshop_manager", "sales_manager", "viewer"},
+    "fleet.manage": {"admin", "workshop_manager"},
+    # Telemetry comes from devices and partners, never from a person's browser.
+    "telemetry.ingest": set(),
+    # Money in through the payment provider or by hand: the people who take deposits and invoices.
+    "invoice.pay": _WORKSHOP_STAFF,
+    # The outside world: partner API tokens, webhook subscriptions, integrations and sent mail.
+    "api_token.manage": {"admin"},
+    "webhook.manage": {"admin"},
+    "integration.view": {"admin", "sales_manager", "workshop_manager"},
+    "integration.manage": {"admin"},
+    "mail.view": {"admin"},
     "user.manage": {"admin"},
     "tenant.manage": {"admin"},
+}
+
+
+# What a partner API token needs for a permission: `<area>:read` or `<area>:write` scopes, chosen by
+# the tenant admin when the token is created. A permission missing here is never a partner's.
+PERMISSION_SCOPES: dict[str, str] = {
+    "customer.view": "customers:read",
+    "customer.edit": "customers:write",
+    "lead.view": "leads:read",
+    "lead.edit": "leads:write",
+    "stock.view": "stock:read",
+    "stock.manage": "stock:write",
+    "vehicle.view": "vehicles:read",
+    "vehicle.edit": "vehicles:write",
+    "fleet.view": "vehicles:read",
+    "workshop.view": "work_orders:read",
+    "work_order.create": "work_orders:write",
+    "work_order.move": "work_orders:write",
+    "telemetry.ingest": "telemetry:write",
+    "webhook.manage": "webhooks:write",
 }
 
 
@@ -108,9 +145,16 @@ class Actor:
     role: str
     kind: str = "user"  # user | partner | system
     locale: str = "en"
+    # A partner token's scopes (`customers:read`); empty for people, whose role decides.
+    scopes: frozenset[str] = frozenset()
 
     def can(self, permission: str) -> bool:
-        return self.kind == "system" or self.role in PERMISSIONS.get(permission, set())
+        if self.kind == "system":
+            return True
+        if self.kind == "partner":
+            scope = PERMISSION_SCOPES.get(permission)
+            return scope is not None and scope in self.scopes
+        return self.role in PERMISSIONS.get(permission, set())
 
     def require(self, permission: str) -> None:
         if not self.can(permission):

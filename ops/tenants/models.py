@@ -45,6 +45,12 @@ class Tenant(Base):
     quote_valid_days: Mapped[int] = mapped_column(default=7)
     # Lead score weights by rule name (ops/sales lead scoring); empty = the documented defaults.
     lead_score_weights: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Telemetry alert thresholds by name in SI units (ops.vehicles.telemetry); empty = DOMAIN.md's.
+    telemetry_thresholds: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Traccar forwards with a static header: sha256 (hex) of the tenant's secret, None = not set up.
+    traccar_secret_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The Standard Webhooks secret (`whsec_...`) telematics partners sign telemetry batches with.
+    telemetry_signing_secret: Mapped[str | None] = mapped_column(String(80), default=None)
     maintenance_reminders: Mapped[bool] = mapped_column(Boolean, default=True)
     email_notifications: Mapped[bool] = mapped_column(Boolean, default=True)
     auto_work_order_numbering: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -1,0 +1,1 @@
+"""Partner API plumbing: idempotency records of POST requests."""

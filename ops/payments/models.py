@@ -1,0 +1,1 @@
+"""Payments taken through the payment provider (PaymentIntents, refunds) and their provider events."""

@@ -1,0 +1,1 @@
+"""Outbound webhook endpoints, deliveries and attempts; raw inbound deliveries."""
