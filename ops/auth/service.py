@@ -1,20 +1,20 @@
-"""Passwords, sign-in sessions and user accounts."""
+"""Passwords, sign-in sessions, user accounts and partner API tokens."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ops.auth.actor import ROLES, Actor, RuleViolation
-from ops.auth.models import User, UserSession
+from ops.auth.actor import ROLES, Actor, NotFound, RuleViolation
+from ops.auth.models import ApiToken, User, UserSession
 from ops.db import Database, UnitOfWork, utcnow
 from ops.events import record
 from ops.i18n import SUPPORTED_LOCALES
@@ -180,3 +180,133 @@ async def create_user(
     record(uow, "user.created", {"id": user.id, "email": email, "role": role}, topics=[f"user:{user.id}"])
     await uow.commit()
     return user
+
+
+# The areas a partner token may be scoped to; `<area>:write` implies `<area>:read`.
+API_SCOPE_AREAS = ("customers", "leads", "stock", "vehicles", "work_orders", "telemetry", "webhooks")
+API_SCOPES = tuple(f"{area}:{access}" for area in API_SCOPE_AREAS for access in ("read", "write"))
+API_TOKEN_PREFIX = "pw_"
+API_TOKEN_NAME_MAX_LENGTH = 80
+# Long enough to tell a tenant's tokens apart on the settings page, far too short to guess the rest.
+_VISIBLE_PREFIX_LENGTH = 10
+# A token used all day would otherwise write its row on every request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class IssuedApiToken:
+    """A new token: `raw` is shown once and never stored."""
+
+    token: ApiToken
+    raw: str
+
+
+def expand_scopes(scopes: list[str] | frozenset[str]) -> frozenset[str]:
+    """The scopes a token holds: those chosen plus the read scope each write scope implies."""
+    held = set(scopes)
+    held |= {scope.replace(":write", ":read") for scope in scopes if scope.endswith(":write")}
+    return frozenset(held)
+
+
+async def create_api_token(uow: UnitOfWork, *, name: str, scopes: list[str]) -> IssuedApiToken:
+    """Issue a token for the actor's tenant; the raw value is returned once, only its hash is kept."""
+    uow.actor.require("api_token.manage")
+    name = name.strip()
+    if not name:
+        raise RuleViolation(_("Enter a name."), field="name")
+    if len(name) > API_TOKEN_NAME_MAX_LENGTH:
+        raise RuleViolation(_("Use at most %(max)s characters.", max=API_TOKEN_NAME_MAX_LENGTH), field="name")
+    unknown = sorted(set(scopes) - set(API_SCOPES))
+    if unknown:
+        raise RuleViolation(_("Unknown scope: %(scope)s.", scope=unknown[0]), field="scopes")
+    if not scopes:
+        raise RuleViolation(_("Choose at least one scope."), field="scopes")
+    raw = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        name=name,
+        token_hash=_token_hash(raw),
+        prefix=raw[:_VISIBLE_PREFIX_LENGTH],
+        scopes=sorted(set(scopes)),
+        created_by_id=uow.actor.user_id,
+        created_at=utcnow(),
+    )
+    uow.session.add(token)
+    await uow.session.flush()
+    record(
+        uow,
+        "api_token.created",
+        {"id": token.id, "name": name, "prefix": token.prefix, "scopes": token.scopes},
+        topics=[],
+    )
+    await uow.commit()
+    return IssuedApiToken(token, raw)
+
+
+async def revoke_api_token(uow: UnitOfWork, token_id: int) -> ApiToken:
+    """Stop a token from working; revoking twice changes nothing."""
+    uow.actor.require("api_token.manage")
+    token = (
+        await uow.session.execute(select(ApiToken).where(ApiToken.id == token_id).with_for_update())
+    ).scalar_one_or_none()
+    if token is None:
+        raise NotFound(token_id)
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        record(uow, "api_token.revoked", {"id": token.id, "name": token.name}, topics=[])
+        await uow.commit()
+    return token
+
+
+async def list_api_tokens(db: Database, actor: Actor) -> list[ApiToken]:
+    """The tenant's tokens, working ones first, newest first."""
+    actor.require("api_token.manage")
+    async with db.read(actor.tenant_id) as session:
+        rows = await session.scalars(
+            select(ApiToken).order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc())
+        )
+        return list(rows)
+
+
+async def actor_for_api_token(db: Database, raw_token: str) -> Actor | None:
+    """The partner acting with this bearer token; None if unknown, revoked or its tenant suspended."""
+    if not raw_token.startswith(API_TOKEN_PREFIX):
+        return None
+    token_hash = _token_hash(raw_token)
+    async with db.system() as session:
+        row = (
+            await session.execute(
+                select(ApiToken, Tenant.status)
+                .join(Tenant, Tenant.id == ApiToken.tenant_id)
+                .where(ApiToken.token_hash == token_hash)
+            )
+        ).first()
+    if row is None:
+        return None
+    token, tenant_status = row
+    if token.revoked_at is not None or tenant_status != "ACTIVE":
+        return None
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        await _touch_api_token(db, token.id, now)
+    return Actor(
+        tenant_id=token.tenant_id,
+        user_id=None,
+        name=token.name,
+        role="partner",
+        kind="partner",
+        scopes=expand_scopes(token.scopes),
+    )
+
+
+async def _touch_api_token(db: Database, token_id: int, now: datetime) -> None:
+    # The condition makes concurrent requests of one token write the row once a minute, not once each.
+    async with db.system(write=True) as session:
+        await session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id == token_id,
+                or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_RESOLUTION),
+            )
+            .values(last_used_at=now)
+        )
+        await session.commit()
