@@ -19,6 +19,7 @@ from ops.db import Database, UnitOfWork, utcnow
 from ops.events import record
 from ops.i18n import SUPPORTED_LOCALES
 from ops.i18n import gettext as _
+from ops.mail.service import queue_welcome_mail
 from ops.tenants.models import PLANS, Tenant
 
 SESSION_LIFETIME = timedelta(days=14)
@@ -133,9 +134,17 @@ async def sign_out(db: Database, token: str) -> None:
 
 
 async def create_user(
-    uow: UnitOfWork, *, email: str, name: str, role: str, password: str, locale: str | None = None
+    uow: UnitOfWork,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    locale: str | None = None,
+    sign_in_url: str | None = None,
 ) -> User:
-    """Add a user to the actor's tenant, within the plan's user limit."""
+    """Add a user to the actor's tenant, within the plan's user limit, and mail them how to sign in
+    (`sign_in_url`: the sign-in page's address, when the site's public address is known)."""
     uow.actor.require("user.manage")
     if role not in ROLES:
         raise RuleViolation(_("Choose one of the roles."), field="role")
@@ -178,6 +187,7 @@ async def create_user(
     except IntegrityError as error:
         raise taken from error
     record(uow, "user.created", {"id": user.id, "email": email, "role": role}, topics=[f"user:{user.id}"])
+    queue_welcome_mail(uow, user, tenant, sign_in_url=sign_in_url)
     await uow.commit()
     return user
 
@@ -269,6 +279,12 @@ async def list_api_tokens(db: Database, actor: Actor) -> list[ApiToken]:
 
 async def actor_for_api_token(db: Database, raw_token: str) -> Actor | None:
     """The partner acting with this bearer token; None if unknown, revoked or its tenant suspended."""
+    found = await authenticate_api_token(db, raw_token)
+    return found[1] if found is not None else None
+
+
+async def authenticate_api_token(db: Database, raw_token: str) -> tuple[int, Actor] | None:
+    """The token's id (for per-token limits and idempotency keys) and the partner acting with it."""
     if not raw_token.startswith(API_TOKEN_PREFIX):
         return None
     token_hash = _token_hash(raw_token)
@@ -288,7 +304,7 @@ async def actor_for_api_token(db: Database, raw_token: str) -> Actor | None:
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         await _touch_api_token(db, token.id, now)
-    return Actor(
+    actor = Actor(
         tenant_id=token.tenant_id,
         user_id=None,
         name=token.name,
@@ -296,6 +312,7 @@ async def actor_for_api_token(db: Database, raw_token: str) -> Actor | None:
         kind="partner",
         scopes=expand_scopes(token.scopes),
     )
+    return token.id, actor
 
 
 async def _touch_api_token(db: Database, token_id: int, now: datetime) -> None:
