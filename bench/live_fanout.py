@@ -346,6 +346,7 @@ async def _seed(database_url: str) -> int:
         async with db.system(write=True) as session:
             await session.execute(update(Event).values(published_at=utcnow()))
             await session.commit()
+        await db.refresh_statistics()
         return int(tenant.id)
     finally:
         await db.dispose()

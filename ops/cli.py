@@ -124,8 +124,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _seed_and_analyze(db: Database) -> Any:
+    from ops.seed import seed_demo
+
+    result = await seed_demo(db)
+    await db.refresh_statistics()
+    return result
+
+
 def cmd_seed(args: argparse.Namespace) -> int:
-    from ops.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo
+    from ops.seed import DEMO_PASSWORD, DEMO_USERS
 
     if not args.demo:
         print("nothing to seed: pass --demo for the demo dealership", file=sys.stderr)
@@ -140,7 +148,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
         )
         return 2
     settings = _prepared(settings)
-    tenant, created = asyncio.run(_with_db(settings, seed_demo))
+    tenant, created = asyncio.run(_with_db(settings, _seed_and_analyze))
     print(("Seeded" if created else "Already seeded:") + f" {tenant.name} (tenant slug '{tenant.slug}').")
     print(f"Demo accounts, all with the password '{DEMO_PASSWORD}':")
     for email, name, role, _locale in DEMO_USERS:
@@ -149,6 +157,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_create_tenant(args: argparse.Namespace) -> int:
+    from ops.mail.service import sign_in_url
     from ops.tenants.service import provision_tenant
 
     settings = _settings()
@@ -164,6 +173,7 @@ def cmd_create_tenant(args: argparse.Namespace) -> int:
             admin_password=password,
             country=args.country,
             plan=args.plan,
+            sign_in_url=sign_in_url(settings.public_url),
         )
 
     try:
@@ -179,6 +189,7 @@ def cmd_create_tenant(args: argparse.Namespace) -> int:
 
 def cmd_create_user(args: argparse.Namespace) -> int:
     from ops.auth.service import create_user
+    from ops.mail.service import sign_in_url
     from ops.tenants.service import tenant_by_slug
 
     settings = _settings()
@@ -190,7 +201,13 @@ def cmd_create_user(args: argparse.Namespace) -> int:
             raise RuleViolation(f"there is no tenant with the slug '{args.tenant}'", field="tenant")
         async with db.uow(Actor.system(tenant.id, "cli")) as uow:
             return await create_user(
-                uow, email=args.email, name=args.name, role=args.role, password=password, locale=args.locale
+                uow,
+                email=args.email,
+                name=args.name,
+                role=args.role,
+                password=password,
+                locale=args.locale,
+                sign_in_url=sign_in_url(settings.public_url),
             )
 
     try:

@@ -199,6 +199,13 @@ class Database:
     def uow(self, actor: Actor) -> UnitOfWork:
         return UnitOfWork(self, actor)
 
+    async def refresh_statistics(self) -> None:
+        """ANALYZE after a bulk load, so the planner does not plan for empty tables until autovacuum
+        gets round to it (the job board's query took 70 ms instead of 2 ms on a fresh PostgreSQL)."""
+        async with self.write_engine.connect() as connection:
+            await connection.exec_driver_sql("ANALYZE")
+            await connection.commit()
+
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self.write_engine is not self.engine:

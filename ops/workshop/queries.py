@@ -219,14 +219,21 @@ async def board_columns(
         conditions += board_filter.conditions()
     order = (WorkOrder.status_changed_at.desc(), WorkOrder.id.desc())
     query = _card_query().where(*conditions)
-    if limit is not None:
-        rank = func.row_number().over(partition_by=WorkOrder.status, order_by=order).label("rank")
-        ranked = select(WorkOrder.id, rank).where(*conditions).subquery()
-        kept = ranked.c.rank <= limit
-        query = query.join(ranked, ranked.c.id == WorkOrder.id).where(
-            or_(kept, WorkOrder.status == expand) if expand else kept
+    if limit is None:
+        query = query.order_by(*order)
+    else:
+        # The rank is computed over the cards' own rows, not a second scan joined back by id: on
+        # PostgreSQL without statistics yet (a fresh or freshly loaded database), that self-join was
+        # planned as a nested loop re-running the window 500 times (70 ms instead of 2 ms).
+        rank = func.row_number().over(partition_by=WorkOrder.status, order_by=order).label("board_rank")
+        ranked = query.add_columns(rank).subquery("board")
+        kept = ranked.c.board_rank <= limit
+        query = (
+            select(*list(ranked.c)[:-1])
+            .where(or_(kept, ranked.c.status == expand) if expand else kept)
+            .order_by(ranked.c.status_changed_at.desc(), ranked.c.id.desc())
         )
-    rows = await session.execute(query.order_by(*order))
+    rows = await session.execute(query)
     columns: dict[str, list[Card]] = {status: [] for status in OPEN_STATUSES}
     now = utcnow()
     for row in rows:
