@@ -12,6 +12,7 @@ How a move answers (POST /sales/leads/<id>/move, with CSRF and the version the p
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,9 +24,11 @@ from werkzeug.routing import BuildError
 from ops.auth.actor import Conflict, NotFound, RuleViolation
 from ops.auth.web import csrf_token, current_actor, login_required
 from ops.customers import queries as customer_queries
+from ops.customers.service import customer_topic
 from ops.db import UnitOfWork, utcnow
 from ops.events import EventRecord
 from ops.i18n import gettext as _
+from ops.notices import user_topic
 from ops.pages import flash_message, is_htmx, render_fragment, render_page
 from ops.runtime import runtime
 from ops.sales.leads import queries
@@ -321,6 +324,7 @@ async def update(lead_id: int) -> Any:
 @login_required
 async def lead_page(lead_id: int) -> Any:
     actor = current_actor()
+    live_id = runtime().hub.current_id()
     async with runtime().db.read(actor.tenant_id) as session:
         detail = await queries.lead_detail(session, lead_id, utcnow())
     if detail is None:
@@ -328,8 +332,19 @@ async def lead_page(lead_id: int) -> Any:
     actor.require("lead.view")
     card = detail.card
     text = board_text()
-    return await render_page(
-        LEAD_TEMPLATE,
+    # Everything the page shows (the lead, its quotes, test drives and holds) is recorded on the
+    # customer's topic, so the page wakes up on it and re-reads itself.
+    live_topics = [customer_topic(detail.lead.customer_id)]
+    if actor.user_id is not None:
+        live_topics.append(user_topic(actor.user_id))
+    render = (
+        functools.partial(render_fragment, LEAD_TEMPLATE, "lead_live")
+        if is_htmx() and request.headers.get("HX-Target") == "lead-live"
+        else functools.partial(render_page, LEAD_TEMPLATE)
+    )
+    return await render(
+        live_id=live_id,
+        live_topics=live_topics,
         detail=detail,
         lead=detail.lead,
         card=card,

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from ops.db import utcnow
 from ops.sales.leads.service import move_lead
+from tests.factories import TenantFactory
 from tests.sales.leads.helpers import (
     accepted_quote,
     customer,
@@ -20,6 +21,7 @@ from tests.sales.leads.helpers import (
     sign_in,
     stored_lead,
 )
+from tests.web import http_sign_in, open_sse
 
 HTMX = {"HX-Request": "true"}
 
@@ -236,3 +238,32 @@ async def test_contacted_today_refreshes_the_contact_rule(client, factory):
     assert "+10 Last contact today" in text_of(
         await (await client.get(f"/sales/leads/{lead.id}")).get_data(as_text=True)
     )
+
+
+async def test_the_lead_page_rereads_itself_when_a_colleague_moves_the_lead(live_server):
+    """A rep with the lead page open sees a colleague's move without reloading: the page watches the
+    customer's topic, where every change of the lead, its quotes, drives and holds is recorded."""
+    db = live_server.runtime.db
+    shop = await TenantFactory(db).tenant()
+    rep = await shop.user("sales_rep", locale="en", name="Lea Frei")
+    manager = await shop.user("sales_manager", name="Reto Baumann")
+    lead = await new_lead(shop, rep, stage="CONTACTED")
+
+    async with http_sign_in(live_server.url, rep.email) as (rep_client, _):
+        page = await rep_client.get(f"/sales/leads/{lead.id}")
+        assert page.status_code == 200
+        assert f"topic=customer:{lead.customer_id}" in page.text.replace("%3A", ":")
+        assert 'id="lead-live"' in page.text and 'hx-trigger="sse:update delay:300ms, sse:reset"' in page.text
+
+        async with open_sse(rep_client, f"customer:{lead.customer_id}") as watched:
+            async with db.uow(manager.actor) as uow:
+                await move_lead(uow, lead.id, "QUALIFIED", lead.version)
+            assert (await watched.next()).event == "update"
+
+        fragment = await rep_client.get(
+            f"/sales/leads/{lead.id}", headers={"HX-Request": "true", "HX-Target": "lead-live"}
+        )
+        assert fragment.status_code == 200
+        assert fragment.text.lstrip().startswith('<div id="lead-live"')
+        assert "<html" not in fragment.text
+        assert "Qualified" in text_of(fragment.text) and "Reto Baumann" in text_of(fragment.text)
