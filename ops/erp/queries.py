@@ -1,0 +1,464 @@
+"""Read models of the ERP sync: the documents pushed, the status line a page shows, the parts a pull
+compares, and the integrations overview."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from integrations.erp import DocLine, ErpDocument, PartnerDoc
+from ops.auth.actor import NotFound
+from ops.customers.models import Customer
+from ops.db import Database
+from ops.erp.models import ErpSyncJob
+from ops.i18n import format_datetime
+from ops.i18n import gettext as _
+from ops.sales.models import CatalogTrim, Deal, Quote, StockUnit
+from ops.tenants.models import Tenant
+from ops.workshop.models import Invoice, Part, format_invoice_number
+
+# What each page calls its document, and the job kind that syncs it.
+PAGE_KINDS = {"deal": "sales_order", "invoice": "invoice", "part": "part"}
+
+
+async def _tenant(session: AsyncSession, tenant_id: int) -> Tenant:
+    return (await session.execute(select(Tenant).where(Tenant.id == tenant_id))).scalar_one()
+
+
+def _partner(tenant: Tenant, customer: Customer | None) -> PartnerDoc:
+    if customer is None:
+        # A counter sale without a customer on file: one cash-sale partner per dealership.
+        return PartnerDoc(reference=f"{tenant.slug}/cash", name="Cash sale")
+    person = f"{customer.first_name} {customer.last_name}".strip()
+    return PartnerDoc(
+        reference=f"{tenant.slug}/C-{customer.id:06d}",
+        name=customer.company_name or person,
+        email=customer.email or "",
+        phone=customer.phone or "",
+        street=customer.address_line or "",
+        postal_code=customer.postal_code or "",
+        city=customer.city or "",
+        country=customer.country or "",
+        vat=customer.uid or "",
+        is_company=bool(customer.company_name),
+    )
+
+
+def _local_date(value: datetime, tenant: Tenant) -> str:
+    return value.astimezone(ZoneInfo(tenant.timezone)).date().isoformat()
+
+
+async def sales_order_document(db: Database, tenant_id: int, deal_id: int) -> ErpDocument:
+    """The sales order of a deal: the car at the quote's net price, with the quote's VAT and total."""
+    async with db.read(tenant_id) as session:
+        deal = (await session.execute(select(Deal).where(Deal.id == deal_id))).scalar_one_or_none()
+        if deal is None:
+            raise NotFound(deal_id)
+        tenant = await _tenant(session, tenant_id)
+        quote = (await session.execute(select(Quote).where(Quote.id == deal.quote_id))).scalar_one()
+        customer = await session.scalar(select(Customer).where(Customer.id == deal.customer_id))
+        description, sku = deal.code, ""
+        if deal.stock_unit_id is not None:
+            unit = (
+                await session.execute(
+                    select(
+                        StockUnit.vin, CatalogTrim.make, CatalogTrim.model, CatalogTrim.trim, CatalogTrim.year
+                    )
+                    .join(CatalogTrim, CatalogTrim.id == StockUnit.trim_id)
+                    .where(StockUnit.id == deal.stock_unit_id)
+                )
+            ).one()
+            description = f"{unit.make} {unit.model} {unit.trim} ({unit.year}), VIN {unit.vin}"
+            sku = unit.vin
+    return ErpDocument(
+        kind="sales_order",
+        id=f"pitwall-{tenant.slug}-deal-{deal.id}",
+        reference=f"{tenant.slug}/{deal.code}",
+        number=deal.code,
+        date=_local_date(deal.created_at, tenant),
+        currency=tenant.currency,
+        customer=_partner(tenant, customer),
+        lines=[DocLine(description=description, quantity="1", unit_price=str(quote.net), sku=sku)],
+        net=str(quote.net),
+        vat=str(quote.vat),
+        total=str(deal.total),
+    )
+
+
+async def invoice_document(db: Database, tenant_id: int, invoice_id: int) -> ErpDocument:
+    """The invoice as issued: its line snapshot, net, VAT and total."""
+    async with db.read(tenant_id) as session:
+        invoice = (
+            await session.execute(select(Invoice).where(Invoice.id == invoice_id))
+        ).scalar_one_or_none()
+        if invoice is None:
+            raise NotFound(invoice_id)
+        tenant = await _tenant(session, tenant_id)
+        customer = None
+        if invoice.customer_id is not None:
+            customer = await session.scalar(select(Customer).where(Customer.id == invoice.customer_id))
+    number = format_invoice_number(invoice.number)
+    lines = [
+        DocLine(
+            description=str(line.get("description", "")),
+            quantity=str(line.get("quantity", "1")),
+            unit_price=str(line.get("unit_price", "0")),
+        )
+        for line in invoice.lines
+    ]
+    return ErpDocument(
+        kind="invoice",
+        id=f"pitwall-{tenant.slug}-invoice-{invoice.id}",
+        reference=f"{tenant.slug}/{number}",
+        number=number,
+        date=_local_date(invoice.issued_at, tenant),
+        currency=invoice.currency,
+        customer=_partner(tenant, customer),
+        lines=lines,
+        net=str(invoice.net),
+        vat=str(invoice.vat),
+        total=str(invoice.total),
+    )
+
+
+@dataclass(frozen=True)
+class PartForPull:
+    id: int
+    sku: str
+    name: str
+    unit: str
+    supplier: str | None
+    reorder_point: Decimal
+    on_hand: Decimal
+    price: Decimal
+    cost: Decimal
+    version: int
+
+
+async def parts_for_pull(db: Database, tenant_id: int) -> list[PartForPull]:
+    async with db.read(tenant_id) as session:
+        rows = (await session.execute(select(Part).order_by(Part.id))).scalars().all()
+    return [
+        PartForPull(
+            p.id, p.sku, p.name, p.unit, p.supplier, p.reorder_point, p.on_hand, p.price, p.cost, p.version
+        )
+        for p in rows
+    ]
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """One line on a page: what the ERP knows of this document."""
+
+    state: str  # waiting | synced | retrying | unavailable | failed
+    text: str
+    external_ref: str = ""
+
+
+def _describe(job: ErpSyncJob, pull: ErpSyncJob | None = None) -> SyncStatus:
+    when = format_datetime(job.synced_at)
+    retry_at = format_datetime(job.next_attempt_at)
+    if job.kind == "part":
+        if pull is not None and pull.status == "PENDING" and pull.unavailable:
+            return SyncStatus(
+                "unavailable",
+                _(
+                    "ERP unavailable, will retry at %(time)s; stock last synced %(when)s.",
+                    time=format_datetime(pull.next_attempt_at),
+                    when=when or "—",
+                ),
+            )
+        if job.status == "SYNCED":
+            return SyncStatus("synced", _("Stock and prices synced from the ERP %(when)s.", when=when))
+        return SyncStatus("failed", _("Not synced from the ERP: %(reason)s", reason=job.last_error))
+    if job.status == "SYNCED":
+        return SyncStatus(
+            "synced",
+            _("Synced to the ERP %(when)s (%(ref)s).", when=when, ref=job.external_ref),
+            job.external_ref,
+        )
+    if job.status == "FAILED":
+        return SyncStatus(
+            "failed",
+            _(
+                "Failed: %(reason)s. Not retried any more; an administrator can send it again.",
+                reason=job.last_error,
+            ),
+        )
+    if job.attempts == 0:
+        return SyncStatus("waiting", _("Waiting to be sent to the ERP."))
+    if job.unavailable:
+        return SyncStatus("unavailable", _("ERP unavailable, will retry at %(time)s.", time=retry_at))
+    return SyncStatus(
+        "retrying", _("Failed: %(reason)s, retrying at %(time)s.", reason=job.last_error, time=retry_at)
+    )
+
+
+async def sync_status_for(session: AsyncSession, kind: str, local_id: int) -> SyncStatus | None:
+    """The status line of a deal, invoice or part (`kind` as the page names it); None: never synced."""
+    job_kind = PAGE_KINDS.get(kind)
+    if job_kind is None:
+        raise ValueError(f"no ERP sync for {kind!r}")
+    job = (
+        await session.execute(
+            select(ErpSyncJob).where(ErpSyncJob.kind == job_kind, ErpSyncJob.local_id == local_id)
+        )
+    ).scalar_one_or_none()
+    if job is None:
+        return None
+    pull = None
+    if job_kind == "part":
+        pull = (
+            await session.execute(
+                select(ErpSyncJob).where(ErpSyncJob.kind == "parts_pull", ErpSyncJob.local_id == 0)
+            )
+        ).scalar_one_or_none()
+    return _describe(job, pull)
+
+
+@dataclass(frozen=True)
+class ErpSummary:
+    pending: int
+    failed: int
+    unavailable: int
+    last_success_at: datetime | None
+    last_error: str
+    last_error_at: datetime | None
+    next_pull_at: datetime | None
+
+
+async def erp_summary(session: AsyncSession) -> ErpSummary:
+    """The tenant's sync queue: how many pushes wait, how many failed, and the latest outcomes."""
+    counts = dict(
+        (
+            await session.execute(
+                select(ErpSyncJob.status, func.count())
+                .where(ErpSyncJob.kind.in_(("sales_order", "invoice")))
+                .group_by(ErpSyncJob.status)
+            )
+        ).all()
+    )
+    unavailable = await session.scalar(
+        select(func.count()).where(ErpSyncJob.status == "PENDING", ErpSyncJob.unavailable.is_(True))
+    )
+    last_success = await session.scalar(
+        select(func.max(ErpSyncJob.synced_at)).where(
+            ErpSyncJob.kind.in_(("sales_order", "invoice", "parts_pull"))
+        )
+    )
+    errored = (
+        await session.execute(
+            select(ErpSyncJob.last_error, ErpSyncJob.updated_at)
+            .where(ErpSyncJob.last_error != "", ErpSyncJob.kind != "part")
+            .order_by(ErpSyncJob.updated_at.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    next_pull = await session.scalar(
+        select(ErpSyncJob.next_attempt_at).where(ErpSyncJob.kind == "parts_pull", ErpSyncJob.local_id == 0)
+    )
+    return ErpSummary(
+        pending=int(counts.get("PENDING", 0)),
+        failed=int(counts.get("FAILED", 0)),
+        unavailable=int(unavailable or 0),
+        last_success_at=last_success,
+        last_error=errored.last_error if errored else "",
+        last_error_at=errored.updated_at if errored else None,
+        next_pull_at=next_pull,
+    )
+
+
+@dataclass(frozen=True)
+class FailedPush:
+    id: int
+    kind: str
+    number: str
+    status: SyncStatus
+
+
+async def pushes_needing_attention(session: AsyncSession, limit: int = 50) -> list[FailedPush]:
+    """Pushes that failed for good or keep failing, newest first, for the integrations page."""
+    rows = (
+        await session.execute(
+            select(ErpSyncJob)
+            .where(
+                ErpSyncJob.kind.in_(("sales_order", "invoice")),
+                ErpSyncJob.status != "SYNCED",
+                ErpSyncJob.attempts > 0,
+            )
+            .order_by(ErpSyncJob.updated_at.desc())
+            .limit(limit)
+        )
+    ).scalars()
+    return [FailedPush(row.id, row.kind, row.document_number, _describe(row)) for row in rows]
+
+
+@dataclass(frozen=True)
+class ProviderState:
+    """One row of the integrations page."""
+
+    key: str
+    name: str
+    state: str  # closed | open | half_open | unavailable | working | idle | not_configured
+    state_label: str
+    last_success_at: datetime | None = None
+    last_error: str = ""
+    last_error_at: datetime | None = None
+    queue_label: str = ""
+    queue_depth: int | None = None
+    detail: str = ""
+
+
+def breaker_label(state: str) -> str:
+    labels = {
+        "closed": _("Working (circuit closed)"),
+        "open": _("Unavailable (circuit open), will retry"),
+        "half_open": _("Trying again (circuit half-open)"),
+        "unavailable": _("Unavailable, will retry"),
+        "working": _("Working"),
+        "idle": _("Configured, no calls yet"),
+        "not_configured": _("Not configured"),
+    }
+    return labels.get(state, state)
+
+
+def _breaker_state(names: list[str]) -> tuple[str | None, datetime | None, str, datetime | None]:
+    """The worst state among this process's breakers of a provider, with their latest outcomes."""
+    from integrations.resilience import all_breakers
+
+    circuits = [
+        circuit
+        for name, circuit in all_breakers().items()
+        if name in names or any(name.startswith(prefix) for prefix in names if prefix.endswith(":"))
+    ]
+    if not circuits:
+        return None, None, "", None
+    order = {"open": 0, "half_open": 1, "closed": 2}
+    state = min((circuit.state for circuit in circuits), key=lambda value: order.get(value, 3))
+    successes = [circuit.last_success_at for circuit in circuits if circuit.last_success_at]
+    failures = [circuit for circuit in circuits if circuit.last_failure_at]
+    latest_failure = (
+        max(failures, key=lambda circuit: circuit.last_failure_at or datetime.min) if failures else None
+    )
+    return (
+        state,
+        max(successes) if successes else None,
+        latest_failure.last_error if latest_failure else "",
+        latest_failure.last_failure_at if latest_failure else None,
+    )
+
+
+async def erp_state(session: AsyncSession, erp: str | None) -> ProviderState:
+    names = {"odoo": "Odoo", "generic": _("ERP (signed JSON)")}
+    if erp is None:
+        return ProviderState("erp", _("ERP"), "not_configured", breaker_label("not_configured"))
+    summary = await erp_summary(session)
+    # The pushes run in the worker; in a separate worker process this process has no breaker of its
+    # own, so the jobs' last outcomes tell the state.
+    state, _success, _error, _error_at = _breaker_state(["erp"])
+    if state is None:
+        state = "unavailable" if summary.unavailable else ("working" if summary.last_success_at else "idle")
+    detail = ""
+    if summary.failed:
+        detail = _("%(count)s push(es) failed for good; send them again below.", count=summary.failed)
+    return ProviderState(
+        "erp",
+        names.get(erp, erp),
+        state,
+        breaker_label(state),
+        last_success_at=summary.last_success_at,
+        last_error=summary.last_error,
+        last_error_at=summary.last_error_at,
+        queue_label=_("documents waiting"),
+        queue_depth=summary.pending,
+        detail=detail,
+    )
+
+
+def payments_state() -> ProviderState:
+    state, success, error, error_at = _breaker_state(["stripe"])
+    if state is None:
+        return ProviderState(
+            "payments", "Stripe", "idle", _("No calls to Stripe from this server process yet")
+        )
+    return ProviderState("payments", "Stripe", state, breaker_label(state), success, error, error_at)
+
+
+async def webhooks_state(session: AsyncSession) -> ProviderState:
+    from ops.webhooks.models import WebhookDelivery, WebhookEndpoint
+
+    endpoints = await session.scalar(
+        select(func.count()).select_from(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True))
+    )
+    if not endpoints:
+        return ProviderState(
+            "webhooks", _("Outbound webhooks"), "not_configured", _("No endpoints subscribed")
+        )
+    pending = await session.scalar(
+        select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == "PENDING")
+    )
+    last_success = await session.scalar(select(func.max(WebhookDelivery.succeeded_at)))
+    state, _success, error, error_at = _breaker_state(["webhooks:"])
+    if state is None:
+        state = "working" if last_success else "idle"
+    return ProviderState(
+        "webhooks",
+        _("Outbound webhooks"),
+        state,
+        breaker_label(state),
+        last_success_at=last_success,
+        last_error=error,
+        last_error_at=error_at,
+        queue_label=_("deliveries waiting"),
+        queue_depth=int(pending or 0),
+    )
+
+
+async def mail_state(session: AsyncSession, smtp_configured: bool) -> ProviderState:
+    from ops.mail.models import OutgoingMail
+
+    queued = await session.scalar(
+        select(func.count()).select_from(OutgoingMail).where(OutgoingMail.status == "QUEUED")
+    )
+    last_sent = await session.scalar(select(func.max(OutgoingMail.sent_at)))
+    errored = (
+        await session.execute(
+            select(OutgoingMail.last_error, OutgoingMail.next_attempt_at)
+            .where(OutgoingMail.status != "SENT", OutgoingMail.last_error.is_not(None))
+            .order_by(OutgoingMail.id.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    state = "unavailable" if errored and queued else ("working" if last_sent else "idle")
+    return ProviderState(
+        "mail",
+        _("Mail (SMTP)") if smtp_configured else _("Mail (written to files, no SMTP configured)"),
+        state,
+        breaker_label(state),
+        last_success_at=last_sent,
+        last_error=errored.last_error or "" if errored else "",
+        queue_label=_("mails waiting"),
+        queue_depth=int(queued or 0),
+    )
+
+
+async def integrations_overview(
+    session: AsyncSession, *, erp: str | None, smtp_configured: bool
+) -> list[ProviderState]:
+    return [
+        await erp_state(session, erp),
+        payments_state(),
+        await webhooks_state(session),
+        await mail_state(session, smtp_configured),
+    ]
+
+
+async def document_exists(session: AsyncSession, kind: str, local_id: int) -> bool:
+    """Is this deal, invoice or part one of the tenant's? (Another tenant's id answers 404.)"""
+    column = {"deal": Deal.id, "invoice": Invoice.id, "part": Part.id}[kind]
+    return await session.scalar(select(column).where(column == local_id)) is not None

@@ -1,0 +1,86 @@
+"""ERP test helpers: adapters pointed at the local stand-ins, documents made by the real services, and
+one worker pass driven by hand."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from integrations.erp.generic import GenericErp
+from integrations.erp.odoo import OdooErp
+from ops.db import Database, utcnow
+from ops.erp.models import ErpSyncJob
+from ops.erp.service import enqueue_from_events, run_due_jobs, schedule_parts_pulls
+from ops.sales.models import Deal
+from ops.workshop.models import Invoice, Part
+from tests.erp.servers import ODOO_DB, ODOO_KEY, ODOO_LOGIN
+from tests.factories import TenantHandle
+from tests.sales.deals.helpers import make_deal
+from tests.workshop.order_helpers import add_line, move, path_between
+
+PULL_EVERY = timedelta(minutes=60)
+
+
+def odoo_adapter(url: str, *, timeout: float = 2.0) -> OdooErp:
+    """An Odoo adapter with a breaker of its own, so one test's outage never opens another's."""
+    return OdooErp(
+        url,
+        database=ODOO_DB,
+        login=ODOO_LOGIN,
+        api_key=ODOO_KEY,
+        timeout=timeout,
+        breaker_name=f"erp-test-{secrets.token_hex(4)}",
+    )
+
+
+def generic_adapter(url: str, secret: str) -> GenericErp:
+    return GenericErp(
+        f"{url}/erp/documents",
+        secret=secret,
+        pull_url=f"{url}/erp/parts",
+        timeout=2.0,
+        breaker_name=f"erp-test-{secrets.token_hex(4)}",
+    )
+
+
+async def sync(db: Database, adapter: Any, now: datetime | None = None) -> None:
+    """One worker pass, repeated until nothing due is left (other tests' jobs share the database)."""
+    moment = now or utcnow()
+    await enqueue_from_events(db, moment, grace_seconds=0)
+    await schedule_parts_pulls(db, moment)
+    while await run_due_jobs(db, adapter, moment, pull_every=PULL_EVERY):
+        pass
+
+
+async def deal_made(shop: TenantHandle) -> Deal:
+    rep = await shop.user("sales_rep", locale="en")
+    return await make_deal(shop, rep)
+
+
+async def invoiced_work_order(shop: TenantHandle) -> Invoice:
+    """A work order completed through the real lifecycle, which issues its invoice."""
+    work_order = await shop.work_order(status="IN_PROGRESS")
+    await add_line(
+        shop, work_order, description="Brake pads front, fitted", quantity="1.5", unit_price="140.00"
+    )
+    await move(shop, work_order, *path_between(work_order.status, "READY"))
+    async with shop.db.read(shop.id) as session:
+        return (
+            await session.execute(select(Invoice).where(Invoice.work_order_id == work_order.id))
+        ).scalar_one()
+
+
+async def jobs_of(db: Database, tenant_id: int, kind: str | None = None) -> list[ErpSyncJob]:
+    async with db.read(tenant_id) as session:
+        query = select(ErpSyncJob).order_by(ErpSyncJob.id)
+        if kind is not None:
+            query = query.where(ErpSyncJob.kind == kind)
+        return list((await session.scalars(query)).all())
+
+
+async def part_named(db: Database, tenant_id: int, part_id: int) -> Part:
+    async with db.read(tenant_id) as session:
+        return (await session.execute(select(Part).where(Part.id == part_id))).scalar_one()

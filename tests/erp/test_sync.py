@@ -1,0 +1,245 @@
+"""ERP sync against a local Odoo: a deal becomes one sale order, an invoice one account.move, a replay
+finds what Odoo already made, an Odoo that is down leaves the jobs waiting ("unavailable, will retry")
+and invents nothing, and part levels come back through the stock ledger."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from integrations.resilience import OPEN
+from ops.db import utcnow
+from ops.erp.queries import sales_order_document, sync_status_for
+from ops.workshop.models import StockMovement
+from tests.erp.helpers import deal_made, invoiced_work_order, jobs_of, odoo_adapter, part_named, sync
+from tests.workshop.order_helpers import add_line, add_part
+
+
+async def test_a_deal_becomes_one_sale_order_with_our_number_as_its_reference(runtime, factory, odoo):
+    fake, server = odoo
+    shop = await factory.tenant()
+    deal = await deal_made(shop)
+    adapter = odoo_adapter(server.url)
+
+    await sync(runtime.db, adapter)
+    await sync(runtime.db, adapter)
+
+    reference = f"{shop.tenant.slug}/{deal.code}"
+    orders = fake.find("sale.order", client_order_ref=reference)
+    assert len(orders) == 1, "the accountant would find the sale twice in Odoo"
+    order = orders[0]
+    partner = fake.records["res.partner"][order["partner_id"]]
+    assert partner["ref"] == f"{shop.tenant.slug}/C-{deal.customer_id:06d}"
+    [(_zero, _none, line)] = order["order_line"]
+    product = fake.records["product.product"][line["product_id"]]
+    assert product["default_code"] in line["name"], "the car's VIN names the product sold"
+    assert Decimal(str(line["price_unit"])) == Decimal("36900.00")
+    [job] = await jobs_of(runtime.db, shop.id, "sales_order")
+    assert (job.status, job.external_ref, job.document_number) == ("SYNCED", order["name"], deal.code)
+    async with runtime.db.read(shop.id) as session:
+        status = await sync_status_for(session, "deal", deal.id)
+    assert status is not None and status.state == "synced" and f"({order['name']})" in status.text
+    await adapter.aclose()
+
+
+async def test_a_create_whose_answer_was_lost_is_found_on_the_retry_not_made_twice(runtime, factory, odoo):
+    fake, server = odoo
+    shop = await factory.tenant()
+    deal = await deal_made(shop)
+    # Odoo makes the order, then answers after our timeout: the retry must search before it creates.
+    fake.stall_after_create = 1.5
+    adapter = odoo_adapter(server.url, timeout=0.5)
+
+    await sync(runtime.db, adapter)
+
+    reference = f"{shop.tenant.slug}/{deal.code}"
+    assert len(fake.find("sale.order", client_order_ref=reference)) == 1
+    [job] = await jobs_of(runtime.db, shop.id, "sales_order")
+    assert job.status == "SYNCED"
+    # A replay of the whole job (a worker that died after Odoo answered) finds the same order.
+    again = await adapter.push_sales_order(await sales_order_document(runtime.db, shop.id, deal.id))
+    assert again == job.external_ref
+    assert len(fake.find("sale.order", client_order_ref=reference)) == 1
+    await adapter.aclose()
+
+
+async def test_an_invoiced_work_order_becomes_a_customer_invoice_in_odoo(runtime, factory, odoo):
+    fake, server = odoo
+    shop = await factory.tenant()
+    invoice = await invoiced_work_order(shop)
+    adapter = odoo_adapter(server.url)
+
+    await sync(runtime.db, adapter)
+
+    [move] = fake.find("account.move", ref=f"{shop.tenant.slug}/{invoice.code}")
+    assert move["move_type"] == "out_invoice" and move["payment_reference"] == move["ref"]
+    [(_zero, _none, line)] = move["invoice_line_ids"]
+    assert (line["name"], line["quantity"], line["price_unit"]) == ("Brake pads front, fitted", 1.5, 140.0)
+    [job] = await jobs_of(runtime.db, shop.id, "invoice")
+    assert job.status == "SYNCED" and job.external_ref == f"#{move['id']}"
+    await adapter.aclose()
+
+
+async def test_while_odoo_is_down_the_jobs_wait_and_nothing_is_invented_then_all_sync(runtime, factory, odoo):
+    fake, server = odoo
+    shop = await factory.tenant()
+    first = await deal_made(shop)
+    second = await deal_made(shop)
+    adapter = odoo_adapter(server.url)
+    await server.stop()
+
+    await sync(runtime.db, adapter)
+    later = utcnow() + timedelta(hours=2)
+    await sync(runtime.db, adapter, later)
+
+    jobs = await jobs_of(runtime.db, shop.id, "sales_order")
+    assert [job.status for job in jobs] == ["PENDING", "PENDING"]
+    assert all(
+        job.unavailable and job.external_ref == "" and (job.next_attempt_at or later) > later for job in jobs
+    )
+    assert adapter.breaker.state == OPEN, "an ERP that is down should be left alone for a while"
+    async with runtime.db.read(shop.id) as session:
+        status = await sync_status_for(session, "deal", first.id)
+    assert status is not None and status.state == "unavailable"
+    assert status.text.startswith("ERP unavailable, will retry at")
+
+    await server.start()
+    adapter.breaker.reset_after = 0  # the breaker's wait is over
+    await sync(runtime.db, adapter, utcnow() + timedelta(days=1))
+
+    assert [job.status for job in await jobs_of(runtime.db, shop.id, "sales_order")] == ["SYNCED", "SYNCED"]
+    for deal in (first, second):
+        assert len(fake.find("sale.order", client_order_ref=f"{shop.tenant.slug}/{deal.code}")) == 1
+    await adapter.aclose()
+
+
+async def test_a_refused_document_says_why_and_when_it_is_tried_again(runtime, factory, odoo):
+    fake, server = odoo
+    shop = await factory.tenant()
+    deal = await deal_made(shop)
+    fake.refusals["sale.order"] = "No sales journal for CHF"
+    adapter = odoo_adapter(server.url)
+
+    await sync(runtime.db, adapter)
+
+    [job] = await jobs_of(runtime.db, shop.id, "sales_order")
+    assert job.status == "PENDING" and not job.unavailable and job.attempts == 1
+    assert job.last_error == "No sales journal for CHF"
+    async with runtime.db.read(shop.id) as session:
+        status = await sync_status_for(session, "deal", deal.id)
+    assert status is not None and status.state == "retrying"
+    assert status.text.startswith("Failed: No sales journal for CHF, retrying at")
+    assert adapter.breaker.state != OPEN, "a refusal is an answer, not an outage"
+    await adapter.aclose()
+
+
+async def test_a_pull_brings_stock_and_prices_through_the_ledger(runtime, factory, odoo):
+    fake, server = odoo
+    shop = await factory.tenant()
+    pads = await add_part(shop, "BRK-100", "Brake pads", on_hand="5", price="10.00")
+    oil = await add_part(shop, "OIL-5W30", "Engine oil 5W-30", on_hand="40", price="18.50", unit="l")
+    filters = await add_part(shop, "FLT-9", "Oil filter", on_hand="3")
+    fake.add(
+        "product.product", default_code="BRK-100", qty_available=7.0, list_price=12.5, standard_price=8.0
+    )
+    # Odoo's floats: 37.5 l of oil, prices unchanged.
+    fake.add(
+        "product.product", default_code="OIL-5W30", qty_available=37.5, list_price=18.5, standard_price=0.0
+    )
+    adapter = odoo_adapter(server.url)
+
+    await sync(runtime.db, adapter)
+
+    pads_now = await part_named(runtime.db, shop.id, pads.id)
+    assert (pads_now.on_hand, pads_now.price, pads_now.cost) == (
+        Decimal("7.00"),
+        Decimal("12.50"),
+        Decimal("8.00"),
+    )
+    assert (await part_named(runtime.db, shop.id, oil.id)).on_hand == Decimal("37.50")
+    assert (await part_named(runtime.db, shop.id, filters.id)).on_hand == Decimal("3.00"), "not in the ERP"
+    async with runtime.db.read(shop.id) as session:
+        movements = (
+            (
+                await session.execute(
+                    select(StockMovement).where(StockMovement.reason == "ERP sync").order_by(StockMovement.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        filter_status = await sync_status_for(session, "part", filters.id)
+        pads_status = await sync_status_for(session, "part", pads.id)
+    assert [(m.part_id, m.kind, m.on_hand_change) for m in movements] == [
+        (pads.id, "ADJUST", Decimal("2.00")),
+        (oil.id, "ADJUST", Decimal("-2.50")),
+    ]
+    assert filter_status is not None and filter_status.text == "Not synced from the ERP: not in the ERP"
+    assert pads_status is not None and pads_status.state == "synced"
+
+    # Nothing changed in Odoo: the next scheduled pull writes no movement.
+    await sync(runtime.db, adapter, utcnow() + timedelta(hours=2))
+    async with runtime.db.read(shop.id) as session:
+        count = len(
+            (await session.execute(select(StockMovement.id).where(StockMovement.reason == "ERP sync"))).all()
+        )
+    assert count == 2
+    await adapter.aclose()
+
+
+async def test_an_erp_level_below_what_jobs_reserved_is_refused_and_said(runtime, factory, odoo):
+    fake, server = odoo
+    shop = await factory.tenant()
+    pads = await add_part(shop, "BRK-200", "Brake pads rear", on_hand="4")
+    work_order = await shop.work_order(status="IN_PROGRESS")
+    await add_line(shop, work_order, kind="PART", description="Pads", part=pads, quantity="3", reserved="3")
+    fake.add(
+        "product.product", default_code="BRK-200", qty_available=2.0, list_price=10.0, standard_price=0.0
+    )
+    adapter = odoo_adapter(server.url)
+
+    await sync(runtime.db, adapter)
+
+    assert (await part_named(runtime.db, shop.id, pads.id)).on_hand == Decimal("4.00")
+    async with runtime.db.read(shop.id) as session:
+        status = await sync_status_for(session, "part", pads.id)
+    assert status is not None and status.state == "failed"
+    assert "reserved" in status.text
+    await adapter.aclose()
+
+
+async def test_a_pull_while_odoo_is_down_changes_no_part(runtime, factory, odoo):
+    fake, server = odoo
+    shop = await factory.tenant()
+    pads = await add_part(shop, "BRK-300", "Brake pads", on_hand="5", price="10.00")
+    fake.add(
+        "product.product", default_code="BRK-300", qty_available=0.0, list_price=99.0, standard_price=50.0
+    )
+    adapter = odoo_adapter(server.url)
+    await server.stop()
+
+    await sync(runtime.db, adapter)
+
+    part = await part_named(runtime.db, shop.id, pads.id)
+    assert (part.on_hand, part.price) == (Decimal("5.00"), Decimal("10.00"))
+    [pull] = await jobs_of(runtime.db, shop.id, "parts_pull")
+    assert pull.unavailable and pull.status == "PENDING"
+    assert await jobs_of(runtime.db, shop.id, "part") == []
+    await adapter.aclose()
+
+
+async def test_each_dealership_sees_only_its_own_sync_jobs(runtime, factory, odoo):
+    _fake, server = odoo
+    ours, theirs = await factory.tenant(), await factory.tenant()
+    deal = await deal_made(ours)
+    adapter = odoo_adapter(server.url)
+
+    await sync(runtime.db, adapter)
+
+    assert [job.local_id for job in await jobs_of(runtime.db, ours.id, "sales_order")] == [deal.id]
+    assert await jobs_of(runtime.db, theirs.id, "sales_order") == []
+    async with runtime.db.read(theirs.id) as session:
+        assert await sync_status_for(session, "deal", deal.id) is None
+    await adapter.aclose()
