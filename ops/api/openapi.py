@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ops.api import schemas
+from ops.vehicles.telemetry.web import TelemetryReadingIn
 
 API_PREFIX = "/api/v1"
 RATE_LIMIT_NOTE = (
@@ -55,6 +56,11 @@ class Operation:
     parameters: tuple[Parameter, ...] = field(default_factory=tuple)
     # Routes served by another area's blueprint but part of the partner API (telemetry).
     path_prefix: str = API_PREFIX
+    # The request body is a JSON array of `request` (a telemetry batch).
+    request_array: bool = False
+    idempotent: bool = True
+    bad_request: bool = False
+    notes: str = ""
 
     @property
     def path(self) -> str:
@@ -91,6 +97,7 @@ def _error_response(description: str, headers: dict[str, Any] | None = None) -> 
 
 
 COMMON_RESPONSES = {
+    "BadRequest": _error_response("The body is not JSON."),
     "Unauthorized": _error_response(
         "No token, or one that is unknown, revoked or of a suspended dealership."
     ),
@@ -134,7 +141,12 @@ def _success(operation: Operation) -> dict[str, Any]:
 
 def _operation(operation: Operation) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": schemas.MAX_ID},
+        }
         for name in operation.path_parameters
     ]
     parameters += [
@@ -147,14 +159,16 @@ def _operation(operation: Operation) -> dict[str, Any]:
         }
         for p in operation.parameters
     ]
-    if operation.method == "POST":
+    if operation.method == "POST" and operation.idempotent:
         parameters.append({"$ref": "#/components/parameters/IdempotencyKey"})
     responses: dict[str, Any] = {str(operation.status): _success(operation)}
+    if operation.bad_request:
+        responses["400"] = {"$ref": "#/components/responses/BadRequest"}
     responses["401"] = {"$ref": "#/components/responses/Unauthorized"}
     responses["403"] = {"$ref": "#/components/responses/Forbidden"}
     if operation.path_parameters:
         responses["404"] = {"$ref": "#/components/responses/NotFound"}
-    if operation.conflicts or operation.method == "POST":
+    if operation.conflicts or (operation.method == "POST" and operation.idempotent):
         responses["409"] = {"$ref": "#/components/responses/Conflict"}
     if operation.request is not None or operation.parameters or operation.method == "POST":
         responses["422"] = {"$ref": "#/components/responses/Unprocessable"}
@@ -162,24 +176,28 @@ def _operation(operation: Operation) -> dict[str, Any]:
     described: dict[str, Any] = {
         "operationId": operation.operation_id,
         "summary": operation.summary,
-        "description": f"Needs the scope `{operation.scope}`.",
+        "description": f"Needs the scope `{operation.scope}`. {operation.notes}".strip(),
         "tags": [operation.tag],
         "security": [{"bearer": [operation.scope]}],
         "parameters": parameters,
         "responses": responses,
     }
     if operation.request is not None:
-        described["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": _ref(operation.request)}},
-        }
+        body: dict[str, Any] = _ref(operation.request)
+        if operation.request_array:
+            body = {"type": "array", "items": body, "minItems": 1}
+        described["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return described
 
 
-def _component_schemas(models: set[type[BaseModel]]) -> dict[str, Any]:
+def _component_schemas(requests: set[type[BaseModel]], responses: set[type[BaseModel]]) -> dict[str, Any]:
     components: dict[str, Any] = {}
-    for model in sorted(models, key=lambda m: m.__name__):
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    # Responses are described as they are sent (amounts as strings), requests as they are accepted.
+    described = [(model, "validation") for model in requests] + [
+        (model, "serialization") for model in responses
+    ]
+    for model, mode in sorted(described, key=lambda item: item[0].__name__):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)  # type: ignore[arg-type]
         components.update(schema.pop("$defs", {}))
         components[model.__name__] = schema
     return components
@@ -190,10 +208,14 @@ def openapi_document() -> dict[str, Any]:
     """The document served at /api/v1/openapi.json."""
     operations = sorted(OPERATIONS, key=lambda o: (o.tag, o.path, o.method))
     paths: dict[str, dict[str, Any]] = {}
-    models: set[type[BaseModel]] = {schemas.Error, schemas.PageMeta}
+    requests: set[type[BaseModel]] = set()
+    responses: set[type[BaseModel]] = {schemas.Error, schemas.PageMeta}
     for operation in operations:
         paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(operation)
-        models.update(m for m in (operation.request, operation.response) if m is not None)
+        if operation.request is not None:
+            requests.add(operation.request)
+        if operation.response is not None:
+            responses.add(operation.response)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -238,7 +260,7 @@ def openapi_document() -> dict[str, Any]:
                 },
             },
             "responses": COMMON_RESPONSES,
-            "schemas": _component_schemas(models),
+            "schemas": _component_schemas(requests, responses),
         },
     }
 
@@ -260,3 +282,26 @@ def type_label(schema: dict[str, Any]) -> str:
     if "format" in schema:
         return f"{kind} ({schema['format']})"
     return str(kind)
+
+
+register(
+    Operation(
+        "POST",
+        "/api/v1/telemetry",
+        "Send a batch of telemetry readings",
+        "telemetry:write",
+        "Telemetry",
+        request=TelemetryReadingIn,
+        request_array=True,
+        response=schemas.TelemetryResult,
+        path_prefix="",
+        idempotent=False,
+        bad_request=True,
+        notes=(
+            "All readings are stored or none (422 names the reading's index and field). A resent "
+            "reading (same vehicle and time) is counted in `duplicates` and stored once, so a retry "
+            "needs no Idempotency-Key. Devices may instead sign the batch with the Standard Webhooks "
+            "scheme and name the dealership in `X-Pitwall-Tenant`."
+        ),
+    )
+)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ops.customers.models import Customer
 from ops.sales.models import CatalogTrim, Lead, StockUnit
 from ops.vehicles.models import Vehicle
+from ops.webhooks.models import WebhookEndpoint
 from ops.workshop.models import WorkOrder
 
 Row = TypeVar("Row")
@@ -140,3 +141,7 @@ async def work_orders(session: AsyncSession, page: PageRequest, status: str | No
 
 async def work_order(session: AsyncSession, work_order_id: int) -> WorkOrder | None:
     return await session.scalar(select(WorkOrder).where(WorkOrder.id == work_order_id))
+
+
+async def webhook_endpoints(session: AsyncSession, page: PageRequest) -> Page:
+    return await _paged(session, select(WebhookEndpoint).order_by(WebhookEndpoint.id), page)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 from ops.customers.models import CUSTOMER_STATUSES, CUSTOMER_TYPES
 from ops.sales.models import LEAD_SOURCES, LEAD_STAGES, LOST_REASONS, UNIT_STATUSES
+from ops.vehicles.models import FUEL_TYPES, TRANSMISSIONS, VEHICLE_STATUSES
 from ops.workshop.service import PRIORITIES, STATUSES
 
 CustomerType = Literal[CUSTOMER_TYPES]  # type: ignore[valid-type]
@@ -20,7 +21,19 @@ LostReason = Literal[LOST_REASONS]  # type: ignore[valid-type]
 UnitStatus = Literal[UNIT_STATUSES]  # type: ignore[valid-type]
 WorkOrderStatus = Literal[STATUSES]  # type: ignore[valid-type]
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
+FuelType = Literal[FUEL_TYPES]  # type: ignore[valid-type]
+Transmission = Literal[TRANSMISSIONS]  # type: ignore[valid-type]
+VehicleStatus = Literal[VEHICLE_STATUSES]  # type: ignore[valid-type]
 Language = Literal["de", "fr", "it", "en"]
+# Row ids are 64-bit signed integers on both databases.
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Amounts go out as decimal strings with two places ("36900.00"): exact, never a float.
+Money = Annotated[
+    Decimal,
+    PlainSerializer(lambda amount: f"{amount:.2f}", return_type=str, when_used="json"),
+    Field(json_schema_extra={"pattern": r"^\d+\.\d{2}$"}),
+]
 
 
 class Output(BaseModel):
@@ -30,6 +43,15 @@ class Output(BaseModel):
 class Input(BaseModel):
     # An unknown field is a partner's typo: refused, not silently dropped.
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul_characters(cls, value: Any) -> Any:
+        # PostgreSQL cannot store U+0000 in text; refuse it here on both databases alike.
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class PageMeta(BaseModel):
@@ -41,7 +63,7 @@ class PageMeta(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    field: str
+    field: str | None = Field(description="The field at fault: a body field, a query parameter or a header.")
     message: str
 
 
@@ -72,8 +94,8 @@ class Customer(Output):
     region: str | None
     country: str
     preferred_language: str
-    budget_min: Decimal | None
-    budget_max: Decimal | None
+    budget_min: Money | None
+    budget_max: Money | None
     vehicle_interests: list[str]
     owner_id: int | None
     do_not_contact: bool
@@ -100,7 +122,7 @@ class CustomerFields(Input):
     budget_min: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
     budget_max: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
     vehicle_interests: list[str] | None = None
-    owner_id: int | None = None
+    owner_id: Id | None = None
 
 
 class CustomerCreate(CustomerFields):
@@ -125,7 +147,7 @@ class Lead(Output):
     interest_trim_id: int | None
     interest_unit_id: int | None
     interest_note: str
-    budget: Decimal | None
+    budget: Money | None
     owner_id: int | None
     trade_in_offered: bool
     financing_preapproved: bool
@@ -140,13 +162,13 @@ class Lead(Output):
 
 
 class LeadCreate(Input):
-    customer_id: int
+    customer_id: Id
     source: LeadSource
-    interest_trim_id: int | None = None
-    interest_unit_id: int | None = None
+    interest_trim_id: Id | None = None
+    interest_unit_id: Id | None = None
     interest_note: str = Field(default="", max_length=200)
     budget: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
-    owner_id: int | None = None
+    owner_id: Id | None = None
     trade_in_offered: bool = False
     financing_preapproved: bool = False
     next_action: str = Field(default="", max_length=200)
@@ -175,7 +197,7 @@ class StockUnit(Output):
     year: int
     colour: str
     mileage_km: int
-    list_price: Decimal
+    list_price: Money
     location: str
     arrived_on: date | None
     status: UnitStatus
@@ -207,6 +229,22 @@ class Vehicle(Output):
     created_at: datetime
 
 
+class VehicleCreate(Input):
+    vin: str = Field(min_length=1, max_length=17)
+    make: str = Field(min_length=1, max_length=40)
+    model: str = Field(min_length=1, max_length=60)
+    year: int = Field(ge=1900, le=2100)
+    plate: str = Field(default="", max_length=20)
+    fuel_type: FuelType = "GASOLINE"
+    transmission: Transmission | None = None
+    colour: str = Field(default="", max_length=30)
+    engine_number: str = Field(default="", max_length=40)
+    odometer_km: int | None = Field(default=None, ge=0)
+    status: VehicleStatus = "ACTIVE"
+    customer_id: Id | None = None
+    fleet_id: Id | None = None
+
+
 # --- Work orders ---------------------------------------------------------------------------------------
 
 
@@ -230,14 +268,50 @@ class WorkOrder(Output):
 
 
 class WorkOrderCreate(Input):
-    vehicle_id: int
+    vehicle_id: Id
     complaint: str = Field(min_length=1, max_length=2000)
     priority: Priority = "NORMAL"
-    category_id: int | None = None
-    technician_id: int | None = None
+    category_id: Id | None = None
+    technician_id: Id | None = None
     promised_at: datetime | None = None
 
 
 class WorkOrderMove(Input):
     status: WorkOrderStatus
     version: int = Field(ge=1)
+
+
+# --- Webhook subscriptions -----------------------------------------------------------------------------
+
+
+class WebhookEndpoint(Output):
+    """A subscription; its signing secret is shown only in the answer that creates it."""
+
+    id: int
+    url: str
+    description: str
+    event_types: list[str]
+    enabled: bool
+    disabled_at: datetime | None
+    disabled_reason: str
+    version: int
+    created_at: datetime
+
+
+class WebhookEndpointCreated(WebhookEndpoint):
+    secret: str = Field(description="The Standard Webhooks signing secret (whsec_...); shown only now.")
+
+
+class WebhookEndpointCreate(Input):
+    url: str = Field(min_length=1, max_length=2000, description="https URL that receives the events.")
+    event_types: list[str] = Field(min_length=1, description='Event types, or ["*"] for all.')
+    description: str = Field(default="", max_length=200)
+
+
+# --- Telemetry (served by ops/vehicles/telemetry/web.py) ------------------------------------------------
+
+
+class TelemetryResult(BaseModel):
+    received: int
+    stored: int
+    duplicates: int

@@ -22,10 +22,13 @@ from ops.api.openapi import Operation, Parameter, openapi_document, register, ty
 from ops.auth.actor import Actor, Conflict, NotFound, PermissionDenied, RuleViolation
 from ops.auth.service import authenticate_api_token
 from ops.customers.service import CustomerData, create_customer, update_customer
+from ops.db import utcnow
 from ops.i18n import gettext as _
 from ops.pages import render_page
 from ops.runtime import runtime
 from ops.sales.leads.service import create_lead, move_lead
+from ops.vehicles.service import VehicleData, create_vehicle
+from ops.webhooks.service import create_endpoint, delete_endpoint, target_policy
 from ops.workshop.models import format_work_order_number
 from ops.workshop.service import NewWorkOrder, create_work_order, move_work_order
 
@@ -147,6 +150,9 @@ async def authenticate() -> None:
         )
     g.api_token_id, g.api_actor = found
     await _limit_rate(found[0], is_write=request.method not in ("GET", "HEAD", "OPTIONS"))
+    # An id beyond the databases' 64-bit integers names nothing: 404, not a driver's overflow.
+    if any(isinstance(value, int) and value > schemas.MAX_ID for value in (request.view_args or {}).values()):
+        raise NotFound(request.view_args)
 
 
 async def _limit_rate(token_id: int, *, is_write: bool) -> None:
@@ -215,6 +221,18 @@ def _page_request() -> queries.PageRequest:
     if details:
         raise ApiError(422, "validation_failed", _("The page asked for is not valid."), details)
     return queries.PageRequest(values["page"], values["pageSize"])
+
+
+def _search_text(name: str = "q") -> str:
+    text = request.args.get(name, "")[:100]
+    if "\x00" in text:
+        raise ApiError(
+            422,
+            "validation_failed",
+            _("The search contains a NUL character."),
+            [{"field": name, "message": _("Remove the NUL character.")}],
+        )
+    return text
 
 
 def _choice(name: str, choices: tuple[str, ...]) -> str | None:
@@ -344,7 +362,7 @@ async def list_customers() -> Response:
     _actor().require("customer.view")
     page_request = _page_request()
     async with runtime().db.read(_actor().tenant_id) as session:
-        page = await queries.customers(session, page_request, request.args.get("q", "")[:100])
+        page = await queries.customers(session, page_request, _search_text())
     return _paged(page, [_dump(schemas.Customer, row) for row in page.rows])
 
 
@@ -383,7 +401,7 @@ async def create_customer_route() -> Response:
     body = await _body(schemas.CustomerCreate)
     async with runtime().db.uow(_actor()) as uow:
         created = await create_customer(uow, body.model_dump(exclude_unset=True))
-    return _json(_dump(schemas.Customer, created), 201)
+        return _json(_dump(schemas.Customer, created), 201)
 
 
 @route(
@@ -410,7 +428,8 @@ async def update_customer_route(customer_id: int) -> Response:
     merged.update(body.model_dump(exclude_unset=True, exclude={"version"}))
     async with runtime().db.uow(_actor()) as uow:
         updated = await update_customer(uow, customer_id, merged, body.version)
-    return _json(_dump(schemas.Customer, updated))
+        # Read before the unit of work closes: a change that changed nothing is rolled back, not committed.
+        return _json(_dump(schemas.Customer, updated))
 
 
 # --- Leads ---------------------------------------------------------------------------------------------
@@ -471,7 +490,7 @@ async def create_lead_route() -> Response:
     body = await _body(schemas.LeadCreate)
     async with runtime().db.uow(_actor()) as uow:
         created = await create_lead(uow, body.model_dump())
-    return _json(_dump(schemas.Lead, created), 201)
+        return _json(_dump(schemas.Lead, created), 201)
 
 
 @route(
@@ -490,7 +509,7 @@ async def move_lead_route(lead_id: int) -> Response:
     body = await _body(schemas.LeadMove)
     async with runtime().db.uow(_actor()) as uow:
         moved = await move_lead(uow, lead_id, body.stage, body.version, body.lost_reason, body.lost_note)
-    return _json(_dump(schemas.Lead, moved))
+        return _json(_dump(schemas.Lead, moved))
 
 
 # --- Stock ---------------------------------------------------------------------------------------------
@@ -572,7 +591,7 @@ async def list_vehicles() -> Response:
     _actor().require("vehicle.view")
     page_request = _page_request()
     async with runtime().db.read(_actor().tenant_id) as session:
-        page = await queries.vehicles(session, page_request, request.args.get("q", "")[:100])
+        page = await queries.vehicles(session, page_request, _search_text())
     return _paged(page, [_dump(schemas.Vehicle, row) for row in page.rows])
 
 
@@ -593,6 +612,26 @@ async def get_vehicle(vehicle_id: int) -> Response:
     if found is None:
         raise NotFound(vehicle_id)
     return _json(_dump(schemas.Vehicle, found))
+
+
+@route(
+    Operation(
+        "POST",
+        "/vehicles",
+        "Register a vehicle",
+        "vehicles:write",
+        "Vehicles",
+        request=schemas.VehicleCreate,
+        response=schemas.Vehicle,
+        status=201,
+    )
+)
+async def create_vehicle_route() -> Response:
+    body = await _body(schemas.VehicleCreate)
+    data = VehicleData(**{**body.model_dump(), "transmission": body.transmission or ""})
+    async with runtime().db.uow(_actor()) as uow:
+        created = await create_vehicle(uow, data, utcnow().date())
+        return _json(_dump(schemas.Vehicle, created), 201)
 
 
 # --- Work orders ---------------------------------------------------------------------------------------
@@ -666,7 +705,7 @@ async def create_work_order_route() -> Response:
     body = await _body(schemas.WorkOrderCreate)
     async with runtime().db.uow(_actor()) as uow:
         created = await create_work_order(uow, NewWorkOrder(**body.model_dump()))
-    return _json(_work_order(created), 201)
+        return _json(_work_order(created), 201)
 
 
 @route(
@@ -685,7 +724,69 @@ async def move_work_order_route(work_order_id: int) -> Response:
     body = await _body(schemas.WorkOrderMove)
     async with runtime().db.uow(_actor()) as uow:
         moved = await move_work_order(uow, work_order_id, body.status, body.version)
-    return _json(_work_order(moved))
+        return _json(_work_order(moved))
+
+
+# --- Webhook subscriptions -----------------------------------------------------------------------------
+
+
+@route(
+    Operation(
+        "GET",
+        "/webhooks",
+        "List webhook subscriptions",
+        "webhooks:read",
+        "Webhooks",
+        response=schemas.WebhookEndpoint,
+        paged=True,
+        parameters=PAGING,
+    )
+)
+async def list_webhooks() -> Response:
+    _actor().require("webhook.view")
+    page_request = _page_request()
+    async with runtime().db.read(_actor().tenant_id) as session:
+        page = await queries.webhook_endpoints(session, page_request)
+    return _paged(page, [_dump(schemas.WebhookEndpoint, row) for row in page.rows])
+
+
+@route(
+    Operation(
+        "POST",
+        "/webhooks",
+        "Subscribe an endpoint to events",
+        "webhooks:write",
+        "Webhooks",
+        request=schemas.WebhookEndpointCreate,
+        response=schemas.WebhookEndpointCreated,
+        status=201,
+    )
+)
+async def create_webhook() -> Response:
+    body = await _body(schemas.WebhookEndpointCreate)
+    settings = runtime().settings
+    policy = target_policy(settings.webhook_allow_private_targets, settings.is_production)
+    async with runtime().db.uow(_actor()) as uow:
+        endpoint, secret = await create_endpoint(
+            uow, body.url, body.event_types, body.description, policy=policy
+        )
+        return _json(_dump(schemas.WebhookEndpointCreated, endpoint, secret=secret), 201)
+
+
+@route(
+    Operation(
+        "DELETE",
+        "/webhooks/<int:endpoint_id>",
+        "Delete a webhook subscription",
+        "webhooks:write",
+        "Webhooks",
+        status=204,
+    )
+)
+async def delete_webhook(endpoint_id: int) -> Response:
+    async with runtime().db.uow(_actor()) as uow:
+        await delete_endpoint(uow, endpoint_id)
+    return Response("", status=204)
 
 
 # --- The documentation ---------------------------------------------------------------------------------
