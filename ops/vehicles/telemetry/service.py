@@ -39,7 +39,7 @@ from ops.events import record
 from ops.i18n import gettext as _
 from ops.mail.service import queue_mail, render_mail, valid_address, written_for
 from ops.tenants.models import Tenant
-from ops.vehicles.health import Health, refresh_health
+from ops.vehicles.health import refresh_health
 from ops.vehicles.models import (
     DEVICE_KINDS,
     TelematicsDevice,
@@ -331,12 +331,11 @@ class _Processor:
         if is_newest:
             vehicle.last_reading_at = latest.recorded_at
             alerts_changed = await self._apply(vehicle, latest, evaluate(latest, self.thresholds))
-        maintenance_changed = False
         if odometer_changed:
-            maintenance_changed = await _refresh_maintenance(self.uow, vehicle, self._today())
-        health: Health | None = None
-        if alerts_changed or maintenance_changed:
-            health = await refresh_health(self.uow, vehicle)
+            # Recomputes due, overdue and predicted dates, and the health score if a state changed.
+            await _refresh_maintenance(self.uow, vehicle, self._today())
+        if alerts_changed:
+            await refresh_health(self.uow, vehicle)
         values = {name: getattr(latest, name) for name in READING_FIELDS}
         values["dtc_codes"] = list(latest.dtc_codes or ())
         record(
@@ -349,8 +348,8 @@ class _Processor:
                 "latest": values,
                 "is_newest": is_newest,
                 "odometer_m": vehicle.odometer_m,
-                "health_score": health.score if health else vehicle.health_score,
-                "health_reasons": health.reasons if health else vehicle.health_reasons,
+                "health_score": vehicle.health_score,
+                "health_reasons": vehicle.health_reasons,
             },
             vehicle_topics(vehicle.id, vehicle.fleet_id),
         )
@@ -451,12 +450,10 @@ def _maintenance_refresher() -> Callable[..., Any] | None:
     return getattr(module, "refresh_vehicle_maintenance", None)
 
 
-async def _refresh_maintenance(uow: UnitOfWork, vehicle: Vehicle, today: date) -> bool:
+async def _refresh_maintenance(uow: UnitOfWork, vehicle: Vehicle, today: date) -> None:
     refresher = _maintenance_refresher()
-    if refresher is None:
-        return False
-    await refresher(uow, vehicle, today)
-    return True
+    if refresher is not None:
+        await refresher(uow, vehicle, today)
 
 
 async def open_alert(
@@ -558,6 +555,7 @@ async def mark_stopped_reporting(
                 )
                 .where(
                     VehicleAlert.id.is_(None),
+                    Vehicle.status.not_in(("SOLD", "RETIRED")),
                     or_(
                         Vehicle.last_reading_at < cutoff,
                         and_(Vehicle.last_reading_at.is_(None), TelematicsDevice.created_at < cutoff),

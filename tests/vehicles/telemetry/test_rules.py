@@ -184,7 +184,7 @@ async def test_a_concurrent_burst_of_different_readings_still_opens_one_alert(fa
 
 
 async def test_a_critical_alert_mails_workshop_managers_and_admins(factory):
-    shop = await factory.tenant()
+    shop = await factory.tenant(country="US")
     manager = await shop.user("workshop_manager")
     await shop.user("sales_rep")
     vehicle, unique_id, _t = await tracked_vehicle(shop)
