@@ -195,10 +195,11 @@ async def request_parts_pull(uow: UnitOfWork, now: datetime) -> None:
 
 async def retry_job(uow: UnitOfWork, job_id: int, now: datetime) -> None:
     """An admin sends a failed (or waiting) push again now, from the integrations page."""
-    uow.actor.require("integration.manage")
     job = (await uow.session.execute(select(ErpSyncJob).where(ErpSyncJob.id == job_id))).scalar_one_or_none()
     if job is None or job.kind not in PUSH_KINDS:
         raise NotFound(job_id)
+    # Looked up first: another tenant's job is NotFound for every role, never a 403.
+    uow.actor.require("integration.manage")
     if job.status == "SYNCED":
         raise RuleViolation(_("%(number)s is already in the ERP.", number=job.document_number))
     job.status = "PENDING"

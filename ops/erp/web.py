@@ -48,7 +48,7 @@ async def sync_status(kind: str, local_id: int) -> Any:
     )
 
 
-@bp.post("/parts/erp-pull")
+@bp.post("/workshop/parts/erp-pull")
 @login_required
 async def pull_parts() -> Any:
     actor = current_actor()

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from integrations.erp import DocLine, ErpDocument, PartnerDoc
 from integrations.erp.generic import GenericErp
 from integrations.erp.odoo import OdooErp
 from ops.db import Database, utcnow
@@ -84,3 +85,22 @@ async def jobs_of(db: Database, tenant_id: int, kind: str | None = None) -> list
 async def part_named(db: Database, tenant_id: int, part_id: int) -> Part:
     async with db.read(tenant_id) as session:
         return (await session.execute(select(Part).where(Part.id == part_id))).scalar_one()
+
+
+def sample_order(reference: str = "garage/D-000007", sku: str = "WVWZZZ1JZXW000001") -> ErpDocument:
+    """A sales order as the deals area would hand it over, for the adapter tests."""
+    return ErpDocument(
+        kind="sales_order",
+        id="pitwall-garage-deal-7",
+        reference=reference,
+        number="D-000007",
+        date="2026-11-22",
+        currency="CHF",
+        customer=PartnerDoc(
+            reference="garage/C-000003", name="Anna Muster", email="anna@example.ch", country="CH"
+        ),
+        lines=[DocLine("VW Golf Life (2026), VIN " + sku, "1", "36900.00", sku=sku)],
+        net="36900.00",
+        vat="2988.90",
+        total="39888.90",
+    )

@@ -1,0 +1,78 @@
+"""The generic ERP bridge against a middleware that verifies every push with the `standardwebhooks`
+package: the signature, the stable webhook-id that makes a retry harmless, a wrong secret, the pull."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from integrations.erp import ErpRejected, PartLevel
+from integrations.resilience import ProviderUnavailable
+from ops.db import utcnow
+from tests.erp.conftest import MIDDLEWARE_SECRET
+from tests.erp.helpers import deal_made, generic_adapter, invoiced_work_order, jobs_of, sample_order, sync
+
+
+async def test_a_push_is_signed_verified_and_processed_once_when_sent_twice(middleware):
+    receiver, server = middleware
+    adapter = generic_adapter(server.url, MIDDLEWARE_SECRET)
+
+    first = await adapter.push_sales_order(sample_order())
+    again = await adapter.push_sales_order(sample_order())
+
+    assert first == again == "SAP-0001"
+    assert receiver.deliveries == ["pitwall-garage-deal-7", "pitwall-garage-deal-7"]
+    [payload] = receiver.processed.values()
+    assert payload["type"] == "erp.sales_order"
+    assert payload["data"]["reference"] == "garage/D-000007" and payload["data"]["total"] == "39888.90"
+    await adapter.aclose()
+
+
+async def test_a_wrong_secret_is_refused_by_the_middleware_and_nothing_is_processed(middleware):
+    receiver, server = middleware
+    adapter = generic_adapter(server.url, "whsec_" + "QUJDREVGR0hJSktMTU5PUA==")
+
+    with pytest.raises(ErpRejected, match="HTTP 401"):
+        await adapter.push_invoice(sample_order())
+    assert receiver.processed == {} and receiver.rejected == 1
+    await adapter.aclose()
+
+
+async def test_part_levels_are_read_from_the_pull_address(middleware):
+    receiver, server = middleware
+    receiver.levels = [
+        {"sku": "BRK-1", "on_hand": "7", "price": "12.50", "cost": "8.00"},
+        {"sku": "OIL-1", "on_hand": "37.5", "price": "18.90", "cost": "11.35"},
+    ]
+    adapter = generic_adapter(server.url, MIDDLEWARE_SECRET)
+
+    levels = await adapter.pull_parts(["OIL-1"])
+
+    assert levels == [PartLevel("OIL-1", Decimal("37.5"), Decimal("18.90"), Decimal("11.35"))]
+    await adapter.aclose()
+
+
+async def test_deals_and_invoices_reach_the_middleware_after_it_was_down(runtime, factory, middleware):
+    receiver, server = middleware
+    shop = await factory.tenant()
+    deal = await deal_made(shop)
+    invoice = await invoiced_work_order(shop)
+    adapter = generic_adapter(server.url, MIDDLEWARE_SECRET)
+    await server.stop()
+
+    await sync(runtime.db, adapter)
+    assert all(job.unavailable for job in await jobs_of(runtime.db, shop.id) if job.kind != "part")
+    with pytest.raises(ProviderUnavailable):
+        await adapter.pull_parts(["X"])
+
+    await server.start()
+    adapter.breaker.reset_after = 0
+    await sync(runtime.db, adapter, utcnow() + timedelta(days=1))
+
+    ids = {f"pitwall-{shop.tenant.slug}-deal-{deal.id}", f"pitwall-{shop.tenant.slug}-invoice-{invoice.id}"}
+    assert ids <= set(receiver.processed)
+    pushed = [job for job in await jobs_of(runtime.db, shop.id) if job.kind in ("sales_order", "invoice")]
+    assert [job.status for job in pushed] == ["SYNCED", "SYNCED"]
+    await adapter.aclose()

@@ -1,0 +1,89 @@
+"""The Odoo adapter against a local server that speaks Odoo's /jsonrpc: the calls it makes, that a
+push is found and not made twice, how it tells a refusal from an outage, and part levels as Decimal."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from integrations.erp import ErpRejected
+from integrations.erp.odoo import OdooErp
+from integrations.resilience import CLOSED, OPEN, ProviderUnavailable
+from tests.erp.helpers import odoo_adapter, sample_order
+from tests.erp.servers import ODOO_DB, ODOO_LOGIN
+
+
+async def test_a_sale_order_is_made_once_with_its_partner_product_and_country(odoo):
+    fake, server = odoo
+    adapter = odoo_adapter(server.url)
+
+    first = await adapter.push_sales_order(sample_order())
+    second = await adapter.push_sales_order(sample_order())
+
+    assert first == second == "S00001"
+    [partner] = fake.find("res.partner", ref="garage/C-000003")
+    assert (partner["name"], partner["email"]) == ("Anna Muster", "anna@example.ch")
+    assert fake.records["res.country"][partner["country_id"]]["code"] == "CH"
+    assert len(fake.find("product.product", default_code="WVWZZZ1JZXW000001")) == 1
+    creates = [call for call in fake.calls if call[1] == "create"]
+    assert creates == [("res.partner", "create"), ("product.product", "create"), ("sale.order", "create")]
+    await adapter.aclose()
+
+
+async def test_a_wrong_api_key_is_a_refusal_that_names_the_login_and_keeps_the_breaker_closed(odoo):
+    _fake, server = odoo
+    adapter = OdooErp(
+        server.url, database=ODOO_DB, login=ODOO_LOGIN, api_key="wrong", breaker_name="erp-test-key"
+    )
+
+    with pytest.raises(ErpRejected, match="refused the login"):
+        await adapter.push_sales_order(sample_order())
+    assert adapter.breaker.state == CLOSED
+    await adapter.aclose()
+
+
+async def test_odoos_own_error_message_comes_back_as_the_reason(odoo):
+    fake, server = odoo
+    fake.refusals["sale.order"] = "The partner has no pricelist"
+    adapter = odoo_adapter(server.url)
+
+    with pytest.raises(ErpRejected, match="The partner has no pricelist"):
+        await adapter.push_sales_order(sample_order())
+    assert fake.find("sale.order") == []
+    await adapter.aclose()
+
+
+async def test_an_odoo_that_is_down_is_unavailable_and_its_breaker_opens(odoo):
+    _fake, server = odoo
+    adapter = odoo_adapter(server.url)
+    await server.stop()
+
+    for _attempt in range(2):
+        with pytest.raises(ProviderUnavailable):
+            await adapter.pull_parts(["BRK-1"])
+    assert adapter.breaker.state == OPEN
+    with pytest.raises(ProviderUnavailable):
+        await adapter.push_sales_order(sample_order())
+    await server.start()
+    await adapter.aclose()
+
+
+async def test_part_levels_come_back_as_exact_decimals(odoo):
+    fake, server = odoo
+    fake.add(
+        "product.product", default_code="OIL-1", qty_available=4.5, list_price=18.9, standard_price=11.35
+    )
+    fake.add("product.product", default_code="OTHER", qty_available=1.0, list_price=1.0, standard_price=1.0)
+    adapter = odoo_adapter(server.url)
+
+    [level] = await adapter.pull_parts(["OIL-1"])
+
+    assert (level.sku, level.on_hand, level.price, level.cost) == (
+        "OIL-1",
+        Decimal("4.5"),
+        Decimal("18.9"),
+        Decimal("11.35"),
+    )
+    assert await adapter.pull_parts([]) == []
+    await adapter.aclose()
