@@ -4,6 +4,9 @@ smtp://user:password@host:587             STARTTLS when the server offers it
 smtp://host:587?starttls=1                STARTTLS required (refuse to send in the clear)
 smtp://host:25?starttls=0                 never STARTTLS (a local relay)
 smtps://user:password@host:465            TLS from the first byte
+smtp://host:587?starttls=1&cafile=/etc/pitwall/mail-ca.pem
+                                          trust the server's certificate from this CA file
+                                          (a relay with a private CA) besides the system's
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ class SmtpMailer:
     use_tls: bool = False
     # None: upgrade when the server offers STARTTLS; True: require it; False: never.
     start_tls: bool | None = None
+    # A PEM file of certificates to trust for the server's TLS certificate; None: the system's.
+    cert_bundle: str | None = None
     timeout: float = 30.0
 
     @classmethod
@@ -47,6 +52,7 @@ class SmtpMailer:
             password=unquote(parts.password) if parts.password else None,
             use_tls=use_tls,
             start_tls=False if use_tls else start_tls,
+            cert_bundle=query["cafile"][-1] if "cafile" in query else None,
         )
 
     async def send(self, message: EmailMessage, key: str) -> None:
@@ -59,6 +65,7 @@ class SmtpMailer:
                 password=self.password,
                 use_tls=self.use_tls,
                 start_tls=self.start_tls,
+                cert_bundle=self.cert_bundle,
                 timeout=self.timeout,
             )
         except aiosmtplib.SMTPRecipientsRefused as error:

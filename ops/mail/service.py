@@ -25,7 +25,10 @@ from sqlalchemy import select, update
 
 from integrations.mail import MailDeliveryError, Mailer
 from ops import i18n
+from ops.auth.actor import role_label
+from ops.auth.models import User
 from ops.db import Database, UnitOfWork
+from ops.i18n import gettext as _
 from ops.mail.models import OutgoingMail
 from ops.tenants.models import Tenant
 
@@ -125,6 +128,44 @@ def render_mail(name: str, **context: Any) -> tuple[str, str]:
     text = _mail_templates.get_template(f"mail/{name}.txt").render(**context)
     html = _mail_templates.get_template(f"mail/{name}.html").render(**context)
     return text, html
+
+
+def sign_in_url(public_url: str | None) -> str | None:
+    """Where a welcome mail sends people to sign in; None when the site's address is not configured."""
+    return f"{public_url.rstrip('/')}/login" if public_url else None
+
+
+@dataclass(frozen=True)
+class Welcome:
+    """What the welcome mail tells a new user."""
+
+    name: str
+    email: str
+    dealership: str
+    role: str
+    sign_in_url: str | None
+    first_admin: bool
+
+
+def queue_welcome_mail(
+    uow: UnitOfWork, user: User, tenant: Tenant, *, sign_in_url: str | None, first_admin: bool = False
+) -> OutgoingMail:
+    """Tell a new user how to sign in, in their language. It never holds the password: whoever set
+    the password up hands it over, and a mail may be read by others on its way."""
+    locale = i18n.locale_for(user.locale or tenant.locale, tenant.country)
+    language = i18n.language_of(locale)
+    with written_for(locale, tenant.timezone, tenant.currency):
+        welcome = Welcome(
+            name=user.name,
+            email=user.email,
+            dealership=tenant.name,
+            role=role_label(user.role),
+            sign_in_url=sign_in_url,
+            first_admin=first_admin,
+        )
+        subject = _("Your Pitwall account at %(dealership)s", dealership=tenant.name)
+        text, html = render_mail("welcome", welcome=welcome, lang=language)
+    return queue_mail(uow, user.email, subject, text, html, language=language)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from ops.auth.service import NAME_MAX_LENGTH, hash_password, normalise_email
 from ops.db import Database, UnitOfWork
 from ops.events import record
 from ops.i18n import gettext as _
+from ops.mail.service import queue_welcome_mail
 from ops.tenants.models import PLANS, Counter, Tenant
 from ops.workshop.models import DEFAULT_CATEGORIES, WorkOrderCategory
 
@@ -56,8 +57,10 @@ async def provision_tenant(
     admin_password: str,
     country: str = "US",
     plan: str = "STARTER",
+    sign_in_url: str | None = None,
 ) -> Provisioned:
-    """Create a tenant with everything it needs to be used, all or nothing."""
+    """Create a tenant with everything it needs to be used, all or nothing; the admin's welcome mail
+    (how to sign in at `sign_in_url`) goes out once it committed."""
     # fullmatch: `$` in `match` would also accept a slug with a trailing newline.
     if not SLUG_PATTERN.fullmatch(slug):
         raise RuleViolation(_("Use 3 to 60 lower-case letters, digits and dashes."), field="slug")
@@ -81,7 +84,7 @@ async def provision_tenant(
     defaults = COUNTRY_DEFAULTS.get(country, COUNTRY_DEFAULTS["US"])
     try:
         return await _insert_tenant(
-            db, slug, name, admin_email, admin_name, password_hash, country, plan, defaults
+            db, slug, name, admin_email, admin_name, password_hash, country, plan, defaults, sign_in_url
         )
     except IntegrityError as error:
         # Another provisioning committed the same slug or email after our checks: name the field.
@@ -100,6 +103,7 @@ async def _insert_tenant(
     country: str,
     plan: str,
     defaults: CountryDefaults,
+    sign_in_url: str | None,
 ) -> Provisioned:
     async with UnitOfWork(db, Actor.system(0), new_tenant=True) as uow:
         session = uow.session
@@ -131,6 +135,7 @@ async def _insert_tenant(
         session.add_all(WorkOrderCategory(name=category) for category in DEFAULT_CATEGORIES)
         await session.flush()
         record(uow, "tenant.provisioned", {"id": tenant.id, "slug": slug, "plan": plan}, topics=["kpi"])
+        queue_welcome_mail(uow, admin, tenant, sign_in_url=sign_in_url, first_admin=True)
         await uow.commit()
         return Provisioned(tenant, admin)
 

@@ -24,10 +24,12 @@ from sqlalchemy.exc import IntegrityError
 
 from ops.auth.actor import Conflict, NotFound, RuleViolation
 from ops.auth.models import User
+from ops.customers.models import Customer
 from ops.db import UnitOfWork, utcnow
 from ops.events import record
-from ops.i18n import format_datetime
+from ops.i18n import format_datetime, language_of, locale_for
 from ops.i18n import gettext as _
+from ops.mail.service import queue_mail, render_mail, valid_address, written_for
 from ops.money import PricedLine, line_net, totals
 from ops.tenants.models import Tenant
 from ops.tenants.service import next_number
@@ -428,6 +430,57 @@ async def _complete(uow: UnitOfWork, work_order: WorkOrder, now: datetime) -> No
         },
         topics=_topics(work_order),
     )
+    await _mail_vehicle_ready(uow, work_order, tenant, invoice)
+
+
+@dataclass(frozen=True)
+class VehicleReady:
+    """What the vehicle-ready mail tells the customer."""
+
+    customer_name: str
+    vehicle: str
+    plate: str | None
+    code: str
+    dealership: str
+    invoice_code: str
+    total: Decimal
+
+
+async def _mail_vehicle_ready(
+    uow: UnitOfWork, work_order: WorkOrder, tenant: Tenant, invoice: Invoice
+) -> None:
+    """Tell the customer, in their language, that the car can be collected. Once per job, as a job
+    reaches READY only once; never to a customer without a valid email, who asked not to be contacted
+    or was erased, nor when the dealership has switched email notifications off."""
+    if work_order.customer_id is None or not tenant.email_notifications:
+        return
+    session = uow.session
+    customer = await session.scalar(select(Customer).where(Customer.id == work_order.customer_id))
+    if customer is None or customer.do_not_contact or customer.erased_at is not None:
+        return
+    recipient = valid_address(customer.email)
+    if recipient is None:
+        return
+    vehicle = (await session.execute(select(Vehicle).where(Vehicle.id == work_order.vehicle_id))).scalar_one()
+    locale = locale_for(customer.preferred_language, tenant.country)
+    language = language_of(locale)
+    with written_for(locale, tenant.timezone, invoice.currency):
+        ready = VehicleReady(
+            customer_name=customer.display_name,
+            vehicle=f"{vehicle.make} {vehicle.model}",
+            plate=vehicle.plate,
+            code=work_order.code,
+            dealership=tenant.name,
+            invoice_code=format_invoice_number(invoice.number),
+            total=invoice.total,
+        )
+        subject = _(
+            "Your %(vehicle)s is ready for collection at %(dealership)s",
+            vehicle=ready.vehicle,
+            dealership=tenant.name,
+        )
+        text, html = render_mail("vehicle_ready", ready=ready, lang=language)
+    queue_mail(uow, recipient, subject, text, html, language=language, work_order_id=work_order.id)
 
 
 def _invoice_for(

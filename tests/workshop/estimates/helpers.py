@@ -90,8 +90,12 @@ async def last_mail(db: Database, tenant_id: int) -> OutgoingMail:
 
 
 async def mail_count(db: Database, tenant_id: int) -> int:
+    """Mails about work orders: the users' welcome mails are not the estimate's business."""
     async with db.read(tenant_id) as session:
-        return int(await session.scalar(select(func.count()).select_from(OutgoingMail)) or 0)
+        about_work_orders = (
+            select(func.count()).select_from(OutgoingMail).where(OutgoingMail.work_order_id.is_not(None))
+        )
+        return int(await session.scalar(about_work_orders) or 0)
 
 
 async def events_of(db: Database, tenant_id: int, type_: str) -> list[Event]:
