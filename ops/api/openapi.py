@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from markupsafe import Markup, escape
 from pydantic import BaseModel
 
 from ops.api import schemas
@@ -305,3 +306,9 @@ register(
         ),
     )
 )
+
+
+def inline_code(text: str) -> Markup:
+    """Markdown's `code` spans of a description as <code>, the rest escaped."""
+    parts = str(escape(text)).split("`")
+    return Markup("".join(f"<code>{part}</code>" if index % 2 else part for index, part in enumerate(parts)))

@@ -18,7 +18,7 @@ from quart import Blueprint, Response, g, request
 
 from ops.api import queries, schemas
 from ops.api import service as idempotency
-from ops.api.openapi import Operation, Parameter, openapi_document, register, type_label
+from ops.api.openapi import Operation, Parameter, inline_code, openapi_document, register, type_label
 from ops.auth.actor import Actor, Conflict, NotFound, PermissionDenied, RuleViolation
 from ops.auth.service import authenticate_api_token
 from ops.customers.service import CustomerData, create_customer, update_customer
@@ -799,4 +799,6 @@ async def openapi_json() -> Response:
 
 @bp.get("/docs")
 async def docs() -> str:
-    return await render_page("api/docs.html", document=openapi_document(), type_label=type_label)
+    return await render_page(
+        "api/docs.html", document=openapi_document(), type_label=type_label, inline_code=inline_code
+    )

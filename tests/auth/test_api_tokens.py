@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,7 @@ from ops.auth.service import (
 )
 from ops.db import utcnow
 from ops.tenants.models import Tenant
+from tests.web import sign_in
 
 
 async def _issue(tenant, name="ERP connector", scopes=("customers:write", "stock:read")):  # type: ignore[no-untyped-def]
@@ -111,3 +113,83 @@ async def test_only_an_admin_issues_tokens_and_input_is_checked(factory):
     with pytest.raises(RuleViolation) as error:
         await _issue(tenant, scopes=[])
     assert error.value.field == "scopes"
+
+
+# --- The settings page -------------------------------------------------------------------------------
+
+
+async def test_the_admin_creates_a_token_on_the_settings_page_and_sees_it_once(factory, client, runtime):
+    """The raw token is on the answer to the form and nowhere after; the list shows its prefix."""
+    tenant = await factory.tenant(country="US")
+    csrf = await sign_in(client, tenant.admin.email)
+
+    empty = await client.get("/settings/api-tokens")
+    assert empty.status_code == 200
+    assert "No tokens yet" in await empty.get_data(as_text=True)
+
+    response = await client.post(
+        "/settings/api-tokens",
+        form={
+            "csrf_token": csrf,
+            "name": "Odoo connector",
+            "customers": "write",
+            "stock": "read",
+            "leads": "",
+        },
+    )
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 201 and response.headers["Cache-Control"] == "no-store"
+    raw = re.search(r'id="issued-token"[^>]*value="(pw_[^"]+)"', html)
+    assert raw is not None
+
+    again = await (await client.get("/settings/api-tokens")).get_data(as_text=True)
+    assert raw.group(1) not in again
+    assert raw.group(1)[:10] in again and "Odoo connector" in again and "Never" in again
+    actor = await actor_for_api_token(runtime.db, raw.group(1))
+    assert actor is not None and actor.scopes == {"customers:write", "customers:read", "stock:read"}
+    used = await (await client.get("/settings/api-tokens")).get_data(as_text=True)
+    assert "Never" not in used
+
+
+async def test_a_nameless_token_is_refused_with_the_field_marked(factory, client):
+    tenant = await factory.tenant(country="US")
+    csrf = await sign_in(client, tenant.admin.email)
+
+    response = await client.post(
+        "/settings/api-tokens", form={"csrf_token": csrf, "name": "", "customers": "read"}
+    )
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="token-name-error"' in html and "Nothing was saved" in html
+    response = await client.post("/settings/api-tokens", form={"csrf_token": csrf, "name": "Nothing"})
+    assert response.status_code == 422
+    assert 'id="token-scopes-error"' in await response.get_data(as_text=True)
+
+
+async def test_revoking_on_the_page_stops_the_token(factory, client, runtime):
+    tenant = await factory.tenant(country="US")
+    issued = await _issue(tenant)
+    csrf = await sign_in(client, tenant.admin.email)
+
+    response = await client.post(f"/settings/api-tokens/{issued.token.id}/revoke", form={"csrf_token": csrf})
+    assert response.status_code == 303
+    assert await actor_for_api_token(runtime.db, issued.raw) is None
+    html = await (await client.get("/settings/api-tokens")).get_data(as_text=True)
+    assert "Revoked" in html
+
+
+async def test_only_admins_reach_the_page_and_other_tenants_tokens_are_404(factory, client):
+    """A sales rep gets 403; an admin of another dealership cannot revoke this one's token."""
+    tenant, other = await factory.tenant(country="US"), await factory.tenant(country="US")
+    issued = await _issue(tenant)
+    rep = await tenant.user("sales_rep")
+
+    await sign_in(client, rep.email)
+    assert (await client.get("/settings/api-tokens")).status_code == 403
+
+    other_client = client.app.test_client()
+    csrf = await sign_in(other_client, other.admin.email)
+    response = await other_client.post(
+        f"/settings/api-tokens/{issued.token.id}/revoke", form={"csrf_token": csrf}
+    )
+    assert response.status_code == 404
