@@ -51,6 +51,9 @@ class Tenant(Base):
     traccar_secret_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     # The Standard Webhooks secret (`whsec_...`) telematics partners sign telemetry batches with.
     telemetry_signing_secret: Mapped[str | None] = mapped_column(String(80), default=None)
+    # Stripe (ops/payments): the secret API key and the webhook endpoint's signing secret (`whsec_...`).
+    stripe_secret_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    stripe_webhook_secret: Mapped[str | None] = mapped_column(String(255), default=None)
     maintenance_reminders: Mapped[bool] = mapped_column(Boolean, default=True)
     email_notifications: Mapped[bool] = mapped_column(Boolean, default=True)
     auto_work_order_numbering: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -295,6 +295,13 @@ class Invoice(TenantScoped, Base):
     vat: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     total: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Payment (ops/payments): ISSUED until paid once, by card through the provider or by hand.
+    payment_status: Mapped[str] = mapped_column(String(12), default="ISSUED", server_default="ISSUED")
+    paid_at: Mapped[datetime | None] = mapped_column(default=None)
+    # CARD, CASH or BANK_TRANSFER; the reference is the PaymentIntent, receipt or transfer number.
+    payment_method: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    payment_reference: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    paid_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"), default=None)
 
     @property
     def code(self) -> str:

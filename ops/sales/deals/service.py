@@ -12,7 +12,10 @@ read followed by a write:
 - every status change is one UPDATE guarded by the version the change was decided on: two clicks (or
   two people) move a deal once, and a stale page gets a Conflict (409) with the deal as it is now.
 
-Until the payment provider lands, deposits and refunds are recorded by hand (method MANUAL).
+A deposit is recorded by hand (method MANUAL: cash, card terminal, bank transfer) or arrives through
+the payment provider (method CARD, ops/payments: `take_card_deposit` inside the transaction of the
+provider's event). Cancelling refunds a manual deposit at the desk and owes a card deposit back through
+the provider: a pending refund is written in the cancelling transaction and sent after the commit.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from ops.events import record
 from ops.i18n import N_, format_money
 from ops.i18n import gettext as _
 from ops.notices import notice_payload, user_topic
+from ops.payments.models import Payment, PaymentRefund
 from ops.sales.leads.service import move_lead
 from ops.sales.models import CatalogTrim, Deal, DealPayment, Lead, Quote, Reservation, StockUnit
 from ops.sales.stock.service import keep_hold, mark_unit_delivered, mark_unit_sold, release_unit
@@ -275,15 +279,18 @@ def parse_amount(text: str | Decimal | None) -> Decimal | None:
     return value if value.is_finite() else None
 
 
-async def _paid_in(uow: UnitOfWork, deal_id: int) -> Decimal:
-    """Deposits taken minus what was refunded already."""
+async def _paid_in(uow: UnitOfWork, deal_id: int) -> dict[str, Decimal]:
+    """Per method (MANUAL, CARD): deposits taken minus what was refunded already."""
     rows = await uow.session.execute(
-        select(DealPayment.kind, func.sum(DealPayment.amount))
+        select(DealPayment.method, DealPayment.kind, func.sum(DealPayment.amount))
         .where(DealPayment.deal_id == deal_id)
-        .group_by(DealPayment.kind)
+        .group_by(DealPayment.method, DealPayment.kind)
     )
-    sums = {kind: Decimal(str(amount or 0)) for kind, amount in rows}
-    return sums.get("DEPOSIT", Decimal(0)) - sums.get("REFUND", Decimal(0))
+    held: dict[str, Decimal] = {}
+    for method, kind, amount in rows:
+        value = Decimal(str(amount or 0))
+        held[method] = held.get(method, Decimal(0)) + (value if kind == "DEPOSIT" else -value)
+    return held
 
 
 async def _hold_of(uow: UnitOfWork, deal: Deal) -> int | None:
@@ -336,15 +343,25 @@ async def record_deposit(
         raise RuleViolation(_("Enter the payment's reference (receipt or transfer)."), field="reference")
     if len(text) > MAX_REFERENCE:
         raise RuleViolation(_("Use at most %(max)s characters.", max=MAX_REFERENCE), field="reference")
-    now = utcnow()
+    payment = await _book_deposit(
+        uow, deal, value, "MANUAL", text, N_("%(who)s recorded the deposit of %(amount)s on %(deal)s.")
+    )
+    await uow.commit()
+    return payment
+
+
+async def _book_deposit(
+    uow: UnitOfWork, deal: Deal, value: Decimal, method: str, reference: str, notice: str
+) -> DealPayment:
+    """The deposit's row, the unit's hold kept, the deal DEPOSIT_PAID and its event; no commit."""
     payment = DealPayment(
         deal_id=deal.id,
         kind="DEPOSIT",
         amount=value,
-        method="MANUAL",
-        reference=text,
+        method=method,
+        reference=reference[:MAX_REFERENCE],
         recorded_by_id=uow.actor.user_id,
-        at=now,
+        at=utcnow(),
     )
     uow.session.add(payment)
     await uow.session.flush()
@@ -352,16 +369,41 @@ async def record_deposit(
     if hold is not None:
         await keep_hold(uow, hold)
     await _write(uow, deal, status="DEPOSIT_PAID")
-    payload = _payload(deal, payment_id=payment.id, amount=str(value), method="MANUAL")
-    _tell_the_rep(
-        uow,
-        deal,
-        payload,
-        N_("%(who)s recorded the deposit of %(amount)s on %(deal)s."),
-        amount=format_money(value),
-    )
+    payload = _payload(deal, payment_id=payment.id, amount=str(value), method=method)
+    _tell_the_rep(uow, deal, payload, notice, amount=format_money(value))
     record(uow, "deal.deposit_recorded", payload, _topics(deal))
-    await uow.commit()
+    return payment
+
+
+async def take_card_deposit(
+    uow: UnitOfWork, deal_id: int, amount: Decimal, intent_id: str
+) -> DealPayment | None:
+    """The provider reports the card deposit paid: the deal becomes DEPOSIT_PAID in the caller's
+    transaction (the provider event's). None when the deal no longer takes a deposit (paid by hand
+    meanwhile, or cancelled): the caller owes the money back."""
+    deal = await _deal(uow, deal_id, "deal.edit")
+    if deal.status != "OPEN":
+        return None
+    return await _book_deposit(
+        uow, deal, amount, "CARD", intent_id, N_("The card deposit of %(amount)s on %(deal)s was paid.")
+    )
+
+
+async def record_card_refund(uow: UnitOfWork, deal_id: int, amount: Decimal, reference: str) -> DealPayment:
+    """Money given back through the provider outside a cancellation (a refund made in Stripe's
+    dashboard); in the caller's transaction."""
+    deal = await _deal(uow, deal_id, "deal.edit")
+    payment = DealPayment(
+        deal_id=deal.id,
+        kind="REFUND",
+        amount=amount,
+        method="CARD",
+        reference=reference[:MAX_REFERENCE],
+        recorded_by_id=uow.actor.user_id,
+        at=utcnow(),
+    )
+    uow.session.add(payment)
+    await uow.session.flush()
     return payment
 
 
@@ -518,24 +560,58 @@ async def cancel_deal(
         raise RuleViolation(_("Use at most %(max)s characters.", max=MAX_REASON), field="reason")
     if deal.stock_unit_id is not None:
         await release_unit(uow, deal.stock_unit_id)
-    refund = await _paid_in(uow, deal.id)
+    held = await _paid_in(uow, deal.id)
     now = utcnow()
-    if refund > 0:
+    for method, amount in sorted(held.items()):
+        if amount <= 0:
+            continue
+        if method == "CARD":
+            await _owe_card_refunds(uow, deal, text)
         uow.session.add(
             DealPayment(
                 deal_id=deal.id,
                 kind="REFUND",
-                amount=refund,
-                method="MANUAL",
+                amount=amount,
+                method=method,
                 reference=_("Refund of the deposit of %(deal)s", deal=deal.code)[:MAX_REFERENCE],
                 recorded_by_id=uow.actor.user_id,
                 at=now,
                 note=text,
             )
         )
+    refund = sum((amount for amount in held.values() if amount > 0), Decimal(0))
     await _write(uow, deal, status="CANCELLED", cancelled_at=now, cancel_reason=text)
     payload = _payload(deal, reason=text, refund=str(refund))
     _tell_the_rep(uow, deal, payload, N_("%(who)s cancelled %(deal)s: %(reason)s"), reason=text)
     record(uow, "deal.cancelled", payload, _topics(deal))
     await uow.commit()
     return deal
+
+
+async def _owe_card_refunds(uow: UnitOfWork, deal: Deal, reason: str) -> None:
+    """A pending refund per card deposit still held; the provider is called after the commit (never
+    inside this transaction), and the worker retries while it is unavailable."""
+    paid = await uow.session.scalars(
+        select(Payment).where(
+            Payment.deal_id == deal.id, Payment.purpose == "DEAL_DEPOSIT", Payment.status == "SUCCEEDED"
+        )
+    )
+    for payment in paid:
+        owed = await uow.session.scalar(
+            select(func.sum(PaymentRefund.amount)).where(
+                PaymentRefund.payment_id == payment.id, PaymentRefund.status != "FAILED"
+            )
+        )
+        remaining = payment.amount - Decimal(str(owed or 0))
+        if remaining > 0:
+            uow.session.add(
+                PaymentRefund(
+                    payment_id=payment.id,
+                    amount=remaining,
+                    reason=reason[:MAX_REASON],
+                    status="PENDING",
+                    requested_by_id=uow.actor.user_id,
+                    created_at=utcnow(),
+                )
+            )
+    await uow.session.flush()

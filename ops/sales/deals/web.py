@@ -1,5 +1,6 @@
 """Deal pages: the list (filters by status and rep, and a deal made from an accepted quote), and one deal
-with its customer, unit, quote figures, payments and timeline, and the actions its status allows."""
+with its customer, unit, quote figures, payments (by hand or by card through Stripe) and timeline, and
+the actions its status allows."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from ops.auth.web import csrf_token, current_actor, login_required
 from ops.i18n import current_timezone, format_datetime, format_money
 from ops.i18n import gettext as _
 from ops.pages import flash_message, is_htmx, render_fragment, render_page
+from ops.payments import queries as payment_queries
+from ops.payments.service import request_deal_deposit, send_payment_request, send_pending_refunds
 from ops.runtime import runtime
 from ops.sales.deals import queries
 from ops.sales.deals.service import (
@@ -42,7 +45,7 @@ def payment_kind_label(kind: str) -> str:
 
 
 def payment_method_label(method: str) -> str:
-    return {"MANUAL": _("Recorded by hand")}.get(method, method)
+    return {"MANUAL": _("Recorded by hand"), "CARD": _("Card (Stripe)")}.get(method, method)
 
 
 def timeline_text(entry: queries.TimelineEntry) -> str:
@@ -51,6 +54,8 @@ def timeline_text(entry: queries.TimelineEntry) -> str:
     if entry.type == "deal.created":
         return _("Deal made from the accepted quote.")
     if entry.type == "deal.deposit_recorded":
+        if payload.get("method") == "CARD":
+            return _("Deposit of %(amount)s paid by card.", amount=format_money(payload.get("amount", "0")))
         return _("Deposit of %(amount)s recorded.", amount=format_money(payload.get("amount", "0")))
     if entry.type == "deal.financing_approved":
         return _("Financing approved.")
@@ -81,6 +86,8 @@ LABELS = {
     "payment_kind_label": payment_kind_label,
     "payment_method_label": payment_method_label,
     "timeline_text": timeline_text,
+    "payment_status_text": payment_queries.payment_status_text,
+    "refund_status_text": payment_queries.refund_status_text,
 }
 
 
@@ -215,6 +222,8 @@ async def _render_deal(
     live_id = runtime().hub.current_id()
     async with runtime().db.read(actor.tenant_id) as session:
         detail = await queries.deal_detail(session, deal_id)
+        card_payments = await payment_queries.deal_payments(session, deal_id)
+        stripe_ready = await payment_queries.stripe_configured(session, actor.tenant_id)
     if detail is None:
         raise NotFound(deal_id)
     actor.require("deal.view")
@@ -229,6 +238,11 @@ async def _render_deal(
         "customer": detail.customer,
         "unit": detail.unit,
         "can_deposit": can_edit and deal.status == "OPEN",
+        "card_payments": card_payments,
+        "can_request_card": can_edit
+        and deal.status == "OPEN"
+        and stripe_ready
+        and not any(payment.is_open for payment in card_payments),
         "can_finance": can_edit and deal.financed and deal.status == "DEPOSIT_PAID",
         "can_ready": can_edit and ready,
         "can_schedule": can_edit and (ready or deal.status == "READY_FOR_DELIVERY"),
@@ -258,9 +272,17 @@ async def deal_page(deal_id: int) -> Any:
     return await _render_deal(actor, deal_id)
 
 
-async def _act(deal_id: int, form_name: str, success: str, action: Any, permission: str = "deal.edit") -> Any:
+async def _act(
+    deal_id: int,
+    form_name: str,
+    success: str,
+    action: Any,
+    permission: str = "deal.edit",
+    after_commit: Any = None,
+) -> Any:
     """Run one deal action; a refusal re-renders the page with the message next to the form's field
-    (422), a stale page shows the deal as it is now (409), success redirects back with a flash."""
+    (422), a stale page shows the deal as it is now (409), success redirects back with a flash.
+    `after_commit` calls the payment provider once the action's transaction is committed."""
     actor = current_actor()
     async with runtime().db.read(actor.tenant_id) as session:
         if not await queries.deal_exists(session, deal_id):
@@ -279,6 +301,8 @@ async def _act(deal_id: int, form_name: str, success: str, action: Any, permissi
     except RuleViolation as violation:
         errors = {form_name: {violation.field or "__all__": str(violation)}}
         return await _render_deal(actor, deal_id, forms={form_name: form}, errors=errors), 422
+    if after_commit is not None:
+        success = await after_commit(actor) or success
     await flash_message(success, "success")
     return redirect(url_for("deals.deal_page", deal_id=deal_id))
 
@@ -294,6 +318,28 @@ async def deposit(deal_id: int) -> Any:
     return await _act(
         deal_id, "deposit", _("Deposit recorded; the unit stays held for the customer."), action
     )
+
+
+@bp.post("/<int:deal_id>/card-deposit", endpoint="card_deposit")
+@login_required
+async def card_deposit(deal_id: int) -> Any:
+    """Ask the customer for the deposit by card: our request commits first, then Stripe is asked."""
+    requested: list[int] = []
+
+    async def action(uow: Any, form: dict[str, str], version: int | None) -> None:
+        requested.append((await request_deal_deposit(uow, deal_id)).id)
+
+    async def send(actor: Actor) -> str:
+        payment = await send_payment_request(
+            runtime().db, runtime().settings.stripe_api_base, actor.tenant_id, requested[0]
+        )
+        if payment.status == "REQUESTING":
+            return _("Stripe is unavailable; the request is kept and will be retried.")
+        if payment.status == "FAILED":
+            return _("Stripe refused the request: %(reason)s", reason=payment.failure_message)
+        return _("The customer has been asked for the deposit by card.")
+
+    return await _act(deal_id, "card", "", action, after_commit=send)
 
 
 @bp.post("/<int:deal_id>/financing", endpoint="financing")
@@ -349,10 +395,16 @@ async def cancel(deal_id: int) -> Any:
             raise RuleViolation(_("Tick the box to confirm the cancellation."), field="confirm")
         await cancel_deal(uow, deal_id, form.get("reason", ""), expected_version=version)
 
+    async def refund_by_card(actor: Actor) -> None:
+        # After the commit, never inside it: a card deposit's refund goes to Stripe now, or stays
+        # pending (and visible) for the worker while Stripe is unavailable.
+        await send_pending_refunds(runtime().db, runtime().settings.stripe_api_base, actor.tenant_id, deal_id)
+
     return await _act(
         deal_id,
         "cancel",
         _("Deal cancelled; the unit is back in stock and the deposit refunded."),
         action,
         permission="deal.cancel",
+        after_commit=refund_by_card,
     )

@@ -1,20 +1,33 @@
-"""Invoice pages: the printable invoice, the same invoice as a PDF download, and the list."""
+"""Invoice pages: the printable invoice with its payment (status, card payment through Stripe, a payment
+recorded at the desk), the same invoice as a PDF download, and the list."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from quart import Blueprint, Response, abort, request
+from quart import Blueprint, Response, abort, redirect, request, url_for
 
-from ops.auth.web import current_actor, login_required
+from ops.auth.actor import Conflict, NotFound, RuleViolation
+from ops.auth.web import csrf_token, current_actor, login_required
 from ops.i18n import format_date, format_number
-from ops.pages import render_page
+from ops.i18n import gettext as _
+from ops.pages import flash_message, is_htmx, render_fragment, render_page
+from ops.payments import queries as payment_queries
+from ops.payments.models import MANUAL_METHODS
+from ops.payments.service import (
+    method_label,
+    record_manual_invoice_payment,
+    request_invoice_payment,
+    send_payment_request,
+)
 from ops.runtime import runtime
 from ops.workshop.invoices import queries
 from ops.workshop.invoices.pdf import render_invoice_pdf
 
 bp = Blueprint("invoices", __name__, url_prefix="/workshop/invoices")
+
+INVOICE_TEMPLATE = "workshop/invoices/invoice.html"
 
 
 @bp.context_processor
@@ -44,10 +57,104 @@ async def invoice_list() -> Any:
     return await render_page("workshop/invoices/list.html", listing=listing)
 
 
+async def _render_invoice(
+    invoice_id: int,
+    *,
+    block: str | None = None,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> str:
+    actor = current_actor()
+    # The live position is taken before the read, so nothing committed in between is missed.
+    live_id = runtime().hub.current_id()
+    document = await _document(invoice_id)
+    async with runtime().db.read(actor.tenant_id) as session:
+        payment = await payment_queries.invoice_payment(session, invoice_id)
+        stripe_ready = await payment_queries.stripe_configured(session, actor.tenant_id)
+    if payment is None:
+        raise NotFound(invoice_id)
+    can_pay = actor.can("invoice.pay") and payment.status == "ISSUED"
+    context = {
+        "invoice": document,
+        "payment": payment,
+        "can_pay": can_pay,
+        "can_request_card": can_pay and stripe_ready and not payment.has_open_card_payment,
+        "manual_methods": MANUAL_METHODS,
+        "method_label": method_label,
+        "payment_status_text": payment_queries.payment_status_text,
+        "refund_status_text": payment_queries.refund_status_text,
+        "form": form or {},
+        "errors": errors or {},
+        "csrf": csrf_token(),
+        "live_id": live_id,
+    }
+    if block is not None:
+        return await render_fragment(INVOICE_TEMPLATE, block, **context)
+    return await render_page(INVOICE_TEMPLATE, **context)
+
+
 @bp.get("/<int:invoice_id>")
 @login_required
 async def invoice(invoice_id: int) -> Any:
-    return await render_page("workshop/invoices/invoice.html", invoice=await _document(invoice_id))
+    if is_htmx():
+        # The payment section re-fetching itself after a live signal.
+        return await _render_invoice(invoice_id, block="invoice_payment")
+    return await _render_invoice(invoice_id)
+
+
+async def _pay(invoice_id: int, action: Any) -> Any:
+    """Run one payment action: a refusal re-renders the page with the message (422, or 409 when the
+    invoice was paid meanwhile), success redirects back with a flash."""
+    actor = current_actor()
+    await _document(invoice_id)
+    actor.require("invoice.pay")
+    form = {key: value for key, value in (await request.form).items() if key != "csrf_token"}
+    try:
+        message = await action(actor, form)
+    except NotFound:
+        abort(404)
+    except Conflict as conflict:
+        return await _render_invoice(invoice_id, errors={"__all__": str(conflict)}), 409
+    except RuleViolation as violation:
+        errors = {violation.field or "__all__": str(violation)}
+        return await _render_invoice(invoice_id, form=form, errors=errors), 422
+    await flash_message(message, "success")
+    return redirect(url_for("invoices.invoice", invoice_id=invoice_id))
+
+
+@bp.post("/<int:invoice_id>/card-payment")
+@login_required
+async def card_payment(invoice_id: int) -> Any:
+    """Ask the customer to pay by card: our request commits first, then Stripe is asked."""
+
+    async def action(actor: Any, form: dict[str, str]) -> str:
+        async with runtime().db.uow(actor) as uow:
+            payment = await request_invoice_payment(uow, invoice_id)
+        sent = await send_payment_request(
+            runtime().db, runtime().settings.stripe_api_base, actor.tenant_id, payment.id
+        )
+        if sent.status == "REQUESTING":
+            return _("Stripe is unavailable; the request is kept and will be retried.")
+        if sent.status == "FAILED":
+            return _("Stripe refused the request: %(reason)s", reason=sent.failure_message)
+        return _("The customer has been asked to pay by card.")
+
+    return await _pay(invoice_id, action)
+
+
+@bp.post("/<int:invoice_id>/payment")
+@login_required
+async def manual_payment(invoice_id: int) -> Any:
+    """Cash at the desk or a bank transfer that arrived, with its receipt or transfer reference."""
+
+    async def action(actor: Any, form: dict[str, str]) -> str:
+        async with runtime().db.uow(actor) as uow:
+            await record_manual_invoice_payment(
+                uow, invoice_id, form.get("method", ""), form.get("reference", "")
+            )
+        return _("Payment recorded; the invoice is paid.")
+
+    return await _pay(invoice_id, action)
 
 
 @bp.get("/<int:invoice_id>.pdf")
