@@ -16,7 +16,7 @@ from ops.auth.actor import NotFound
 from ops.customers.models import Customer
 from ops.db import Database
 from ops.erp.models import ErpSyncJob
-from ops.i18n import format_datetime
+from ops.i18n import format_datetime, ngettext
 from ops.i18n import gettext as _
 from ops.sales.models import CatalogTrim, Deal, Quote, StockUnit
 from ops.tenants.models import Tenant
@@ -309,8 +309,8 @@ class ProviderState:
     last_success_at: datetime | None = None
     last_error: str = ""
     last_error_at: datetime | None = None
-    queue_label: str = ""
     queue_depth: int | None = None
+    queue_text: str = ""
     detail: str = ""
 
 
@@ -374,8 +374,8 @@ async def erp_state(session: AsyncSession, erp: str | None) -> ProviderState:
         last_success_at=summary.last_success_at,
         last_error=summary.last_error,
         last_error_at=summary.last_error_at,
-        queue_label=_("documents waiting"),
         queue_depth=summary.pending,
+        queue_text=ngettext("%(num)s document waiting", "%(num)s documents waiting", summary.pending),
         detail=detail,
     )
 
@@ -414,8 +414,8 @@ async def webhooks_state(session: AsyncSession) -> ProviderState:
         last_success_at=last_success,
         last_error=error,
         last_error_at=error_at,
-        queue_label=_("deliveries waiting"),
         queue_depth=int(pending or 0),
+        queue_text=ngettext("%(num)s delivery waiting", "%(num)s deliveries waiting", int(pending or 0)),
     )
 
 
@@ -442,8 +442,8 @@ async def mail_state(session: AsyncSession, smtp_configured: bool) -> ProviderSt
         breaker_label(state),
         last_success_at=last_sent,
         last_error=errored.last_error or "" if errored else "",
-        queue_label=_("mails waiting"),
         queue_depth=int(queued or 0),
+        queue_text=ngettext("%(num)s mail waiting", "%(num)s mails waiting", int(queued or 0)),
     )
 
 

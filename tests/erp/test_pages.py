@@ -145,7 +145,7 @@ async def test_the_integrations_page_shows_each_provider_and_an_admin_sends_a_pu
     page = await _text(await client.get("/settings/integrations"))
     for provider in ("Odoo", "Stripe", "Outbound webhooks", "Mail"):
         assert provider in page
-    assert "1 documents waiting" in page and "No sales journal for CHF" in page
+    assert "1 document waiting" in page and "No sales journal for CHF" in page
     assert f"Sales order {deal.code}" in page and "Send again now" in page
 
     [job] = await jobs_of(runtime.db, shop.id, "sales_order")
