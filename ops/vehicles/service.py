@@ -537,6 +537,8 @@ async def work_order_for_alert(uow: UnitOfWork, alert_id: int) -> LinkedWorkOrde
     vehicle = await visible_vehicle(session, uow.actor, alert.vehicle_id)
     existing = await _linked(session, alert.work_order_id)
     if existing is not None:
+        # Ends the transaction (and its row lock) without expiring what the caller reads.
+        await uow.commit()
         return LinkedWorkOrder(existing, created=False)
     uow.actor.require("work_order.create")
     complaint = _(
@@ -581,6 +583,7 @@ async def work_order_for_maintenance(uow: UnitOfWork, maintenance_id: int) -> Li
     vehicle = await visible_vehicle(session, uow.actor, maintenance.vehicle_id)
     existing = await _linked(session, maintenance.work_order_id)
     if existing is not None and existing.status != "CANCELLED":
+        await uow.commit()
         return LinkedWorkOrder(existing, created=False)
     uow.actor.require("work_order.create")
 

@@ -43,6 +43,8 @@ DUE_MARGIN_DAYS = 30
 MAX_INTERVAL_KM = 1_000_000
 MAX_INTERVAL_MONTHS = 240
 STATES = ("OK", "DUE", "OVERDUE")
+# A car that barely moves has no distance-based date worth showing (and none a calendar can hold).
+MAX_PREDICTION_DAYS = 50 * 365
 # Vehicles that no longer run need no service reminders.
 RETIRED_STATUSES = ("SOLD", "RETIRED")
 
@@ -92,7 +94,7 @@ def standing(
         remaining = due_km - odometer_km
         if remaining <= 0:
             candidates.append(today)
-        elif daily_km > 0:
+        elif daily_km > 0 and remaining / daily_km <= MAX_PREDICTION_DAYS:
             # Whole days: the limit is reached during the day the distance adds up to it.
             candidates.append(today + timedelta(days=math.ceil(remaining / daily_km)))
     return Standing(due_on, due_km, state, min(candidates) if candidates else None)
