@@ -292,11 +292,11 @@ async def _insert_readings(
     table = TelemetryReading.__table__
     statement = (
         _dialect_insert(uow, table)
-        .values(rows)
         .on_conflict_do_nothing(index_elements=["vehicle_id", "recorded_at"])
         .returning(table.c.vehicle_id, table.c.recorded_at)
     )
-    inserted = await uow.session.execute(statement)
+    # Parameters as a list: one cached statement, sent as multi-row INSERTs ("insertmanyvalues").
+    inserted = await uow.session.execute(statement, rows)
     return sorted(first_index[(row.vehicle_id, row.recorded_at)] for row in inserted)
 
 
@@ -432,13 +432,18 @@ def vehicle_name(vehicle: Vehicle) -> str:
 
 
 def _raise_odometer(vehicle: Vehicle, readings: list[DeviceReading]) -> bool:
-    """The odometer takes the largest reported value: a late reading can never turn it back."""
+    """The odometer takes the largest reported value: a late reading can never turn it back.
+
+    True when the whole kilometres changed: schedules count in km, so maintenance is recomputed then
+    and not for every few metres a device reports.
+    """
     reported = [r.odometer_m for r in readings if r.odometer_m is not None]
     if not reported or max(reported) <= (vehicle.odometer_m or 0):
         return False
+    before_km = vehicle.odometer_km
     vehicle.odometer_m = max(reported)
     vehicle.odometer_km = vehicle.odometer_m // 1000
-    return True
+    return vehicle.odometer_km != before_km
 
 
 def _maintenance_refresher() -> Callable[..., Any] | None:

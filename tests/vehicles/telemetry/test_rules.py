@@ -217,3 +217,24 @@ async def test_a_vehicle_silent_for_a_day_is_marked_once_and_its_next_reading_cl
     await _ingest(shop, [_reading(unique_id, 1)])
     assert await open_conditions(shop.db, shop.id, vehicle.id) == {}
     assert (await vehicle_state(shop.db, shop.id, vehicle.id)).health_score == 100
+
+
+async def test_a_reading_past_a_service_interval_makes_the_service_due_in_the_same_transaction(factory):
+    from ops.vehicles.models import MaintenanceSchedule, VehicleMaintenance
+
+    shop = await factory.tenant()
+    vehicle, unique_id, _t = await tracked_vehicle(shop)
+    async with shop.db.uow(shop.admin.actor) as uow:
+        uow.session.add(MaintenanceSchedule(service_type="Oil change", interval_km=15_000))
+        await uow.commit()
+
+    await _ingest(shop, [_reading(unique_id, 2, odometer_m=5_000_000)])
+    async with shop.db.read(shop.id) as session:
+        (row,) = (await session.scalars(select(VehicleMaintenance))).all()
+    assert row.vehicle_id == vehicle.id and row.state == "OK" and row.due_km == 15_000
+
+    await _ingest(shop, [_reading(unique_id, 1, odometer_m=15_200_000)])
+    async with shop.db.read(shop.id) as session:
+        (row,) = (await session.scalars(select(VehicleMaintenance))).all()
+    assert row.state in ("DUE", "OVERDUE")
+    assert await events(shop.db, shop.id, "maintenance.due_changed")
