@@ -40,7 +40,7 @@ CUSTOMER_FACING = (
     "templates/sales/quotes/unavailable.html",
     "templates/sales/quotes/_figures.html",
 )
-# The offer's customer-facing messages in modules that also speak to staff (ops/sales/quotes).
+# Customer-facing messages in modules that also speak to staff (ops/sales/quotes, ops/workshop, ops/mail).
 CUSTOMER_FACING_MESSAGES = (
     "Your offer %(number)s for a %(vehicle)s from %(dealership)s",
     "This offer link is not valid. Check that it was copied whole.",
@@ -48,6 +48,9 @@ CUSTOMER_FACING_MESSAGES = (
     "This offer was changed or sent again. Please use the link in the latest email.",
     "Choose accept or decline.",
     "This offer was already answered.",
+    # The subjects of the vehicle-ready and welcome mails (their bodies are in templates/mail/).
+    "Your %(vehicle)s is ready for collection at %(dealership)s",
+    "Your Pitwall account at %(dealership)s",
 )
 CUSTOMER_LANGUAGES = ("fr", "it")
 HIDDEN = re.compile(r'<input type="hidden" name="(csrf_token|fingerprint)" value="([^"]+)"')
