@@ -20,11 +20,6 @@ from ops.api import schemas
 from ops.vehicles.telemetry.web import TelemetryReadingIn
 
 API_PREFIX = "/api/v1"
-RATE_LIMIT_NOTE = (
-    "Each token may make 1000 requests per 15 minutes, of which 100 may be writes (POST, PATCH, "
-    "DELETE). Beyond that the answer is 429 with `Retry-After` (seconds until the window closes). "
-    "A window opens at a token's first request and lasts 15 minutes."
-)
 IDEMPOTENCY_NOTE = (
     "Send an `Idempotency-Key` (1 to 255 characters, e.g. a UUID) with every POST. A retry with the "
     "same key and the same token gets the first answer (status and body, with "
@@ -204,9 +199,18 @@ def _component_schemas(requests: set[type[BaseModel]], responses: set[type[BaseM
     return components
 
 
+def rate_limit_note(requests: int, writes: int, window_seconds: int) -> str:
+    minutes = window_seconds // 60
+    return (
+        f"Each token may make {requests} requests per {minutes} minutes, of which {writes} may be writes "
+        "(POST, PATCH, DELETE). Beyond that the answer is 429 with `Retry-After` (seconds until the "
+        f"window closes). A window opens at a token's first request and lasts {minutes} minutes."
+    )
+
+
 @cache
-def openapi_document() -> dict[str, Any]:
-    """The document served at /api/v1/openapi.json."""
+def openapi_document(requests_per_window: int, writes_per_window: int, window_seconds: int) -> dict[str, Any]:
+    """The document served at /api/v1/openapi.json, stating this server's rate limits."""
     operations = sorted(OPERATIONS, key=lambda o: (o.tag, o.path, o.method))
     paths: dict[str, dict[str, Any]] = {}
     requests: set[type[BaseModel]] = set()
@@ -231,7 +235,7 @@ def openapi_document() -> dict[str, Any]:
                     "unless asked for, 100 at most. Errors answer `{code, message, details, timestamp, "
                     "path}`; every answer carries an `X-Correlation-ID` to quote when asking for help. "
                     "Amounts are decimal strings; times are ISO 8601 in UTC.",
-                    RATE_LIMIT_NOTE,
+                    rate_limit_note(requests_per_window, writes_per_window, window_seconds),
                     IDEMPOTENCY_NOTE,
                 ]
             ),

@@ -792,13 +792,20 @@ async def delete_webhook(endpoint_id: int) -> Response:
 # --- The documentation ---------------------------------------------------------------------------------
 
 
+def _document() -> dict[str, Any]:
+    settings = runtime().settings
+    return openapi_document(
+        settings.api_requests_per_window, settings.api_writes_per_window, settings.api_window_seconds
+    )
+
+
 @bp.get("/openapi.json")
 async def openapi_json() -> Response:
-    return _json(openapi_document())
+    return _json(_document())
 
 
 @bp.get("/docs")
 async def docs() -> str:
     return await render_page(
-        "api/docs.html", document=openapi_document(), type_label=type_label, inline_code=inline_code
+        "api/docs.html", document=_document(), type_label=type_label, inline_code=inline_code
     )

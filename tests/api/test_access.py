@@ -117,6 +117,8 @@ async def test_the_rate_limit_answers_429_with_retry_after(factory, client):
     assert status == 429 and body["code"] == "rate_limited"
     assert 1 <= int(headers["Retry-After"]) <= 900
     assert (await call(client, "GET", "/api/v1/customers", other))[0] == 200
+    document = await (await client.get("/api/v1/openapi.json")).get_json()
+    assert "6 requests per 15 minutes, of which 3 may be writes" in document["info"]["description"]
 
 
 async def test_writes_are_limited_more_tightly_than_reads(factory, client):
