@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ops.i18n import gettext as _
+
 # Any answer from the receiver is judged within this; a slow receiver is a failed attempt.
 REQUEST_TIMEOUT_SECONDS = 10.0
 RESPONSE_EXCERPT_BYTES = 500
@@ -53,14 +55,14 @@ def check_url(url: str, policy: TargetPolicy) -> tuple[str, str, int]:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as error:
-        raise TargetRefused("not a valid URL") from error
+        raise TargetRefused(_("not a valid URL")) from error
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
-        raise TargetRefused("use an http:// or https:// URL")
+        raise TargetRefused(_("use an http:// or https:// URL"))
     if scheme == "http" and policy.require_https:
-        raise TargetRefused("use an https:// URL")
+        raise TargetRefused(_("use an https:// URL"))
     if parts.username or parts.password:
-        raise TargetRefused("a URL with a user name or password is not accepted")
+        raise TargetRefused(_("a URL with a user name or password is not accepted"))
     return scheme, parts.hostname, port or (443 if scheme == "https" else 80)
 
 
@@ -70,14 +72,20 @@ async def resolve_target(url: str, policy: TargetPolicy) -> str:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
-        raise TargetRefused(f"the host {host} could not be found") from error
+        raise TargetRefused(_("the host %(host)s could not be found", host=host)) from error
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
     if not addresses:
-        raise TargetRefused(f"the host {host} could not be found")
+        raise TargetRefused(_("the host %(host)s could not be found", host=host))
     if not policy.allow_private:
         for address in addresses:
             if _refused_address(address):
-                raise TargetRefused(f"{host} resolves to {address}, an address inside a private network")
+                raise TargetRefused(
+                    _(
+                        "%(host)s resolves to %(address)s, an address inside a private network",
+                        host=host,
+                        address=str(address),
+                    )
+                )
     return str(addresses[0])
 
 

@@ -78,6 +78,8 @@ TEST_EVENT_TYPE = "webhook.test"
 # The event types partners may subscribe to, one place for the settings page, the API and dispatch.
 # tests/webhooks/test_event_types.py checks this against the types the services record.
 EVENT_TYPES: tuple[str, ...] = (
+    "bay.created",
+    "bay.updated",
     "customer.consent_recorded",
     "customer.created",
     "customer.do_not_contact_changed",
@@ -90,16 +92,33 @@ EVENT_TYPES: tuple[str, ...] = (
     "deal.deposit_recorded",
     "deal.financing_approved",
     "deal.ready_for_delivery",
+    "deal.unit_assigned",
+    "fleet.created",
+    "fleet.deleted",
+    "fleet.updated",
     "interaction.logged",
     "interaction.resolved",
     "invoice.created",
+    "invoice.paid",
     "lead.created",
     "lead.moved",
     "lead.updated",
+    "maintenance.due_changed",
+    "maintenance.schedule_created",
+    "maintenance.schedule_deleted",
+    "maintenance.schedule_updated",
+    "maintenance.work_order_linked",
     "part.below_reorder_point",
     "part.created",
     "part.stock_changed",
     "part.updated",
+    "payment.failed",
+    "payment.intent_created",
+    "payment.refund_confirmed",
+    "payment.refund_failed",
+    "payment.refunded",
+    "payment.requested",
+    "payment.succeeded",
     "quote.accepted",
     "quote.approval_decided",
     "quote.approval_requested",
@@ -110,6 +129,11 @@ EVENT_TYPES: tuple[str, ...] = (
     "quote.updated",
     "technician.clocked_off",
     "technician.clocked_on",
+    "telemetry.alert_cleared",
+    "telemetry.alert_raised",
+    "telemetry.device_registered",
+    "telemetry.device_removed",
+    "telemetry.reading_recorded",
     "test_drive.booked",
     "test_drive.cancelled",
     "test_drive.checked_out",
@@ -124,6 +148,12 @@ EVENT_TYPES: tuple[str, ...] = (
     "unit.reserved",
     "unit.sold",
     "unit.updated",
+    "vehicle.created",
+    "vehicle.document_added",
+    "vehicle.document_removed",
+    "vehicle.stopped_reporting",
+    "vehicle.updated",
+    "vehicle_alert.work_order_linked",
     "work_order.assigned",
     "work_order.checked_in",
     "work_order.closed",
@@ -131,13 +161,28 @@ EVENT_TYPES: tuple[str, ...] = (
     "work_order.created",
     "work_order.estimate_decided",
     "work_order.estimate_sent",
+    "work_order.line_added",
+    "work_order.line_changed",
+    "work_order.line_removed",
     "work_order.moved",
     "work_order.note_added",
     "work_order.part_marked_used",
     "work_order.scheduled",
 )
-# Recorded but never sent to partners: who may sign in, tokens, tenants, and webhooks themselves.
-INTERNAL_EVENT_PREFIXES = ("api_token.", "user.", "tenant.", "webhook_endpoint.", "customer.exported")
+# Recorded but never sent to partners: who may sign in, tokens, tenants, settings and secrets, our own
+# integration plumbing, and webhooks themselves.
+INTERNAL_EVENT_PREFIXES = (
+    "api_token.",
+    "user.",
+    "tenant.",
+    "webhook_endpoint.",
+    "erp.",
+    "customer.exported",
+    "payment.settings_changed",
+    "telemetry.signing_secret_rotated",
+    "telemetry.traccar_secret_rotated",
+    "telemetry.thresholds_changed",
+)
 
 # After failed attempt n (1-based) the next waits RETRY_DELAYS[n-1]; after the last, the delivery fails.
 RETRY_DELAYS = (
@@ -440,16 +485,21 @@ async def send_test_event(uow: UnitOfWork, endpoint_id: int, now: datetime | Non
     return delivery
 
 
-async def send_again(uow: UnitOfWork, delivery_id: int, now: datetime | None = None) -> WebhookDelivery:
+async def send_again(
+    uow: UnitOfWork, endpoint_id: int, delivery_id: int, now: datetime | None = None
+) -> WebhookDelivery:
     """Try a delivery again now, with the same webhook-id; a failure starts the retry schedule over."""
     uow.actor.require("webhook.manage")
     now = now or utcnow()
+    # Endpoint first, then delivery: the order the worker's recording takes them in, so no deadlock.
+    endpoint = await _locked_endpoint(uow, endpoint_id)
     delivery = await uow.session.scalar(
-        select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
+        select(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.endpoint_id == endpoint.id)
+        .with_for_update()
     )
     if delivery is None:
         raise NotFound(f"webhook delivery {delivery_id}")
-    endpoint = await _locked_endpoint(uow, delivery.endpoint_id)
     if not endpoint.enabled:
         raise RuleViolation(_("Enable the endpoint before sending a delivery again."))
     delivery.status = "PENDING"

@@ -40,11 +40,13 @@ class Receiver:
     """Answers `status` (or redirects, or stalls) and keeps what verified, once per webhook-id."""
 
     secret: str = ""
-    status: int = 204
+    status: int = 200
     stall_seconds: float = 0.0
     redirect_to: str | None = None
     processed: list[Received] = field(default_factory=list)
     seen_ids: list[str] = field(default_factory=list)
+    # Every request as it came, to check signatures with other secrets too.
+    raw: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)
     rejected: int = 0
     port: int = field(default_factory=free_port)
     _stop: asyncio.Event | None = None
@@ -59,7 +61,8 @@ class Receiver:
 
         @app.post("/hooks/pitwall")
         async def receive() -> Any:
-            body = await request.get_data()
+            body = bytes(await request.get_data(as_text=False))  # type: ignore[arg-type]
+            self.raw.append((body, dict(request.headers)))
             if self.stall_seconds:
                 await asyncio.sleep(self.stall_seconds)
             try:
