@@ -3,6 +3,8 @@ errors a partner's integration must be able to rely on."""
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import func, select
 
 from ops.customers.models import Customer
@@ -229,3 +231,21 @@ async def test_work_orders_open_list_and_move_with_the_version(factory, client):
         client, "POST", "/api/v1/work-orders", token, {"vehicle_id": 999999, "complaint": "x"}
     )
     assert status == 422 and body["details"][0]["field"] == "vehicle_id"
+
+
+async def test_two_partners_moving_one_work_order_at_once_end_with_one_move(factory, client):
+    """Two systems move the same job with the version they read: one wins, the other gets 409."""
+    tenant = await factory.tenant()
+    first, second = await issue_token(tenant), await issue_token(tenant)
+    work_order = await tenant.work_order()
+    path = f"/api/v1/work-orders/{work_order.id}/move"
+
+    results = await asyncio.gather(
+        call(client, "POST", path, first, {"status": "CANCELLED", "version": work_order.version}),
+        call(client, "POST", path, second, {"status": "CANCELLED", "version": work_order.version}),
+    )
+
+    assert sorted(status for status, _, _ in results) == [200, 409]
+    _, current, _ = await call(client, "GET", f"/api/v1/work-orders/{work_order.id}", first)
+    winner = next(body for status, body, _ in results if status == 200)
+    assert current["status"] == winner["status"] and current["version"] == work_order.version + 1
