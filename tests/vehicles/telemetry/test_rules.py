@@ -238,3 +238,24 @@ async def test_a_reading_past_a_service_interval_makes_the_service_due_in_the_sa
         (row,) = (await session.scalars(select(VehicleMaintenance))).all()
     assert row.state in ("DUE", "OVERDUE")
     assert await events(shop.db, shop.id, "maintenance.due_changed")
+
+
+async def test_events_of_a_fleet_vehicle_reach_its_fleets_board_topic_too(factory):
+    """A manager limited to one fleet watches `fleet:<id>`: the vehicle's alerts must be sent there."""
+    from ops.vehicles.models import Fleet, Vehicle
+
+    shop = await factory.tenant()
+    vehicle, unique_id, _t = await tracked_vehicle(shop)
+    async with shop.db.uow(shop.admin.actor) as uow:
+        fleet = Fleet(name="Vans")
+        uow.session.add(fleet)
+        await uow.session.flush()
+        row = await uow.session.get(Vehicle, vehicle.id)
+        assert row is not None
+        row.fleet_id = fleet.id
+        await uow.commit()
+
+    await _ingest(shop, [_reading(unique_id, 1, engine_temp_c=112.0)])
+
+    for event in await events(shop.db, shop.id, "telemetry.reading_recorded", "telemetry.alert_raised"):
+        assert set(event.topics) == {"fleet", f"vehicle:{vehicle.id}", f"fleet:{fleet.id}"}
