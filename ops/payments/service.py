@@ -54,6 +54,13 @@ FIRST_RETRY_SECONDS = 30
 MAX_RETRY_SECONDS = 3600
 # How many pending requests and refunds one worker pass sends.
 BATCH = 50
+# What a stored provider event did; stored as the msgid and translated where it is shown.
+APPLIED = N_("Applied")
+APPLIED_DEAL_REFUND = N_("Applied: the deal no longer took a deposit, so the payment is refunded")
+APPLIED_INVOICE_REFUND = N_("Applied: the invoice was paid another way, so the payment is refunded")
+IGNORED_PAID = N_("Ignored: already paid")
+IGNORED_UNKNOWN = N_("Ignored: no payment here has this PaymentIntent")
+IGNORED_TYPE = N_("Ignored: an event type Pitwall does not use")
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -507,7 +514,7 @@ async def apply_stripe_event(
             return WebhookResult(event_id, True, "duplicate")
         obj = (event.get("data") or {}).get("object") or {}
         handler = _HANDLERS.get(event_type)
-        outcome = await handler(uow, obj) if handler is not None else "ignored: event type not used"
+        outcome = await handler(uow, obj) if handler is not None else IGNORED_TYPE
         stored.outcome = outcome[:MAX_MESSAGE]
         await uow.commit()
     return WebhookResult(event_id, False, outcome)
@@ -532,7 +539,7 @@ async def _owe_refund(uow: UnitOfWork, payment: Payment, reason: str) -> None:
 async def _on_intent_succeeded(uow: UnitOfWork, obj: dict[str, Any]) -> str:
     payment = await _payment_of_intent(uow, obj.get("id"))
     if payment is None:
-        return "ignored: no payment of ours has this PaymentIntent"
+        return IGNORED_UNKNOWN
     now = utcnow()
     # A conditional UPDATE: two different events reporting the same success count once.
     won = (
@@ -545,22 +552,22 @@ async def _on_intent_succeeded(uow: UnitOfWork, obj: dict[str, Any]) -> str:
         )
     ).scalar_one_or_none()
     if won is None:
-        return "ignored: already paid"
+        return IGNORED_PAID
     await uow.session.refresh(payment)
     subject = await _subject(uow, payment)
     intent_id = str(obj["id"])
-    outcome = "applied"
+    outcome = APPLIED
     if payment.deal_id is not None:
         if await take_card_deposit(uow, payment.deal_id, payment.amount, intent_id) is None:
             await _owe_refund(uow, payment, _("The deal no longer waited for this deposit."))
-            outcome = "applied: the deal no longer takes a deposit, refund owed"
+            outcome = APPLIED_DEAL_REFUND
     else:
         invoice = (
             await uow.session.execute(select(Invoice).where(Invoice.id == payment.invoice_id))
         ).scalar_one()
         if not await _mark_invoice_paid(uow, invoice, "CARD", intent_id):
             await _owe_refund(uow, payment, _("The invoice was paid another way already."))
-            outcome = "applied: the invoice was paid already, refund owed"
+            outcome = APPLIED_INVOICE_REFUND
     payload = _payload(payment, subject)
     if subject.person_id is not None:
         payload |= notice_payload(
@@ -589,21 +596,21 @@ async def _payment_failed_event(uow: UnitOfWork, payment: Payment) -> None:
 async def _on_intent_failed(uow: UnitOfWork, obj: dict[str, Any]) -> str:
     payment = await _payment_of_intent(uow, obj.get("id"))
     if payment is None:
-        return "ignored: no payment of ours has this PaymentIntent"
+        return IGNORED_UNKNOWN
     if payment.status == "SUCCEEDED":
-        return "ignored: already paid"
+        return IGNORED_PAID
     error = obj.get("last_payment_error") or {}
     payment.status = "FAILED"
     payment.failure_message = str(error.get("message") or _("The card payment failed."))[:MAX_MESSAGE]
     await uow.session.flush()
     await _payment_failed_event(uow, payment)
-    return "applied"
+    return APPLIED
 
 
 async def _on_charge_refunded(uow: UnitOfWork, obj: dict[str, Any]) -> str:
     payment = await _payment_of_intent(uow, obj.get("payment_intent"))
     if payment is None:
-        return "ignored: no payment of ours has this PaymentIntent"
+        return IGNORED_UNKNOWN
     refunded = from_minor_units(int(obj.get("amount_refunded") or 0), payment.currency)
     refunds = list(
         await uow.session.scalars(
@@ -646,7 +653,7 @@ async def _on_charge_refunded(uow: UnitOfWork, obj: dict[str, Any]) -> str:
         record(
             uow, "payment.refund_confirmed", _payload(payment, subject, refund=str(refunded)), subject.topics
         )
-    return "applied"
+    return APPLIED
 
 
 _HANDLERS = {
