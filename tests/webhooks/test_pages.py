@@ -129,7 +129,7 @@ async def test_the_log_shows_each_attempt_and_send_again_and_test_event_work(
 
     # A pending delivery waits for its retry: it has no "send again" button yet.
     page = await (await client.get(f"/settings/webhooks/{endpoint_id}")).get_data(as_text=True)
-    assert "HTTP 500" in page and "{&#34;ok&#34;: false}" in page and "next try" in page
+    assert 'webhook-failed">500</span>' in page and "{&#34;ok&#34;: false}" in page and "next try" in page
     assert f"/deliveries/{delivery.id}/resend" not in page
 
     receiver.status = 200
