@@ -74,8 +74,10 @@ def _deal_query() -> Any:
             User.name.label("rep_name"),
         )
         .join(Customer, Customer.id == Deal.customer_id)
+        .join(Quote, Quote.id == Deal.quote_id)
         .outerjoin(StockUnit, StockUnit.id == Deal.stock_unit_id)
-        .outerjoin(CatalogTrim, CatalogTrim.id == StockUnit.trim_id)
+        # A configured order's deal has no unit until its car arrives: its title is the quoted trim.
+        .outerjoin(CatalogTrim, CatalogTrim.id == func.coalesce(StockUnit.trim_id, Quote.trim_id))
         .outerjoin(User, User.id == Deal.rep_id)
     )
 
@@ -208,7 +210,7 @@ async def deal_detail(session: AsyncSession, deal_id: int) -> DealDetail | None:
 
 
 async def quotes_ready_for_a_deal(session: AsyncSession, limit: int = 200) -> list[Choice]:
-    """Accepted quotes that name a unit and have no deal yet, newest first."""
+    """Accepted quotes (of a stock unit or a configured order) with no deal yet, newest first."""
     rows = await session.execute(
         select(
             Quote.id,
@@ -221,8 +223,8 @@ async def quotes_ready_for_a_deal(session: AsyncSession, limit: int = 200) -> li
             CatalogTrim.model,
         )
         .join(Customer, Customer.id == Quote.customer_id)
-        .join(StockUnit, StockUnit.id == Quote.stock_unit_id)
-        .join(CatalogTrim, CatalogTrim.id == StockUnit.trim_id)
+        .outerjoin(StockUnit, StockUnit.id == Quote.stock_unit_id)
+        .join(CatalogTrim, CatalogTrim.id == func.coalesce(StockUnit.trim_id, Quote.trim_id))
         .outerjoin(Deal, Deal.quote_id == Quote.id)
         .where(Quote.status == "ACCEPTED", Deal.id.is_(None))
         .order_by(Quote.accepted_at.desc(), Quote.id.desc())
@@ -243,3 +245,29 @@ async def deal_of_quote(session: AsyncSession, quote_id: int) -> tuple[int, str]
     """The deal a quote became, if it did: (id, code)."""
     row = (await session.execute(select(Deal.id, Deal.number).where(Deal.quote_id == quote_id))).one_or_none()
     return None if row is None else (row.id, f"D-{row.number:06d}")
+
+
+@dataclass(frozen=True)
+class UnitChoice:
+    id: int
+    vin: str
+    colour: str
+    status: str
+
+
+async def assignable_units(session: AsyncSession, trim_id: int | None) -> list[UnitChoice]:
+    """Units that can become a configured order's car: its trim, in no deal, held by nobody; the
+    earliest arrival first (the car that has waited longest)."""
+    if trim_id is None:
+        return []
+    rows = await session.execute(
+        select(StockUnit.id, StockUnit.vin, StockUnit.colour, StockUnit.status)
+        .where(
+            StockUnit.trim_id == trim_id,
+            StockUnit.deal_id.is_(None),
+            StockUnit.held_by_reservation_id.is_(None),
+            StockUnit.status.in_(("INCOMING", "AVAILABLE")),
+        )
+        .order_by(StockUnit.arrived_on.asc().nulls_last(), StockUnit.id)
+    )
+    return [UnitChoice(row.id, row.vin, row.colour or "", row.status) for row in rows]

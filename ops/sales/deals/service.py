@@ -209,9 +209,9 @@ async def create_deal(uow: UnitOfWork, quote_id: int) -> Deal:
             ),
             field="quote_id",
         )
-    if quote.stock_unit_id is None:
+    if quote.stock_unit_id is None and quote.trim_id is None:
         raise RuleViolation(
-            _("%(quote)s names no stock unit; a deal sells one particular car.", quote=quote.code),
+            _("%(quote)s names no car: neither a stock unit nor a configured trim.", quote=quote.code),
             field="quote_id",
         )
     lead = (
@@ -252,7 +252,9 @@ async def create_deal(uow: UnitOfWork, quote_id: int) -> Deal:
             await uow.session.execute(select(Deal.id, Deal.number).where(Deal.quote_id == quote.id))
         ).one()
         raise DealExists(existing.id, existing.number) from None
-    await mark_unit_sold(uow, quote.stock_unit_id, deal.id)
+    if quote.stock_unit_id is not None:
+        await mark_unit_sold(uow, quote.stock_unit_id, deal.id)
+    # A configured (factory) order has no car yet: one of its trim is assigned when it arrives.
     record(uow, "deal.created", _payload(deal, quote_id=quote.id, total=str(deal.total)), _topics(deal))
     if lead.stage != "WON":
         # The lead's own move (history, event) commits the whole deal with it: one transaction.
@@ -433,6 +435,39 @@ async def approve_financing(uow: UnitOfWork, deal_id: int, *, expected_version: 
     return deal
 
 
+def _require_car(deal: Deal) -> None:
+    if deal.stock_unit_id is None:
+        raise RuleViolation(
+            _("Assign the car first: this deal was made on a configured order."), field="stock_unit_id"
+        )
+
+
+async def assign_unit(
+    uow: UnitOfWork, deal_id: int, unit_id: int, *, expected_version: int | None = None
+) -> Deal:
+    """The car of a configured order: a stock unit of the quoted trim, free or held for this deal's
+    lead, becomes the deal's (sold to it, as a unit quote's car is when the deal is made)."""
+    deal = await _deal(uow, deal_id, "deal.edit")
+    _check_version(uow, deal, expected_version)
+    if deal.status not in OPEN_STATUSES:
+        raise _wrong_status(deal, _("given a car"))
+    if deal.stock_unit_id is not None:
+        raise RuleViolation(_("This deal has its car already."), field="stock_unit_id")
+    trim_id = await uow.session.scalar(select(Quote.trim_id).where(Quote.id == deal.quote_id))
+    unit_trim = await uow.session.scalar(select(StockUnit.trim_id).where(StockUnit.id == unit_id))
+    if unit_trim is None:
+        raise NotFound(unit_id)
+    if unit_trim != trim_id:
+        raise RuleViolation(
+            _("This unit is another model or trim than the one the customer ordered."), field="stock_unit_id"
+        )
+    await mark_unit_sold(uow, unit_id, deal.id)
+    await _write(uow, deal, stock_unit_id=unit_id)
+    record(uow, "deal.unit_assigned", _payload(deal), _topics(deal))
+    await uow.commit()
+    return deal
+
+
 def _refuse_not_ready(deal: Deal, action: str) -> None:
     if deal.status == "OPEN":
         raise RuleViolation(_("Record the deposit first."), field="status")
@@ -449,6 +484,7 @@ async def mark_ready_for_delivery(
     _check_version(uow, deal, expected_version)
     if not _ready_for_delivery(deal):
         _refuse_not_ready(deal, _("made ready for delivery"))
+    _require_car(deal)
     await _write(uow, deal, status="READY_FOR_DELIVERY")
     record(uow, "deal.ready_for_delivery", _payload(deal), _topics(deal))
     await uow.commit()
@@ -463,6 +499,7 @@ async def schedule_delivery(
     _check_version(uow, deal, expected_version)
     if deal.status != "READY_FOR_DELIVERY" and not _ready_for_delivery(deal):
         _refuse_not_ready(deal, _("scheduled for delivery"))
+    _require_car(deal)
     if when is None:
         raise RuleViolation(_("Enter the day and time of the hand-over."), field="delivery_at")
     if when.tzinfo is None:
@@ -528,6 +565,7 @@ async def complete_delivery(
                 _("Mark the deal ready for delivery (or schedule the hand-over) first."), field="status"
             )
         _refuse_not_ready(deal, _("delivered"))
+    _require_car(deal)
     assert deal.stock_unit_id is not None
     unit = await mark_unit_delivered(uow, deal.stock_unit_id)
     vehicle, linked = await _customer_vehicle(uow, deal, unit)

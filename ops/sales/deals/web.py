@@ -22,6 +22,7 @@ from ops.sales.deals import queries
 from ops.sales.deals.service import (
     OPEN_STATUSES,
     approve_financing,
+    assign_unit,
     cancel_deal,
     complete_delivery,
     create_deal,
@@ -57,6 +58,8 @@ def timeline_text(entry: queries.TimelineEntry) -> str:
         if payload.get("method") == "CARD":
             return _("Deposit of %(amount)s paid by card.", amount=format_money(payload.get("amount", "0")))
         return _("Deposit of %(amount)s recorded.", amount=format_money(payload.get("amount", "0")))
+    if entry.type == "deal.unit_assigned":
+        return _("The ordered car was assigned to the deal.")
     if entry.type == "deal.financing_approved":
         return _("Financing approved.")
     if entry.type == "deal.ready_for_delivery":
@@ -224,6 +227,9 @@ async def _render_deal(
         detail = await queries.deal_detail(session, deal_id)
         card_payments = await payment_queries.deal_payments(session, deal_id)
         stripe_ready = await payment_queries.stripe_configured(session, actor.tenant_id)
+        assignable = []
+        if detail is not None and detail.deal.stock_unit_id is None:
+            assignable = await queries.assignable_units(session, detail.quote.trim_id)
     if detail is None:
         raise NotFound(deal_id)
     actor.require("deal.view")
@@ -246,7 +252,9 @@ async def _render_deal(
         "can_finance": can_edit and deal.financed and deal.status == "DEPOSIT_PAID",
         "can_ready": can_edit and ready,
         "can_schedule": can_edit and (ready or deal.status == "READY_FOR_DELIVERY"),
-        "can_deliver": can_edit and deal.status == "READY_FOR_DELIVERY",
+        "can_deliver": can_edit and deal.status == "READY_FOR_DELIVERY" and deal.stock_unit_id is not None,
+        "can_assign": can_edit and deal.stock_unit_id is None and deal.status in OPEN_STATUSES,
+        "assignable": assignable,
         "can_cancel": actor.can("deal.cancel") and deal.status in OPEN_STATUSES,
         "forms": forms or {},
         "errors": errors or {},
@@ -340,6 +348,18 @@ async def card_deposit(deal_id: int) -> Any:
         return _("The customer has been asked for the deposit by card.")
 
     return await _act(deal_id, "card", "", action, after_commit=send)
+
+
+@bp.post("/<int:deal_id>/unit", endpoint="assign_unit")
+@login_required
+async def assign_unit_route(deal_id: int) -> Any:
+    async def action(uow: Any, form: dict[str, str], version: int | None) -> None:
+        unit_id = _id(form.get("unit_id"))
+        if unit_id is None:
+            raise RuleViolation(_("Choose the car."), field="unit_id")
+        await assign_unit(uow, deal_id, unit_id, expected_version=version)
+
+    return await _act(deal_id, "assign", _("The car is assigned to the deal."), action)
 
 
 @bp.post("/<int:deal_id>/financing", endpoint="financing")

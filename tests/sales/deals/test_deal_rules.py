@@ -165,15 +165,16 @@ async def test_a_unit_in_a_deal_cannot_be_reserved_or_test_driven(runtime, facto
             )
 
 
-async def test_a_quote_without_a_unit_or_of_a_lost_lead_makes_no_deal(runtime, factory):
+async def test_a_quote_without_a_car_or_of_a_lost_lead_makes_no_deal(runtime, factory):
     shop = await factory.tenant()
     rep = await shop.user("sales_rep")
     _lead, unit, quote = await sale(shop, rep, held=False)
     async with shop.db.uow(shop.admin.actor) as uow:
         row = await uow.session.get_one(Quote, quote.id)
         row.stock_unit_id = None
+        row.trim_id = None
         await uow.commit()
-    with pytest.raises(RuleViolation, match="names no stock unit"):
+    with pytest.raises(RuleViolation, match="names no car"):
         await _deal_of(shop, rep, quote.id)
 
     lost = await shop.lead(owner=rep, last_name="Verloren")
