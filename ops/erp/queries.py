@@ -380,7 +380,11 @@ async def erp_state(session: AsyncSession, erp: str | None) -> ProviderState:
     )
 
 
-def payments_state() -> ProviderState:
+async def payments_state(session: AsyncSession, tenant_id: int) -> ProviderState:
+    from ops.payments.queries import stripe_configured
+
+    if not await stripe_configured(session, tenant_id):
+        return ProviderState("payments", "Stripe", "not_configured", breaker_label("not_configured"))
     state, success, error, error_at = _breaker_state(["stripe"])
     if state is None:
         return ProviderState(
@@ -390,32 +394,33 @@ def payments_state() -> ProviderState:
 
 
 async def webhooks_state(session: AsyncSession) -> ProviderState:
-    from ops.webhooks.models import WebhookDelivery, WebhookEndpoint
+    from ops.webhooks.queries import endpoint_rows
 
-    endpoints = await session.scalar(
-        select(func.count()).select_from(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True))
-    )
-    if not endpoints:
+    rows = await endpoint_rows(session)
+    if not rows:
         return ProviderState(
             "webhooks", _("Outbound webhooks"), "not_configured", _("No endpoints subscribed")
         )
-    pending = await session.scalar(
-        select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == "PENDING")
-    )
-    last_success = await session.scalar(select(func.max(WebhookDelivery.succeeded_at)))
-    state, _success, error, error_at = _breaker_state(["webhooks:"])
+    pending = sum(row.pending for row in rows)
+    successes = [row.last_attempt_at for row in rows if row.last_succeeded and row.last_attempt_at]
+    failing = [row for row in rows if row.last_succeeded is False or not row.endpoint.enabled]
+    state, _success, _error, _error_at = _breaker_state(["webhooks:"])
     if state is None:
-        state = "working" if last_success else "idle"
+        state = "unavailable" if failing else ("working" if successes else "idle")
+    last_error = ""
+    if failing:
+        endpoint = failing[0].endpoint
+        last_error = f"{endpoint.url}: {endpoint.disabled_reason or _('the last delivery failed')}"
     return ProviderState(
         "webhooks",
         _("Outbound webhooks"),
         state,
         breaker_label(state),
-        last_success_at=last_success,
-        last_error=error,
-        last_error_at=error_at,
-        queue_depth=int(pending or 0),
-        queue_text=ngettext("%(num)s delivery waiting", "%(num)s deliveries waiting", int(pending or 0)),
+        last_success_at=max(successes) if successes else None,
+        last_error=last_error,
+        last_error_at=failing[0].last_attempt_at if failing else None,
+        queue_depth=pending,
+        queue_text=ngettext("%(num)s delivery waiting", "%(num)s deliveries waiting", pending),
     )
 
 
@@ -448,11 +453,11 @@ async def mail_state(session: AsyncSession, smtp_configured: bool) -> ProviderSt
 
 
 async def integrations_overview(
-    session: AsyncSession, *, erp: str | None, smtp_configured: bool
+    session: AsyncSession, tenant_id: int, *, erp: str | None, smtp_configured: bool
 ) -> list[ProviderState]:
     return [
         await erp_state(session, erp),
-        payments_state(),
+        await payments_state(session, tenant_id),
         await webhooks_state(session),
         await mail_state(session, smtp_configured),
     ]

@@ -68,7 +68,7 @@ async def integrations() -> Any:
     settings = runtime().settings
     async with runtime().db.read(actor.tenant_id) as session:
         providers = await queries.integrations_overview(
-            session, erp=settings.erp, smtp_configured=settings.smtp_url is not None
+            session, actor.tenant_id, erp=settings.erp, smtp_configured=settings.smtp_url is not None
         )
         attention = await queries.pushes_needing_attention(session) if settings.erp else []
     return await render_page(

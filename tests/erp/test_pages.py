@@ -140,7 +140,8 @@ async def test_the_integrations_page_shows_each_provider_and_an_admin_sends_a_pu
     fake.refusals["sale.order"] = "No sales journal for CHF"
     adapter = odoo_adapter(server.url)
     await sync(runtime.db, adapter)
-    csrf = await sign_in(client, shop.admin.email)
+    admin = await shop.user("admin", locale="en")
+    csrf = await sign_in(client, admin.email)
 
     page = await _text(await client.get("/settings/integrations"))
     for provider in ("Odoo", "Stripe", "Outbound webhooks", "Mail"):
@@ -188,7 +189,7 @@ async def test_only_an_admin_sends_a_push_again_and_only_their_own(runtime, fact
     csrf = await sign_in(client, manager.email)
     assert (await client.post(retry_url, form={"csrf_token": csrf})).status_code == 403
     client.cookie_jar.clear()
-    csrf = await sign_in(client, other.admin.email)
+    csrf = await sign_in(client, (await other.user("admin", locale="en")).email)
     assert (await client.post(retry_url, form={"csrf_token": csrf})).status_code == 404
     [unchanged] = await jobs_of(runtime.db, shop.id, "sales_order")
     assert unchanged.attempts == 1

@@ -4,6 +4,7 @@ and invents nothing, and part levels come back through the stock ledger."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -243,3 +244,20 @@ async def test_each_dealership_sees_only_its_own_sync_jobs(runtime, factory, odo
     async with runtime.db.read(theirs.id) as session:
         assert await sync_status_for(session, "deal", deal.id) is None
     await adapter.aclose()
+
+
+async def test_two_workers_at_once_push_each_document_once(runtime, factory, odoo):
+    fake, server = odoo
+    shop = await factory.tenant()
+    deals = [await deal_made(shop) for _ in range(3)]
+    first, second = odoo_adapter(server.url), odoo_adapter(server.url)
+
+    await asyncio.gather(sync(runtime.db, first), sync(runtime.db, second))
+
+    for deal in deals:
+        assert len(fake.find("sale.order", client_order_ref=f"{shop.tenant.slug}/{deal.code}")) == 1
+    jobs = await jobs_of(runtime.db, shop.id, "sales_order")
+    assert sorted(job.local_id for job in jobs) == sorted(deal.id for deal in deals)
+    assert {job.status for job in jobs} == {"SYNCED"}
+    await first.aclose()
+    await second.aclose()

@@ -13,14 +13,17 @@ async def test_without_an_erp_the_pages_show_nothing_of_it_and_nothing_is_queued
     shop = await factory.tenant()
     deal = await deal_made(shop)
     await add_part(shop, "BRK-1", "Brake pads", on_hand="3")
-    csrf = await sign_in(client, shop.admin.email)
+    admin = await shop.user("admin", locale="en")
+    csrf = await sign_in(client, admin.email)
 
     deal_page = await (await client.get(f"/sales/deals/{deal.id}")).get_data(as_text=True)
     parts_page = await (await client.get("/workshop/parts")).get_data(as_text=True)
     integrations = await (await client.get("/settings/integrations")).get_data(as_text=True)
 
     assert "erp-sync" not in deal_page and "Pull stock and prices" not in parts_page
-    assert 'id="integration-erp"' in integrations and "Not configured" in integrations
+    for provider in ("erp", "payments", "webhooks"):
+        assert f'<tr id="integration-{provider}" class="integration-not_configured">' in integrations
+    assert "Not configured" in integrations
     assert (await client.post("/workshop/parts/erp-pull", form={"csrf_token": csrf})).status_code == 404
     await asyncio.sleep(0)
     assert await jobs_of(runtime.db, shop.id) == []
