@@ -20,12 +20,15 @@ from quart.asgi import ASGIHTTPConnection
 from werkzeug.exceptions import HTTPException
 
 from ops import health
+from ops.api import web as api_web
+from ops.auth import tokens_web as api_tokens_web
 from ops.auth import web as auth_web
 from ops.auth.actor import NotFound, PermissionDenied, role_label
 from ops.config import Settings, load_settings
 from ops.customers import web as customers_web
 from ops.customers.live import CustomerLive, customer_topic_guard
 from ops.db import Database
+from ops.erp import web as erp_web
 from ops.i18n import (
     LANGUAGES,
     N_,
@@ -40,9 +43,12 @@ from ops.i18n import (
 )
 from ops.i18n import gettext as _
 from ops.logs import accepted_correlation_id, configure_logging, correlation_id
+from ops.mail import web as mail_admin_web
 from ops.metrics import LATENCY, REQUESTS
 from ops.notices import UserNoticeLive, guard_user_topic
 from ops.pages import is_htmx, render_page
+from ops.payments import web as payments_web
+from ops.payments.live import InvoicePaymentLive, invoice_topic_guard
 from ops.ratelimit import RateLimiter
 from ops.runtime import Runtime, runtime
 from ops.sales.deals import web as deals_web
@@ -55,6 +61,11 @@ from ops.sales.quotes.live import ApprovalsLive, QuoteLive, guard_approvals_topi
 from ops.sales.stock import web as stock_web
 from ops.sales.stock.live import StockLive, guard_stock_topic
 from ops.tenants.service import tenant_by_id
+from ops.vehicles import web as vehicles_web
+from ops.vehicles.live import FleetLive, VehicleLive, fleet_topic_guard, vehicle_topic_guard
+from ops.vehicles.maintenance import web as maintenance_web
+from ops.vehicles.telemetry import web as telemetry_web
+from ops.webhooks import web as webhooks_web
 from ops.worker import run_worker
 from ops.workshop import web as workshop_web
 from ops.workshop.bays import web as bays_web
@@ -92,61 +103,101 @@ class NavItem:
     current: bool
 
 
-def _navigation() -> list[NavItem]:
+@dataclass
+class NavSection:
+    """One area of the product in the top bar: its pages show in the bar while you are in it, the
+    other areas' pages in a menu under the area's name."""
+
+    label: str
+    key: str
+    items: list[NavItem]
+    path_prefixes: tuple[str, ...]
+
+    @property
+    def current(self) -> bool:
+        return any(item.current for item in self.items) or request.path.startswith(self.path_prefixes)
+
+
+def _item(label: str, endpoint: str, *, exact: bool = False, also: tuple[str, ...] = ()) -> NavItem:
+    url = url_for(endpoint)
+    path = request.path
+    current = path == url if exact else (path == url or path.startswith((url + "/", *also)))
+    return NavItem(label, url, current)
+
+
+def _one_current(sections: list[NavSection]) -> None:
+    """A page under two items' addresses (/vehicles/telematics under /vehicles) belongs to the longer."""
+    matches = [item for section in sections for item in section.items if item.current]
+    best = max(matches, key=lambda item: len(item.url), default=None)
+    for item in matches:
+        item.current = item is best
+
+
+def _navigation() -> list[NavSection]:
     actor = g.get("actor")
     if actor is None:
         return []
-    items = []
+    workshop = []
     if actor.can("workshop.view"):
-        items.append(
-            NavItem(_("Job board"), url_for("workshop.board"), request.path == url_for("workshop.board"))
-        )
+        workshop.append(_item(_("Job board"), "workshop.board", exact=True))
     if actor.can("work_order.create"):
-        url = url_for("workshop.new_work_order")
-        items.append(NavItem(_("New work order"), url, request.path == url))
-    if actor.can("bay.view"):
-        url = url_for("bays.overview")
-        items.append(NavItem(_("Bays"), url, request.path.startswith(url)))
-    if actor.can("kpi.view"):
-        url = url_for("kpis.panel")
-        items.append(NavItem(_("KPIs"), url, request.path == url))
-    if actor.can("invoice.view"):
-        url = url_for("invoices.invoice_list")
-        items.append(NavItem(_("Invoices"), url, request.path.startswith(url)))
+        workshop.append(_item(_("New work order"), "workshop.new_work_order", exact=True))
     if actor.can("time_clock.use"):
-        url = url_for("technicians.my_jobs")
-        items.append(NavItem(_("My jobs"), url, request.path == url))
+        workshop.append(_item(_("My jobs"), "technicians.my_jobs", exact=True))
+    if actor.can("bay.view"):
+        workshop.append(_item(_("Bays"), "bays.overview"))
     if actor.can("technicians.view"):
-        url = url_for("technicians.overview")
-        items.append(NavItem(_("Technicians"), url, request.path == url))
+        workshop.append(_item(_("Technicians"), "technicians.overview", exact=True))
     if actor.can("parts.view"):
-        url = url_for("parts.index")
-        items.append(NavItem(_("Parts"), url, request.path.startswith(url)))
-    if actor.can("customer.view"):
-        url = url_for("customers.index")
-        items.append(NavItem(_("Customers"), url, request.path.startswith(url)))
+        workshop.append(_item(_("Parts"), "parts.index"))
+    if actor.can("invoice.view"):
+        workshop.append(_item(_("Invoices"), "invoices.invoice_list"))
+    if actor.can("kpi.view"):
+        workshop.append(_item(_("KPIs"), "kpis.panel", exact=True))
+    sales = []
     if actor.can("lead.view"):
-        url = url_for("leads.board")
-        current = request.path == url or request.path.startswith("/sales/leads")
-        items.append(NavItem(_("Pipeline"), url, current))
+        sales.append(_item(_("Pipeline"), "leads.board", exact=True, also=("/sales/leads",)))
+    if actor.can("customer.view"):
+        sales.append(_item(_("Customers"), "customers.index"))
     if actor.can("stock.view"):
-        url = url_for("stock.index")
-        current = request.path.startswith((url, url_for("stock.test_drives")))
-        items.append(NavItem(_("Stock"), url, current))
+        sales.append(_item(_("Stock"), "stock.index", also=("/sales/test-drives",)))
     if actor.can("quote.view"):
-        url = url_for("quotes.index")
-        current = request.path.startswith((url, "/sales/configure"))
-        items.append(NavItem(_("Quotes"), url, current))
+        sales.append(_item(_("Quotes"), "quotes.index", also=("/sales/configure",)))
     if actor.can("quote.approve"):
-        url = url_for("quotes.approvals")
-        items.append(NavItem(_("Approvals"), url, request.path == url))
+        sales.append(_item(_("Approvals"), "quotes.approvals", exact=True))
     if actor.can("deal.view"):
-        url = url_for("deals.index")
-        items.append(NavItem(_("Deals"), url, request.path.startswith(url)))
+        sales.append(_item(_("Deals"), "deals.index"))
     if actor.can("sales_kpi.view"):
-        url = url_for("sales_kpis.panel")
-        items.append(NavItem(_("Sales KPIs"), url, request.path == url))
-    return items
+        sales.append(_item(_("Sales KPIs"), "sales_kpis.panel", exact=True))
+    vehicles = []
+    if actor.can("vehicle.view"):
+        vehicles.append(_item(_("Vehicles"), "vehicles.index"))
+    if actor.can("fleet.view"):
+        vehicles.append(_item(_("Fleet board"), "fleet.board", exact=True))
+        vehicles.append(_item(_("Fleets"), "fleet.fleets"))
+        vehicles.append(_item(_("Maintenance schedules"), "maintenance.schedules"))
+    if actor.can("fleet.manage"):
+        vehicles.append(_item(_("Telematics"), "telemetry.settings_page"))
+    settings = []
+    if actor.can("integration.view"):
+        settings.append(_item(_("Integrations"), "erp.integrations"))
+    if actor.can("api_token.manage"):
+        settings.append(_item(_("API tokens"), "api_tokens.index"))
+    if actor.can("webhook.manage"):
+        settings.append(_item(_("Webhooks"), "webhooks.index"))
+    if actor.can("integration.manage"):
+        settings.append(_item(_("Payments"), "payments.settings_page"))
+    if actor.can("mail.view"):
+        settings.append(_item(_("Mail"), "mail_admin.index"))
+    sections = [
+        NavSection(_("Workshop"), "workshop", workshop, ("/workshop",)),
+        NavSection(_("Sales"), "sales", sales, ("/sales", "/customers")),
+        NavSection(_("Vehicles"), "vehicles", vehicles, ("/vehicles", "/fleet")),
+        NavSection(_("Settings"), "settings", settings, ("/settings", "/api/v1/docs")),
+    ]
+    sections = [section for section in sections if section.items]
+    _one_current(sections)
+    return sections
 
 
 class TenantDisplayCache:
@@ -181,11 +232,13 @@ class TenantDisplayCache:
 
 
 class RouteBodyLimits(ASGIHTTPConnection):
-    """The site-wide request size limit, raised only on the routes that take photo uploads."""
+    """The site-wide request size limit, raised only on the routes that take photo and document uploads."""
 
     def _create_request_from_scope(self, send: ASGISendCallable) -> Request:
         request = super()._create_request_from_scope(send)
-        limit = technicians_web.request_body_limit(request.path)
+        limit = technicians_web.request_body_limit(request.path) or vehicles_web.request_body_limit(
+            request.path
+        )
         if limit is not None:
             request.max_content_length = limit
             request.body = request.body_class(request.content_length, limit)
@@ -236,6 +289,9 @@ def create_app(settings: Settings | None = None) -> Quart:
             "kpi": KpiLive(),
             "approvals": ApprovalsLive(),
             "quote": QuoteLive(),
+            "fleet": FleetLive(),
+            "vehicle": VehicleLive(),
+            "invoice": InvoicePaymentLive(),
         },
         client_queue_bytes=settings.sse_client_queue_bytes,
         heartbeat_seconds=settings.sse_heartbeat_seconds,
@@ -264,6 +320,9 @@ def create_app(settings: Settings | None = None) -> Quart:
             "kpi": guard_kpi_topic,
             "approvals": guard_approvals_topic,
             "quote": quote_topic_guard(db),
+            "fleet": fleet_topic_guard(db),
+            "vehicle": vehicle_topic_guard(db),
+            "invoice": invoice_topic_guard(db),
         },
     )
 
@@ -288,6 +347,16 @@ def create_app(settings: Settings | None = None) -> Quart:
         sales_kpis_web.bp,
         realtime_endpoints.bp,
         health.bp,
+        telemetry_web.bp,
+        vehicles_web.bp,
+        vehicles_web.fleet_bp,
+        maintenance_web.bp,
+        payments_web.bp,
+        erp_web.bp,
+        api_web.bp,
+        api_tokens_web.bp,
+        webhooks_web.bp,
+        mail_admin_web.bp,
     ):
         app.register_blueprint(blueprint)
 
@@ -447,7 +516,9 @@ ERROR_TEXT = {
 async def _error_response(code: int, description: str | None = None) -> Any:
     title, message = ERROR_TEXT.get(code, ERROR_TEXT[500])
     title, message = _(title), description or _(message)
-    if request.path.startswith(("/api/", "/hooks/", "/live", "/healthz", "/readyz")):
+    if request.path.startswith("/api/"):
+        return api_web.error_body(code, message), code
+    if request.path.startswith(("/hooks/", "/live", "/healthz", "/readyz")):
         return {
             "code": code,
             "message": message,

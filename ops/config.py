@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -59,6 +60,32 @@ class Settings:
     # asks for the new totals): plenty for a customer, too few to hammer the database.
     public_requests_per_window: int = 120
     public_window_seconds: int = 600
+    # Outbound webhooks may go to private, loopback and link-local addresses (a partner on the same
+    # network, the tests' local receivers). Off by default: an endpoint URL must not reach inside (SSRF).
+    webhook_allow_private_targets: bool = False
+    webhook_poll_seconds: float = 1.0
+    # ERP (H5, integrations/erp): "odoo" or "generic"; None means no ERP and no sync jobs at all.
+    # Odoo: erp_url is the server (https://erp.example.ch), erp_db/erp_user/erp_api_key its login.
+    # Generic: erp_url receives the signed documents, erp_pull_url answers part levels.
+    erp: str | None = None
+    erp_url: str | None = None
+    erp_db: str | None = None
+    erp_user: str | None = None
+    erp_api_key: str | None = None
+    erp_secret: str | None = None
+    erp_pull_url: str | None = None
+    erp_pull_minutes: int = 60
+    erp_timeout_seconds: float = 10.0
+    erp_poll_seconds: float = 5.0
+    # Domain events younger than this are left for the next pass, so that one committed late with a
+    # smaller id is not stepped over by the ERP's event cursor.
+    erp_event_grace_seconds: float = 10.0
+    # Stripe's API (payments); tests point it at a local server that speaks the same endpoints.
+    stripe_api_base: str = "https://api.stripe.com"
+    # Partner API (ops/api): requests per token and window, writes (POST, PATCH, DELETE) more tightly.
+    api_requests_per_window: int = 1000
+    api_writes_per_window: int = 100
+    api_window_seconds: int = 900
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -90,6 +117,31 @@ def _secret_key(data_dir: Path, env: str) -> str:
     return key
 
 
+def _erp_settings(env_vars: Mapping[str, str]) -> dict[str, object]:
+    """The ERP's settings (H5); a half-configured ERP stops the start with what is missing."""
+    kind = (env_vars.get("PITWALL_ERP") or "").strip().lower() or None
+    if kind not in (None, "odoo", "generic"):
+        raise RuntimeError(f"PITWALL_ERP must be odoo or generic, not {kind!r}")
+    values: dict[str, object] = {
+        "erp": kind,
+        "erp_url": env_vars.get("PITWALL_ERP_URL") or None,
+        "erp_db": env_vars.get("PITWALL_ERP_DB") or None,
+        "erp_user": env_vars.get("PITWALL_ERP_USER") or None,
+        "erp_api_key": env_vars.get("PITWALL_ERP_API_KEY") or None,
+        "erp_secret": env_vars.get("PITWALL_ERP_SECRET") or None,
+        "erp_pull_url": env_vars.get("PITWALL_ERP_PULL_URL") or None,
+        "erp_pull_minutes": int(env_vars.get("PITWALL_ERP_PULL_MINUTES") or 60),
+    }
+    required = {
+        "odoo": ("PITWALL_ERP_URL", "PITWALL_ERP_DB", "PITWALL_ERP_USER", "PITWALL_ERP_API_KEY"),
+        "generic": ("PITWALL_ERP_URL", "PITWALL_ERP_SECRET"),
+    }.get(kind or "", ())
+    missing = [name for name in required if not env_vars.get(name)]
+    if missing:
+        raise RuntimeError(f"PITWALL_ERP={kind} needs {', '.join(missing)}")
+    return values
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env_vars = os.environ if environ is None else environ
     env = env_vars.get("PITWALL_ENV", "development")
@@ -109,6 +161,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         smtp_url=env_vars.get("PITWALL_SMTP_URL") or None,
         mail_from=env_vars.get("PITWALL_MAIL_FROM") or Settings.mail_from,
         public_url=env_vars.get("PITWALL_PUBLIC_URL") or None,
+        stripe_api_base=env_vars.get("PITWALL_STRIPE_API_BASE") or Settings.stripe_api_base,
+        webhook_allow_private_targets=_bool(env_vars.get("PITWALL_WEBHOOK_ALLOW_PRIVATE"), False),
+        api_requests_per_window=int(
+            env_vars.get("PITWALL_API_REQUESTS_PER_WINDOW") or Settings.api_requests_per_window
+        ),
+        api_writes_per_window=int(
+            env_vars.get("PITWALL_API_WRITES_PER_WINDOW") or Settings.api_writes_per_window
+        ),
+        **_erp_settings(env_vars),  # type: ignore[arg-type]
     )
 
 

@@ -85,6 +85,8 @@ PERMISSIONS: dict[str, set[str]] = {
     # The outside world: partner API tokens, webhook subscriptions, integrations and sent mail.
     "api_token.manage": {"admin"},
     "webhook.manage": {"admin"},
+    # Reading the subscriptions (never their secrets): the partner API's `webhooks:read`.
+    "webhook.view": {"admin"},
     "integration.view": {"admin", "sales_manager", "workshop_manager"},
     "integration.manage": {"admin"},
     "mail.view": {"admin"},
@@ -110,6 +112,7 @@ PERMISSION_SCOPES: dict[str, str] = {
     "work_order.move": "work_orders:write",
     "telemetry.ingest": "telemetry:write",
     "webhook.manage": "webhooks:write",
+    "webhook.view": "webhooks:read",
 }
 
 

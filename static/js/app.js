@@ -234,19 +234,31 @@
     if (key && target.getAttribute("data-live-key") === key) event.detail.shouldSwap = false;
   });
 
-  // Work-order page: one action form open at a time; Escape closes it and returns to its button.
+  // Work-order page actions and the top bar's area menus: one open at a time; Escape closes it and
+  // returns to its button; a click elsewhere closes a menu.
+  var POPUPS = ["details.action", ".nav-menu details"];
+  function popupKind(element) {
+    return POPUPS.find(function (selector) { return element.matches && element.matches(selector); });
+  }
   document.addEventListener("toggle", function (event) {
     var opened = event.target;
-    if (!opened.matches || !opened.matches("details.action") || !opened.open) return;
-    document.querySelectorAll("details.action[open]").forEach(function (other) {
+    var kind = popupKind(opened);
+    if (!kind || !opened.open) return;
+    document.querySelectorAll(kind + "[open]").forEach(function (other) {
       if (other !== opened) other.open = false;
     });
   }, true);
   document.addEventListener("keydown", function (event) {
-    var open = event.key === "Escape" && event.target.closest && event.target.closest("details.action[open]");
+    if (event.key !== "Escape" || !event.target.closest) return;
+    var open = event.target.closest(POPUPS.map(function (selector) { return selector + "[open]"; }).join(", "));
     if (!open) return;
     open.open = false;
     open.querySelector("summary").focus();
+  });
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll(".nav-menu details[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.open = false;
+    });
   });
 
   // Invoice: the Print button (no inline handlers under the CSP).
