@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from ops.auth.actor import Actor
 from ops.auth.models import User
@@ -41,7 +41,17 @@ from ops.sales.models import (
 from ops.sales.quotes.pricing import approval_reasons, encode_reasons, price_quote
 from ops.tenants.models import Counter, Tenant
 from ops.tenants.service import provision_tenant
-from ops.vehicles.models import Vehicle
+from ops.vehicles.health import refresh_health
+from ops.vehicles.maintenance.service import refresh_vehicle_maintenance
+from ops.vehicles.models import (
+    Fleet,
+    MaintenanceSchedule,
+    TelematicsDevice,
+    TelemetryReading,
+    Vehicle,
+    VehicleAlert,
+    VehicleMaintenance,
+)
 from ops.workshop.bays.service import create_bay
 from ops.workshop.jobs.service import add_labour_line, add_part_line
 from ops.workshop.models import (
@@ -478,6 +488,7 @@ async def seed_demo(db: Database) -> tuple[Tenant, bool]:
         open_orders.append((work_order.id, status, technician_id))
     await _put_open_orders_on_bays(db, manager, open_orders, bay_ids, now)
     await _seed_showroom(db, tenant, users, rng)
+    await _seed_fleet(db, tenant, users["workshop_manager"], rng)
     return tenant, True
 
 
@@ -1361,3 +1372,164 @@ async def _import_deal(
                 published_at=at,
             )
         )
+
+
+# --- Vehicles and telematics -------------------------------------------------------------------------------
+
+FLEETS = (
+    ("Alpenblick Ersatzwagen", "Our loan cars for customers whose car is in the workshop."),
+    ("Taxi Zürisee GmbH", "A taxi company's cars, serviced under a fleet contract."),
+)
+FLEET_SIZE = 6
+TRACKED_VEHICLES = 10
+TELEMETRY_DAYS = 90
+# (service, interval km, interval months, work-order category)
+SCHEDULES = (
+    ("Oil change", 15_000, 12, "Oil Change"),
+    ("Inspection", None, 24, "Inspection"),
+    ("Tyres", 40_000, None, "Tire Service"),
+)
+# Open alerts on the tracked cars as the demo starts: (tracked index, condition, severity, value, threshold).
+DEMO_ALERTS = (
+    (0, "engine_temp_high", "CRITICAL", 118.0, 104.44),
+    (1, "tyre_rl_low", "HIGH", 176.0, 193.05),
+    (2, "battery_low", "MEDIUM", 11.9, 12.2),
+    (3, "dtc:P0420", "MEDIUM", None, None),
+)
+
+
+async def _seed_fleet(db: Database, tenant: Tenant, manager: Actor, rng: random.Random) -> None:
+    """Two fleets of existing cars, ten tracked cars with 90 days of daily readings (one silent for
+    three days), open alerts (one critical), and the schedules with some cars due or overdue."""
+    today = datetime.now(ZoneInfo(tenant.timezone)).date()
+    now = utcnow()
+    async with db.uow(manager) as uow:
+        session = uow.session
+        vehicles = list((await session.scalars(select(Vehicle).order_by(Vehicle.id))).all())
+        fleets = [Fleet(name=name, description=description) for name, description in FLEETS]
+        session.add_all(fleets)
+        await session.flush()
+        # The first cars go to the fleets; the tracked ones are spread over both fleets and owners.
+        for index, fleet in enumerate(fleets):
+            for vehicle in vehicles[index * FLEET_SIZE : (index + 1) * FLEET_SIZE]:
+                vehicle.fleet_id = fleet.id
+        tracked = vehicles[FLEET_SIZE - 3 : FLEET_SIZE - 3 + TRACKED_VEHICLES]
+        readings: list[dict[str, Any]] = []
+        for number, vehicle in enumerate(tracked):
+            session.add(
+                TelematicsDevice(
+                    vehicle_id=vehicle.id,
+                    kind="TRACCAR",
+                    unique_id=f"demo-tracker-{number + 1:02d}",
+                    created_at=now - timedelta(days=TELEMETRY_DAYS + 1),
+                )
+            )
+            # The last tracked car stopped reporting three days ago.
+            silent_days = 3 if number == TRACKED_VEHICLES - 1 else 0
+            readings += _daily_readings(tenant.id, vehicle, now, silent_days, rng)
+            last = readings[-1]
+            vehicle.odometer_m = last["odometer_m"]
+            vehicle.odometer_km = vehicle.odometer_m // 1000
+            vehicle.last_reading_at = last["recorded_at"]
+        # The latest reading of each car with an alert shows what raised it.
+        latest = {row["vehicle_id"]: row for row in readings}
+        for index, condition, _severity, value, _threshold in DEMO_ALERTS:
+            row = latest[tracked[index].id]
+            if condition == "engine_temp_high":
+                row["engine_temp_c"] = value
+            elif condition == "tyre_rl_low":
+                row["tyre_rl_kpa"] = value
+            elif condition == "battery_low":
+                row["battery_v"] = value
+            else:
+                row["dtc_codes"] = [condition.removeprefix("dtc:")]
+        # One statement for all readings: the seed stays fast.
+        await session.execute(insert(TelemetryReading), readings)
+        for index, condition, severity, value, threshold in DEMO_ALERTS:
+            session.add(
+                VehicleAlert(
+                    vehicle_id=tracked[index].id,
+                    condition=condition,
+                    severity=severity,
+                    value=value,
+                    threshold=threshold,
+                    opened_at=now - timedelta(hours=2 + index * 5),
+                    last_seen_at=now - timedelta(minutes=20),
+                )
+            )
+        categories = {
+            str(name): int(category_id)
+            for category_id, name in await session.execute(
+                select(WorkOrderCategory.id, WorkOrderCategory.name)
+            )
+        }
+        schedules = [
+            MaintenanceSchedule(
+                service_type=service,
+                interval_km=interval_km,
+                interval_months=interval_months,
+                category_id=categories.get(category),
+            )
+            for service, interval_km, interval_months, category in SCHEDULES
+        ]
+        session.add_all(schedules)
+        await session.flush()
+        # When each service was last done: mostly well within the interval, about one in eight near or
+        # past it, so the board has a few cars due and overdue.
+        for vehicle in vehicles:
+            for schedule in schedules:
+                days = (schedule.interval_months or 24) * 30
+                distance = schedule.interval_km or 20_000
+                share = rng.uniform(0.9, 1.08) if rng.random() < 0.12 else rng.uniform(0.05, 0.75)
+                session.add(
+                    VehicleMaintenance(
+                        vehicle_id=vehicle.id,
+                        schedule_id=schedule.id,
+                        last_done_on=today - timedelta(days=int(days * share)),
+                        last_done_km=max(0, vehicle.odometer_km - int(distance * share)),
+                    )
+                )
+        await session.flush()
+        for vehicle in vehicles:
+            await refresh_vehicle_maintenance(uow, vehicle, today)
+            await refresh_health(uow, vehicle)
+        await uow.commit()
+
+
+def _daily_readings(
+    tenant_id: int, vehicle: Vehicle, now: datetime, silent_days: int, rng: random.Random
+) -> list[dict[str, Any]]:
+    """A reading a day for 90 days, in SI units: a daily drive, a battery that ages, tyres that lose air."""
+    rows: list[dict[str, Any]] = []
+    odometer_m = max(0, vehicle.odometer_km - TELEMETRY_DAYS * 60) * 1000
+    daily_km = rng.randint(25, 90)
+    base_efficiency = rng.uniform(5.2, 8.4)
+    for day in range(TELEMETRY_DAYS, silent_days, -1):
+        odometer_m += int(daily_km * rng.uniform(0.4, 1.6) * 1000)
+        age = (TELEMETRY_DAYS - day) / TELEMETRY_DAYS
+        tyre = 235.0 - 18 * age + rng.uniform(-3, 3)
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "vehicle_id": vehicle.id,
+                "recorded_at": now - timedelta(days=day - 1, hours=rng.randint(1, 6)),
+                "received_at": now - timedelta(days=day - 1),
+                "source": "TRACCAR",
+                "fuel_level": round(rng.uniform(0.15, 0.95), 2),
+                "fuel_l_per_100km": round(base_efficiency + rng.uniform(-0.6, 0.9), 2),
+                "engine_load": round(rng.uniform(0.22, 0.55), 2),
+                "engine_temp_c": round(rng.uniform(86, 96), 1),
+                "battery_v": round(12.7 - 0.3 * age + rng.uniform(-0.1, 0.1), 2),
+                "odometer_m": odometer_m,
+                "tyre_fl_kpa": round(tyre + rng.uniform(-2, 2), 1),
+                "tyre_fr_kpa": round(tyre + rng.uniform(-2, 2), 1),
+                "tyre_rl_kpa": round(tyre + rng.uniform(-2, 2), 1),
+                "tyre_rr_kpa": round(tyre + rng.uniform(-2, 2), 1),
+                "latitude": round(47.37 + rng.uniform(-0.08, 0.08), 5),
+                "longitude": round(8.54 + rng.uniform(-0.12, 0.12), 5),
+                "speed_mps": round(rng.uniform(0, 25), 1),
+                "rpm": rng.randint(800, 2800),
+                "dtc_codes": [],
+            }
+        )
+    return rows

@@ -27,6 +27,7 @@ from ops.events import record
 from ops.i18n import gettext as _
 from ops.sales.stock.service import validated_vin
 from ops.tenants.models import PLANS, Tenant
+from ops.vehicles.maintenance.service import refresh_vehicle_maintenance
 from ops.vehicles.models import (
     FUEL_TYPES,
     TRANSMISSIONS,
@@ -240,6 +241,7 @@ async def create_vehicle(uow: UnitOfWork, data: VehicleData, today: date) -> Veh
             {"vin": _("Another vehicle of this dealership already has this VIN.")}
         ) from error
     record(uow, "vehicle.created", _payload(vehicle), vehicle_topics(vehicle.id, vehicle.fleet_id))
+    await refresh_vehicle_maintenance(uow, vehicle, today)
     await uow.commit()
     return vehicle
 
@@ -275,9 +277,7 @@ async def update_vehicle(
     if old_fleet is not None and old_fleet != vehicle.fleet_id:
         topics.append(f"fleet:{old_fleet}")
     record(uow, "vehicle.updated", _payload(vehicle, changed=sorted(changed)), topics)
-    if {"make", "model", "odometer_km"} & changed.keys():
-        from ops.vehicles.maintenance.service import refresh_vehicle_maintenance
-
+    if {"make", "model", "odometer_km", "status", "last_service_on"} & changed.keys():
         await refresh_vehicle_maintenance(uow, vehicle, today)
     await uow.commit()
     return vehicle

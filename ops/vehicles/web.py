@@ -61,6 +61,7 @@ FLEETS_TEMPLATE = "vehicles/fleets.html"
 FLEET_TEMPLATE = "vehicles/fleet.html"
 BADGE_TEMPLATE = "vehicles/_badge.html"
 TREND_PERIODS = (30, 90)
+BOARD_LIST_LIMIT = 10
 # The document upload's request: the file plus the form's own framing.
 DOCUMENT_UPLOAD_LIMIT = MAX_DOCUMENT_BYTES + 64 * 1024
 
@@ -151,7 +152,8 @@ def fleet_topics(allowed: frozenset[int] | None) -> list[str]:
     """What a reader of the fleet board watches: `fleet`, or each of the fleets they are limited to."""
     if allowed is None:
         return ["fleet"]
-    return [f"fleet:{fleet_id}" for fleet_id in sorted(allowed)[:19]] or ["fleet:0"]
+    # /live takes 20 topics; a user limited to more fleets than that is not limited in practice.
+    return [f"fleet:{fleet_id}" for fleet_id in sorted(allowed)[:19]]
 
 
 # --- The search ------------------------------------------------------------------------------------------
@@ -590,6 +592,9 @@ async def _render_board(block: str | None = None) -> str:
         "live_id": runtime().hub.current_id(),
         "live_topics": fleet_topics(allowed),
         "restricted": allowed is not None,
+        # A wall screen shows the first services of each list; `?all=1` shows every one.
+        "show_all": request.args.get("all") == "1",
+        "list_limit": BOARD_LIST_LIMIT,
         # The board's own stream brings the critical alerts' toasts: the header must not open a second.
         "page_watches_fleet": True,
         **LABELS,
