@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,19 +94,24 @@ async def enqueue_from_events(db: Database, now: datetime, *, grace_seconds: flo
                 .limit(batch)
             )
         ).all()
-        if not events:
-            await session.commit()
-            return 0
-        jobs = [_job_for(row.tenant_id, row.type, row.payload, now) for row in events]
-        result = await session.execute(
-            insert(ErpSyncJob)
-            .values(jobs)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "kind", "local_id"])
-        )
-        cursor.last_event_id = events[-1].id
+        queued = 0
+        if events:
+            jobs = [_job_for(row.tenant_id, row.type, row.payload, now) for row in events]
+            result = await session.execute(
+                insert(ErpSyncJob)
+                .values(jobs)
+                .on_conflict_do_nothing(index_elements=["tenant_id", "kind", "local_id"])
+            )
+            queued = max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+            cursor.last_event_id = events[-1].id
+        if len(events) < batch:
+            # Past the other events too (telemetry, moves), so the next pass does not read them again.
+            passed = await session.scalar(
+                select(func.max(Event.id)).where(Event.id > cursor.last_event_id, Event.created_at < cutoff)
+            )
+            cursor.last_event_id = max(cursor.last_event_id, int(passed or 0))
         cursor.updated_at = now
         await session.commit()
-    queued = max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
     if queued:
         log.info("queued %d ERP push(es)", queued)
     return queued

@@ -8,11 +8,13 @@ import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from integrations.resilience import OPEN
 from ops.db import utcnow
+from ops.erp.models import ErpEventCursor
 from ops.erp.queries import sales_order_document, sync_status_for
+from ops.events import Event
 from ops.workshop.models import StockMovement
 from tests.erp.helpers import deal_made, invoiced_work_order, jobs_of, odoo_adapter, part_named, sync
 from tests.workshop.order_helpers import add_line, add_part
@@ -261,3 +263,22 @@ async def test_two_workers_at_once_push_each_document_once(runtime, factory, odo
     assert {job.status for job in jobs} == {"SYNCED"}
     await first.aclose()
     await second.aclose()
+
+
+async def test_the_event_reader_moves_past_events_that_push_nothing(runtime, factory, odoo):
+    _fake, server = odoo
+    shop = await factory.tenant()
+    await add_part(shop, "BRK-500", "Brake pads", on_hand="1")
+    await shop.work_order(status="IN_PROGRESS")
+    adapter = odoo_adapter(server.url)
+
+    await sync(runtime.db, adapter)
+
+    async with runtime.db.system() as session:
+        newest = await session.scalar(select(func.max(Event.id)))
+        cursor = await session.scalar(
+            select(ErpEventCursor.last_event_id).where(ErpEventCursor.name == "erp")
+        )
+    # Otherwise every pass would read the same work-order moves again, a longer list each day.
+    assert cursor == newest
+    await adapter.aclose()
