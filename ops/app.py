@@ -42,6 +42,7 @@ from ops.i18n import (
     template_ngettext,
 )
 from ops.i18n import gettext as _
+from ops.json_errors import error_body
 from ops.logs import accepted_correlation_id, configure_logging, correlation_id
 from ops.mail import web as mail_admin_web
 from ops.metrics import LATENCY, REQUESTS
@@ -516,15 +517,8 @@ ERROR_TEXT = {
 async def _error_response(code: int, description: str | None = None) -> Any:
     title, message = ERROR_TEXT.get(code, ERROR_TEXT[500])
     title, message = _(title), description or _(message)
-    if request.path.startswith("/api/"):
-        return api_web.error_body(code, message), code
-    if request.path.startswith(("/hooks/", "/live", "/healthz", "/readyz")):
-        return {
-            "code": code,
-            "message": message,
-            "path": request.path,
-            "correlation_id": correlation_id.get(),
-        }, code
+    if request.path.startswith(("/api/", "/hooks/", "/live", "/healthz", "/readyz")):
+        return error_body(code, message), code
     if is_htmx():
         return await render_page("partials/toast.html", kind="error", message=message), code
     body = await render_page(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import fields
-from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
@@ -24,6 +23,7 @@ from ops.auth.service import authenticate_api_token
 from ops.customers.service import CustomerData, create_customer, update_customer
 from ops.db import utcnow
 from ops.i18n import gettext as _
+from ops.json_errors import error_body
 from ops.pages import render_page
 from ops.runtime import runtime
 from ops.sales.leads.service import create_lead, move_lead
@@ -56,32 +56,6 @@ class ApiError(Exception):
         self.message = message
         self.details = details or []
         self.headers = dict(headers or {})
-
-
-DEFAULT_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "too_large",
-    422: "validation_failed",
-    429: "rate_limited",
-}
-
-
-def error_body(
-    status: int, message: str, code: str | None = None, details: list[dict[str, str]] | None = None
-) -> dict[str, Any]:
-    """The error shape of DOMAIN.md: `{code, message, details, timestamp, path}`."""
-    return {
-        "code": code or DEFAULT_CODES.get(status, "internal_error"),
-        "message": message,
-        "details": details or [],
-        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        "path": request.path,
-    }
 
 
 def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:

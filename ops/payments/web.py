@@ -10,6 +10,7 @@ from ops.auth.actor import RuleViolation
 from ops.auth.web import csrf_token, current_actor, current_tenant, login_required
 from ops.db import utcnow
 from ops.i18n import gettext as _
+from ops.json_errors import error_body
 from ops.pages import flash_message, render_page
 from ops.payments import queries
 from ops.payments.service import WebhookRefused, receive_stripe_webhook, save_stripe_settings
@@ -33,7 +34,7 @@ async def stripe_webhook(slug: str) -> Any:
             runtime().db, settings.stripe_api_base, slug, raw_body, signature, utcnow()
         )
     except WebhookRefused as refused:
-        return {"code": refused.status, "message": str(refused), "path": request.path}, refused.status
+        return error_body(refused.status, str(refused)), refused.status
     return {"received": True, "event": result.event_id, "duplicate": result.duplicate}, 200
 
 

@@ -76,7 +76,7 @@ async def test_a_client_whose_gap_the_log_cannot_serve_is_told_to_reset(live_ser
 async def test_the_live_stream_refuses_a_visitor_who_is_not_signed_in(client):
     response = await client.get("/live?topic=workshop")
     assert response.status_code == 401
-    assert (await response.get_json())["code"] == 401
+    assert (await response.get_json())["code"] == "unauthorized"
 
 
 async def test_a_topic_that_does_not_exist_answers_404(client, factory):

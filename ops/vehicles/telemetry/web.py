@@ -40,7 +40,7 @@ from ops.auth.actor import Actor, NotFound, PermissionDenied, RuleViolation
 from ops.auth.service import actor_for_api_token
 from ops.auth.web import current_actor, current_tenant, login_required
 from ops.i18n import gettext as _
-from ops.logs import correlation_id
+from ops.json_errors import error_body
 from ops.pages import flash_message, render_page
 from ops.runtime import runtime
 from ops.vehicles.models import DEVICE_KINDS
@@ -160,15 +160,7 @@ READINGS = TypeAdapter(list[TelemetryReadingIn])
 
 
 def _error(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> Any:
-    body = {
-        "code": code,
-        "message": message,
-        "details": details or [],
-        "timestamp": datetime.now(UTC).isoformat(),
-        "path": request.path,
-        "correlation_id": correlation_id.get(),
-    }
-    return body, status, NO_STORE
+    return error_body(status, message, code, details), status, NO_STORE
 
 
 def _refused(error: RuleViolation) -> Any:
@@ -221,9 +213,9 @@ async def traccar_hook(slug: str) -> Any:
         return _error(404, "unknown_tenant", _("No dealership %(slug)s.", slug=slug))
     secret = _bearer()
     if tenant.traccar_secret_hash is None or secret is None:
-        return _error(401, "unauthorised", _("Send the dealership's Traccar secret as a Bearer token."))
+        return _error(401, "unauthorized", _("Send the dealership's Traccar secret as a Bearer token."))
     if not hmac.compare_digest(sha256_hex(secret), tenant.traccar_secret_hash):
-        return _error(401, "unauthorised", _("The Traccar secret is not valid for this dealership."))
+        return _error(401, "unauthorized", _("The Traccar secret is not valid for this dealership."))
     payload = await _json_body()
     if payload is _NOT_JSON:
         return _error(400, "not_json", _("The body must be JSON (forward.type=json)."))
@@ -269,7 +261,7 @@ async def osmand_hook(slug: str) -> Any:
         return _error(422, "unknown_device", _("No device %(id)s is registered.", id=reading.device_id))
     expected = device.token_hash or ""
     if not token or not expected or not hmac.compare_digest(sha256_hex(token), expected):
-        return _error(401, "unauthorised", _("The device token is missing or not valid for this device."))
+        return _error(401, "unauthorized", _("The device token is missing or not valid for this device."))
     return await _ingest(telemetry_actor(tenant.id, "OsmAnd"), [reading], "OSMAND")
 
 
@@ -318,13 +310,13 @@ async def _batch_actor(body: str | bytes) -> Actor | Any:
     if token is not None:
         actor = await actor_for_api_token(db, token)
         if actor is None:
-            return _error(401, "unauthorised", _("The API token is not valid."))
+            return _error(401, "unauthorized", _("The API token is not valid."))
         return actor
     slug = request.headers.get(TENANT_HEADER, "").strip()
     if not slug:
         return _error(
             401,
-            "unauthorised",
+            "unauthorized",
             _(
                 "Sign the request (Standard Webhooks) and name the dealership in X-Pitwall-Tenant, "
                 "or send an API token."
@@ -334,7 +326,7 @@ async def _batch_actor(body: str | bytes) -> Actor | Any:
     if tenant is None:
         return _error(404, "unknown_tenant", _("No dealership %(slug)s.", slug=slug))
     if not tenant.telemetry_signing_secret:
-        return _error(401, "unauthorised", _("This dealership has no telemetry signing secret yet."))
+        return _error(401, "unauthorized", _("This dealership has no telemetry signing secret yet."))
     try:
         Webhook(tenant.telemetry_signing_secret).verify(body, dict(request.headers), json_parse=False)
     except WebhookVerificationError as error:

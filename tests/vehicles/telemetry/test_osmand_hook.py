@@ -99,7 +99,7 @@ async def test_a_missing_or_wrong_token_or_another_devices_token_is_refused(clie
     for extra in ({}, {"token": "guess"}, {"token": other_token}):
         response = await client.get(url, query_string={**query, **extra})
         assert response.status_code == 401
-        assert (await response.get_json())["code"] == "unauthorised"
+        assert (await response.get_json())["code"] == "unauthorized"
     assert await reading_count(shop.db, shop.id, vehicle.id) == 0
 
 

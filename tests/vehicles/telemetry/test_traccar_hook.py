@@ -114,7 +114,7 @@ async def test_a_wrong_or_missing_secret_is_refused_and_nothing_is_stored(client
         response = await client.post(url, json=payload, headers=headers)
         assert response.status_code == 401
         body = await response.get_json()
-        assert body["code"] == "unauthorised" and body["message"]
+        assert body["code"] == "unauthorized" and body["message"]
     assert await reading_count(shop.db, shop.id, vehicle.id) == 0
 
 
