@@ -4,9 +4,10 @@ The board and the profile are filtered per reader (a user limited to some fleets
 a message does not carry rows: it wakes the page's live sections, which re-fetch themselves as their
 reader, and it carries what is the same for everyone who receives it:
 - a sentence for screen readers (`#announcer`);
-- for a critical alert, a toast, and the header's alert badge re-loading itself (`hx-trigger="load"`);
-- for a reading, the vehicle leaves "stopped reporting" at once (an out-of-band delete of its row).
-Readings arrive far more often than anything else changes, so they never wake the whole board.
+- for a critical alert, a toast, and the header's alert badge re-loading itself (`hx-trigger="load"`).
+Readings arrive far more often than anything else changes, so they never wake the board: what a reading
+changes there comes as its own event (an alert raised or cleared, a silent vehicle's `stopped_reporting`
+alert closed by its next reading).
 """
 
 from __future__ import annotations
@@ -96,11 +97,6 @@ class FleetLive:
         return [None] * len(records)
 
     async def render(self, loaded: Any, record: EventRecord, view: View) -> str:
-        if record.type == READING:
-            vehicle_id = record.payload.get("vehicle_id")
-            if vehicle_id is None:
-                return ""
-            return f'<div id="silent-vehicle-{int(vehicle_id)}" hx-swap-oob="delete"></div>'
         if record.type not in BOARD_EVENTS:
             return ""
         parts = [CHANGED]

@@ -9,7 +9,7 @@ from datetime import date
 from integrations.telematics.readings import DeviceReading
 from ops.db import utcnow
 from ops.vehicles.maintenance.service import ScheduleData, create_schedule
-from ops.vehicles.telemetry.service import ingest_readings, telemetry_actor
+from ops.vehicles.telemetry.service import ingest_readings, mark_stopped_reporting, telemetry_actor
 from tests.factories import TenantFactory, TenantHandle
 from tests.vehicles import helpers
 from tests.web import http_sign_in, open_sse
@@ -75,11 +75,13 @@ async def test_a_reading_from_a_silent_vehicle_takes_it_off_the_stopped_list_at_
     async with http_sign_in(live_server.url, manager.email) as (client, _token):
         board = await client.get("/fleet/board")
         assert f'id="silent-vehicle-{car.id}"' in board.text
+        await mark_stopped_reporting(shop.db, utcnow())
         async with open_sse(client, "fleet") as stream:
             await _report(shop, "quiet-1", battery_v=12.7)
             message = await stream.next()
-            while f'id="silent-vehicle-{car.id}" hx-swap-oob="delete"' not in message.data:
+            while "Alert cleared on" not in message.data:
                 message = await stream.next()
+            assert "Stopped reporting" in message.data and "fleet-changed" in message.data
         board = await client.get("/fleet/board")
         assert f'id="silent-vehicle-{car.id}"' not in board.text
 
