@@ -141,13 +141,15 @@ def _free_port() -> int:
 
 
 async def _wait_for(url: str) -> None:
+    # Generous: on a loaded machine the receiver's imports alone take seconds.
+    deadline = time.monotonic() + 60
     async with httpx.AsyncClient(timeout=1) as client:
-        for _ in range(200):
+        while time.monotonic() < deadline:
             try:
                 await client.get(url)
                 return
             except httpx.HTTPError:
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.2)
     raise RuntimeError(f"{url} did not answer")
 
 

@@ -14,8 +14,10 @@ next events by id, creates one delivery per matching enabled endpoint of the eve
 the cursor in the same transaction, so an event is turned into deliveries exactly once. On PostgreSQL
 ids are taken before commit, so a lower id may become visible after a higher one: the cursor only passes
 a gap in the ids once no transaction that was writing when the gap was seen is still open (the gap was
-then a rolled-back transaction, or its event has become visible). SQLite has one writer at a time, so
-its ids become visible in order.
+then a rolled-back transaction, or its event has become visible), or after GAP_PATIENCE (5 min), so that
+a session left open in a transaction cannot stop every tenant's webhooks (an event committed by a
+transaction that stayed open longer than that is then not delivered; the pass logs a warning). SQLite
+has one writer at a time, so its ids become visible in order.
 
 **Delivery** (`deliver_due`). Any 2xx answer is success; anything else, a timeout (10 s for the whole
 exchange) or a refused connection is a failed attempt; a redirect is never followed. A failed delivery
@@ -206,6 +208,8 @@ CLAIM_LEASE = timedelta(minutes=5)
 DESCRIPTION_MAX_LENGTH = 200
 URL_MAX_LENGTH = 2000
 RUN_LENGTH = 50
+# How long a gap in the event ids may hold dispatch up while an old transaction stays open.
+GAP_PATIENCE = timedelta(minutes=5)
 
 
 def attempt_schedule() -> list[timedelta]:
@@ -582,19 +586,22 @@ async def _events_to_pass(
     session: AsyncSession, cursor: WebhookDispatchCursor, events: list[Event], is_sqlite: bool
 ) -> list[Event]:
     """The leading events the cursor may pass, and the cursor moved past them (see the module docstring)."""
+    seen_at: datetime | None = None
     if is_sqlite:
         settled_up_to = events[-1].id
-        seen_at = None
     else:
         # Taken after the events were read: any transaction holding a missing id began before it.
-        seen_at = await session.scalar(select(func.clock_timestamp()))
+        seen_at = (await session.execute(select(func.clock_timestamp()))).scalar_one()
         settled_up_to = cursor.last_event_id
-        if (
-            cursor.horizon_event_id is not None
-            and cursor.horizon_seen_at is not None
-            and not await _writers_started_before(session, cursor.horizon_seen_at)
-        ):
-            settled_up_to = cursor.horizon_event_id
+        if cursor.horizon_event_id is not None and cursor.horizon_seen_at is not None:
+            if seen_at is not None and seen_at - cursor.horizon_seen_at > GAP_PATIENCE:
+                # A session left open for minutes would otherwise stop every tenant's webhooks.
+                log.warning(
+                    "webhook dispatch passes an id gap before %d after waiting", cursor.horizon_event_id
+                )
+                settled_up_to = cursor.horizon_event_id
+            elif not await _writers_started_before(session, cursor.horizon_seen_at):
+                settled_up_to = cursor.horizon_event_id
     passed: list[Event] = []
     expected = cursor.last_event_id + 1
     for event in events:

@@ -264,6 +264,16 @@ async def disable(endpoint_id: int) -> Any:
     return redirect(url_for("webhooks.endpoint", endpoint_id=endpoint_id), 303)
 
 
+@bp.get("/<int:endpoint_id>/delete")
+@login_required
+async def confirm_delete(endpoint_id: int) -> Any:
+    actor = current_actor()
+    actor.require("webhook.manage")
+    async with runtime().db.read(actor.tenant_id) as session:
+        found = await get_endpoint(session, endpoint_id)
+    return await render_page("webhooks/delete.html", endpoint=found)
+
+
 @bp.post("/<int:endpoint_id>/delete")
 @login_required
 async def delete(endpoint_id: int) -> Any:

@@ -4,15 +4,18 @@ id does not hold the queue up, and the event types partners may choose are the o
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from integrations.webhooks import WebhookSender
 from ops.db import utcnow
 from ops.events import record
 from ops.runtime import Runtime
-from ops.webhooks.service import EVENT_TYPES, INTERNAL_EVENT_PREFIXES
+from ops.webhooks.models import WebhookDispatchCursor
+from ops.webhooks.service import EVENT_TYPES, GAP_PATIENCE, INTERNAL_EVENT_PREFIXES
 from tests.conftest import REDIS_BACKENDS
 from tests.factories import TenantFactory
 from tests.webhooks.helpers import Receiver, run_webhooks, subscribe
@@ -76,3 +79,28 @@ def test_every_recorded_event_type_is_offered_or_internal() -> None:
     internal = {name for name in recorded if name.startswith(INTERNAL_EVENT_PREFIXES)}
     assert sorted(recorded - offered - internal) == [], "add the new event types to ops/webhooks/service.py"
     assert sorted(offered - recorded) == [], "these offered event types are no longer recorded"
+
+
+@pytest.mark.parametrize("backend", REDIS_BACKENDS, indirect=True)
+async def test_a_transaction_left_open_holds_dispatch_up_for_minutes_not_for_ever(
+    runtime: Runtime, factory: TenantFactory, receiver: Receiver, sender: WebhookSender
+) -> None:
+    """PostgreSQL: a session left open mid-transaction delays the partners' events by GAP_PATIENCE at most."""
+    tenant = await factory.tenant()
+    await subscribe(tenant, receiver, ["work_order.created"])
+    async with runtime.db.uow(tenant.admin.actor) as stuck:
+        record(stuck, "work_order.created", {"id": -3}, ["workshop"])
+        await stuck.session.flush()
+        work_order = await tenant.work_order()
+        await run_webhooks(runtime.db, sender, utcnow())
+        assert receiver.processed == []
+
+        # The gap was noticed longer ago than the dispatcher waits.
+        async with runtime.db.system(write=True) as session:
+            cursor = (await session.scalars(select(WebhookDispatchCursor))).one()
+            assert cursor.horizon_seen_at is not None
+            cursor.horizon_seen_at -= GAP_PATIENCE + timedelta(seconds=1)
+            await session.commit()
+        await run_webhooks(runtime.db, sender, utcnow())
+
+    assert [item.data["id"] for item in receiver.processed] == [work_order.id]

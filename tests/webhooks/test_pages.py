@@ -216,6 +216,8 @@ async def test_edit_and_delete(
     # The unticked "enabled" box disabled it; the stale save changed nothing.
     assert endpoint.event_types == ["deal.created"] and not endpoint.enabled
 
+    confirm = await (await client.get(f"/settings/webhooks/{endpoint_id}/delete")).get_data(as_text=True)
+    assert "This cannot be undone" in confirm
     deleted = await client.post(f"/settings/webhooks/{endpoint_id}/delete", form={"csrf_token": csrf})
     assert deleted.status_code == 303
     async with runtime.db.read(tenant.id) as session:
