@@ -11,15 +11,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from integrations.erp import DocLine, ErpDocument, PartnerDoc
+from integrations.erp import ERP_BREAKER, DocLine, ErpDocument, PartnerDoc
+from integrations.resilience import CLOSED, HALF_OPEN, OPEN, all_breakers
 from ops.auth.actor import NotFound
 from ops.customers.models import Customer
 from ops.db import Database
 from ops.erp.models import ErpSyncJob
 from ops.i18n import format_datetime, ngettext
 from ops.i18n import gettext as _
+from ops.mail.models import OutgoingMail
+from ops.payments.queries import stripe_configured
 from ops.sales.models import CatalogTrim, Deal, Quote, StockUnit
 from ops.tenants.models import Tenant
+from ops.webhooks.queries import endpoint_rows
 from ops.workshop.models import Invoice, Part, format_invoice_number
 
 # What each page calls its document, and the job kind that syncs it.
@@ -327,30 +331,24 @@ def breaker_label(state: str) -> str:
     return labels.get(state, state)
 
 
-def _breaker_state(names: list[str]) -> tuple[str | None, datetime | None, str, datetime | None]:
-    """The worst state among this process's breakers of a provider, with their latest outcomes."""
-    from integrations.resilience import all_breakers
-
+def _breaker_state(name: str) -> tuple[str | None, datetime | None, str, datetime | None]:
+    """The worst state among this process's breakers called `name` (or `name*` for a prefix such as
+    `webhooks:`), with their latest success and failure; None when this process has none."""
     circuits = [
         circuit
-        for name, circuit in all_breakers().items()
-        if name in names or any(name.startswith(prefix) for prefix in names if prefix.endswith(":"))
+        for key, circuit in all_breakers().items()
+        if key == name or (name.endswith(":") and key.startswith(name))
     ]
     if not circuits:
         return None, None, "", None
-    order = {"open": 0, "half_open": 1, "closed": 2}
-    state = min((circuit.state for circuit in circuits), key=lambda value: order.get(value, 3))
+    order = {OPEN: 0, HALF_OPEN: 1, CLOSED: 2}
+    state = min((circuit.state for circuit in circuits), key=order.__getitem__)
     successes = [circuit.last_success_at for circuit in circuits if circuit.last_success_at]
-    failures = [circuit for circuit in circuits if circuit.last_failure_at]
-    latest_failure = (
-        max(failures, key=lambda circuit: circuit.last_failure_at or datetime.min) if failures else None
-    )
-    return (
-        state,
-        max(successes) if successes else None,
-        latest_failure.last_error if latest_failure else "",
-        latest_failure.last_failure_at if latest_failure else None,
-    )
+    failures = [
+        (circuit.last_failure_at, circuit.last_error) for circuit in circuits if circuit.last_failure_at
+    ]
+    failed_at, error = max(failures) if failures else (None, "")
+    return state, max(successes) if successes else None, error, failed_at
 
 
 async def erp_state(session: AsyncSession, erp: str | None) -> ProviderState:
@@ -360,7 +358,11 @@ async def erp_state(session: AsyncSession, erp: str | None) -> ProviderState:
     summary = await erp_summary(session)
     # The pushes run in the worker; in a separate worker process this process has no breaker of its
     # own, so the jobs' last outcomes tell the state.
-    state, _success, _error, _error_at = _breaker_state(["erp"])
+    state, _success, error, error_at = _breaker_state(ERP_BREAKER)
+    last_error, last_error_at = summary.last_error, summary.last_error_at
+    if error_at is not None and (last_error_at is None or error_at > last_error_at):
+        # This process saw a newer failure than any job records (a pull or push still retrying).
+        last_error, last_error_at = error, error_at
     if state is None:
         state = "unavailable" if summary.unavailable else ("working" if summary.last_success_at else "idle")
     detail = ""
@@ -372,8 +374,8 @@ async def erp_state(session: AsyncSession, erp: str | None) -> ProviderState:
         state,
         breaker_label(state),
         last_success_at=summary.last_success_at,
-        last_error=summary.last_error,
-        last_error_at=summary.last_error_at,
+        last_error=last_error,
+        last_error_at=last_error_at,
         queue_depth=summary.pending,
         queue_text=ngettext("%(num)s document waiting", "%(num)s documents waiting", summary.pending),
         detail=detail,
@@ -381,11 +383,9 @@ async def erp_state(session: AsyncSession, erp: str | None) -> ProviderState:
 
 
 async def payments_state(session: AsyncSession, tenant_id: int) -> ProviderState:
-    from ops.payments.queries import stripe_configured
-
     if not await stripe_configured(session, tenant_id):
         return ProviderState("payments", "Stripe", "not_configured", breaker_label("not_configured"))
-    state, success, error, error_at = _breaker_state(["stripe"])
+    state, success, error, error_at = _breaker_state("stripe")
     if state is None:
         return ProviderState(
             "payments", "Stripe", "idle", _("No calls to Stripe from this server process yet")
@@ -394,8 +394,6 @@ async def payments_state(session: AsyncSession, tenant_id: int) -> ProviderState
 
 
 async def webhooks_state(session: AsyncSession) -> ProviderState:
-    from ops.webhooks.queries import endpoint_rows
-
     rows = await endpoint_rows(session)
     if not rows:
         return ProviderState(
@@ -404,7 +402,7 @@ async def webhooks_state(session: AsyncSession) -> ProviderState:
     pending = sum(row.pending for row in rows)
     successes = [row.last_attempt_at for row in rows if row.last_succeeded and row.last_attempt_at]
     failing = [row for row in rows if row.last_succeeded is False or not row.endpoint.enabled]
-    state, _success, _error, _error_at = _breaker_state(["webhooks:"])
+    state, _success, _error, _error_at = _breaker_state("webhooks:")
     if state is None:
         state = "unavailable" if failing else ("working" if successes else "idle")
     last_error = ""
@@ -425,8 +423,6 @@ async def webhooks_state(session: AsyncSession) -> ProviderState:
 
 
 async def mail_state(session: AsyncSession, smtp_configured: bool) -> ProviderState:
-    from ops.mail.models import OutgoingMail
-
     queued = await session.scalar(
         select(func.count()).select_from(OutgoingMail).where(OutgoingMail.status == "QUEUED")
     )

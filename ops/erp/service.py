@@ -35,6 +35,7 @@ from ops.erp.models import ErpEventCursor, ErpSyncJob
 from ops.events import Event, record
 from ops.i18n import gettext as _
 from ops.sales.deals.service import format_deal_number
+from ops.workshop.models import Part
 from ops.workshop.parts.service import PartChanges, adjust_stock, update_part
 
 log = logging.getLogger(__name__)
@@ -141,8 +142,6 @@ def _job_for(tenant_id: int, event_type: str, payload: dict[str, Any], now: date
 
 async def schedule_parts_pulls(db: Database, now: datetime) -> int:
     """Give every tenant with parts a scheduled pull (due now if it has none yet)."""
-    from ops.workshop.models import Part
-
     async with db.system(write=True) as session:
         tenants = (await session.scalars(select(Part.tenant_id).distinct())).all()
         scheduled = set(

@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from integrations.erp import ERP_BREAKER
+from integrations.resilience import breaker
 from ops.db import utcnow
 from ops.erp.models import ErpSyncJob
 from tests.conftest import make_settings
@@ -194,3 +196,19 @@ async def test_only_an_admin_sends_a_push_again_and_only_their_own(runtime, fact
     [unchanged] = await jobs_of(runtime.db, shop.id, "sales_order")
     assert unchanged.attempts == 1
     await adapter.aclose()
+
+
+async def test_the_integrations_page_says_when_the_erps_circuit_is_open(runtime, factory, client):
+    shop = await factory.tenant()
+    admin = await shop.user("admin", locale="en")
+    await sign_in(client, admin.email)
+    circuit = breaker(ERP_BREAKER)
+    for _attempt in range(circuit.failure_threshold):
+        circuit.record_failure("connection refused")
+    try:
+        page = await _text(await client.get("/settings/integrations"))
+    finally:
+        circuit.record_success()
+
+    assert '<tr id="integration-erp" class="integration-open">' in page
+    assert "Unavailable (circuit open), will retry" in page and "connection refused" in page
