@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ops.auth.models import User
 from ops.customers.models import CONSENT_CHANNELS, Consent, Customer, Interaction
 from ops.customers.service import OPEN_INTERACTION_STATUSES, OWNER_ROLES, current_consents, format_phone
+from ops.paging import Page
 from ops.sales.models import Deal, Lead, Quote
 from ops.tenants.models import Tenant
 from ops.vehicles.models import Vehicle
@@ -25,35 +26,6 @@ from ops.workshop.models import Invoice, WorkOrder, format_work_order_number
 
 PAGE_SIZE = 20
 TIMELINE_PAGE_SIZE = 25
-
-
-@dataclass(frozen=True)
-class Page:
-    number: int
-    size: int
-    total: int
-
-    @property
-    def count(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.count
-
-    @property
-    def offset(self) -> int:
-        return (self.number - 1) * self.size
-
-
-def _page(number: int, total: int, size: int) -> Page:
-    """The page asked for, or the last one when the list has become shorter since."""
-    last = max(1, -(-total // size))
-    return Page(min(max(1, number), last), size, total)
 
 
 # --- The search ----------------------------------------------------------------------------------------
@@ -141,7 +113,7 @@ async def search_customers(session: AsyncSession, q: str, page: int = 1) -> Cust
     region = await _tenant_country(session) if any(re.search(r"\d", term) for term in terms) else "CH"
     conditions = [_word_matches(term, region) for term in terms]
     total = int(await session.scalar(select(func.count()).select_from(Customer).where(*conditions)) or 0)
-    current = _page(page, total, PAGE_SIZE)
+    current = Page.of(page, total, PAGE_SIZE)
     rows = await session.execute(
         select(Customer, User.name)
         .outerjoin(User, User.id == Customer.owner_id)
@@ -319,7 +291,7 @@ async def customer_timeline(session: AsyncSession, customer_id: int, page: int =
     total = 0
     for model, condition, _at in sources:
         total += int(await session.scalar(select(func.count()).select_from(model).where(condition)) or 0)
-    current = _page(page, total, TIMELINE_PAGE_SIZE)
+    current = Page.of(page, total, TIMELINE_PAGE_SIZE)
     reach = current.offset + current.size
     entries: list[TimelineEntry] = []
     entries += await _interactions(session, customer_id, reach)
@@ -496,7 +468,7 @@ async def follow_ups(
         Interaction.follow_up_on <= until,
     )
     total = int(await session.scalar(select(func.count()).select_from(Interaction).where(conditions)) or 0)
-    current = _page(page, total, PAGE_SIZE)
+    current = Page.of(page, total, PAGE_SIZE)
     rows = await session.execute(
         select(Interaction, Customer)
         .join(Customer, Customer.id == Interaction.customer_id)

@@ -15,17 +15,12 @@ from sqlalchemy.orm import aliased
 from ops.auth.models import User
 from ops.customers.models import Customer
 from ops.events import Event
+from ops.paging import Page
 from ops.sales.models import CatalogTrim, Deal, DealPayment, Quote, StockUnit
-from ops.sales.stock.queries import Choice, Page, person_name
+from ops.sales.stock.queries import Choice, person_name
 
 PAGE_SIZE = 20
 TIMELINE_LIMIT = 100
-
-
-def _page(number: int, total: int, size: int = PAGE_SIZE) -> Page:
-    """The page asked for, or the last one when the list has become shorter since."""
-    last = max(1, -(-total // size))
-    return Page(min(max(1, number), last), size, total)
 
 
 def _unit_title(make: str | None, model: str | None, year: int | None, trim: str | None) -> str:
@@ -112,7 +107,7 @@ async def deal_list(
     if rep_id is not None:
         conditions.append(Deal.rep_id == rep_id)
     total = await session.scalar(select(func.count()).select_from(Deal).where(*conditions)) or 0
-    current = _page(page, total)
+    current = Page.of(page, total, PAGE_SIZE)
     rows = await session.execute(
         _deal_query()
         .where(*conditions)

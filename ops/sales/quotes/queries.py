@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ops.auth.models import User
 from ops.customers.models import Customer
 from ops.events import Event
+from ops.paging import Page
 from ops.sales.models import CatalogOption, CatalogTrim, Lead, OptionGroup, Quote, StockUnit
 from ops.sales.quotes.pricing import ApprovalReason, QuotePrice, approval_reasons, decode_reasons, price_quote
 from ops.tenants.models import Tenant
@@ -287,25 +288,6 @@ async def quote_exists(session: AsyncSession, quote_id: int) -> bool:
 
 
 @dataclass(frozen=True)
-class Page:
-    number: int
-    size: int
-    total: int
-
-    @property
-    def count(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.count
-
-
-@dataclass(frozen=True)
 class QuoteRow:
     id: int
     code: str
@@ -352,7 +334,7 @@ class QuoteList:
 async def quote_list(session: AsyncSession, *, status: str = "", page: int = 1) -> QuoteList:
     condition = Quote.status == status if status else Quote.id.is_not(None)
     total = int(await session.scalar(select(func.count()).select_from(Quote).where(condition)) or 0)
-    pager = Page(min(max(page, 1), max(1, -(-total // PAGE_SIZE))), PAGE_SIZE, total)
+    pager = Page.of(page, total, PAGE_SIZE)
     rows = await session.execute(
         _row_query()
         .where(condition)

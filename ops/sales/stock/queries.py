@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 
 from ops.auth.models import User
 from ops.customers.models import Customer
+from ops.paging import Page
 from ops.sales.models import CatalogTrim, Deal, Lead, Reservation, StockUnit, TestDrive
 from ops.sales.stock.service import CLOSED_LEAD_STAGES, SALES_ROLES
 
@@ -28,35 +29,6 @@ AGE_BANDS: dict[str, tuple[int, int | None]] = {
 SORTS = ("make", "price", "-price", "age", "-age")
 # What the list shows unless a status is chosen: everything still on the premises.
 IN_STOCK_EXCLUDES = ("DELIVERED",)
-
-
-@dataclass(frozen=True)
-class Page:
-    number: int
-    size: int
-    total: int
-
-    @property
-    def count(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.count
-
-    @property
-    def offset(self) -> int:
-        return (self.number - 1) * self.size
-
-
-def _page(number: int, total: int, size: int = PAGE_SIZE) -> Page:
-    """The page asked for, or the last one when the list has become shorter since."""
-    last = max(1, -(-total // size))
-    return Page(min(max(1, number), last), size, total)
 
 
 def person_name(first: str | None, last: str | None, company: str | None) -> str:
@@ -256,7 +228,7 @@ async def stock_list(session: AsyncSession, filters: StockFilters, today: date, 
         )
         or 0
     )
-    current = _page(page, total)
+    current = Page.of(page, total, PAGE_SIZE)
     rows = await session.execute(
         _unit_query()
         .where(*conditions)

@@ -9,38 +9,10 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ops.paging import Page
 from ops.workshop.models import Part, StockMovement, WorkOrder, format_work_order_number
 
 PAGE_SIZE = 20
-
-
-@dataclass(frozen=True)
-class Page:
-    number: int
-    size: int
-    total: int
-
-    @property
-    def count(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.count
-
-    @property
-    def offset(self) -> int:
-        return (self.number - 1) * self.size
-
-
-def _page(number: int, total: int, size: int = PAGE_SIZE) -> Page:
-    """The page asked for, or the last one when the list has become shorter since."""
-    last = max(1, -(-total // size))
-    return Page(min(max(1, number), last), size, total)
 
 
 @dataclass(frozen=True)
@@ -117,7 +89,7 @@ async def part_list(
     below_count = int(
         await session.scalar(select(func.count()).select_from(Part).where(_below_reorder_point())) or 0
     )
-    current = _page(page, total)
+    current = Page.of(page, total, PAGE_SIZE)
     parts = await session.scalars(
         select(Part).where(*conditions).order_by(Part.sku, Part.id).offset(current.offset).limit(current.size)
     )
@@ -166,7 +138,7 @@ async def movements(session: AsyncSession, part_id: int, *, page: int = 1) -> Mo
         )
         or 0
     )
-    current = _page(page, total)
+    current = Page.of(page, total, PAGE_SIZE)
     rows = await session.execute(
         select(StockMovement, WorkOrder.number)
         .outerjoin(WorkOrder, WorkOrder.id == StockMovement.work_order_id)
