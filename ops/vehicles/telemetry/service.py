@@ -438,11 +438,14 @@ def _raise_odometer(vehicle: Vehicle, readings: list[DeviceReading]) -> bool:
     and not for every few metres a device reports.
     """
     reported = [r.odometer_m for r in readings if r.odometer_m is not None]
-    if not reported or max(reported) <= (vehicle.odometer_m or 0):
+    # The workshop writes whole kilometres at check-in and completion; a tracker behind that reading
+    # (fitted later, or counting from another start) must not take the car's odometer back.
+    known_m = max(vehicle.odometer_m or 0, vehicle.odometer_km * 1000)
+    if not reported or max(reported) <= known_m:
         return False
     before_km = vehicle.odometer_km
     vehicle.odometer_m = max(reported)
-    vehicle.odometer_km = vehicle.odometer_m // 1000
+    vehicle.odometer_km = max(before_km, vehicle.odometer_m // 1000)
     return vehicle.odometer_km != before_km
 
 

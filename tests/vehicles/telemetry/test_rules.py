@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from integrations.telematics.readings import DeviceReading
 from ops.mail.models import OutgoingMail
+from ops.vehicles.models import Vehicle
 from ops.vehicles.telemetry.service import (
     ReadingRefused,
     ingest_readings,
@@ -54,6 +55,22 @@ async def test_the_odometer_never_goes_back_when_a_late_reading_arrives(factory)
     assert state.odometer_m == 50_000_500 and state.odometer_km == 50_000
     assert state.last_reading_at == ago(5, now=state.last_reading_at + timedelta(minutes=5))
     assert await reading_count(shop.db, shop.id, vehicle.id) == 2
+
+
+async def test_a_tracker_behind_the_workshops_reading_does_not_take_the_odometer_back(factory):
+    shop = await factory.tenant()
+    vehicle, unique_id, _t = await tracked_vehicle(shop)
+    async with shop.db.uow(shop.admin.actor) as uow:
+        row = await uow.session.get_one(Vehicle, vehicle.id)
+        row.odometer_km = 52_000  # read off the dashboard at check-in
+        await uow.commit()
+
+    await _ingest(shop, [_reading(unique_id, 5, odometer_m=51_000_000)])
+    assert (await vehicle_state(shop.db, shop.id, vehicle.id)).odometer_km == 52_000
+
+    await _ingest(shop, [_reading(unique_id, 1, odometer_m=52_400_000)])
+    state = await vehicle_state(shop.db, shop.id, vehicle.id)
+    assert state.odometer_km == 52_400 and state.odometer_m == 52_400_000
 
 
 async def test_out_of_order_readings_in_one_batch_keep_the_largest_odometer_and_newest_state(factory):
