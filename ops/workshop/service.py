@@ -33,6 +33,7 @@ from ops.mail.service import queue_mail, render_mail, valid_address, written_for
 from ops.money import PricedLine, line_net, totals
 from ops.tenants.models import Tenant
 from ops.tenants.service import next_number
+from ops.vehicles.maintenance.service import mark_done_for_work_order
 from ops.vehicles.models import Vehicle
 from ops.workshop.models import (
     Bay,
@@ -391,6 +392,8 @@ async def _complete(uow: UnitOfWork, work_order: WorkOrder, now: datetime) -> No
             (Vehicle.odometer_km < odometer, odometer), else_=Vehicle.odometer_km
         )
     await session.execute(update(Vehicle).where(Vehicle.id == work_order.vehicle_id).values(**vehicle_values))
+    # The job counts as the maintenance it was made for (or of its category): due dates start again.
+    await mark_done_for_work_order(uow, work_order, today)
 
     billed = [line for line in lines if line.approval != "DECLINED"]
     part_ids = {line.part_id for line in billed if line.part_id is not None}
