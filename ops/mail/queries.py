@@ -12,31 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ops.mail.models import MAIL_STATUSES, OutgoingMail
+from ops.paging import Page
 
 PAGE_SIZE = 25
-
-
-@dataclass(frozen=True)
-class Page:
-    number: int
-    size: int
-    total: int
-
-    @property
-    def count(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.count
-
-    @property
-    def offset(self) -> int:
-        return (self.number - 1) * self.size
 
 
 @dataclass(frozen=True)
@@ -74,8 +52,7 @@ async def mail_list(
     counted = await session.execute(select(OutgoingMail.status, func.count()).group_by(OutgoingMail.status))
     counts = {name: 0 for name in MAIL_STATUSES} | {name: int(number) for name, number in counted}
     total = sum(counts.values()) if not status else counts.get(status, 0)
-    last = max(1, -(-total // size))
-    page = Page(min(max(1, page_number), last), size, total)
+    page = Page.of(page_number, total, size)
     query = select(OutgoingMail).order_by(OutgoingMail.id.desc()).offset(page.offset).limit(size)
     if status:
         query = query.where(OutgoingMail.status == status)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ops.auth.models import User
 from ops.customers.models import Customer
+from ops.paging import Page
 from ops.vehicles.models import (
     ALERT_SEVERITIES,
     Fleet,
@@ -37,35 +38,6 @@ MAX_PAGE_SIZE = 100
 SEVERITY_ORDER = tuple(reversed(ALERT_SEVERITIES))  # CRITICAL first
 STOPPED_REPORTING_HOURS = 24
 NO_FLEET = "none"
-
-
-@dataclass(frozen=True)
-class Page:
-    number: int
-    size: int
-    total: int
-
-    @property
-    def count(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.count
-
-    @property
-    def offset(self) -> int:
-        return (self.number - 1) * self.size
-
-
-def _page(number: int, total: int, size: int) -> Page:
-    """The page asked for, or the last one when the list has become shorter since."""
-    last = max(1, -(-total // size))
-    return Page(min(max(1, number), last), size, total)
 
 
 def _like(text: str) -> str:
@@ -299,7 +271,7 @@ async def search_vehicles(
         .where(*conditions)
     )
     total = int(await session.scalar(counted) or 0)
-    current = _page(page, total, filters.page_size)
+    current = Page.of(page, total, filters.page_size)
     rows = await session.execute(
         _list_query()
         .where(*conditions)
