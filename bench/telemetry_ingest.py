@@ -1,20 +1,25 @@
 """Telemetry ingestion benchmark: readings per second and acknowledgement latency on one web process,
-and the fan-out of the resulting live updates to fleet-board watchers.
+and the fan-out of the resulting live updates to the open vehicle pages.
 
     .venv/bin/python bench/telemetry_ingest.py --backends postgres --watchers 20 --duration 20
 
 Per backend a throw-away deployment (data folder; for `postgres` a fresh database, a Redis key prefix
 and a `pitwall worker` for the relay) with one tenant, `--vehicles` vehicles each with a Traccar device,
 an oil-change schedule (so every odometer change runs the maintenance refresh), a signing secret and
-a Traccar secret. Then one `pitwall serve` (Hypercorn) and, while `--watchers` SSE connections watch
-the fleet board's topic (`GET /live?topic=fleet`, a workshop manager, in a separate process):
+a Traccar secret. Then one `pitwall serve` (Hypercorn) and, while `--watchers` SSE connections each watch
+one vehicle's page (`GET /live?topic=vehicle:<id>`, a workshop manager, in a separate process; a reading
+wakes its vehicle's page, while the fleet board only hears of alerts):
 
 - **single**: `--single-senders` concurrent clients forward one Traccar position at a time
   (`POST /hooks/traccar/<slug>`, the payload Traccar 6 sends, with speed, odometer, coolant, power);
 - **batch**: `--batch-senders` concurrent clients post signed batches of `--batch-size` readings
   (`POST /api/v1/telemetry`, Standard Webhooks signature, every field), 10 readings per vehicle.
 
-Each phase runs `--duration` seconds closed-loop (a sender posts again as soon as it has its answer):
+- **batch at N/s** (`--batch-rates`): the same batches offered on a fixed schedule of N readings per
+  second (open loop: latency counts from when a batch was due), which is how devices and partners send.
+
+The single and batch phases run `--duration` seconds closed-loop (a sender posts again as soon as it has
+its answer):
 readings/s is what the server acknowledged (2xx, after its commit), p50/p99/max the client-side
 request time. Fan-out: every `telemetry.reading_recorded` event committed in the phase is one live
 update per watcher; latency runs from the event's `created_at` (written in the request's transaction)
@@ -71,7 +76,6 @@ READINGS_PER_VEHICLE_IN_BATCH = 10
 BATCH_READINGS_TARGET = 2000.0
 BATCH_P99_LIMIT_MS = 100.0
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-SILENT_VEHICLE = re.compile(rb'id="silent-vehicle-(\d+)"')
 
 
 def _progress(text: str) -> None:
@@ -184,15 +188,17 @@ async def _seed(deployment: Deployment, count: int) -> Fleet:
 # -- watchers (a separate process) -----------------------------------------------------------------
 
 
-async def _watch(url: str, cookie: str, count: int, stop_after: float, pipe: Connection) -> None:
-    """Open `count` SSE connections on the fleet topic; record (vehicle id, arrival time) per message."""
-    arrivals: list[list[tuple[int, float]]] = [[] for _ in range(count)]
+async def _watch(url: str, cookie: str, watched: list[int], stop_after: float, pipe: Connection) -> None:
+    """One SSE connection per vehicle page in `watched`; record (vehicle id, arrival time) per message
+    (every message carries its `id:` line; heartbeats are comments)."""
+    arrivals: list[list[tuple[int, float]]] = [[] for _ in watched]
     host, port = url.removeprefix("http://").split(":")
 
     async def one(index: int) -> None:
+        vehicle_id = watched[index]
         reader, writer = await asyncio.open_connection(host, int(port))
         writer.write(
-            f"GET /live?topic=fleet HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n"
+            f"GET /live?topic=vehicle:{vehicle_id} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n"
             "Accept: text/event-stream\r\n\r\n".encode()
         )
         await writer.drain()
@@ -202,12 +208,12 @@ async def _watch(url: str, cookie: str, count: int, stop_after: float, pipe: Con
                 line = await reader.readline()
                 if not line:
                     return
-                for match in SILENT_VEHICLE.finditer(line):
-                    mine.append((int(match.group(1)), time.time()))
+                if line.startswith(b"id:"):
+                    mine.append((vehicle_id, time.time()))
         finally:
             writer.close()
 
-    tasks = [asyncio.create_task(one(index)) for index in range(count)]
+    tasks = [asyncio.create_task(one(index)) for index in range(len(watched))]
     pipe.send("open")
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, pipe.recv)  # "stop"
@@ -218,8 +224,8 @@ async def _watch(url: str, cookie: str, count: int, stop_after: float, pipe: Con
     pipe.send(arrivals)
 
 
-def _watcher_process(url: str, cookie: str, count: int, stop_after: float, pipe: Connection) -> None:
-    asyncio.run(_watch(url, cookie, count, stop_after, pipe))
+def _watcher_process(url: str, cookie: str, watched: list[int], stop_after: float, pipe: Connection) -> None:
+    asyncio.run(_watch(url, cookie, watched, stop_after, pipe))
 
 
 async def _session_cookie(url: str) -> str:
@@ -255,6 +261,8 @@ class Phase:
     deliveries: int = 0
     fanout_ms: list[float] = field(default_factory=list)
     load_average: str = ""
+    # Readings per second offered on a fixed schedule (open loop); 0 = each sender posts again at once.
+    offered: int = 0
 
     @staticmethod
     def percentile(values: list[float], q: float) -> float:
@@ -339,11 +347,18 @@ def _batch_body(fleet: Fleet, clock: Clock, first_vehicle: int, size: int) -> by
 async def _run_phase(fleet: Fleet, url: str, phase: Phase, duration: float, clock: Clock) -> None:
     webhook = Webhook(fleet.signing_secret)
     counter = iter(range(10**9))
-    deadline = time.perf_counter() + duration
+    begun = time.perf_counter()
+    deadline = begun + duration
+    interval = phase.batch_size / phase.offered if phase.offered else 0.0
 
     async def sender(client: httpx.AsyncClient) -> None:
         while time.perf_counter() < deadline:
             turn = next(counter)
+            due = begun + turn * interval
+            if phase.offered:
+                if due >= deadline:
+                    return
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
             if phase.mode == "single":
                 vehicle = turn % len(fleet.unique_ids)
                 moment, odometer_m = clock.tick(vehicle)
@@ -366,7 +381,9 @@ async def _run_phase(fleet: Fleet, url: str, phase: Phase, duration: float, cloc
                     "X-Pitwall-Tenant": SLUG,
                     "Content-Type": "application/json",
                 }
-            started = time.perf_counter()
+            # On a schedule the wait counts from when the batch was due, so a late answer that delays
+            # the next send is not hidden (no coordinated omission).
+            started = due if phase.offered else time.perf_counter()
             try:
                 response = await client.post(path, content=body, headers=headers)
             except httpx.HTTPError:
@@ -415,15 +432,18 @@ async def _last_event_id(database_url: str) -> int:
 
 
 def _match_fanout(
-    phase: Phase, events: list[tuple[int, int, float]], arrivals: list[list[tuple[int, float]]]
+    phase: Phase,
+    events: list[tuple[int, int, float]],
+    watched: list[int],
+    arrivals: list[list[tuple[int, float]]],
 ) -> None:
-    """Pair each watcher's k-th update for a vehicle with the k-th event of that vehicle."""
+    """Pair each watcher's k-th update with the k-th event of the vehicle it watches."""
     per_vehicle: dict[int, list[float]] = {}
     for _event_id, vehicle_id, created in events:
         per_vehicle.setdefault(vehicle_id, []).append(created)
     phase.events = len(events)
-    phase.expected_deliveries = len(events) * len(arrivals)
-    for watcher in arrivals:
+    for watched_vehicle, watcher in zip(watched, arrivals, strict=True):
+        phase.expected_deliveries += len(per_vehicle.get(watched_vehicle, []))
         seen: dict[int, int] = {}
         for vehicle_id, arrived in watcher:
             index = seen.get(vehicle_id, 0)
@@ -434,16 +454,24 @@ def _match_fanout(
                 phase.fanout_ms.append((arrived - committed[index]) * 1000)
 
 
-async def _measure(fleet: Fleet, mode: str, args: argparse.Namespace, clock: Clock) -> Phase:
+async def _measure(
+    fleet: Fleet, mode: str, args: argparse.Namespace, clock: Clock, offered: int = 0
+) -> Phase:
     senders = args.single_senders if mode == "single" else args.batch_senders
+    if offered:
+        # Enough connections that the schedule, not the number of senders, decides when batches go.
+        senders = max(senders, 8)
     size = 1 if mode == "single" else args.batch_size
-    phase = Phase(fleet.deployment.backend, mode, senders, size, args.watchers)
+    phase = Phase(fleet.deployment.backend, mode, senders, size, args.watchers, offered=offered)
     servers = await _start_servers(fleet.deployment)
     try:
         cookie = await _session_cookie(servers.url)
         parent, child = multiprocessing.Pipe()
+        # The first `--watchers` vehicles have their page open (a vehicle in several windows is the same
+        # fan-out as in one, so each page watches a different vehicle).
+        watched = [fleet.vehicle_ids[index % len(fleet.vehicle_ids)] for index in range(args.watchers)]
         watcher = multiprocessing.Process(
-            target=_watcher_process, args=(servers.url, cookie, args.watchers, args.drain, child), daemon=True
+            target=_watcher_process, args=(servers.url, cookie, watched, args.drain, child), daemon=True
         )
         watcher.start()
         parent.recv()  # "open"
@@ -455,7 +483,7 @@ async def _measure(fleet: Fleet, mode: str, args: argparse.Namespace, clock: Clo
         arrivals = parent.recv()
         watcher.join(10)
         events = await _events_since(fleet.deployment.database_url, before)
-        _match_fanout(phase, events, arrivals)
+        _match_fanout(phase, events, watched, arrivals)
     finally:
         _stop_servers(servers)
     return phase
@@ -468,6 +496,7 @@ HEADER = [
     "mode",
     "senders",
     "size",
+    "offered/s",
     "req/s",
     "readings/s",
     "p50 ms",
@@ -499,6 +528,7 @@ def _row(phase: Phase) -> list[str]:
         phase.mode,
         str(phase.senders),
         str(phase.batch_size),
+        f"{phase.offered:,}" if phase.offered else "max",
         f"{phase.requests / phase.seconds:.1f}" if phase.seconds else "-",
         f"{rate:,.0f}",
         f"{Phase.percentile(lat, 0.5):.1f}",
@@ -538,9 +568,12 @@ async def run(args: argparse.Namespace) -> int:
         fleet = await _create(backend, args.vehicles)
         try:
             clock = Clock(args.vehicles)
-            for mode in ("single", "batch"):
-                _progress(f"{backend}: {mode} for {args.duration:.0f} s with {args.watchers} watchers")
-                phase = await _measure(fleet, mode, args, clock)
+            phases = [("single", 0), ("batch", 0)]
+            phases += [("batch", int(rate)) for rate in args.batch_rates.split(",") if rate.strip()]
+            for mode, offered in phases:
+                pace = f" at {offered:,} readings/s" if offered else ""
+                _progress(f"{backend}: {mode}{pace} for {args.duration:.0f} s with {args.watchers} watchers")
+                phase = await _measure(fleet, mode, args, clock, offered)
                 rows.append(_row(phase))
                 _progress("  " + " | ".join(rows[-1]))
         finally:
@@ -561,6 +594,11 @@ def main() -> int:
     parser.add_argument("--single-senders", type=int, default=8)
     parser.add_argument("--batch-senders", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument(
+        "--batch-rates",
+        default="2000",
+        help="readings/s offered on a fixed schedule in extra batch phases, comma-separated ('' = none)",
+    )
     parser.add_argument("--drain", type=float, default=3.0, help="seconds the watchers keep reading after")
     return asyncio.run(run(parser.parse_args()))
 
