@@ -367,9 +367,11 @@ async def update(vehicle_id: int) -> Any:
 @bp.get("/customer-options")
 @login_required
 async def customer_options() -> Any:
-    """The vehicle form's owner picker: customers matching what was typed."""
+    """The vehicle form's owner picker: customers matching what was typed; a plain GET goes to the form."""
     actor = current_actor()
     actor.require("vehicle.edit")
+    if not is_htmx():
+        return redirect(url_for("vehicles.new_vehicle"))
     text = (request.args.get("customer_search") or "").strip()[:100]
     async with runtime().db.read(actor.tenant_id) as session:
         choices = await queries.customer_choices(session, text) if text else []
@@ -615,8 +617,11 @@ async def board() -> Any:
 @fleet_bp.get(ALERT_BADGE_URL.removeprefix("/fleet"))
 @login_required
 async def alert_badge() -> Any:
-    """The header's count of open critical alerts the reader may see; loads itself after each change."""
+    """The header's count of open critical alerts the reader may see; loads itself after each change.
+    A plain GET (someone followed the address) goes to the fleet board."""
     actor = current_actor()
+    if not is_htmx():
+        return redirect(url_for("fleet.board"))
     if not actor.can("fleet.view"):
         return ""
     async with runtime().db.read(actor.tenant_id) as session:
@@ -628,8 +633,11 @@ async def alert_badge() -> Any:
 @fleet_bp.get("/alert-watch")
 @login_required
 async def alert_watch() -> Any:
-    """The header's live subscription for critical alerts, on any page that does not watch them itself."""
+    """The header's live subscription for critical alerts, on any page that does not watch them itself.
+    A plain GET goes to the fleet board."""
     actor = current_actor()
+    if not is_htmx():
+        return redirect(url_for("fleet.board"))
     if not actor.can("fleet.view"):
         return ""
     allowed = await _allowed(actor)

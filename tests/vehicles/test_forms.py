@@ -192,11 +192,11 @@ async def test_the_owner_picker_finds_customers_by_name(client, factory):
     shop = await factory.tenant()
     await shop.vehicle()  # creates the customer Anna Muster
     await helpers.sign_in_as(client, shop, "service_advisor")
-    fragment = await (await client.get("/vehicles/customer-options?customer_search=muster")).get_data(
-        as_text=True
-    )
+    fragment = await (
+        await client.get("/vehicles/customer-options?customer_search=muster", headers={"HX-Request": "true"})
+    ).get_data(as_text=True)
     assert "Anna Muster" in fragment and 'name="customer_id"' in fragment
-    nothing = await (await client.get("/vehicles/customer-options?customer_search=zzz")).get_data(
-        as_text=True
-    )
+    nothing = await (
+        await client.get("/vehicles/customer-options?customer_search=zzz", headers={"HX-Request": "true"})
+    ).get_data(as_text=True)
     assert "No customer matches" in nothing

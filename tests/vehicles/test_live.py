@@ -42,7 +42,7 @@ async def test_a_critical_alert_reaches_the_board_and_the_vehicle_page_and_clear
         woken = await page.next()
         assert 'class="fleet-changed"' in woken.data and "toast" not in woken.data
 
-        badge = await client.get("/fleet/alert-badge")
+        badge = await client.get("/fleet/alert-badge", headers={"HX-Request": "true"})
         assert "1 critical alert" in badge.text
         section = await client.get("/fleet/board", headers={"HX-Request": "true"})
         assert section.text.lstrip().startswith('<div id="fleet-board"') and "ZH 911" in section.text
@@ -63,7 +63,7 @@ async def test_a_critical_alert_reaches_the_board_and_the_vehicle_page_and_clear
         assert any("Alert cleared on" in data for data in messages) and not any(
             "toast-critical" in data for data in messages
         )
-        badge = await client.get("/fleet/alert-badge")
+        badge = await client.get("/fleet/alert-badge", headers={"HX-Request": "true"})
         assert "critical alert" not in badge.text and 'id="fleet-alert-badge"' in badge.text
 
 
@@ -112,7 +112,9 @@ async def test_every_manager_page_carries_the_alert_watch_but_the_board_brings_i
     assert 'hx-get="/fleet/alert-watch"' in other_page and 'hx-get="/fleet/alert-badge"' in other_page
     board = await (await client.get("/fleet/board")).get_data(as_text=True)
     assert 'hx-get="/fleet/alert-watch"' not in board
-    watch = await (await client.get("/fleet/alert-watch")).get_data(as_text=True)
+    watch = await (await client.get("/fleet/alert-watch", headers={"HX-Request": "true"})).get_data(
+        as_text=True
+    )
     assert 'sse-connect="/live?topic=fleet&amp;' in watch
 
 
