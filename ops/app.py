@@ -486,8 +486,8 @@ def _setup_request_plumbing(app: Quart) -> None:
         headers = response.headers
         headers["X-Correlation-ID"] = correlation_id.get()
         for name, value in security_headers(runtime().settings).items():
-            # A page may bring a stricter policy of its own.
-            if name == "Content-Security-Policy":
+            # A page may bring a policy of its own (the mail page's framed HTML part does).
+            if name in ("Content-Security-Policy", "X-Frame-Options"):
                 headers.setdefault(name, value)
             else:
                 headers[name] = value

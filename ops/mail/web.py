@@ -99,6 +99,8 @@ async def html_part(mail_id: int) -> Any:
         {
             "Content-Type": "text/html; charset=utf-8",
             "Content-Security-Policy": HTML_PART_POLICY,
+            # Shown in the mail page's sandboxed frame: older browsers read this, not frame-ancestors.
+            "X-Frame-Options": "SAMEORIGIN",
             "Cache-Control": "no-store",
         },
     )

@@ -89,6 +89,7 @@ async def test_a_written_mail_shows_its_text_escaped_and_its_html_only_sandboxed
     assert "default-src 'none'" in policy and "sandbox" in policy and "frame-ancestors 'self'" in policy
     assert "script-src" not in policy and "img-src data:" in policy
     assert html.headers["Content-Type"].startswith("text/html")
+    assert html.headers["X-Frame-Options"] == "SAMEORIGIN"  # every other page answers DENY
     assert "<p>Grüezi Anna</p>" in await html.get_data(as_text=True)
 
     eml = await client.get(f"/settings/mail/{mail_id}/file")
