@@ -75,7 +75,10 @@ async def test_a_browser_that_was_offline_gets_exactly_the_moves_it_missed_in_or
     assert (await away.columns())["NEW"] == [order.id for order in reversed(orders[1:])], (
         "the page got updates while it was offline, so this test proves nothing"
     )
-    async with away.page.expect_request(lambda request: "/live?" in request.url) as reconnect:
+    # The board's own stream (a manager's page also holds the header's fleet-alert stream).
+    async with away.page.expect_request(
+        lambda request: "/live?" in request.url and "topic=workshop" in request.url
+    ) as reconnect:
         await cable.plug()
 
     assert await resume_id_of(await reconnect.value) == before[-1].id
