@@ -96,7 +96,8 @@ async def test_two_reps_booking_the_same_car_at_once_get_one_drive_between_them(
     reps = [await shop.user("sales_rep") for _ in range(4)]
     unit = await shop.stock_unit(status="DEMO")
     leads = [await shop.lead(owner=rep) for rep in reps]
-    slots = [_slot(5, 60), _slot(5.25, 60), _slot(4.5, 60), _slot(5.5, 60)]
+    # Every pair overlaps (all four hold 5:30-5:45), so whoever books first, the rest are refused.
+    slots = [_slot(5, 60), _slot(5.25, 60), _slot(4.75, 60), _slot(5.5, 60)]
 
     async def attempt(index: int) -> str:
         try:
