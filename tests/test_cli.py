@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
+import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ops.auth.service import verify_password
+from tests.tls import self_signed_certificate
+from tests.web import csrf_from
 
 PITWALL = str(Path(sys.executable).parent / "pitwall")
 DEMO_ACCOUNTS = (
@@ -371,3 +378,83 @@ def assert_refused_without_writing(migrated, args, stdin, message):  # type: ign
     assert message in refused.err
     assert "Traceback" not in refused.err
     assert snapshot(migrated) == before
+
+
+# --- pitwall serve over HTTPS ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_certificate_without_its_key_is_refused(tmp_path):
+    result = pitwall(tmp_path, "serve", "--certfile", str(tmp_path / "cert.pem"))
+    assert result.code == 2
+    assert "--certfile and --keyfile go together" in result.err
+
+
+async def test_over_https_pages_and_live_updates_travel_over_http2(seeded, tmp_path):
+    """Over plain HTTP/1.1 a browser opens at most six connections to one host and every open live page
+    holds one, so a manager's seventh tab would wait; over HTTP/2 they share one."""
+    data_dir, _seed = seeded
+    ((order_id, version),) = query(
+        data_dir, "SELECT id, version FROM work_orders WHERE status = 'NEW' ORDER BY id LIMIT 1"
+    )
+    cert, key = astuple(self_signed_certificate(tmp_path))
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        *[PITWALL, "serve", "--port", str(port), "--certfile", str(cert), "--keyfile", str(key)],
+        env={"PATH": "/usr/bin:/bin", "PITWALL_DATA_DIR": str(data_dir), "PITWALL_LOG_LEVEL": "WARNING"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    trusted = ssl.create_default_context(cafile=cert)
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"https://127.0.0.1:{port}",
+            http2=True,
+            verify=trusted,
+            timeout=10,
+        ) as client:
+            for _ in range(100):
+                try:
+                    health = await client.get("/healthz")
+                    break
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.1)
+            else:
+                pytest.fail("the HTTPS server did not start")
+            assert health.http_version == "HTTP/2"
+            login = await client.get("/login")
+            signed_in = await client.post(
+                "/login",
+                data={
+                    "email": "workshop.manager@demo.test",
+                    "password": DEMO_PASSWORD,
+                    "csrf_token": csrf_from(login.text),
+                },
+            )
+            assert signed_in.status_code == 302
+            board = await client.get("/workshop/board")
+            assert board.http_version == "HTTP/2" and board.status_code == 200
+            async with client.stream("GET", "/live", params={"topic": "workshop"}) as stream:
+                assert stream.http_version == "HTTP/2"
+                moved = await client.post(
+                    f"/workshop/work-orders/{order_id}/move",
+                    data={"status": "SCHEDULED", "version": str(version)},
+                    headers={"X-CSRF-Token": csrf_from(board.text), "HX-Request": "true"},
+                )
+                assert moved.status_code == 200
+                moved_card = re.compile(rf'id="wo-{order_id}"[^>]*data-version="{version + 1}"')
+                received = ""
+                async with asyncio.timeout(10):
+                    async for chunk in stream.aiter_text():
+                        received += chunk
+                        if moved_card.search(received):
+                            break
+            assert "event: update" in received and moved_card.search(received)
+    finally:
+        server.terminate()
+        await asyncio.wait_for(server.wait(), 10)

@@ -7,11 +7,9 @@ the URL requires it."""
 from __future__ import annotations
 
 import ssl
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +21,7 @@ from integrations.mail import MailDeliveryError
 from integrations.mail.smtp import SmtpMailer
 from tests.conftest import free_port
 from tests.mail.smtp import Inbox
+from tests.tls import Certificate, self_signed_certificate
 
 USER = "mailer@garage.test"
 PASSWORD = "s3cret:with/odd@chars"
@@ -34,35 +33,9 @@ pytestmark = [
 ]
 
 
-@dataclass(frozen=True)
-class Certificate:
-    cert: Path
-    key: Path
-
-
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
-    """A self-signed certificate for 127.0.0.1, valid for a day."""
-    folder = tmp_path_factory.mktemp("smtp-tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    command = [
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]
-    subprocess.run(
-        [*command, "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )
-    return Certificate(cert, key)
+    return self_signed_certificate(tmp_path_factory.mktemp("smtp-tls"))
 
 
 class SignedInInbox(Inbox):
