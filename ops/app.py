@@ -63,7 +63,13 @@ from ops.sales.stock import web as stock_web
 from ops.sales.stock.live import StockLive, guard_stock_topic
 from ops.tenants.service import tenant_by_id
 from ops.vehicles import web as vehicles_web
-from ops.vehicles.live import FleetLive, VehicleLive, fleet_topic_guard, vehicle_topic_guard
+from ops.vehicles.live import (
+    FleetLive,
+    VehicleLive,
+    fleet_header_topics,
+    fleet_topic_guard,
+    vehicle_topic_guard,
+)
 from ops.vehicles.maintenance import web as maintenance_web
 from ops.vehicles.telemetry import web as telemetry_web
 from ops.webhooks import web as webhooks_web
@@ -325,6 +331,7 @@ def create_app(settings: Settings | None = None) -> Quart:
             "vehicle": vehicle_topic_guard(db),
             "invoice": invoice_topic_guard(db),
         },
+        header_topics=fleet_header_topics(db),
     )
 
     _setup_templates(app)
@@ -430,6 +437,8 @@ def _setup_templates(app: Quart) -> None:
         format_money=format_money,
         csrf_token=auth_web.csrf_token,
         asset_url=asset_url,
+        live_url=realtime_endpoints.live_url,
+        live_position=lambda: runtime().hub.current_id(),
     )
 
     @app.context_processor

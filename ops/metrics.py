@@ -14,6 +14,9 @@ LATENCY = Histogram(
 LIVE_CONNECTIONS = Gauge("pitwall_live_connections", "Open SSE and WebSocket connections", ["kind"])
 EVENTS_PUBLISHED = Counter("pitwall_events_published_total", "Events appended to the live log", ["path"])
 LIVE_MESSAGES = Counter("pitwall_live_messages_total", "Live messages queued to clients")
+LIVE_WRITES = Counter(
+    "pitwall_live_writes_total", "Writes of live messages to connections (busy boards share writes)"
+)
 LIVE_OVERFLOWS = Counter("pitwall_live_overflows_total", "Clients disconnected with reset for falling behind")
 RELAY_LAG = Gauge("pitwall_relay_lag_seconds", "Age of the oldest committed event not yet in the live log")
 

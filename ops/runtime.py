@@ -18,6 +18,8 @@ from realtime.presence import Presence
 
 # Decides whether an actor may watch a topic argument (`wo:12` -> guard("12")); False answers 404.
 TopicGuard = Callable[[Actor, str], Awaitable[bool]]
+# The topics every page of an actor watches for the header's notices (critical fleet alerts), if any.
+HeaderTopics = Callable[[Actor], Awaitable[list[str]]]
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Runtime:
     presence: Presence
     rate_limiter: RateLimiter
     topic_guards: dict[str, TopicGuard] = field(default_factory=dict)
+    header_topics: HeaderTopics | None = None
 
 
 def runtime() -> Runtime:

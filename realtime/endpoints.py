@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from itsdangerous import BadSignature
-from quart import Blueprint, Quart, abort, g, request, websocket
+from quart import Blueprint, Quart, abort, g, request, url_for, websocket
 from quart.sessions import SecureCookieSessionInterface
 from werkzeug.http import parse_cookie
 
@@ -48,15 +48,34 @@ class Refusal:
     description: str | None = None
 
 
-async def live_topics(actor: Actor, topics: list[str]) -> frozenset[str] | Refusal:
-    """The tenant topics a `/live` request may watch, or why it may not."""
-    if not topics or len(topics) > MAX_TOPICS:
+async def live_topics(actor: Actor, topics: list[str], header: list[str]) -> frozenset[str] | Refusal:
+    """The tenant topics a `/live` request may watch, or why it may not. The header's topics come from
+    what the actor may see (runtime's `header_topics`), so only the page's own pass the guards."""
+    if not (topics or header) or len(topics) + len(header) > MAX_TOPICS:
         return Refusal(400, "name between 1 and 20 topics")
     for topic in topics:
         if not await allowed_topic(actor, topic):
             # Another tenant's object and a topic that does not exist look the same.
             return Refusal(404)
-    return frozenset(tenant_topic(actor.tenant_id, topic) for topic in topics)
+    return frozenset(tenant_topic(actor.tenant_id, topic) for topic in [*topics, *header])
+
+
+async def header_topics_beside(actor: Actor, page_topics: list[str]) -> list[str]:
+    """The header's topics a page stream also carries (`header=1`): none when the page watches those
+    kinds of topic itself, since then it shows their events in full."""
+    source = runtime().header_topics
+    header = await source(actor) if source is not None else []
+    page_kinds = {topic.partition(":")[0] for topic in page_topics}
+    if any(topic.partition(":")[0] in page_kinds for topic in header):
+        return []
+    return header[: max(0, MAX_TOPICS - len(page_topics))]
+
+
+def live_url(topics: str | list[str], last_event_id: str | None) -> str:
+    """The one live stream of a page: its own topics, and the header's (`header=1`) for its notices."""
+    g.page_has_live_stream = True
+    page_topics = [topics] if isinstance(topics, str) else list(topics)
+    return url_for("realtime.live", topic=page_topics, header=1, last_event_id=last_event_id)
 
 
 @bp.get("/live")
@@ -108,12 +127,14 @@ class LiveStream:
         actor = await self._actor(scope)
         if actor is None:
             return Refusal(401)
-        topics = await live_topics(actor, query.get("topic", []))
+        page_topics = query.get("topic", [])
+        header = await header_topics_beside(actor, page_topics) if query.get("header") == ["1"] else []
+        topics = await live_topics(actor, page_topics, header)
         if isinstance(topics, Refusal):
             return topics
         last_id = _header(scope, b"last-event-id") or query.get("last_event_id", [None])[0]
         hub = runtime().hub
-        client = hub.connect(topics, View.for_actor(actor))
+        client = hub.connect(topics, View.for_actor(actor, header_notices_only=bool(header)))
         # As in Quart: the browser going away ends the stream.
         disconnected = asyncio.create_task(_wait_for_disconnect(receive, client))
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from ops.auth.actor import Actor
 from ops.events import EventRecord
-from ops.metrics import LIVE_CONNECTIONS, LIVE_MESSAGES, LIVE_OVERFLOWS
+from ops.metrics import LIVE_CONNECTIONS, LIVE_MESSAGES, LIVE_OVERFLOWS, LIVE_WRITES
 from realtime.log import LiveLog, LogEntry, LogUnavailable, StreamKey, format_stream_id
 
 log = logging.getLogger(__name__)
@@ -31,14 +31,18 @@ REPLAY_LIMIT = 5_000
 
 @dataclass(frozen=True)
 class View:
-    """What makes two watchers see different HTML for the same event: language and role."""
+    """What makes two watchers see different HTML for the same event: language, role, and whether the
+    connection watches the header's topics (critical fleet alerts) only for the header's notices, beside
+    a page that does not show them itself: one stream per page, not one for the page and one for the
+    header (a browser allows six HTTP/1.1 connections per host)."""
 
     locale: str
     role: str
+    header_notices_only: bool = False
 
     @classmethod
-    def for_actor(cls, actor: Actor) -> View:
-        return cls(locale=actor.locale, role=actor.role)
+    def for_actor(cls, actor: Actor, header_notices_only: bool = False) -> View:
+        return cls(locale=actor.locale, role=actor.role, header_notices_only=header_notices_only)
 
 
 class TopicRenderer(Protocol):
@@ -129,10 +133,12 @@ class Client:
         self.write = write
         self.flush()
 
-    def flush(self) -> None:
-        """Write everything pending in one go, unless the previous write still waits for the reader."""
+    def flush(self) -> bool:
+        """Write everything pending in one go, unless the previous write still waits for the reader.
+
+        True when something was handed to the connection."""
         if self.write is None or not self.pending or (self.writing is not None and not self.writing.done()):
-            return
+            return False
         batch, self.pending = self.pending, []
         if self.pending_bytes > self.limit:
             LIVE_OVERFLOWS.inc()
@@ -146,18 +152,19 @@ class Client:
             chunk = b"".join([data for key, data in batch if skip is None or key is None or key > skip])
         self.pending_bytes = 0
         if not chunk:
-            return
+            return False
         try:
             started = self.write(chunk)
             self.writing = start_eagerly(started) if started is not None else None
         except Exception:
             log.debug("live connection lost while writing", exc_info=True)
             self.close()
-            return
+            return False
         if self.writing is not None:
             self.writing.add_done_callback(self._written)
         elif self.closed:
             self.finished.set()
+        return True
 
     def _written(self, writing: asyncio.Future[None]) -> None:
         if writing.cancelled() or writing.exception() is not None:
@@ -422,10 +429,12 @@ class Hub:
                 await self._queue(entry, record, loaded, touched)
             except Exception:
                 log.exception("could not fan out live log entry %s", entry.id)
+        writes = 0
         for client in touched:
-            client.flush()
+            writes += client.flush()
             if client.closed:
                 self._forget(client)
+        LIVE_WRITES.inc(writes)
 
     async def _queue(
         self, entry: LogEntry, record: EventRecord, loaded: dict[tuple[str, int], Any], touched: set[Client]

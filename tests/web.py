@@ -122,10 +122,11 @@ class SseStream:
 
 @asynccontextmanager
 async def open_sse(
-    client: httpx.AsyncClient, *topics: str, last_event_id: str | None = None
+    client: httpx.AsyncClient, *topics: str, last_event_id: str | None = None, header: bool = False
 ) -> AsyncIterator[SseStream]:
+    """A page's stream; `header` also carries the header's notices, as every page's stream does."""
     headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
-    params = [("topic", topic) for topic in topics]
+    params = [("topic", topic) for topic in topics] + ([("header", "1")] if header else [])
     async with client.stream("GET", "/live", params=params, headers=headers, timeout=None) as response:
         assert response.status_code == 200, await response.aread()
         stream = SseStream(response)

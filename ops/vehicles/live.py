@@ -25,6 +25,7 @@ from ops.i18n import gettext as _
 from ops.vehicles import queries
 from ops.vehicles.service import allowed_fleet_ids, condition_label, severity_label
 from realtime.hub import View
+from realtime.wake import WakePage
 
 ID = re.compile(r"[1-9][0-9]{0,17}")
 # Non-empty, so the page's `sse:update` trigger fires; the page's sink swaps nothing.
@@ -90,8 +91,31 @@ def toast(message: str) -> Markup:
     ).format(message)
 
 
+def fleet_topics(allowed: frozenset[int] | None) -> list[str]:
+    """What a reader of the fleet board watches: `fleet`, or each of the fleets they are limited to."""
+    if allowed is None:
+        return ["fleet"]
+    # /live takes 20 topics; a user limited to more fleets than that is not limited in practice.
+    return [f"fleet:{fleet_id}" for fleet_id in sorted(allowed)[:19]]
+
+
+def fleet_header_topics(db: Database) -> Callable[[Actor], Awaitable[list[str]]]:
+    """What every page of a fleet reader watches for the header's critical-alert badge and toast."""
+
+    async def header_topics(actor: Actor) -> list[str]:
+        if not actor.can("fleet.view"):
+            return []
+        async with db.read(actor.tenant_id) as session:
+            return fleet_topics(await allowed_fleet_ids(session, actor.user_id))
+
+    return header_topics
+
+
 class FleetLive:
-    """Renderer for `fleet` and `fleet:<id>`: wakes the board, announces, toasts critical alerts."""
+    """Renderer for `fleet` and `fleet:<id>`: wakes the board, announces, toasts critical alerts.
+
+    Beside a page that does not show the fleet (the view's `header_notices_only`), only a critical
+    alert's toast and badge go out: nothing wakes that page's sections or speaks of other vehicles."""
 
     async def load(self, records: list[EventRecord], topic: str) -> list[Any]:
         return [None] * len(records)
@@ -99,10 +123,12 @@ class FleetLive:
     async def render(self, loaded: Any, record: EventRecord, view: View) -> str:
         if record.type not in BOARD_EVENTS:
             return ""
-        parts = [CHANGED]
         sentence = announcement_for(record)
-        if sentence:
-            parts.append(Markup('<div id="announcer" hx-swap-oob="innerHTML">{}</div>').format(sentence))
+        parts: list[Markup] = []
+        if not view.header_notices_only:
+            parts.append(CHANGED)
+            if sentence:
+                parts.append(Markup('<div id="announcer" hx-swap-oob="innerHTML">{}</div>').format(sentence))
         if _critical(record):
             parts.append(
                 Markup(
@@ -115,21 +141,19 @@ class FleetLive:
         return str(Markup("").join(parts))
 
 
-class VehicleLive:
-    """Renderer for `vehicle:<id>`: wakes the vehicle's page to re-fetch its live sections."""
+class VehicleLive(WakePage):
+    """Renderer for `vehicle:<id>`: wakes the vehicle's page to re-fetch its live sections, and says
+    what happened to screen readers (a reading is too frequent to announce)."""
 
-    async def load(self, records: list[EventRecord], topic: str) -> list[Any]:
-        return [None] * len(records)
+    page = "fleet"
+    event_prefixes = ("telemetry.", "vehicle", "maintenance.")
 
     async def render(self, loaded: Any, record: EventRecord, view: View) -> str:
-        if record.type.startswith(("telemetry.", "vehicle", "maintenance.")):
-            sentence = announcement_for(record) if record.type != READING else ""
-            if sentence:
-                return str(
-                    CHANGED + Markup('<div id="announcer" hx-swap-oob="innerHTML">{}</div>').format(sentence)
-                )
-            return str(CHANGED)
-        return ""
+        changed = await super().render(loaded, record, view)
+        sentence = announcement_for(record) if changed and record.type != READING else ""
+        if not sentence:
+            return changed
+        return changed + str(Markup('<div id="announcer" hx-swap-oob="innerHTML">{}</div>').format(sentence))
 
 
 def fleet_topic_guard(db: Database) -> Callable[[Actor, str], Awaitable[bool]]:

@@ -16,12 +16,13 @@ from ops.auth.web import csrf_token, current_actor, current_tenant, login_requir
 from ops.db import utcnow
 from ops.i18n import current_timezone, format_date, format_number
 from ops.i18n import gettext as _
-from ops.pages import flash_message, is_htmx, render_fragment, render_page
+from ops.list_filters import choice_filter, page_number, text_filter
+from ops.pages import flash_message, is_htmx, posted_form, render_fragment, render_page
 from ops.runtime import runtime
 from ops.vehicles import queries
 from ops.vehicles.charts import Series, line_chart
 from ops.vehicles.health import reason_label
-from ops.vehicles.live import ALERT_BADGE_URL
+from ops.vehicles.live import ALERT_BADGE_URL, fleet_topics
 from ops.vehicles.maintenance.service import state_label
 from ops.vehicles.models import FUEL_TYPES, TRANSMISSIONS, VEHICLE_STATUSES, Vehicle
 from ops.vehicles.service import (
@@ -35,6 +36,7 @@ from ops.vehicles.service import (
     create_vehicle,
     delete_document,
     delete_fleet,
+    fuel_type_label,
     limit_user_to_fleets,
     move_vehicles_to_fleet,
     severity_label,
@@ -72,18 +74,6 @@ def request_body_limit(path: str) -> int | None:
     if len(parts) == 3 and parts[0] == "vehicles" and parts[1].isdigit() and parts[2] == "documents":
         return DOCUMENT_UPLOAD_LIMIT
     return None
-
-
-def fuel_type_label(value: str) -> str:
-    labels = {
-        "GASOLINE": _("Petrol"),
-        "DIESEL": _("Diesel"),
-        "ELECTRIC": _("Electric"),
-        "HYBRID": _("Hybrid"),
-        "PLUGIN_HYBRID": _("Plug-in hybrid"),
-        "HYDROGEN": _("Hydrogen"),
-    }
-    return labels.get(value, value)
 
 
 def file_size(size: int) -> str:
@@ -124,13 +114,6 @@ def tenant_today() -> date:
     return datetime.now(_zone()).date()
 
 
-def _page_number(value: str | None) -> int:
-    try:
-        return max(1, min(int(value or 1), 1_000_000))
-    except ValueError:
-        return 1
-
-
 def _id(value: str | None) -> int | None:
     try:
         number = int(value or "")
@@ -139,21 +122,9 @@ def _id(value: str | None) -> int | None:
     return number if 0 < number < 2**63 else None
 
 
-async def _form() -> dict[str, str]:
-    return {key: value for key, value in (await request.form).items() if key != "csrf_token"}
-
-
 async def _allowed(actor: Actor) -> frozenset[int] | None:
     async with runtime().db.read(actor.tenant_id) as session:
         return await allowed_fleet_ids(session, actor.user_id)
-
-
-def fleet_topics(allowed: frozenset[int] | None) -> list[str]:
-    """What a reader of the fleet board watches: `fleet`, or each of the fleets they are limited to."""
-    if allowed is None:
-        return ["fleet"]
-    # /live takes 20 topics; a user limited to more fleets than that is not limited in practice.
-    return [f"fleet:{fleet_id}" for fleet_id in sorted(allowed)[:19]]
 
 
 # --- The search ------------------------------------------------------------------------------------------
@@ -162,21 +133,20 @@ def fleet_topics(allowed: frozenset[int] | None) -> list[str]:
 def _filters() -> queries.VehicleFilters:
     args = request.args
     sort = (args.get("sort") or queries.DEFAULT_SORT).strip()
-    status = (args.get("status") or "").strip()
     fleet = (args.get("fleet") or "").strip()
     try:
         page_size = int(args.get("page_size") or queries.PAGE_SIZE)
     except ValueError:
         page_size = queries.PAGE_SIZE
     return queries.VehicleFilters(
-        q=(args.get("q") or "").strip()[:100],
+        q=text_filter("q", 100),
         vin=(args.get("vin") or "").strip().upper()[:17],
-        plate=(args.get("plate") or "").strip()[:20],
-        make=(args.get("make") or "").strip()[:40],
-        model=(args.get("model") or "").strip()[:60],
-        customer=(args.get("customer") or "").strip()[:100],
+        plate=text_filter("plate", 20),
+        make=text_filter("make", 40),
+        model=text_filter("model", 60),
+        customer=text_filter("customer", 100),
         fleet=fleet if fleet == queries.NO_FLEET or fleet.isdigit() else "",
-        status=status if status in VEHICLE_STATUSES else "",
+        status=choice_filter("status", VEHICLE_STATUSES),
         sort=sort if sort.removeprefix("-") in queries.SORT_COLUMNS else queries.DEFAULT_SORT,
         page_size=max(1, min(page_size, queries.MAX_PAGE_SIZE)),
     )
@@ -188,7 +158,7 @@ async def index() -> Any:
     actor = current_actor()
     actor.require("vehicle.view")
     filters = _filters()
-    page = _page_number(request.args.get("page"))
+    page = page_number()
     async with runtime().db.read(actor.tenant_id) as session:
         allowed = await allowed_fleet_ids(session, actor.user_id)
         listing = await queries.search_vehicles(session, filters, page, allowed)
@@ -302,7 +272,7 @@ async def new_vehicle() -> Any:
 async def create() -> Any:
     actor = current_actor()
     actor.require("vehicle.edit")
-    form = await _form()
+    form = await posted_form()
     errors: dict[str, str] = {}
     data = _vehicle_data(form, errors)
     if errors:
@@ -341,7 +311,7 @@ async def update(vehicle_id: int) -> Any:
     actor = current_actor()
     vehicle = await _vehicle_or_404(vehicle_id)
     actor.require("vehicle.edit")
-    form = await _form()
+    form = await posted_form()
     errors: dict[str, str] = {}
     data = _vehicle_data(form, errors)
     if errors:
@@ -597,8 +567,6 @@ async def _render_board(block: str | None = None) -> str:
         # A wall screen shows the first services of each list; `?all=1` shows every one.
         "show_all": request.args.get("all") == "1",
         "list_limit": BOARD_LIST_LIMIT,
-        # The board's own stream brings the critical alerts' toasts: the header must not open a second.
-        "page_watches_fleet": True,
         **LABELS,
     }
     if block is not None:
@@ -628,22 +596,6 @@ async def alert_badge() -> Any:
         allowed = await allowed_fleet_ids(session, actor.user_id)
         count = await queries.critical_alert_count(session, allowed)
     return await render_fragment(BADGE_TEMPLATE, "badge", count=count, badge_url=ALERT_BADGE_URL)
-
-
-@fleet_bp.get("/alert-watch")
-@login_required
-async def alert_watch() -> Any:
-    """The header's live subscription for critical alerts, on any page that does not watch them itself.
-    A plain GET goes to the fleet board."""
-    actor = current_actor()
-    if not is_htmx():
-        return redirect(url_for("fleet.board"))
-    if not actor.can("fleet.view"):
-        return ""
-    allowed = await _allowed(actor)
-    return await render_fragment(
-        BADGE_TEMPLATE, "watch", live_topics=fleet_topics(allowed), live_id=runtime().hub.current_id()
-    )
 
 
 # --- Fleets ----------------------------------------------------------------------------------------------
@@ -676,7 +628,7 @@ async def fleets() -> Any:
 @login_required
 async def create_fleet_view() -> Any:
     actor = current_actor()
-    form = await _form()
+    form = await posted_form()
     try:
         async with runtime().db.uow(actor) as uow:
             fleet = await create_fleet(uow, form.get("name", ""), form.get("description", ""))
@@ -697,9 +649,7 @@ async def _render_fleet(
         if fleet is None or (allowed is not None and fleet_id not in allowed):
             abort(404)
         filters = queries.VehicleFilters(fleet=str(fleet_id), page_size=queries.MAX_PAGE_SIZE)
-        listing = await queries.search_vehicles(
-            session, filters, _page_number(request.args.get("page")), allowed
-        )
+        listing = await queries.search_vehicles(session, filters, page_number(), allowed)
     return await render_page(
         FLEET_TEMPLATE,
         fleet=fleet,
@@ -722,7 +672,7 @@ async def fleet_page(fleet_id: int) -> Any:
 @login_required
 async def update_fleet_view(fleet_id: int) -> Any:
     actor = current_actor()
-    form = await _form()
+    form = await posted_form()
     try:
         async with runtime().db.uow(actor) as uow:
             fleet = await update_fleet(uow, fleet_id, form.get("name", ""), form.get("description", ""))
@@ -752,7 +702,7 @@ async def delete_fleet_view(fleet_id: int) -> Any:
 async def add_fleet_vehicles(fleet_id: int) -> Any:
     """Put vehicles in the fleet by plate or VIN, one or more separated by commas or lines."""
     actor = current_actor()
-    form = await _form()
+    form = await posted_form()
     wanted = [
         part.strip() for part in form.get("vehicles", "").replace(",", "\n").splitlines() if part.strip()
     ]

@@ -4,6 +4,7 @@ the sections the messages wake answer with the current state."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from integrations.telematics.readings import DeviceReading
@@ -104,26 +105,83 @@ async def test_due_maintenance_wakes_the_board(live_server):
         assert "GR 1" in board.text and "Oil change" in board.text
 
 
-async def test_every_manager_page_carries_the_alert_watch_but_the_board_brings_its_own(client, factory):
-    """Without the header subscription a manager on another page would miss the critical alert."""
+def live_streams(page: str) -> list[str]:
+    return re.findall(r'sse-connect="([^"]*)"', page)
+
+
+async def test_every_page_of_a_manager_holds_one_stream_that_also_brings_the_fleet_alerts(client, factory):
+    """Without the alerts a manager on another page would miss an overheating engine; with a second
+    stream per page a browser's six HTTP/1.1 connections would be used up by the third tab."""
     shop = await factory.tenant()
     await helpers.sign_in_as(client, shop, "workshop_manager")
-    other_page = await (await client.get("/vehicles")).get_data(as_text=True)
-    assert 'hx-get="/fleet/alert-watch"' in other_page and 'hx-get="/fleet/alert-badge"' in other_page
-    board = await (await client.get("/fleet/board")).get_data(as_text=True)
-    assert 'hx-get="/fleet/alert-watch"' not in board
-    watch = await (await client.get("/fleet/alert-watch", headers={"HX-Request": "true"})).get_data(
-        as_text=True
-    )
-    assert 'sse-connect="/live?topic=fleet&amp;' in watch
+    plain_page = await (await client.get("/vehicles")).get_data(as_text=True)
+    assert 'hx-get="/fleet/alert-badge"' in plain_page
+    assert [url.split("&amp;")[0] for url in live_streams(plain_page)] == ["/live?header=1"]
+    board = await (await client.get("/workshop/board")).get_data(as_text=True)
+    (stream,) = live_streams(board)
+    assert stream.startswith("/live?topic=workshop&amp;header=1")
+    fleet_board = await (await client.get("/fleet/board")).get_data(as_text=True)
+    (stream,) = live_streams(fleet_board)
+    assert stream.startswith("/live?topic=fleet&amp;header=1")
 
 
 async def test_a_technician_has_no_fleet_alerts(client, factory):
     shop = await factory.tenant()
     await helpers.sign_in_as(client, shop, "technician")
     page = await (await client.get("/vehicles")).get_data(as_text=True)
-    assert "alert-watch" not in page
+    assert live_streams(page) == [] and "fleet-alert-badge" not in page
+    board = await (await client.get("/workshop/board")).get_data(as_text=True)
+    assert len(live_streams(board)) == 1
     assert (await client.get("/fleet/board")).status_code == 403
+
+
+async def test_beside_another_page_only_a_critical_alert_comes_and_wakes_nothing(live_server):
+    """The workshop board's stream carries the header's toast and badge, not the fleet board's work."""
+    shop = await TenantFactory(live_server.runtime.db).tenant()
+    car = await helpers.vehicle(shop, plate="ZH 912")
+    await helpers.device(shop, car.id, "tracker-912")
+    manager = await shop.user("workshop_manager", locale="en")
+    async with (
+        http_sign_in(live_server.url, manager.email) as (client, _token),
+        open_sse(client, "workshop", header=True) as page,
+        open_sse(client, "fleet") as board,
+    ):
+        await _report(shop, "tracker-912", battery_v=10.0)
+        assert "Battery" in (await board.next()).data
+        await page.expect_silence(0.3)
+        await _report(shop, "tracker-912", engine_temp_c=120.0)
+        message = await page.next()
+        assert "toast-critical" in message.data and "Engine overheating" in message.data
+        assert 'id="fleet-alert-badge" hx-swap-oob="outerHTML"' in message.data
+        assert "fleet-changed" not in message.data and 'id="announcer"' not in message.data
+
+
+async def test_the_fleet_board_shows_its_own_stream_in_full_even_when_asked_for_the_header(live_server):
+    shop = await TenantFactory(live_server.runtime.db).tenant()
+    car = await helpers.vehicle(shop)
+    await helpers.device(shop, car.id, "tracker-913")
+    manager = await shop.user("workshop_manager", locale="en")
+    async with (
+        http_sign_in(live_server.url, manager.email) as (client, _token),
+        open_sse(client, "fleet", header=True) as board,
+    ):
+        await _report(shop, "tracker-913", battery_v=10.0)
+        assert "fleet-changed" in (await board.next()).data
+
+
+async def test_a_manager_limited_to_a_fleet_gets_no_header_alert_of_another_fleet(live_server):
+    shop = await TenantFactory(live_server.runtime.db).tenant()
+    north, south = await helpers.fleet(shop, "North"), await helpers.fleet(shop, "South")
+    theirs = await helpers.vehicle(shop, fleet_id=south.id)
+    await helpers.device(shop, theirs.id, "tracker-south")
+    manager = await shop.user("workshop_manager", locale="en")
+    await helpers.limit(shop, manager.actor.user_id, north.id)
+    async with (
+        http_sign_in(live_server.url, manager.email) as (client, _token),
+        open_sse(client, "workshop", header=True) as page,
+    ):
+        await _report(shop, "tracker-south", engine_temp_c=120.0)
+        await page.expect_silence(0.5)
 
 
 async def test_another_dealerships_alert_stays_off_the_board(live_server):
