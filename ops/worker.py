@@ -127,6 +127,9 @@ async def _idempotency_expiry_loop(db: Database, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), IDEMPOTENCY_EXPIRY_INTERVAL_SECONDS)
 
 
+WEBHOOK_DISPATCH_BATCH = 500
+
+
 async def _webhook_loop(settings: Settings, db: Database, stop: asyncio.Event) -> None:
     """Events into webhook deliveries, then the due deliveries out; again at once while there is work."""
     sender = WebhookSender()
@@ -135,7 +138,9 @@ async def _webhook_loop(settings: Settings, db: Database, stop: asyncio.Event) -
         while not stop.is_set():
             busy = False
             try:
-                busy = await dispatch_events(db, utcnow()) > 0
+                # Caught up unless the pass was full: on a busy board a pass per move would take
+                # SQLite's write lock from the moves themselves, for events nobody may subscribe to.
+                busy = await dispatch_events(db, utcnow(), WEBHOOK_DISPATCH_BATCH) == WEBHOOK_DISPATCH_BATCH
                 report = await deliver_due(
                     db, sender, utcnow(), policy=policy, public_url=settings.public_url
                 )
