@@ -7,7 +7,8 @@ menu on every card) GETs /sales/board N times in a row after a short warm-up, wi
 `--open-leads` open leads spread over the six open stages (and `--closed-leads` won or lost in the
 last 30 days, which the board shows too). Reported are p50/p99/max of the whole request as the client
 sees it (body read), the cards on the page and the page size; the second row is the same board
-filtered to one rep's leads, which shows every card of that rep instead of a column's first 15.
+filtered to one rep's leads (`?owner=mine`), which shows each column's newest 15 of that rep's leads
+like the whole board, with counts of all of them.
 Target: p99 < 50 ms.
 
 Each backend gets a throw-away deployment (data folder; for `postgres` a fresh database and a Redis

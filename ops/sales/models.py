@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ops.db import Base, BigId, TenantScoped, utcnow
@@ -142,6 +142,8 @@ class Reservation(TenantScoped, Base):
 
 class Lead(TenantScoped, Base):
     __tablename__ = "leads"
+    # The pipeline board reads each column's newest leads in this order and stops at its limit.
+    __table_args__ = (Index("ix_leads_board", "tenant_id", "stage", "stage_changed_at", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id"), index=True)

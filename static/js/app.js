@@ -423,10 +423,20 @@
     if (card && !matches(board, card)) event.detail.shouldSwap = false;
   });
 
+  // A filtered board that re-reads its own counts (the pipeline: its columns are limited, so the cards
+  // shown are not the count) keeps them until the re-read lands, instead of showing everyone's.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    if (target && /^count-/.test(target.id || "") && document.querySelector(".board[data-own-counts]")) {
+      event.detail.shouldSwap = false;
+    }
+  });
+
   document.addEventListener("htmx:oobAfterSwap", function (event) {
     // The swap replaced the count element: look up the new one by the old one's id.
     var swapped = event.detail.target;
-    if (!swapped || !/^count-/.test(swapped.id || "") || !document.querySelector(".board[data-filtered]")) return;
+    var board = document.querySelector(".board[data-filtered]");
+    if (!swapped || !/^count-/.test(swapped.id || "") || !board || board.hasAttribute("data-own-counts")) return;
     var count = document.getElementById(swapped.id);
     var list = document.getElementById(swapped.id.replace(/^count-/, "cards-"));
     if (count && list) count.textContent = String(list.children.length);

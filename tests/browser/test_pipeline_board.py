@@ -1,14 +1,19 @@
 """The pipeline board in two browsers: a rep's keyboard move shows on the manager's board with both
 counts, a move to Lost asks for the reason first (from the menu and from a drop), and Cancel leaves the
-lead where it was."""
+lead where it was; a rep's own board keeps its column limit and its own counts through live updates,
+and "Show all" keeps the filter."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.async_api import Locator, expect
 
+from ops.sales.leads.queries import COLUMN_LIMIT
+from ops.sales.leads.service import move_lead
 from tests.browser.pages import BoardPage
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, TenantHandle
 from tests.sales.leads.helpers import customer, new_lead, stored_lead
 
 pytestmark = pytest.mark.browser
@@ -140,3 +145,70 @@ async def test_dropping_a_card_on_lost_asks_for_the_reason_and_cancel_puts_it_ba
     await expect(card_in(board, "LOST", other.id)).to_be_visible()
     await expect(board.count("CONTACTED")).to_have_text("1")
     assert (await stored_lead(live_server.runtime.db, shop.id, other.id)).lost_reason == "PRICE"
+
+
+async def move_elsewhere(shop: TenantHandle, lead_id: int, stage: str) -> None:
+    """A move made by someone on another screen: the board hears of it only through the live stream."""
+    lead = await stored_lead(shop.db, shop.id, lead_id)
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await move_lead(uow, lead_id, stage, lead.version)
+
+
+async def test_a_reps_own_board_stays_limited_and_counts_only_the_reps_leads_live(open_page, shop):
+    rep = await shop.user("sales_rep", locale="en")
+    colleague = await shop.user("sales_rep", locale="en")
+    mine = [await new_lead(shop, rep) for _ in range(COLUMN_LIMIT + 3)]
+    theirs = await new_lead(shop, colleague, stage="CONTACTED")
+    board = await open_pipeline(open_page, rep.email)
+    await board.page.goto("/sales/board?owner=mine")
+    await board.wait_until_live()
+    await expect(board.page.locator("#cards-NEW > .card")).to_have_count(COLUMN_LIMIT)
+    await expect(board.count("NEW")).to_have_text(str(COLUMN_LIMIT + 3))
+    await expect(board.count("CONTACTED")).to_have_text("0")
+    oldest = mine[0]
+    await expect(card(board, oldest.id)).to_have_count(0)  # past the column's limit
+
+    # The rep's lead that the column did not show moves: it appears where it went, and both counts
+    # are the rep's (everyone's Contacted would be 2), not the cards the columns happen to show, not
+    # even for a moment before the board's own counts arrive.
+    await board.page.evaluate(
+        """() => {
+            window.newCounts = [];
+            new MutationObserver(() => {
+                window.newCounts.push(document.getElementById("count-NEW").textContent);
+            }).observe(
+                document.getElementById("column-NEW"), {subtree: true, childList: true, characterData: true}
+            );
+        }"""
+    )
+    await move_elsewhere(shop, oldest.id, "CONTACTED")
+    await expect(card_in(board, "CONTACTED", oldest.id)).to_be_visible()
+    await expect(board.count("NEW")).to_have_text(str(COLUMN_LIMIT + 2))
+    await expect(board.count("CONTACTED")).to_have_text("1")
+    assert set(await board.page.evaluate("window.newCounts")) <= {
+        str(COLUMN_LIMIT + 3),
+        str(COLUMN_LIMIT + 2),
+    }
+    # A colleague's lead moves: nothing of it shows; then one of the rep's, shown, leaves its column.
+    await move_elsewhere(shop, theirs.id, "QUALIFIED")
+    await move_elsewhere(shop, mine[-1].id, "QUALIFIED")
+    await expect(card_in(board, "QUALIFIED", mine[-1].id)).to_be_visible()
+    await expect(board.count("QUALIFIED")).to_have_text("1")
+    await expect(board.count("CONTACTED")).to_have_text("1")
+    await expect(board.count("NEW")).to_have_text(str(COLUMN_LIMIT + 1))
+    await expect(card(board, theirs.id)).to_have_count(0)
+
+    # "Show all" from the keyboard opens the whole column of the rep's leads, still only the rep's.
+    show_all = board.page.locator("#column-NEW a.show-all")
+    await press_until_focused(board, show_all)
+    await board.page.keyboard.press("Enter")
+    await board.page.wait_for_url("**/sales/board?expand=NEW&owner=mine#column-NEW")
+    await board.wait_until_live()
+    await expect(board.page.locator("#cards-NEW > .card")).to_have_count(COLUMN_LIMIT + 1)
+    await expect(board.count("NEW")).to_have_text(str(COLUMN_LIMIT + 1))
+    await expect(board.page.locator("#column-NEW a.show-all")).to_have_count(0)
+    # Every update removes the moved card by id first; htmx logs it as an error when this board did
+    # not show that card (a colleague's, or one past a column's limit, as on everyone's board).
+    absent_card = re.compile(r"htmx:oobErrorNoTarget, #lead-\d+$")
+    assert [error for error in board.console_errors if not absent_card.match(error)] == []
+    assert await board.csp_violations() == []

@@ -1,11 +1,14 @@
 """The pipeline board's cards as the browser shows them, and its live updates (the `sales` topic).
 
 A board holds hundreds of cards, so the card template (templates/sales/leads/_cards.html) does no work
-of its own: every label is looked up once per language (`board_text`), what differs per card (money,
-dates, days in stage, the score's reasons) is prepared here in Python (`card_display`), and the
-template is rendered by a plain Jinja environment rather than the app's async one, whose per-value
-overhead was most of a board's render time (bench/pipeline_board.py). The same template renders the
-page's columns, the mover's answer and every live update.
+of its own: every label is looked up and escaped once per language (`board_text`), what differs per
+card (its text, money, dates, days in stage, the score's reasons) is prepared and escaped here in
+Python (`card_display`), and the template is rendered by a plain Jinja environment rather than the
+app's async one, whose per-value overhead was most of a board's render time (bench/pipeline_board.py).
+That environment does not escape again: what the template prints is an id, a number, a code from a
+fixed list or Markup made here, and escaping each of some 35 values a card again was a third of the
+cards' render time. The same template renders the page's columns, the mover's answer and every live
+update.
 """
 
 from __future__ import annotations
@@ -46,25 +49,25 @@ CARDS_TEMPLATE = "sales/leads/_cards.html"
 
 @dataclass(frozen=True)
 class BoardText:
-    """Every label a card uses, in one language."""
+    """Every label a card uses, in one language; those the card template prints come escaped."""
 
     stages: dict[str, str]
     sources: dict[str, str]
     lost_reasons: dict[str, str]
     # The move menu's options for a card in each stage.
     move_options: dict[str, Markup]
-    budget: str
-    no_budget: str
-    owner: str
-    unassigned: str
-    next_action: str
-    no_next_action: str
-    overdue: str
-    in_stage: str
-    score: str
-    move_to: str
-    move: str
-    no_leads: str
+    budget: Markup
+    no_budget: Markup
+    owner: Markup
+    unassigned: Markup
+    next_action: Markup
+    no_next_action: Markup
+    overdue: Markup
+    in_stage: Markup
+    score: Markup
+    move_to: Markup
+    move: Markup
+    no_leads: Markup
 
 
 @cache
@@ -82,18 +85,18 @@ def _board_text(locale: str) -> BoardText:
         sources=source_labels(),
         lost_reasons=lost_reason_labels(),
         move_options=move_options,
-        budget=_("Budget"),
-        no_budget=_("No budget"),
-        owner=_("Owner"),
-        unassigned=_("Unassigned"),
-        next_action=_("Next"),
-        no_next_action=_("No next action"),
-        overdue=_("overdue"),
-        in_stage=_("In stage"),
-        score=_("Score"),
-        move_to=_("Move to…"),
-        move=_("Move"),
-        no_leads=_("No leads"),
+        budget=escape(_("Budget")),
+        no_budget=escape(_("No budget")),
+        owner=escape(_("Owner")),
+        unassigned=escape(_("Unassigned")),
+        next_action=escape(_("Next")),
+        no_next_action=escape(_("No next action")),
+        overdue=escape(_("overdue")),
+        in_stage=escape(_("In stage")),
+        score=escape(_("Score")),
+        move_to=escape(_("Move to…")),
+        move=escape(_("Move")),
+        no_leads=escape(_("No leads")),
     )
 
 
@@ -103,8 +106,8 @@ def board_text() -> BoardText:
 
 
 @lru_cache(maxsize=2048)
-def _days_text(locale: str, days: int) -> str:
-    return ngettext("%(num)d day", "%(num)d days", days)
+def _days_text(locale: str, days: int) -> Markup:
+    return escape(ngettext("%(num)d day", "%(num)d days", days))
 
 
 @cache
@@ -113,21 +116,34 @@ def _rule_labels(locale: str) -> dict[str, str]:
 
 
 @lru_cache(maxsize=4096)
-def _money(locale: str, currency: str, amount: Decimal) -> str:
-    return format_money(amount, currency)
+def _money(locale: str, currency: str, amount: Decimal) -> Markup:
+    return escape(format_money(amount, currency))
 
 
 @lru_cache(maxsize=2048)
-def _day(locale: str, day: date) -> str:
-    return format_date(day, "medium")
+def _day(locale: str, day: date) -> Markup:
+    return escape(format_date(day, "medium"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CardDisplay:
-    budget: str
-    next_on: str
+    """Everything a card prints, ready to print: ids, numbers and codes, and Markup for text."""
+
+    id: int
+    stage: str
+    version: int
+    # The card's owner and source as the board filter compares them (data-owner, data-source).
+    owner: str
+    source: str
+    name: Markup
+    interest: Markup
+    owner_name: Markup
+    next_action: Markup
+    points: int
+    budget: Markup
+    next_on: Markup
     overdue: bool
-    days_in_stage: str
+    days_in_stage: Markup
     # A colour band for the score badge: 60 and up high, 30 and up medium, else low.
     band: str
     reasons: Markup
@@ -157,12 +173,25 @@ def tenant_today() -> date:
     return utcnow().astimezone(ZoneInfo(current_timezone.get())).date()
 
 
-def card_display(card: Card, today: date, now: datetime) -> CardDisplay:
+NO_TEXT = Markup("")
+
+
+def card_display(card: Card, today: date, now: datetime, text: BoardText) -> CardDisplay:
     locale, currency = current_locale.get(), current_currency.get()
     points = card.score.points
     return CardDisplay(
-        budget=_money(locale, currency, card.budget) if card.budget is not None else "",
-        next_on=_day(locale, card.next_action_on) if card.next_action_on else "",
+        id=card.id,
+        stage=card.stage,
+        version=card.version,
+        owner=str(card.owner_id) if card.owner_id is not None else "none",
+        source=card.source,
+        name=escape(card.customer_name),
+        interest=escape(card.interest),
+        owner_name=escape(card.owner_name) if card.owner_name else text.unassigned,
+        next_action=escape(card.next_action),
+        points=points,
+        budget=_money(locale, currency, card.budget) if card.budget is not None else NO_TEXT,
+        next_on=_day(locale, card.next_action_on) if card.next_action_on else NO_TEXT,
         overdue=card.next_action_on is not None
         and card.next_action_on < today
         and card.stage not in ("WON", "LOST"),
@@ -173,17 +202,19 @@ def card_display(card: Card, today: date, now: datetime) -> CardDisplay:
     )
 
 
-def displays(cards: Iterable[Card]) -> dict[int, CardDisplay]:
+def displays(cards: Iterable[Card]) -> list[CardDisplay]:
     now = utcnow()
     today = tenant_today()
-    return {card.id: card_display(card, today, now) for card in cards}
+    text = board_text()
+    return [card_display(card, today, now, text) for card in cards]
 
 
 @lru_cache(maxsize=4)
 def _cards_template(env: Environment) -> Template:
-    """The card template in a plain (not async) environment sharing the app's template folder."""
+    """The card template in a plain (not async, not escaping) environment sharing the app's template
+    folder: the values it prints come escaped from `card_display` and `board_text`."""
     plain = Environment(
-        loader=env.loader, autoescape=True, trim_blocks=True, lstrip_blocks=True, auto_reload=env.auto_reload
+        loader=env.loader, autoescape=False, trim_blocks=True, lstrip_blocks=True, auto_reload=env.auto_reload
     )
     return plain.get_template(CARDS_TEMPLATE)
 
@@ -194,7 +225,7 @@ def render_cards(env: Environment, cards: list[Card], *, can_move: bool, csrf: s
         return Markup("")
     return Markup(
         _cards_template(env).render(
-            cards=cards, display=displays(cards), text=board_text(), can_move=can_move, csrf=csrf
+            cards=displays(cards), text=board_text(), can_move=can_move, csrf=escape(csrf) if csrf else None
         )
     )
 

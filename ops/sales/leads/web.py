@@ -22,7 +22,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BuildError
 
 from ops.auth.actor import Conflict, NotFound, RuleViolation
-from ops.auth.web import csrf_token, current_actor, login_required
+from ops.auth.web import csrf_token, current_actor, current_tenant, login_required
 from ops.customers import queries as customer_queries
 from ops.customers.service import customer_topic
 from ops.db import UnitOfWork, utcnow
@@ -40,7 +40,7 @@ from ops.sales.leads.live import (
     render_cards,
     tenant_today,
 )
-from ops.sales.leads.queries import COLUMN_LIMIT, BoardFilter
+from ops.sales.leads.queries import BoardFilter
 from ops.sales.leads.service import (
     BOARD_STAGES,
     LEAD_SOURCES,
@@ -54,6 +54,7 @@ from ops.sales.leads.service import (
     move_lead,
     score_reason_text,
     score_rules_text,
+    score_weights,
     touch_lead_contact,
     update_lead,
 )
@@ -112,9 +113,9 @@ def _board_filter(args: MultiDict[str, str]) -> BoardFilter:
     )
 
 
-def _filter_args(board_filter: BoardFilter) -> dict[str, str]:
+def _filter_args(board_filter: BoardFilter) -> dict[str, Any]:
     """The filter as URL parameters, so a reload, a bookmark or a live reset keeps it."""
-    args: dict[str, str] = {}
+    args: dict[str, Any] = {}
     if board_filter.owner_id is not None:
         args["owner"] = "mine"
     if board_filter.source:
@@ -130,13 +131,16 @@ async def board() -> Any:
     board_filter = _board_filter(request.args)
     expand = request.args.get("expand", "")
     expand = expand if expand in BOARD_STAGES else ""
-    # A filtered board shows every card it counts: app.js recounts a filtered board's columns from
-    # the cards it shows when live updates come in.
-    limit = None if board_filter.active else COLUMN_LIMIT
     # Take the live position before reading the board, so nothing committed in between is missed.
     live_id = runtime().hub.current_id()
     async with runtime().db.read(actor.tenant_id) as session:
-        shown = await queries.board(session, utcnow(), board_filter, limit=limit, expand=expand or None)
+        shown = await queries.board(
+            session,
+            utcnow(),
+            board_filter,
+            expand=expand or None,
+            weights=score_weights(current_tenant().lead_score_weights),
+        )
     can_move, csrf = actor.can("lead.edit"), csrf_token()
     env = current_app.jinja_env
     context = {
@@ -161,6 +165,24 @@ async def board() -> Any:
     if is_htmx():
         return await render_fragment(BOARD_TEMPLATE, "board", **context)
     return await render_page(BOARD_TEMPLATE, **context)
+
+
+@bp.get("/board/counts")
+@login_required
+async def board_counts() -> Any:
+    """A filtered board's column heads with its own counts, re-read on every live update: the update
+    carries everyone's counts, and a filtered column shows only its newest cards, so the browser can
+    count neither. A plain GET goes to the board."""
+    actor = current_actor()
+    actor.require("lead.view")
+    board_filter = _board_filter(request.args)
+    if not is_htmx():
+        return redirect(url_for("leads.board", **_filter_args(board_filter)))
+    async with runtime().db.read(actor.tenant_id) as session:
+        counts = await queries.column_counts(session, utcnow(), board_filter)
+    return await render_fragment(
+        BOARD_TEMPLATE, "column_heads", stages=BOARD_STAGES, counts=counts, text=board_text()
+    )
 
 
 # --- Capturing and editing a lead -----------------------------------------------------------------------
@@ -348,7 +370,7 @@ async def lead_page(lead_id: int) -> Any:
         detail=detail,
         lead=detail.lead,
         card=card,
-        display=displays([card])[card.id],
+        display=displays([card])[0],
         text=text,
         reasons=[(reason.points, score_reason_text(reason)) for reason in card.score.reasons],
         rules=score_rules_text(detail.weights),

@@ -146,6 +146,77 @@ async def test_a_long_column_shows_its_newest_cards_and_a_link_to_all_of_them(cl
     assert len(columns_of(page)["NEW"]) == COLUMN_LIMIT + 2
 
 
+async def test_a_reps_own_board_has_the_same_column_limit_counting_all_of_the_reps_leads(client, factory):
+    """A rep with 300 leads would wait for a board of 300 cards, or count only the first 15."""
+    shop = await factory.tenant()
+    rep, colleague = await shop.user("sales_rep", locale="en"), await shop.user("sales_rep")
+    mine = [await new_lead(shop, rep) for _ in range(COLUMN_LIMIT + 2)]
+    theirs = [await new_lead(shop, colleague) for _ in range(2)]
+    await sign_in(client, rep.email)
+
+    page = await (await client.get(BOARD, query_string={"owner": "mine"})).get_data(as_text=True)
+    assert columns_of(page)["NEW"] == [lead.id for lead in reversed(mine)][:COLUMN_LIMIT]
+    assert counts_of(page)["NEW"] == COLUMN_LIMIT + 2
+    show_all = re.search(r'<a class="show-all" href="([^"]+)">([^<]+)</a>', page)
+    assert show_all and show_all.group(2) == f"Show all {COLUMN_LIMIT + 2}"
+    assert show_all.group(1) == "/sales/board?expand=NEW&amp;owner=mine#column-NEW"
+    # Live updates carry everyone's counts: this board re-reads its own on each of them.
+    assert 'hx-get="/sales/board/counts?owner=mine" hx-trigger="sse:update"' in page
+
+    page = await (await client.get(BOARD, query_string={"owner": "mine", "expand": "NEW"})).get_data(
+        as_text=True
+    )
+    assert columns_of(page)["NEW"] == [lead.id for lead in reversed(mine)]
+    assert counts_of(page)["NEW"] == COLUMN_LIMIT + 2 and "show-all" not in page
+    assert not {lead.id for lead in theirs} & set(columns_of(page)["NEW"])
+    assert 'hx-get="/sales/board?expand=NEW&amp;owner=mine"' in page  # a live reset keeps both
+
+
+async def test_a_filtered_boards_counts_are_its_own_and_a_plain_get_goes_to_the_board(client, factory):
+    shop = await factory.tenant()
+    rep, colleague = await shop.user("sales_rep", locale="en"), await shop.user("sales_rep")
+    await new_lead(shop, rep, stage="QUALIFIED")
+    await new_lead(shop, rep, source="WEB")
+    await new_lead(shop, colleague, source="WEB")
+    await sign_in(client, rep.email)
+
+    response = await client.get(f"{BOARD}/counts", query_string={"owner": "mine"}, headers=HTMX)
+    assert response.status_code == 200
+    heads = await response.get_data(as_text=True)
+    assert counts_of(heads) == dict.fromkeys(STAGES, 0) | {"NEW": 1, "QUALIFIED": 1}
+    assert heads.count('hx-swap-oob="true"') == len(STAGES) and '<h2 id="col-title-NEW"' in heads
+
+    response = await client.get(f"{BOARD}/counts", query_string={"source": "WEB"}, headers=HTMX)
+    assert counts_of(await response.get_data(as_text=True))["NEW"] == 2
+
+    response = await client.get(f"{BOARD}/counts", query_string={"owner": "mine", "source": "WEB"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/sales/board?owner=mine&source=WEB"
+
+
+async def test_what_people_typed_shows_on_the_card_as_text_not_markup(client, factory):
+    """The cards are rendered without Jinja's escaping (it was a third of their cost): a name or note
+    with markup in it must still show as typed, never run in a colleague's browser."""
+    shop = await factory.tenant()
+    rep = await shop.user("sales_rep", locale="en", name="Lea <b>Frei</b>")
+    buyer = await customer(shop, first_name="<script>alert(1)</script>", last_name="O'Brien & Co")
+    lead = await new_lead(
+        shop,
+        rep,
+        customer_id=buyer.id,
+        interest_note='<img src=x onerror="alert(2)">',
+        next_action="Call <i>back</i>",
+    )
+    await sign_in(client, rep.email)
+
+    card = card_of(await (await client.get(BOARD)).get_data(as_text=True), lead.id)
+
+    assert "<script>" not in card and "<img" not in card and "<b>" not in card and "<i>" not in card
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; O&#39;Brien &amp; Co" in card
+    assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in card
+    assert "Lea &lt;b&gt;Frei&lt;/b&gt;" in card and "Call &lt;i&gt;back&lt;/i&gt;" in card
+
+
 async def test_a_move_from_the_board_answers_with_the_card_in_its_new_column_and_every_count(client, factory):
     shop = await factory.tenant()
     rep = await shop.user("sales_rep", locale="en", name="Lea Frei")
