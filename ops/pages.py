@@ -26,6 +26,11 @@ async def render_fragment(template: str, block: str, **context: Any) -> str:
     return await render_block(template, block, **context)
 
 
+async def posted_form() -> dict[str, str]:
+    """The posted form's fields; the CSRF token was checked before the view ran and is not one of them."""
+    return {key: value for key, value in (await request.form).items() if key != "csrf_token"}
+
+
 async def flash_message(message: str, category: str = "info") -> None:
     await flash(message, category)
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import fields
-from functools import wraps
+from functools import partial, wraps
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from quart import Blueprint, Response, g, request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ops.api import queries, schemas
 from ops.api import service as idempotency
@@ -37,6 +38,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Paths anyone may read: the API's own documentation.
 PUBLIC_ENDPOINTS = {"api.openapi_json", "api.docs"}
 View = Callable[..., Awaitable[Response]]
+Dump = Callable[[Any], dict[str, Any]]
 
 
 class ApiError(Exception):
@@ -235,6 +237,37 @@ def _paged(page: queries.Page, items: list[dict[str, Any]]) -> Response:
     return _json({"data": items, "meta": meta})
 
 
+async def _list_resource(
+    permission: str,
+    fetch: Callable[..., Awaitable[queries.Page]],
+    dump: Dump,
+    *filters: Callable[[], str | None],
+) -> Response:
+    """One page of a resource as JSON; paging and filters are checked before anything is read."""
+    _actor().require(permission)
+    page_request = _page_request()
+    filter_values = [read_filter() for read_filter in filters]
+    async with runtime().db.read(_actor().tenant_id) as session:
+        page = await fetch(session, page_request, *filter_values)
+    return _paged(page, [dump(row) for row in page.rows])
+
+
+async def _find(fetch: Callable[[AsyncSession, int], Awaitable[Any]], resource_id: int) -> Any:
+    """The row with this id, or NotFound (404) when this tenant has none."""
+    async with runtime().db.read(_actor().tenant_id) as session:
+        found = await fetch(session, resource_id)
+    if found is None:
+        raise NotFound(resource_id)
+    return found
+
+
+async def _get_resource(
+    permission: str, fetch: Callable[[AsyncSession, int], Awaitable[Any]], resource_id: int, dump: Dump
+) -> Response:
+    _actor().require(permission)
+    return _json(dump(await _find(fetch, resource_id)))
+
+
 def idempotent(view: View) -> View:
     """Run a POST once per `Idempotency-Key`: a retry gets the first answer, status and body."""
 
@@ -309,35 +342,40 @@ PAGING = (
 )
 
 
+def _list_operation(
+    rule: str, summary: str, scope: str, tag: str, response: type[BaseModel], *filters: Parameter
+) -> Operation:
+    return Operation(
+        "GET", rule, summary, scope, tag, response=response, paged=True, parameters=(*PAGING, *filters)
+    )
+
+
+def _search_parameter(description: str) -> Parameter:
+    return Parameter("q", "query", {"type": "string", "maxLength": 100}, description)
+
+
+def _choice_parameter(name: str, choices: tuple[str, ...], description: str) -> Parameter:
+    return Parameter(name, "query", {"type": "string", "enum": list(choices)}, description)
+
+
 # --- Customers -----------------------------------------------------------------------------------------
 
 
+_customer = partial(_dump, schemas.Customer)
+
+
 @route(
-    Operation(
-        "GET",
+    _list_operation(
         "/customers",
         "List customers",
         "customers:read",
         "Customers",
-        response=schemas.Customer,
-        paged=True,
-        parameters=(
-            *PAGING,
-            Parameter(
-                "q",
-                "query",
-                {"type": "string", "maxLength": 100},
-                "Words matching name, company, email, phone or city.",
-            ),
-        ),
+        schemas.Customer,
+        _search_parameter("Words matching name, company, email, phone or city."),
     )
 )
 async def list_customers() -> Response:
-    _actor().require("customer.view")
-    page_request = _page_request()
-    async with runtime().db.read(_actor().tenant_id) as session:
-        page = await queries.customers(session, page_request, _search_text())
-    return _paged(page, [_dump(schemas.Customer, row) for row in page.rows])
+    return await _list_resource("customer.view", queries.customers, _customer, _search_text)
 
 
 @route(
@@ -351,12 +389,7 @@ async def list_customers() -> Response:
     )
 )
 async def get_customer(customer_id: int) -> Response:
-    _actor().require("customer.view")
-    async with runtime().db.read(_actor().tenant_id) as session:
-        found = await queries.customer(session, customer_id)
-    if found is None:
-        raise NotFound(customer_id)
-    return _json(_dump(schemas.Customer, found))
+    return await _get_resource("customer.view", queries.customer, customer_id, _customer)
 
 
 @route(
@@ -375,7 +408,7 @@ async def create_customer_route() -> Response:
     body = await _body(schemas.CustomerCreate)
     async with runtime().db.uow(_actor()) as uow:
         created = await create_customer(uow, body.model_dump(exclude_unset=True))
-        return _json(_dump(schemas.Customer, created), 201)
+        return _json(_customer(created), 201)
 
 
 @route(
@@ -393,59 +426,40 @@ async def create_customer_route() -> Response:
 async def update_customer_route(customer_id: int) -> Response:
     body = await _body(schemas.CustomerUpdate)
     _actor().require("customer.edit")
-    async with runtime().db.read(_actor().tenant_id) as session:
-        current = await queries.customer(session, customer_id)
-    if current is None:
-        raise NotFound(customer_id)
+    current = await _find(queries.customer, customer_id)
     # The service saves a whole profile: what the partner did not send stays as it is.
     merged = {item.name: getattr(current, item.name) for item in fields(CustomerData)}
     merged.update(body.model_dump(exclude_unset=True, exclude={"version"}))
     async with runtime().db.uow(_actor()) as uow:
         updated = await update_customer(uow, customer_id, merged, body.version)
         # Read before the unit of work closes: a change that changed nothing is rolled back, not committed.
-        return _json(_dump(schemas.Customer, updated))
+        return _json(_customer(updated))
 
 
 # --- Leads ---------------------------------------------------------------------------------------------
 
 
+_lead = partial(_dump, schemas.Lead)
+
+
 @route(
-    Operation(
-        "GET",
+    _list_operation(
         "/leads",
         "List leads, newest first",
         "leads:read",
         "Leads",
-        response=schemas.Lead,
-        paged=True,
-        parameters=(
-            *PAGING,
-            Parameter(
-                "stage",
-                "query",
-                {"type": "string", "enum": list(schemas.LEAD_STAGES)},
-                "Only leads in this stage.",
-            ),
-        ),
+        schemas.Lead,
+        _choice_parameter("stage", schemas.LEAD_STAGES, "Only leads in this stage."),
     )
 )
 async def list_leads() -> Response:
-    _actor().require("lead.view")
-    page_request = _page_request()
-    stage = _choice("stage", schemas.LEAD_STAGES)
-    async with runtime().db.read(_actor().tenant_id) as session:
-        page = await queries.leads(session, page_request, stage)
-    return _paged(page, [_dump(schemas.Lead, row) for row in page.rows])
+    stage = partial(_choice, "stage", schemas.LEAD_STAGES)
+    return await _list_resource("lead.view", queries.leads, _lead, stage)
 
 
 @route(Operation("GET", "/leads/<int:lead_id>", "Get a lead", "leads:read", "Leads", response=schemas.Lead))
 async def get_lead(lead_id: int) -> Response:
-    _actor().require("lead.view")
-    async with runtime().db.read(_actor().tenant_id) as session:
-        found = await queries.lead(session, lead_id)
-    if found is None:
-        raise NotFound(lead_id)
-    return _json(_dump(schemas.Lead, found))
+    return await _get_resource("lead.view", queries.lead, lead_id, _lead)
 
 
 @route(
@@ -464,7 +478,7 @@ async def create_lead_route() -> Response:
     body = await _body(schemas.LeadCreate)
     async with runtime().db.uow(_actor()) as uow:
         created = await create_lead(uow, body.model_dump())
-        return _json(_dump(schemas.Lead, created), 201)
+        return _json(_lead(created), 201)
 
 
 @route(
@@ -483,43 +497,30 @@ async def move_lead_route(lead_id: int) -> Response:
     body = await _body(schemas.LeadMove)
     async with runtime().db.uow(_actor()) as uow:
         moved = await move_lead(uow, lead_id, body.stage, body.version, body.lost_reason, body.lost_note)
-        return _json(_dump(schemas.Lead, moved))
+        return _json(_lead(moved))
 
 
 # --- Stock ---------------------------------------------------------------------------------------------
 
 
-def _unit(unit: Any, trim: Any) -> dict[str, Any]:
+def _unit(unit_and_trim: tuple[Any, Any]) -> dict[str, Any]:
+    unit, trim = unit_and_trim
     return _dump(schemas.StockUnit, unit, make=trim.make, model=trim.model, trim=trim.trim, year=trim.year)
 
 
 @route(
-    Operation(
-        "GET",
+    _list_operation(
         "/stock-units",
         "List stock units",
         "stock:read",
         "Stock",
-        response=schemas.StockUnit,
-        paged=True,
-        parameters=(
-            *PAGING,
-            Parameter(
-                "status",
-                "query",
-                {"type": "string", "enum": list(schemas.UNIT_STATUSES)},
-                "Only units in this status.",
-            ),
-        ),
+        schemas.StockUnit,
+        _choice_parameter("status", schemas.UNIT_STATUSES, "Only units in this status."),
     )
 )
 async def list_stock_units() -> Response:
-    _actor().require("stock.view")
-    page_request = _page_request()
-    status = _choice("status", schemas.UNIT_STATUSES)
-    async with runtime().db.read(_actor().tenant_id) as session:
-        page = await queries.stock_units(session, page_request, status)
-    return _paged(page, [_unit(unit, trim) for unit, trim in page.rows])
+    status = partial(_choice, "status", schemas.UNIT_STATUSES)
+    return await _list_resource("stock.view", queries.stock_units, _unit, status)
 
 
 @route(
@@ -533,40 +534,27 @@ async def list_stock_units() -> Response:
     )
 )
 async def get_stock_unit(unit_id: int) -> Response:
-    _actor().require("stock.view")
-    async with runtime().db.read(_actor().tenant_id) as session:
-        found = await queries.stock_unit(session, unit_id)
-    if found is None:
-        raise NotFound(unit_id)
-    return _json(_unit(*found))
+    return await _get_resource("stock.view", queries.stock_unit, unit_id, _unit)
 
 
 # --- Vehicles ------------------------------------------------------------------------------------------
 
 
+_vehicle = partial(_dump, schemas.Vehicle)
+
+
 @route(
-    Operation(
-        "GET",
+    _list_operation(
         "/vehicles",
         "List vehicles",
         "vehicles:read",
         "Vehicles",
-        response=schemas.Vehicle,
-        paged=True,
-        parameters=(
-            *PAGING,
-            Parameter(
-                "q", "query", {"type": "string", "maxLength": 100}, "Part of the VIN, plate, make or model."
-            ),
-        ),
+        schemas.Vehicle,
+        _search_parameter("Part of the VIN, plate, make or model."),
     )
 )
 async def list_vehicles() -> Response:
-    _actor().require("vehicle.view")
-    page_request = _page_request()
-    async with runtime().db.read(_actor().tenant_id) as session:
-        page = await queries.vehicles(session, page_request, _search_text())
-    return _paged(page, [_dump(schemas.Vehicle, row) for row in page.rows])
+    return await _list_resource("vehicle.view", queries.vehicles, _vehicle, _search_text)
 
 
 @route(
@@ -580,12 +568,7 @@ async def list_vehicles() -> Response:
     )
 )
 async def get_vehicle(vehicle_id: int) -> Response:
-    _actor().require("vehicle.view")
-    async with runtime().db.read(_actor().tenant_id) as session:
-        found = await queries.vehicle(session, vehicle_id)
-    if found is None:
-        raise NotFound(vehicle_id)
-    return _json(_dump(schemas.Vehicle, found))
+    return await _get_resource("vehicle.view", queries.vehicle, vehicle_id, _vehicle)
 
 
 @route(
@@ -605,7 +588,7 @@ async def create_vehicle_route() -> Response:
     data = VehicleData(**{**body.model_dump(), "transmission": body.transmission or ""})
     async with runtime().db.uow(_actor()) as uow:
         created = await create_vehicle(uow, data, utcnow().date())
-        return _json(_dump(schemas.Vehicle, created), 201)
+        return _json(_vehicle(created), 201)
 
 
 # --- Work orders ---------------------------------------------------------------------------------------
@@ -616,32 +599,18 @@ def _work_order(row: Any) -> dict[str, Any]:
 
 
 @route(
-    Operation(
-        "GET",
+    _list_operation(
         "/work-orders",
         "List work orders, newest first",
         "work_orders:read",
         "Work orders",
-        response=schemas.WorkOrder,
-        paged=True,
-        parameters=(
-            *PAGING,
-            Parameter(
-                "status",
-                "query",
-                {"type": "string", "enum": list(schemas.STATUSES)},
-                "Only work orders in this status.",
-            ),
-        ),
+        schemas.WorkOrder,
+        _choice_parameter("status", schemas.STATUSES, "Only work orders in this status."),
     )
 )
 async def list_work_orders() -> Response:
-    _actor().require("workshop.view")
-    page_request = _page_request()
-    status = _choice("status", schemas.STATUSES)
-    async with runtime().db.read(_actor().tenant_id) as session:
-        page = await queries.work_orders(session, page_request, status)
-    return _paged(page, [_work_order(row) for row in page.rows])
+    status = partial(_choice, "status", schemas.STATUSES)
+    return await _list_resource("workshop.view", queries.work_orders, _work_order, status)
 
 
 @route(
@@ -655,12 +624,7 @@ async def list_work_orders() -> Response:
     )
 )
 async def get_work_order(work_order_id: int) -> Response:
-    _actor().require("workshop.view")
-    async with runtime().db.read(_actor().tenant_id) as session:
-        found = await queries.work_order(session, work_order_id)
-    if found is None:
-        raise NotFound(work_order_id)
-    return _json(_work_order(found))
+    return await _get_resource("workshop.view", queries.work_order, work_order_id, _work_order)
 
 
 @route(
@@ -705,23 +669,13 @@ async def move_work_order_route(work_order_id: int) -> Response:
 
 
 @route(
-    Operation(
-        "GET",
-        "/webhooks",
-        "List webhook subscriptions",
-        "webhooks:read",
-        "Webhooks",
-        response=schemas.WebhookEndpoint,
-        paged=True,
-        parameters=PAGING,
+    _list_operation(
+        "/webhooks", "List webhook subscriptions", "webhooks:read", "Webhooks", schemas.WebhookEndpoint
     )
 )
 async def list_webhooks() -> Response:
-    _actor().require("webhook.view")
-    page_request = _page_request()
-    async with runtime().db.read(_actor().tenant_id) as session:
-        page = await queries.webhook_endpoints(session, page_request)
-    return _paged(page, [_dump(schemas.WebhookEndpoint, row) for row in page.rows])
+    endpoint = partial(_dump, schemas.WebhookEndpoint)
+    return await _list_resource("webhook.view", queries.webhook_endpoints, endpoint)
 
 
 @route(

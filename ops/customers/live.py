@@ -10,28 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from ops.auth.actor import Actor
 from ops.customers import queries
 from ops.db import Database
-from ops.events import EventRecord
-from realtime.hub import View
+from realtime.wake import WakePage
 
 # A positive id that fits the id columns (BIGINT), so a long number is refused and not a database error.
 CUSTOMER_ID = re.compile(r"[1-9][0-9]{0,17}")
-# Non-empty, so the page's `sse:update` trigger fires; swapped nowhere (the page's sink swaps nothing).
-CHANGED = '<span class="customer-changed" hidden></span>'
 
 
-class CustomerLive:
-    """Renderer for the `customer:<id>` topic."""
+class CustomerLive(WakePage):
+    """Renderer for the `customer:<id>` topic: every event wakes the page."""
 
-    async def load(self, records: list[EventRecord], topic: str) -> list[Any]:
-        return [None] * len(records)
-
-    async def render(self, loaded: Any, record: EventRecord, view: View) -> str:
-        return CHANGED
+    page = "customer"
 
 
 def customer_topic_guard(db: Database) -> Callable[[Actor, str], Awaitable[bool]]:

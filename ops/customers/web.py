@@ -42,7 +42,8 @@ from ops.customers.service import (
 )
 from ops.i18n import current_locale, format_date
 from ops.i18n import gettext as _
-from ops.pages import flash_message, is_htmx, render_fragment, render_page
+from ops.list_filters import page_number, text_filter
+from ops.pages import flash_message, is_htmx, posted_form, render_fragment, render_page
 from ops.runtime import runtime
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
@@ -177,23 +178,12 @@ def country_choices() -> list[tuple[str, str]]:
 # --- Helpers -------------------------------------------------------------------------------------------
 
 
-def _page_number(value: str | None) -> int:
-    try:
-        return max(1, min(int(value or 1), 1_000_000))
-    except ValueError:
-        return 1
-
-
 def _version_from(value: str | None) -> int | None:
     try:
         version = int(value or "")
     except ValueError:
         return None
     return version if version > 0 else None
-
-
-async def _form() -> dict[str, str]:
-    return {key: value for key, value in (await request.form).items() if key != "csrf_token"}
 
 
 def _today() -> date:
@@ -226,9 +216,9 @@ def _prefill_from_search(search: str) -> dict[str, str]:
 async def index() -> Any:
     actor = current_actor()
     actor.require("customer.view")
-    search = (request.args.get("q") or "").strip()[:100]
+    search = text_filter("q", 100)
     async with runtime().db.read(actor.tenant_id) as session:
-        listing = await queries.search_customers(session, search, _page_number(request.args.get("page")))
+        listing = await queries.search_customers(session, search, page_number())
     context = {
         "listing": listing,
         "search": search,
@@ -319,7 +309,7 @@ async def new_customer() -> Any:
 async def create() -> Any:
     actor = current_actor()
     actor.require("customer.edit")
-    form = await _form()
+    form = await posted_form()
     try:
         async with runtime().db.uow(actor) as uow:
             customer = await create_customer(uow, CustomerData.from_mapping(form))
@@ -352,7 +342,7 @@ async def update(customer_id: int) -> Any:
     actor = current_actor()
     customer = await _customer_or_404(actor, customer_id)
     actor.require("customer.edit")
-    form = await _form()
+    form = await posted_form()
     try:
         async with runtime().db.uow(actor) as uow:
             await update_customer(
@@ -396,9 +386,7 @@ async def _render_customer(
         profile = await queries.customer_profile(session, customer_id)
         if profile is None:
             abort(404)
-        timeline = await queries.customer_timeline(
-            session, customer_id, _page_number(request.args.get("page"))
-        )
+        timeline = await queries.customer_timeline(session, customer_id, page_number())
     context = {
         "profile": profile,
         "customer": profile.customer,
@@ -491,7 +479,7 @@ async def log(customer_id: int) -> Any:
     actor = current_actor()
     await _customer_or_404(actor, customer_id)
     actor.require("customer.edit")
-    form = await _form()
+    form = await posted_form()
     errors: dict[str, str] = {}
     follow_up_on = _follow_up_date(form.get("follow_up_on"), errors)
     if follow_up_on is not None and follow_up_on < _today():
@@ -524,7 +512,7 @@ async def consent(customer_id: int) -> Any:
     actor = current_actor()
     await _customer_or_404(actor, customer_id)
     actor.require("customer.edit")
-    form = await _form()
+    form = await posted_form()
     errors: dict[str, str] = {}
     granted = form.get("granted")
     if granted not in ("1", "0"):
@@ -548,7 +536,7 @@ async def do_not_contact(customer_id: int) -> Any:
     actor = current_actor()
     await _customer_or_404(actor, customer_id)
     actor.require("customer.edit")
-    form = await _form()
+    form = await posted_form()
     errors: dict[str, str] = {}
     try:
         async with runtime().db.uow(actor) as uow:
@@ -587,7 +575,7 @@ async def follow_ups() -> Any:
             actor.user_id or 0,
             today,
             today + timedelta(days=FOLLOW_UP_HORIZON_DAYS),
-            _page_number(request.args.get("page")),
+            page_number(),
         )
     return await render_page(
         FOLLOW_UPS_TEMPLATE,
@@ -656,7 +644,7 @@ async def erase(customer_id: int) -> Any:
     actor = current_actor()
     customer = await _customer_or_404(actor, customer_id)
     actor.require("customer.erase")
-    typed = (await _form()).get("confirm_name", "")
+    typed = (await posted_form()).get("confirm_name", "")
     if customer.erased_at is None and not _same_name(typed, _confirmation_name(customer)):
         message = _("Type the customer's name exactly as shown to confirm.")
         return await _render_erase(customer, message, typed), 422

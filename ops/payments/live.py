@@ -9,29 +9,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from sqlalchemy import select
 
 from ops.auth.actor import Actor
 from ops.db import Database
-from ops.events import EventRecord
 from ops.workshop.models import Invoice
-from realtime.hub import View
+from realtime.wake import WakePage
 
 INVOICE_ID = re.compile(r"[1-9][0-9]{0,17}")
-# Non-empty, so the page's `sse:update` trigger fires; swapped nowhere.
-CHANGED = '<span class="invoice-changed" hidden></span>'
 
 
-class InvoicePaymentLive:
-    """Renderer for `invoice:<id>`."""
+class InvoicePaymentLive(WakePage):
+    """Renderer for `invoice:<id>`: every event wakes the invoice page."""
 
-    async def load(self, records: list[EventRecord], topic: str) -> list[Any]:
-        return [None] * len(records)
-
-    async def render(self, loaded: Any, record: EventRecord, view: View) -> str:
-        return CHANGED
+    page = "invoice"
 
 
 def invoice_topic_guard(db: Database) -> Callable[[Actor, str], Awaitable[bool]]:

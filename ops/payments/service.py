@@ -15,12 +15,14 @@ the same event delivered three times, also at the same moment, moves money state
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from integrations.payments import (
@@ -39,7 +41,7 @@ from ops.i18n import N_, format_money
 from ops.i18n import gettext as _
 from ops.notices import notice_payload, user_topic
 from ops.payments.models import MANUAL_METHODS, OPEN_PAYMENT_STATUSES, Payment, PaymentRefund, ProviderEvent
-from ops.sales.deals.service import record_card_refund, take_card_deposit
+from ops.sales.deals import service as deals  # a module import: the two services use each other
 from ops.sales.models import Deal
 from ops.tenants.models import Tenant
 from ops.workshop.models import Invoice
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 PROVIDER = "stripe"
 MAX_REFERENCE = 120
 MAX_MESSAGE = 300
+MAX_REFUND_REASON = 200
 # Retries of a request the provider did not answer: 30 s, 1, 2, 4 ... minutes, at most an hour apart.
 FIRST_RETRY_SECONDS = 30
 MAX_RETRY_SECONDS = 3600
@@ -316,17 +319,9 @@ async def send_payment_request(db: Database, api_base: str, tenant_id: int, paym
     except ProviderUnavailable as error:
         return await _note_unavailable(db, actor, Payment, payment_id, error)
     except PaymentRefused as refused:
-        async with db.uow(actor) as uow:
-            found = await _locked(uow, Payment, payment_id)
-            if found.status == "REQUESTING":
-                found.status, found.failure_message, found.last_error = (
-                    "FAILED",
-                    str(refused)[:MAX_MESSAGE],
-                    "",
-                )
-                await _payment_failed_event(uow, found)
-            await uow.commit()
-            return found
+        return await _note_refused(
+            db, actor, Payment, payment_id, "REQUESTING", refused, _payment_failed_event
+        )
     async with db.uow(actor) as uow:
         found = await _locked(uow, Payment, payment_id)
         if found.status == "REQUESTING":
@@ -359,26 +354,10 @@ async def send_refund(db: Database, api_base: str, tenant_id: int, refund_id: in
     except ProviderUnavailable as error:
         return await _note_unavailable(db, actor, PaymentRefund, refund_id, error)
     except PaymentRefused as refused:
-        async with db.uow(actor) as uow:
-            found = await _locked(uow, PaymentRefund, refund_id)
-            if found.status == "PENDING":
-                found.status, found.failure_message, found.last_error = (
-                    "FAILED",
-                    str(refused)[:MAX_MESSAGE],
-                    "",
-                )
-                subject = await _subject(uow, payment)
-                payload = _payload(payment, subject, refund_id=found.id, refund=str(found.amount))
-                if subject.person_id is not None:
-                    payload |= notice_payload(
-                        N_("The refund on %(subject)s failed: %(reason)s"),
-                        "error",
-                        subject=subject.name,
-                        reason=found.failure_message,
-                    )
-                record(uow, "payment.refund_failed", payload, subject.topics)
-            await uow.commit()
-            return found
+        refund_failed_event = partial(_refund_failed_event, payment=payment)
+        return await _note_refused(
+            db, actor, PaymentRefund, refund_id, "PENDING", refused, refund_failed_event
+        )
     async with db.uow(actor) as uow:
         found = await _locked(uow, PaymentRefund, refund_id)
         if found.status == "PENDING":
@@ -400,6 +379,25 @@ async def _locked(uow: UnitOfWork, model: type[Any], row_id: int) -> Any:
     return (await uow.session.execute(query)).scalar_one()
 
 
+async def _note_refused(
+    db: Database,
+    actor: Actor,
+    model: type[Any],
+    row_id: int,
+    pending_status: str,
+    refused: PaymentRefused,
+    record_failure: Callable[[UnitOfWork, Any], Awaitable[None]],
+) -> Any:
+    """The provider said no: a row still waiting for that answer fails with the provider's reason."""
+    async with db.uow(actor) as uow:
+        found = await _locked(uow, model, row_id)
+        if found.status == pending_status:
+            found.status, found.failure_message, found.last_error = "FAILED", str(refused)[:MAX_MESSAGE], ""
+            await record_failure(uow, found)
+        await uow.commit()
+        return found
+
+
 async def _note_unavailable(
     db: Database, actor: Actor, model: type[Any], row_id: int, error: ProviderUnavailable
 ) -> Any:
@@ -414,6 +412,36 @@ async def _note_unavailable(
         await uow.commit()
     log.warning("stripe unavailable for %s %s: %s", model.__tablename__, row_id, error.reason)
     return found
+
+
+async def owe_deposit_refunds(uow: UnitOfWork, deal_id: int, reason: str) -> None:
+    """Inside the cancelling transaction of a deal: a pending refund per card deposit still held. The
+    provider is called after the commit (never inside this transaction), and the worker retries while it
+    is unavailable."""
+    paid = await uow.session.scalars(
+        select(Payment).where(
+            Payment.deal_id == deal_id, Payment.purpose == "DEAL_DEPOSIT", Payment.status == "SUCCEEDED"
+        )
+    )
+    for payment in paid:
+        owed = await uow.session.scalar(
+            select(func.sum(PaymentRefund.amount)).where(
+                PaymentRefund.payment_id == payment.id, PaymentRefund.status != "FAILED"
+            )
+        )
+        remaining = payment.amount - Decimal(str(owed or 0))
+        if remaining > 0:
+            uow.session.add(
+                PaymentRefund(
+                    payment_id=payment.id,
+                    amount=remaining,
+                    reason=reason[:MAX_REFUND_REASON],
+                    status="PENDING",
+                    requested_by_id=uow.actor.user_id,
+                    created_at=utcnow(),
+                )
+            )
+    await uow.session.flush()
 
 
 async def send_pending_refunds(db: Database, api_base: str, tenant_id: int, deal_id: int) -> None:
@@ -531,7 +559,9 @@ async def _payment_of_intent(uow: UnitOfWork, intent_id: Any) -> Payment | None:
 
 async def _owe_refund(uow: UnitOfWork, payment: Payment, reason: str) -> None:
     uow.session.add(
-        PaymentRefund(payment_id=payment.id, amount=payment.amount, reason=reason[:200], status="PENDING")
+        PaymentRefund(
+            payment_id=payment.id, amount=payment.amount, reason=reason[:MAX_REFUND_REASON], status="PENDING"
+        )
     )
     await uow.session.flush()
 
@@ -558,7 +588,7 @@ async def _on_intent_succeeded(uow: UnitOfWork, obj: dict[str, Any]) -> str:
     intent_id = str(obj["id"])
     outcome = APPLIED
     if payment.deal_id is not None:
-        if await take_card_deposit(uow, payment.deal_id, payment.amount, intent_id) is None:
+        if await deals.take_card_deposit(uow, payment.deal_id, payment.amount, intent_id) is None:
             await _owe_refund(uow, payment, _("The deal no longer waited for this deposit."))
             outcome = APPLIED_DEAL_REFUND
     else:
@@ -591,6 +621,19 @@ async def _payment_failed_event(uow: UnitOfWork, payment: Payment) -> None:
             reason=payment.failure_message,
         )
     record(uow, "payment.failed", payload, subject.topics)
+
+
+async def _refund_failed_event(uow: UnitOfWork, refund: PaymentRefund, payment: Payment) -> None:
+    subject = await _subject(uow, payment)
+    payload = _payload(payment, subject, refund_id=refund.id, refund=str(refund.amount))
+    if subject.person_id is not None:
+        payload |= notice_payload(
+            N_("The refund on %(subject)s failed: %(reason)s"),
+            "error",
+            subject=subject.name,
+            reason=refund.failure_message,
+        )
+    record(uow, "payment.refund_failed", payload, subject.topics)
 
 
 async def _on_intent_failed(uow: UnitOfWork, obj: dict[str, Any]) -> str:
@@ -639,7 +682,7 @@ async def _on_charge_refunded(uow: UnitOfWork, obj: dict[str, Any]) -> str:
         uow.session.add(refund)
         await uow.session.flush()
         if payment.deal_id is not None:
-            await record_card_refund(
+            await deals.record_card_refund(
                 uow, payment.deal_id, extra, str(obj.get("id") or payment.provider_intent_id)
             )
         record(

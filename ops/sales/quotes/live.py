@@ -20,6 +20,7 @@ from ops.events import EventRecord
 from ops.i18n import gettext as _
 from ops.sales.quotes import queries
 from realtime.hub import View
+from realtime.wake import WakePage
 
 # A positive id that fits the id columns (BIGINT), so a long number is refused and not a database error.
 QUOTE_ID = re.compile(r"[1-9][0-9]{0,17}")
@@ -57,14 +58,11 @@ class ApprovalsLive:
         return CHANGED + f'<div id="announcer" hx-swap-oob="innerHTML">{escape(sentence)}</div>'
 
 
-class QuoteLive:
+class QuoteLive(WakePage):
     """Renderer for `quote:<id>`: every change of the quote wakes its open pages."""
 
-    async def load(self, records: list[EventRecord], topic: str) -> list[Any]:
-        return [None] * len(records)
-
-    async def render(self, loaded: Any, record: EventRecord, view: View) -> str:
-        return CHANGED if record.type.startswith("quote.") else ""
+    page = "quote"
+    event_prefixes = ("quote.",)
 
 
 async def guard_approvals_topic(actor: Actor, argument: str) -> bool:

@@ -30,6 +30,7 @@ from vininfo.exceptions import ValidationError as VinFormatError
 from ops.auth.actor import Actor, Conflict, NotFound, PermissionDenied, RuleViolation
 from ops.auth.models import User
 from ops.customers.models import Customer
+from ops.customers.service import customer_topic
 from ops.db import Database, UnitOfWork, utcnow
 from ops.events import record
 from ops.i18n import N_, format_datetime, format_number
@@ -51,10 +52,6 @@ MAX_MILEAGE_KM = 2_000_000
 MAX_DRIVE_LENGTH = timedelta(hours=8)
 # More than this on one test drive is a typing mistake rather than a drive.
 MAX_DRIVE_KM = 1_000
-
-
-def customer_topic(customer_id: int) -> str:
-    return f"customer:{customer_id}"
 
 
 def unit_status_label(status: str) -> str:

@@ -15,8 +15,9 @@ from ops.auth.actor import Conflict, NotFound, RuleViolation
 from ops.auth.web import csrf_token, current_actor, login_required
 from ops.i18n import current_timezone, format_date, format_datetime, format_number
 from ops.i18n import gettext as _
+from ops.list_filters import choice_filter, page_number, text_filter
 from ops.notices import user_topic
-from ops.pages import flash_message, is_htmx, render_fragment, render_page
+from ops.pages import flash_message, is_htmx, posted_form, render_fragment, render_page
 from ops.runtime import runtime
 from ops.sales.models import BODY_STYLES, UNIT_STATUSES
 from ops.sales.stock import queries
@@ -39,7 +40,7 @@ from ops.sales.stock.service import (
     unit_status_label,
     update_unit,
 )
-from ops.vehicles.models import FUEL_TYPES
+from ops.vehicles.service import FUEL_TYPES, fuel_type_label
 
 bp = Blueprint("stock", __name__, url_prefix="/sales")
 
@@ -62,18 +63,6 @@ def body_style_label(value: str) -> str:
         "COUPE": _("Coupé"),
         "HATCHBACK": _("Hatchback"),
         "WAGON": _("Estate"),
-    }
-    return labels.get(value, value)
-
-
-def fuel_type_label(value: str) -> str:
-    labels = {
-        "GASOLINE": _("Petrol"),
-        "DIESEL": _("Diesel"),
-        "ELECTRIC": _("Electric"),
-        "HYBRID": _("Hybrid"),
-        "PLUGIN_HYBRID": _("Plug-in hybrid"),
-        "HYDROGEN": _("Hydrogen"),
     }
     return labels.get(value, value)
 
@@ -132,13 +121,6 @@ def _zone() -> ZoneInfo:
 
 def tenant_today() -> date:
     return datetime.now(_zone()).date()
-
-
-def _page_number(value: str | None) -> int:
-    try:
-        return max(1, min(int(value or 1), 1_000_000))
-    except ValueError:
-        return 1
 
 
 def _decimal_text(text: str | None) -> Decimal | None:
@@ -216,28 +198,17 @@ def _parse_local_datetime(form: dict[str, str], name: str, errors: dict[str, str
     return value.replace(tzinfo=_zone())
 
 
-async def _form() -> dict[str, str]:
-    return {key: value for key, value in (await request.form).items() if key != "csrf_token"}
-
-
 def _filters() -> queries.StockFilters:
-    args = request.args
-
-    def choice(name: str, allowed: tuple[str, ...] | list[str]) -> str:
-        value = (args.get(name) or "").strip()
-        return value if value in allowed else ""
-
-    sort = (args.get("sort") or "make").strip()
     return queries.StockFilters(
-        make=(args.get("make") or "").strip()[:40],
-        model=(args.get("model") or "").strip()[:60],
-        body_style=choice("body_style", BODY_STYLES),
-        fuel_type=choice("fuel_type", FUEL_TYPES),
-        price_min=_decimal_text(args.get("price_min")),
-        price_max=_decimal_text(args.get("price_max")),
-        status=choice("status", UNIT_STATUSES),
-        age=choice("age", list(queries.AGE_BANDS)),
-        sort=sort if sort in queries.SORTS else "make",
+        make=text_filter("make", 40),
+        model=text_filter("model", 60),
+        body_style=choice_filter("body_style", BODY_STYLES),
+        fuel_type=choice_filter("fuel_type", FUEL_TYPES),
+        price_min=_decimal_text(request.args.get("price_min")),
+        price_max=_decimal_text(request.args.get("price_max")),
+        status=choice_filter("status", UNIT_STATUSES),
+        age=choice_filter("age", queries.AGE_BANDS),
+        sort=choice_filter("sort", queries.SORTS, "make"),
     )
 
 
@@ -265,7 +236,7 @@ async def index() -> Any:
     actor = current_actor()
     actor.require("stock.view")
     filters = _filters()
-    page = _page_number(request.args.get("page"))
+    page = page_number()
     live_id = runtime().hub.current_id()
     async with runtime().db.read(actor.tenant_id) as session:
         listing = await queries.stock_list(session, filters, tenant_today(), page)
@@ -340,7 +311,7 @@ async def new_unit() -> Any:
 async def create() -> Any:
     actor = current_actor()
     actor.require("stock.manage")
-    form = await _form()
+    form = await posted_form()
     errors: dict[str, str] = {}
     data = _unit_data(form, errors, None)
     if errors:
@@ -391,7 +362,7 @@ async def update(unit_id: int) -> Any:
     actor = current_actor()
     unit = await _unit_or_404(unit_id)
     actor.require("stock.manage")
-    form = await _form()
+    form = await posted_form()
     errors: dict[str, str] = {}
     data = _unit_data(form, errors, unit.status)
     if errors:
@@ -471,7 +442,7 @@ async def reserve(unit_id: int) -> Any:
     actor = current_actor()
     await _unit_or_404(unit_id)
     actor.require("stock.reserve")
-    form = await _form()
+    form = await posted_form()
     lead_id = _id(form.get("lead_id"))
     try:
         async with runtime().db.uow(actor) as uow:
@@ -501,7 +472,7 @@ async def reserve(unit_id: int) -> Any:
 async def release(reservation_id: int) -> Any:
     actor = current_actor()
     actor.require("stock.reserve")
-    form = await _form()
+    form = await posted_form()
     unit_id = _id(form.get("unit_id"))
     try:
         async with runtime().db.uow(actor) as uow:
@@ -626,7 +597,7 @@ _BOOKING_FIELDS = {"stock_unit_id": "unit_id", "ends_at": "duration"}
 async def book() -> Any:
     actor = current_actor()
     actor.require("test_drive.manage")
-    form = await _form()
+    form = await posted_form()
     errors: dict[str, str] = {}
     unit_id = _id(form.get("unit_id"))
     if unit_id is None:
@@ -704,7 +675,7 @@ async def _drive_action(drive_id: int, form_name: str, action: Any, success: str
     """Run one drive use case; a refusal re-renders the drive page with the message at its field."""
     actor = current_actor()
     actor.require("test_drive.manage")
-    form = await _form()
+    form = await posted_form()
     try:
         async with runtime().db.uow(actor) as uow:
             await action(uow, form)

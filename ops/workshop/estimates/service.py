@@ -110,8 +110,8 @@ class EstimateLinks:
 
 
 def customer_locale(estimate: Estimate) -> str:
-    """The customer's language with the dealership's formats (fr and it read English until their
-    catalogs exist: see ops.i18n.LANGUAGES)."""
+    """The customer's preferred language (English when it is not one of ops.i18n.LANGUAGES), with dates
+    and money formatted as in the dealership's country where Babel knows that pairing."""
     return locale_for(estimate.customer_language, estimate.country)
 
 

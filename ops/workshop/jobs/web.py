@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -10,8 +11,9 @@ from quart import Blueprint, abort, current_app, redirect, request, url_for
 
 from ops.auth.actor import Actor, NotFound, RuleViolation
 from ops.auth.web import csrf_token, current_actor, login_required
+from ops.db import UnitOfWork
 from ops.i18n import gettext as _
-from ops.pages import flash_message, is_htmx, parse_form, render_fragment, render_page
+from ops.pages import flash_message, is_htmx, parse_form, posted_form, render_fragment, render_page
 from ops.runtime import runtime
 from ops.workshop.jobs import queries
 from ops.workshop.jobs.live import ORDER_TEMPLATE, order_context
@@ -105,12 +107,6 @@ async def _render(
     return await render_page(ORDER_TEMPLATE, **context)
 
 
-async def _form_fields() -> dict[str, Any]:
-    form = dict((await request.form).items())
-    form.pop("csrf_token", None)
-    return form
-
-
 async def _answer(
     actor: Actor,
     work_order_id: int,
@@ -139,18 +135,15 @@ async def _answer(
 @login_required
 async def add_labour_line_view(work_order_id: int) -> Any:
     actor = current_actor()
-    form = await _form_fields()
+    form: dict[str, Any] = await posted_form()
     data, errors = parse_form(LabourForm, form)
-    if data is not None:
-        try:
-            async with runtime().db.uow(actor) as uow:
-                await add_labour_line(uow, work_order_id, data.description, data.hours, data.rate)
-        except NotFound:
-            abort(404)
-        except RuleViolation as violation:
-            errors = {violation.field or "__all__": str(violation)}
-    else:
+    if data is None:
         await _require_order(actor, work_order_id)
+    else:
+        errors = await _change_lines(
+            actor,
+            lambda uow: add_labour_line(uow, work_order_id, data.description, data.hours, data.rate),
+        )
     return await _answer(
         actor,
         work_order_id,
@@ -165,18 +158,15 @@ async def add_labour_line_view(work_order_id: int) -> Any:
 @login_required
 async def add_part_line_view(work_order_id: int) -> Any:
     actor = current_actor()
-    form = await _form_fields()
+    form: dict[str, Any] = await posted_form()
     data, errors = parse_form(PartForm, form)
-    if data is not None:
-        try:
-            async with runtime().db.uow(actor) as uow:
-                await add_part_line(uow, work_order_id, data.part_id, data.quantity, data.unit_price)
-        except NotFound:
-            abort(404)
-        except RuleViolation as violation:
-            errors = {violation.field or "__all__": str(violation)}
-    else:
+    if data is None:
         await _require_order(actor, work_order_id)
+    else:
+        errors = await _change_lines(
+            actor,
+            lambda uow: add_part_line(uow, work_order_id, data.part_id, data.quantity, data.unit_price),
+        )
     if errors and "part_id" in errors and form.get("q"):
         # Keep the search the person typed, so the list they chose from is still there.
         form["results"] = await _search(actor, form["q"])
@@ -204,18 +194,15 @@ async def remove_line_view(work_order_id: int, line_id: int) -> Any:
 @login_required
 async def change_line_quantity_view(work_order_id: int, line_id: int) -> Any:
     actor = current_actor()
-    form = await _form_fields()
+    form: dict[str, Any] = await posted_form()
     data, errors = parse_form(QuantityForm, form)
-    if data is not None:
-        try:
-            async with runtime().db.uow(actor) as uow:
-                await change_line_quantity(uow, line_id, data.quantity, work_order_id=work_order_id)
-        except NotFound:
-            abort(404)
-        except RuleViolation as violation:
-            errors = {violation.field or "__all__": str(violation)}
-    else:
+    if data is None:
         await _require_order(actor, work_order_id)
+    else:
+        errors = await _change_lines(
+            actor,
+            lambda uow: change_line_quantity(uow, line_id, data.quantity, work_order_id=work_order_id),
+        )
     return await _answer(
         actor,
         work_order_id,
@@ -224,6 +211,19 @@ async def change_line_quantity_view(work_order_id: int, line_id: int) -> Any:
         form=form,
         errors=errors,
     )
+
+
+async def _change_lines(actor: Actor, change: Callable[[UnitOfWork], Awaitable[object]]) -> dict[str, str]:
+    """Run one change of an order's lines: the rule it breaks becomes the form's error, and an order
+    that is not there (or is another tenant's) answers 404."""
+    try:
+        async with runtime().db.uow(actor) as uow:
+            await change(uow)
+    except NotFound:
+        abort(404)
+    except RuleViolation as violation:
+        return {violation.field or "__all__": str(violation)}
+    return {}
 
 
 async def _require_order(actor: Actor, work_order_id: int) -> None:

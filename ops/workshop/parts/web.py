@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -9,13 +10,16 @@ from quart import Blueprint, abort, redirect, request, url_for
 
 from ops.auth.actor import Conflict, NotFound, RuleViolation
 from ops.auth.web import csrf_token, current_actor, login_required
+from ops.db import UnitOfWork
 from ops.i18n import gettext as _
-from ops.pages import flash_message, is_htmx, render_fragment, render_page
+from ops.list_filters import page_number, text_filter
+from ops.pages import flash_message, is_htmx, posted_form, render_fragment, render_page
 from ops.runtime import runtime
 from ops.workshop.parts import queries
 from ops.workshop.parts.service import (
     NewPart,
     PartChanges,
+    StockLevels,
     adjust_stock,
     create_part,
     format_quantity,
@@ -50,13 +54,6 @@ def signed_quantity(value: Decimal) -> str:
     return ("+" if value > 0 else "\u2212") + format_quantity(abs(value))
 
 
-def _page_number(value: str | None) -> int:
-    try:
-        return max(1, min(int(value or 1), 1_000_000))
-    except ValueError:
-        return 1
-
-
 def _decimal(form: dict[str, str], name: str, errors: dict[str, str]) -> Decimal | None:
     """A number typed in a form (a browser's number field always sends a dot); None when left empty."""
     text = (form.get(name) or "").strip().replace("'", "").replace(" ", "")
@@ -84,11 +81,6 @@ def _version_from(value: str) -> int | None:
     return version if version > 0 else None
 
 
-async def _form() -> dict[str, str]:
-    form = {key: value for key, value in (await request.form).items() if key != "csrf_token"}
-    return form
-
-
 # --- The list ---------------------------------------------------------------------------------------
 
 
@@ -97,9 +89,9 @@ async def _form() -> dict[str, str]:
 async def index() -> Any:
     actor = current_actor()
     actor.require("parts.view")
-    search = (request.args.get("q") or "").strip()[:100]
+    search = text_filter("q", 100)
     below_only = request.args.get("below") == "1"
-    page = _page_number(request.args.get("page"))
+    page = page_number()
     live_id = runtime().hub.current_id()
     async with runtime().db.read(actor.tenant_id) as session:
         listing = await queries.part_list(session, search=search, below_only=below_only, page=page)
@@ -140,7 +132,7 @@ _NUMBER_FIELDS = ("reorder_point", "cost", "price")
 async def create() -> Any:
     actor = current_actor()
     actor.require("parts.manage")
-    form = await _form()
+    form = await posted_form()
     errors: dict[str, str] = {}
     numbers = {name: _decimal(form, name, errors) for name in (*_NUMBER_FIELDS, "opening_stock")}
     if errors:
@@ -188,7 +180,7 @@ async def update(part_id: int) -> Any:
     actor = current_actor()
     part = await _part_or_404(part_id)
     actor.require("parts.manage")
-    form = await _form()
+    form = await posted_form()
     errors: dict[str, str] = {}
     numbers = {name: _decimal(form, name, errors) for name in _NUMBER_FIELDS}
     for name, value in numbers.items():
@@ -254,7 +246,7 @@ async def _render_part(
     actor = current_actor()
     actor.require("parts.view")
     live_id = runtime().hub.current_id()
-    page = _page_number(request.args.get("page"))
+    page = page_number()
     async with runtime().db.read(actor.tenant_id) as session:
         part = await queries.part(session, part_id)
         if part is None:
@@ -287,108 +279,117 @@ async def part_page(part_id: int) -> Any:
     return await _render_part(part_id)
 
 
-@bp.post("/<int:part_id>/receive", endpoint="receive")
-@login_required
-async def receive(part_id: int) -> Any:
+async def _movement_form(part_id: int) -> dict[str, str]:
+    """The posted stock movement form, for a part of this tenant and someone who may move stock."""
     actor = current_actor()
     await _part_or_404(part_id)
     actor.require("parts.manage")
-    form = await _form()
-    errors: dict[str, str] = {}
+    return await posted_form()
+
+
+def _required_quantity(form: dict[str, str], errors: dict[str, str]) -> Decimal | None:
     quantity = _decimal(form, "quantity", errors)
     if quantity is None and not errors:
         errors["quantity"] = _("This field is required.")
-    if errors:
-        return await _render_part(part_id, forms={"receive": form}, errors={"receive": errors}), 422
+    return quantity
+
+
+async def _movement_rejected(
+    part_id: int, form_name: str, form: dict[str, str], errors: dict[str, str]
+) -> tuple[str, int]:
+    """The part page again, with the movement form as typed and its errors next to the fields."""
+    return await _render_part(part_id, forms={form_name: form}, errors={form_name: errors}), 422
+
+
+async def _record_movement(
+    part_id: int,
+    form_name: str,
+    form: dict[str, str],
+    field: str,
+    move: Callable[[UnitOfWork], Awaitable[StockLevels]],
+    success: Callable[[StockLevels], str],
+) -> Any:
+    """Record one stock movement from the part page: a broken rule is shown next to its field (or
+    `field`), a part gone meanwhile is 404, and otherwise the page again with the `success` flash."""
     try:
-        async with runtime().db.uow(actor) as uow:
-            after = await receive_stock(uow, part_id, quantity, form.get("reason", ""))  # type: ignore[arg-type]
+        async with runtime().db.uow(current_actor()) as uow:
+            after = await move(uow)
     except NotFound:
         abort(404)
     except RuleViolation as violation:
-        errors = {violation.field or "quantity": str(violation)}
-        return await _render_part(part_id, forms={"receive": form}, errors={"receive": errors}), 422
-    await flash_message(
-        _(
+        return await _movement_rejected(part_id, form_name, form, {violation.field or field: str(violation)})
+    await flash_message(success(after), "success")
+    return redirect(url_for("parts.part_page", part_id=part_id))
+
+
+@bp.post("/<int:part_id>/receive", endpoint="receive")
+@login_required
+async def receive(part_id: int) -> Any:
+    form = await _movement_form(part_id)
+    errors: dict[str, str] = {}
+    quantity = _required_quantity(form, errors)
+    if quantity is None:
+        return await _movement_rejected(part_id, "receive", form, errors)
+    return await _record_movement(
+        part_id,
+        "receive",
+        form,
+        "quantity",
+        lambda uow: receive_stock(uow, part_id, quantity, form.get("reason", "")),
+        lambda after: _(
             "Received %(quantity)s of %(sku)s; %(on_hand)s on hand.",
-            quantity=format_quantity(quantity),  # type: ignore[arg-type]
+            quantity=format_quantity(quantity),
             sku=after.sku,
             on_hand=format_quantity(after.on_hand),
         ),
-        "success",
     )
-    return redirect(url_for("parts.part_page", part_id=part_id))
 
 
 @bp.post("/<int:part_id>/adjust", endpoint="adjust")
 @login_required
 async def adjust(part_id: int) -> Any:
-    actor = current_actor()
-    await _part_or_404(part_id)
-    actor.require("parts.manage")
-    form = await _form()
+    form = await _movement_form(part_id)
     errors: dict[str, str] = {}
     counted = _decimal(form, "counted", errors)
     change = _decimal(form, "change", errors)
     if errors:
-        return await _render_part(part_id, forms={"adjust": form}, errors={"adjust": errors}), 422
-    try:
-        async with runtime().db.uow(actor) as uow:
-            after = await adjust_stock(
-                uow, part_id, reason=form.get("reason", ""), counted=counted, change=change
-            )
-    except NotFound:
-        abort(404)
-    except RuleViolation as violation:
-        errors = {violation.field or "counted": str(violation)}
-        return await _render_part(part_id, forms={"adjust": form}, errors={"adjust": errors}), 422
-    await flash_message(
-        _("%(sku)s adjusted; %(on_hand)s on hand.", sku=after.sku, on_hand=format_quantity(after.on_hand)),
-        "success",
+        return await _movement_rejected(part_id, "adjust", form, errors)
+    return await _record_movement(
+        part_id,
+        "adjust",
+        form,
+        "counted",
+        lambda uow: adjust_stock(uow, part_id, reason=form.get("reason", ""), counted=counted, change=change),
+        lambda after: _(
+            "%(sku)s adjusted; %(on_hand)s on hand.", sku=after.sku, on_hand=format_quantity(after.on_hand)
+        ),
     )
-    return redirect(url_for("parts.part_page", part_id=part_id))
 
 
 @bp.post("/<int:part_id>/return", endpoint="return_from_job")
 @login_required
 async def return_from_job(part_id: int) -> Any:
-    actor = current_actor()
-    await _part_or_404(part_id)
-    actor.require("parts.manage")
-    form = await _form()
+    form = await _movement_form(part_id)
     errors: dict[str, str] = {}
-    quantity = _decimal(form, "quantity", errors)
-    if quantity is None and not errors:
-        errors["quantity"] = _("This field is required.")
+    quantity = _required_quantity(form, errors)
     work_order_id = None
     if (form.get("work_order") or "").strip():
-        async with runtime().db.read(actor.tenant_id) as session:
+        async with runtime().db.read(current_actor().tenant_id) as session:
             work_order_id = await queries.work_order_id_for(session, form["work_order"])
         if work_order_id is None:
             errors["work_order"] = _("There is no work order with this number.")
-    if errors:
-        return await _render_part(part_id, forms={"return": form}, errors={"return": errors}), 422
-    try:
-        async with runtime().db.uow(actor) as uow:
-            after = await return_stock(
-                uow,
-                part_id,
-                quantity,  # type: ignore[arg-type]
-                form.get("reason", ""),
-                work_order_id=work_order_id,
-            )
-    except NotFound:
-        abort(404)
-    except RuleViolation as violation:
-        errors = {violation.field or "quantity": str(violation)}
-        return await _render_part(part_id, forms={"return": form}, errors={"return": errors}), 422
-    await flash_message(
-        _(
+    if quantity is None or errors:
+        return await _movement_rejected(part_id, "return", form, errors)
+    return await _record_movement(
+        part_id,
+        "return",
+        form,
+        "quantity",
+        lambda uow: return_stock(uow, part_id, quantity, form.get("reason", ""), work_order_id=work_order_id),
+        lambda after: _(
             "%(quantity)s of %(sku)s back on the shelf; %(on_hand)s on hand.",
-            quantity=format_quantity(quantity),  # type: ignore[arg-type]
+            quantity=format_quantity(quantity),
             sku=after.sku,
             on_hand=format_quantity(after.on_hand),
         ),
-        "success",
     )
-    return redirect(url_for("parts.part_page", part_id=part_id))
