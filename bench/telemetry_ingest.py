@@ -25,6 +25,11 @@ request time. Fan-out: every `telemetry.reading_recorded` event committed in the
 update per watcher; latency runs from the event's `created_at` (written in the request's transaction)
 to its arrival at the watcher (same clock), matched per vehicle in order; lost = expected - received.
 Target: batches >= 2,000 readings/s with p99 < 100 ms.
+
+`--in-process N` measures instead what one request costs the app in CPU (`time.process_time`, N
+requests of each mode one after another through Quart's test client, no server and no watchers): the
+figure that decides how many readings one web process can take, and steadier than latency on a
+machine that is doing other work.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from live_fanout import (
 from sqlalchemy import select, update
 from standardwebhooks.webhooks import Webhook
 
+from ops.app import create_app
 from ops.auth.actor import Actor
 from ops.auth.service import create_user
 from ops.config import load_settings
@@ -344,6 +350,30 @@ def _batch_body(fleet: Fleet, clock: Clock, first_vehicle: int, size: int) -> by
     return json.dumps(readings).encode()
 
 
+def _request(
+    fleet: Fleet, clock: Clock, webhook: Webhook, mode: str, size: int, turn: int
+) -> tuple[str, bytes, dict[str, str]]:
+    """The `turn`-th request of a phase: path, body and headers."""
+    if mode == "single":
+        vehicle = turn % len(fleet.unique_ids)
+        moment, odometer_m = clock.tick(vehicle)
+        body = _traccar_body(fleet.unique_ids[vehicle], moment, odometer_m)
+        headers = {"Authorization": f"Bearer {fleet.traccar_secret}", "Content-Type": "application/json"}
+        return f"/hooks/traccar/{SLUG}", body, headers
+    vehicles_per_batch = max(1, size // READINGS_PER_VEHICLE_IN_BATCH)
+    body = _batch_body(fleet, clock, turn * vehicles_per_batch, size)
+    msg_id = f"msg_{turn}"
+    now = datetime.now(UTC)
+    headers = {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": webhook.sign(msg_id, now, body.decode()),
+        "X-Pitwall-Tenant": SLUG,
+        "Content-Type": "application/json",
+    }
+    return "/api/v1/telemetry", body, headers
+
+
 async def _run_phase(fleet: Fleet, url: str, phase: Phase, duration: float, clock: Clock) -> None:
     webhook = Webhook(fleet.signing_secret)
     counter = iter(range(10**9))
@@ -359,28 +389,7 @@ async def _run_phase(fleet: Fleet, url: str, phase: Phase, duration: float, cloc
                 if due >= deadline:
                     return
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            if phase.mode == "single":
-                vehicle = turn % len(fleet.unique_ids)
-                moment, odometer_m = clock.tick(vehicle)
-                body = _traccar_body(fleet.unique_ids[vehicle], moment, odometer_m)
-                path = f"/hooks/traccar/{SLUG}"
-                headers = {
-                    "Authorization": f"Bearer {fleet.traccar_secret}",
-                    "Content-Type": "application/json",
-                }
-            else:
-                vehicles_per_batch = max(1, phase.batch_size // READINGS_PER_VEHICLE_IN_BATCH)
-                body = _batch_body(fleet, clock, turn * vehicles_per_batch, phase.batch_size)
-                path = "/api/v1/telemetry"
-                msg_id = f"msg_{turn}"
-                now = datetime.now(UTC)
-                headers = {
-                    "webhook-id": msg_id,
-                    "webhook-timestamp": str(int(now.timestamp())),
-                    "webhook-signature": webhook.sign(msg_id, now, body.decode()),
-                    "X-Pitwall-Tenant": SLUG,
-                    "Content-Type": "application/json",
-                }
+            path, body, headers = _request(fleet, clock, webhook, phase.mode, phase.batch_size, turn)
             # On a schedule the wait counts from when the batch was due, so a late answer that delays
             # the next send is not hidden (no coordinated omission).
             started = due if phase.offered else time.perf_counter()
@@ -560,13 +569,45 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+async def _cpu_in_process(fleet: Fleet, args: argparse.Namespace) -> list[str]:
+    """CPU time of the app per request, in this process (Quart's test client: no HTTP server, no
+    watchers, one request at a time), for single Traccar positions and signed batches."""
+    app = create_app(load_settings(fleet.deployment.env).with_(embedded_worker=False))
+    clock = Clock(args.vehicles)
+    webhook = Webhook(fleet.signing_secret)
+    lines = []
+    async with app.test_app():
+        client = app.test_client()
+        for mode, size in (("single", 1), ("batch", args.batch_size)):
+            cpu_ms: list[float] = []
+            for turn in range(args.in_process + args.in_process // 10):
+                path, body, headers = _request(fleet, clock, webhook, mode, size, turn)
+                started = time.process_time()
+                response = await client.post(path, data=body, headers=headers)
+                if turn >= args.in_process // 10:  # the first tenth warms up
+                    cpu_ms.append((time.process_time() - started) * 1000)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{mode}: {response.status_code} {await response.get_data()!r}")
+            mean = sum(cpu_ms) / len(cpu_ms)
+            lines.append(
+                f"| {fleet.deployment.backend} | {mode} | {size} | {len(cpu_ms)} | {mean:.1f} "
+                f"| {Phase.percentile(cpu_ms, 0.5):.1f} | {Phase.percentile(cpu_ms, 0.99):.1f} |"
+            )
+            _progress("  " + lines[-1])
+    return lines
+
+
 async def run(args: argparse.Namespace) -> int:
     _raise_open_files_limit()
     rows = []
+    cpu_lines = []
     for backend in args.backends.split(","):
         _progress(f"{backend}: creating a deployment with {args.vehicles} tracked vehicles")
         fleet = await _create(backend, args.vehicles)
         try:
+            if args.in_process:
+                cpu_lines += await _cpu_in_process(fleet, args)
+                continue
             clock = Clock(args.vehicles)
             phases = [("single", 0), ("batch", 0)]
             phases += [("batch", int(rate)) for rate in args.batch_rates.split(",") if rate.strip()]
@@ -579,7 +620,12 @@ async def run(args: argparse.Namespace) -> int:
         finally:
             await _remove_deployment(fleet.deployment)
             shutil.rmtree(fleet.deployment.data_dir, ignore_errors=True)
-    print(_table(rows))
+    if cpu_lines:
+        print("| backend | mode | size | requests | CPU ms mean | p50 | p99 |")
+        print("|---------|------|------|----------|-------------|-----|-----|")
+        print("\n".join(cpu_lines))
+    else:
+        print(_table(rows))
     return 0
 
 
@@ -600,6 +646,13 @@ def main() -> int:
         help="readings/s offered on a fixed schedule in extra batch phases, comma-separated ('' = none)",
     )
     parser.add_argument("--drain", type=float, default=3.0, help="seconds the watchers keep reading after")
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the load phases: CPU per request in process over N requests of each mode",
+    )
     return asyncio.run(run(parser.parse_args()))
 
 

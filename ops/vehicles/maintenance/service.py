@@ -19,6 +19,7 @@ from __future__ import annotations
 import calendar
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -33,7 +34,7 @@ from ops.i18n import gettext as _
 from ops.tenants.models import Tenant
 from ops.vehicles.health import refresh_health
 from ops.vehicles.models import MaintenanceSchedule, Vehicle, VehicleMaintenance, vehicle_topics
-from ops.vehicles.telemetry.queries import daily_distance_km
+from ops.vehicles.telemetry.queries import daily_distances_km
 from ops.workshop.models import WorkOrder, WorkOrderCategory
 
 log = logging.getLogger(__name__)
@@ -106,20 +107,6 @@ def applies_to(schedule: MaintenanceSchedule, make: str, model: str) -> bool:
     return schedule.model is None or schedule.model.casefold() == model.casefold()
 
 
-async def _schedules_for(session: AsyncSession, vehicle: Vehicle) -> list[MaintenanceSchedule]:
-    rows = await session.scalars(
-        select(MaintenanceSchedule)
-        .where(
-            or_(
-                MaintenanceSchedule.make.is_(None),
-                func.lower(MaintenanceSchedule.make) == vehicle.make.lower(),
-            )
-        )
-        .order_by(MaintenanceSchedule.id)
-    )
-    return [schedule for schedule in rows if applies_to(schedule, vehicle.make, vehicle.model)]
-
-
 def _due_changed(
     uow: UnitOfWork, vehicle: Vehicle, row: VehicleMaintenance, service_type: str, before: str
 ) -> None:
@@ -141,33 +128,67 @@ def _due_changed(
 
 
 async def refresh_vehicle_maintenance(uow: UnitOfWork, vehicle: Vehicle, today: date) -> int:
-    """Recompute the vehicle's standing on every schedule that applies (no commit); returns how many
+    """Recompute one vehicle's standing (see refresh_maintenance); returns how many states changed."""
+    return await refresh_maintenance(uow, [vehicle], today)
+
+
+async def refresh_maintenance(uow: UnitOfWork, vehicles: Sequence[Vehicle], today: date) -> int:
+    """Recompute the vehicles' standing on every schedule that applies (no commit); returns how many
     states changed.
 
     Rows of schedules that no longer apply (the make or model changed, the car was retired) are removed;
-    each change of state records `maintenance.due_changed`; the health score follows.
+    each change of state records `maintenance.due_changed`; the health score follows. The schedules, the
+    vehicles' rows and their daily distances are read with one query each, however many vehicles.
     """
     session = uow.session
-    schedules = {schedule.id: schedule for schedule in await _schedules_for(session, vehicle)}
-    rows = {
-        row.schedule_id: row
-        for row in await session.scalars(
-            select(VehicleMaintenance).where(VehicleMaintenance.vehicle_id == vehicle.id).with_for_update()
-        )
+    schedules = (await session.scalars(select(MaintenanceSchedule).order_by(MaintenanceSchedule.id))).all()
+    vehicle_ids = [vehicle.id for vehicle in vehicles]
+    rows: dict[int, dict[int, VehicleMaintenance]] = {vehicle_id: {} for vehicle_id in vehicle_ids}
+    for row in await session.scalars(
+        select(VehicleMaintenance)
+        .where(VehicleMaintenance.vehicle_id.in_(vehicle_ids))
+        .order_by(VehicleMaintenance.id)
+        .with_for_update()
+    ):
+        rows[row.vehicle_id][row.schedule_id] = row
+    applying = {
+        vehicle.id: {
+            schedule.id: schedule
+            for schedule in schedules
+            if vehicle.status not in RETIRED_STATUSES and applies_to(schedule, vehicle.make, vehicle.model)
+        }
+        for vehicle in vehicles
     }
-    retired = vehicle.status in RETIRED_STATUSES
+    measured = [vehicle_id for vehicle_id, applied in applying.items() if applied]
+    daily_km = await daily_distances_km(session, measured) if measured else {}
+    changes = 0
+    for vehicle in vehicles:
+        changes += await _refresh_standing(
+            uow, vehicle, applying[vehicle.id], rows[vehicle.id], daily_km.get(vehicle.id, 0.0), today
+        )
+    return changes
+
+
+async def _refresh_standing(
+    uow: UnitOfWork,
+    vehicle: Vehicle,
+    schedules: dict[int, MaintenanceSchedule],
+    rows: dict[int, VehicleMaintenance],
+    daily_km: float,
+    today: date,
+) -> int:
+    session = uow.session
     changes = 0
     for schedule_id, row in rows.items():
-        if schedule_id not in schedules or retired:
+        if schedule_id not in schedules:
             await session.delete(row)
             if row.state != "OK":
                 before, row.state = row.state, "OK"
                 _due_changed(uow, vehicle, row, "", before)
                 changes += 1
-    daily_km = (await daily_distance_km(session, vehicle.id) or 0.0) if schedules and not retired else 0.0
     baseline_on = vehicle.last_service_on or vehicle.created_at.date()
     current: list[VehicleMaintenance] = []
-    for schedule in [] if retired else schedules.values():
+    for schedule in schedules.values():
         found = rows.get(schedule.id)
         if found is None:
             row = VehicleMaintenance(vehicle_id=vehicle.id, schedule_id=schedule.id, state="OK")

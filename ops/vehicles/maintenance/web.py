@@ -10,7 +10,7 @@ from ops.auth.actor import NotFound
 from ops.auth.web import csrf_token, current_actor, login_required
 from ops.i18n import format_number
 from ops.i18n import gettext as _
-from ops.pages import flash_message, render_page
+from ops.pages import flash_message, posted_form, render_page
 from ops.runtime import runtime
 from ops.vehicles.maintenance import queries
 from ops.vehicles.maintenance.service import (
@@ -95,16 +95,12 @@ async def schedules() -> Any:
     return await _render(editing=int(editing) if editing.isdigit() else None)
 
 
-async def _form() -> dict[str, str]:
-    return {key: value for key, value in (await request.form).items() if key != "csrf_token"}
-
-
 @bp.post("", endpoint="create")
 @login_required
 async def create() -> Any:
     actor = current_actor()
     actor.require("fleet.manage")
-    form = await _form()
+    form = await posted_form()
     errors: dict[str, str] = {}
     data = _data(form, errors)
     if errors:
@@ -122,7 +118,7 @@ async def create() -> Any:
 @login_required
 async def update(schedule_id: int) -> Any:
     actor = current_actor()
-    form = await _form()
+    form = await posted_form()
     errors: dict[str, str] = {}
     data = _data(form, errors)
     if errors:

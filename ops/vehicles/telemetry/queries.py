@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ops.db import Database, utcnow
@@ -96,35 +96,45 @@ def _float(value: Any) -> float | None:
 async def daily_distance_km(
     session: AsyncSession, vehicle_id: int, days: int = 30, now: datetime | None = None
 ) -> float | None:
-    """Average distance per day over the last `days` days, from the readings' odometer.
+    """Average distance per day over the last `days` days (see daily_distances_km)."""
+    return (await daily_distances_km(session, [vehicle_id], days, now)).get(vehicle_id)
+
+
+async def daily_distances_km(
+    session: AsyncSession, vehicle_ids: list[int], days: int = 30, now: datetime | None = None
+) -> dict[int, float]:
+    """Average distance per day over the last `days` days, per vehicle, from the readings' odometer.
 
     The distance between the lowest and highest odometer reported in the window, divided by the days
     between the first and the last of those readings (at least one day, so a single busy afternoon is
-    not taken for a daily habit). None with fewer than two odometer readings.
+    not taken for a daily habit). A vehicle with fewer than two odometer readings is left out.
     """
     now = now or utcnow()
-    row = (
-        await session.execute(
-            select(
-                func.min(TelemetryReading.odometer_m),
-                func.max(TelemetryReading.odometer_m),
-                func.min(TelemetryReading.recorded_at),
-                func.max(TelemetryReading.recorded_at),
-                func.count(TelemetryReading.odometer_m),
-            ).where(
-                TelemetryReading.vehicle_id == vehicle_id,
-                TelemetryReading.odometer_m.is_not(None),
-                TelemetryReading.recorded_at >= now - timedelta(days=days),
-                TelemetryReading.recorded_at <= now,
-            )
+    rows = await session.execute(
+        select(
+            TelemetryReading.vehicle_id,
+            func.min(TelemetryReading.odometer_m),
+            func.max(TelemetryReading.odometer_m),
+            func.min(TelemetryReading.recorded_at),
+            func.max(TelemetryReading.recorded_at),
+            func.count(TelemetryReading.odometer_m),
         )
-    ).one()
-    lowest, highest, first, last, count = row
-    if count < 2 or lowest is None or highest is None:
-        return None
-    first_at, last_at = _as_datetime(first), _as_datetime(last)
-    elapsed_days = max(1.0, (last_at - first_at).total_seconds() / SECONDS_PER_DAY)
-    return (int(highest) - int(lowest)) / 1000 / elapsed_days
+        .where(
+            TelemetryReading.vehicle_id.in_(vehicle_ids),
+            TelemetryReading.odometer_m.is_not(None),
+            TelemetryReading.recorded_at >= now - timedelta(days=days),
+            TelemetryReading.recorded_at <= now,
+        )
+        .group_by(TelemetryReading.vehicle_id)
+    )
+    distances = {}
+    for vehicle_id, lowest, highest, first, last, count in rows:
+        if count < 2 or lowest is None or highest is None:
+            continue
+        first_at, last_at = _as_datetime(first), _as_datetime(last)
+        elapsed_days = max(1.0, (last_at - first_at).total_seconds() / SECONDS_PER_DAY)
+        distances[vehicle_id] = (int(highest) - int(lowest)) / 1000 / elapsed_days
+    return distances
 
 
 def _as_datetime(value: Any) -> datetime:
@@ -271,16 +281,19 @@ class HookTenant:
     telemetry_signing_secret: str | None
 
 
+# Built once: every device request asks these, and building a statement costs more than running it.
+HOOK_TENANT = select(
+    Tenant.id, Tenant.slug, Tenant.traccar_secret_hash, Tenant.telemetry_signing_secret
+).where(Tenant.slug == bindparam("slug"), Tenant.status == "ACTIVE")
+DEVICE_AUTH = select(TelematicsDevice.id, TelematicsDevice.kind, TelematicsDevice.token_hash).where(
+    TelematicsDevice.unique_id == bindparam("unique_id")
+)
+
+
 async def hook_tenant(db: Database, slug: str) -> HookTenant | None:
     """The active dealership with this slug (devices name it in the URL; no one is signed in)."""
     async with db.system() as session:
-        row = (
-            await session.execute(
-                select(
-                    Tenant.id, Tenant.slug, Tenant.traccar_secret_hash, Tenant.telemetry_signing_secret
-                ).where(Tenant.slug == slug, Tenant.status == "ACTIVE")
-            )
-        ).first()
+        row = (await session.execute(HOOK_TENANT, {"slug": slug})).first()
     return None if row is None else HookTenant(*row)
 
 
@@ -293,11 +306,5 @@ class DeviceAuth:
 
 async def device_auth(db: Database, tenant_id: int, unique_id: str) -> DeviceAuth | None:
     async with db.read(tenant_id) as session:
-        row = (
-            await session.execute(
-                select(TelematicsDevice.id, TelematicsDevice.kind, TelematicsDevice.token_hash).where(
-                    TelematicsDevice.unique_id == unique_id
-                )
-            )
-        ).first()
+        row = (await session.execute(DEVICE_AUTH, {"unique_id": unique_id})).first()
     return None if row is None else DeviceAuth(*row)

@@ -10,8 +10,9 @@ One request (a Traccar forward, an OsmAnd report, a partner's batch) is one tran
    stores nothing and processes nothing;
 4. per vehicle: the odometer takes the largest value reported (a late reading never turns it back);
    the newest reading, if it is newer than the vehicle's last one, opens and closes alerts (a late
-   reading never does); the health score and maintenance follow; one `telemetry.reading_recorded`
-   event per vehicle carries the latest values.
+   reading never does); maintenance is recomputed, in one go for the request, for the vehicles whose
+   whole kilometres changed; then the health score, and one `telemetry.reading_recorded` event per
+   vehicle carries the latest values.
 Alerts open with INSERT .. ON CONFLICT DO NOTHING on the partial unique index (one OPEN alert per
 vehicle and condition), so even a burst of identical readings cannot open a condition twice.
 """
@@ -20,15 +21,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib
+import json
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from integrations.telematics.readings import DeviceReading
@@ -40,6 +41,7 @@ from ops.i18n import gettext as _
 from ops.mail.service import queue_mail, render_mail, valid_address, written_for
 from ops.tenants.models import Tenant
 from ops.vehicles.health import refresh_health
+from ops.vehicles.maintenance.service import refresh_maintenance
 from ops.vehicles.models import (
     DEVICE_KINDS,
     TelematicsDevice,
@@ -149,8 +151,14 @@ class IngestResult:
 
 @dataclass
 class _VehicleBatch:
+    """One vehicle's new readings in a request, and whether the newest of them is its newest ever."""
+
     vehicle: Vehicle
     readings: list[DeviceReading] = field(default_factory=list)
+    is_newest: bool = False
+
+    def latest(self) -> DeviceReading:
+        return max(self.readings, key=lambda reading: reading.recorded_at)
 
 
 def telemetry_actor(tenant_id: int, source: str) -> Actor:
@@ -178,28 +186,21 @@ async def ingest_readings(
                 index=index,
                 field="time",
             )
-    vehicle_ids, device_ids = await _resolve_vehicles(uow, readings)
-    batches = await _lock_vehicles(uow, sorted(set(vehicle_ids)))
+    vehicle_ids, batches, device_ids = await _lock_vehicles(uow, readings)
 
     stored = await _insert_readings(uow, readings, vehicle_ids, source, now)
     result.stored = len(stored)
     for index in stored:
         batches[vehicle_ids[index]].readings.append(readings[index])
     if device_ids:
-        await uow.session.execute(
-            update(TelematicsDevice)
-            .where(TelematicsDevice.id.in_(device_ids))
-            .values(last_seen_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        await uow.session.execute(DEVICES_SEEN, {"ids": device_ids, "seen_at": now})
     active = [batch for batch in batches.values() if batch.readings]
     if active:
         tenant = await uow.session.get(Tenant, uow.actor.tenant_id)
         assert tenant is not None
         processor = _Processor(uow, tenant, now)
         await processor.load_open_alerts([batch.vehicle.id for batch in active])
-        for batch in active:
-            await processor.process(batch)
+        await processor.process(active)
         result.alerts_raised, result.alerts_cleared = processor.raised, processor.cleared
         await processor.mail_critical_alerts()
     result.vehicle_ids = [batch.vehicle.id for batch in active]
@@ -207,25 +208,94 @@ async def ingest_readings(
     return result
 
 
-async def _resolve_vehicles(
+# Statements built once (the hot path spent much of its time constructing them); values come as parameters.
+DEVICES_BY_UNIQUE_ID = select(
+    TelematicsDevice.unique_id, TelematicsDevice.id, TelematicsDevice.vehicle_id
+).where(TelematicsDevice.unique_id.in_(bindparam("unique_ids", expanding=True)))
+# SQLite leaves FOR UPDATE out: there the write lock is taken by BEGIN IMMEDIATE.
+VEHICLES_TO_LOCK = (
+    select(Vehicle)
+    .where(
+        or_(
+            Vehicle.id.in_(bindparam("ids", expanding=True)),
+            Vehicle.vin.in_(bindparam("vins", expanding=True)),
+        )
+    )
+    .order_by(Vehicle.id)
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+DEVICES_SEEN = (
+    update(TelematicsDevice)
+    .where(TelematicsDevice.id.in_(bindparam("ids", expanding=True)))
+    .values(last_seen_at=bindparam("seen_at"))
+    .execution_options(synchronize_session=False)
+)
+OPEN_ALERTS = select(VehicleAlert).where(
+    VehicleAlert.vehicle_id.in_(bindparam("vehicle_ids", expanding=True)), VehicleAlert.status == "OPEN"
+)
+
+
+# SQLite: the rows as a list of parameters, sent as multi-row INSERTs ("insertmanyvalues").
+INSERT_NEW_READINGS = (
+    sqlite.insert(TelemetryReading)
+    .on_conflict_do_nothing(index_elements=["vehicle_id", "recorded_at"])
+    .returning(TelemetryReading.vehicle_id, TelemetryReading.recorded_at)
+)
+# The columns of INSERT_NEW_READINGS_FROM_ARRAYS, each given as an array of the batch's values.
+ARRAY_COLUMNS = ("vehicle_id", "recorded_at", *READING_FIELDS, "dtc_codes")
+# PostgreSQL: one parameter per column instead of one per value, so the driver encodes 18 arrays where
+# SQLAlchemy would process 2,100 parameters one by one for a batch of 100.
+INSERT_NEW_READINGS_FROM_ARRAYS = text(
+    """
+    INSERT INTO telemetry_readings (
+        tenant_id, received_at, source, vehicle_id, recorded_at, fuel_level, state_of_charge,
+        fuel_l_per_100km, engine_load, engine_temp_c, battery_v, odometer_m, tyre_fl_kpa, tyre_fr_kpa,
+        tyre_rl_kpa, tyre_rr_kpa, latitude, longitude, speed_mps, rpm, dtc_codes
+    )
+    SELECT CAST(:tenant_id AS bigint), CAST(:received_at AS timestamptz), CAST(:source AS varchar),
+        r.vehicle_id, r.recorded_at, r.fuel_level, r.state_of_charge, r.fuel_l_per_100km,
+        r.engine_load, r.engine_temp_c, r.battery_v, r.odometer_m, r.tyre_fl_kpa, r.tyre_fr_kpa,
+        r.tyre_rl_kpa, r.tyre_rr_kpa, r.latitude, r.longitude, r.speed_mps, r.rpm,
+        CAST(r.dtc_codes AS json)
+    FROM unnest(
+        CAST(:vehicle_id AS bigint[]), CAST(:recorded_at AS timestamptz[]),
+        CAST(:fuel_level AS float8[]), CAST(:state_of_charge AS float8[]),
+        CAST(:fuel_l_per_100km AS float8[]), CAST(:engine_load AS float8[]),
+        CAST(:engine_temp_c AS float8[]), CAST(:battery_v AS float8[]), CAST(:odometer_m AS bigint[]),
+        CAST(:tyre_fl_kpa AS float8[]), CAST(:tyre_fr_kpa AS float8[]), CAST(:tyre_rl_kpa AS float8[]),
+        CAST(:tyre_rr_kpa AS float8[]), CAST(:latitude AS float8[]), CAST(:longitude AS float8[]),
+        CAST(:speed_mps AS float8[]), CAST(:rpm AS integer[]), CAST(:dtc_codes AS text[])
+    ) AS r (
+        vehicle_id, recorded_at, fuel_level, state_of_charge, fuel_l_per_100km, engine_load,
+        engine_temp_c, battery_v, odometer_m, tyre_fl_kpa, tyre_fr_kpa, tyre_rl_kpa, tyre_rr_kpa,
+        latitude, longitude, speed_mps, rpm, dtc_codes
+    )
+    ON CONFLICT (vehicle_id, recorded_at) DO NOTHING
+    RETURNING vehicle_id, recorded_at
+    """
+)
+
+
+async def _lock_vehicles(
     uow: UnitOfWork, readings: Sequence[DeviceReading]
-) -> tuple[list[int], list[int]]:
-    """The vehicle id of every reading, and the ids of the devices that reported."""
+) -> tuple[list[int], dict[int, _VehicleBatch], list[int]]:
+    """Lock the readings' vehicles in id order (one query); returns the vehicle id of every reading, the
+    vehicles, and the ids of the devices that reported. An unknown device or VIN refuses the request."""
     session = uow.session
     unique_ids = {r.device_id for r in readings if r.device_id}
-    vins = {r.vin.strip().upper() for r in readings if r.vin and not r.device_id}
     devices: dict[str, tuple[int, int]] = {}
     if unique_ids:
-        rows = await session.execute(
-            select(TelematicsDevice.unique_id, TelematicsDevice.id, TelematicsDevice.vehicle_id).where(
-                TelematicsDevice.unique_id.in_(unique_ids)
-            )
-        )
+        rows = await session.execute(DEVICES_BY_UNIQUE_ID, {"unique_ids": list(unique_ids)})
         devices = {row.unique_id: (row.id, row.vehicle_id) for row in rows}
-    by_vin: dict[str, int] = {}
-    if vins:
-        rows = await session.execute(select(Vehicle.vin, Vehicle.id).where(Vehicle.vin.in_(vins)))
-        by_vin = {row.vin: row.id for row in rows}
+    vins = {r.vin.strip().upper() for r in readings if r.vin and not r.device_id}
+    vehicles = (
+        await session.scalars(
+            VEHICLES_TO_LOCK,
+            {"ids": [vehicle_id for _device, vehicle_id in devices.values()], "vins": list(vins)},
+        )
+    ).all()
+    by_vin = {vehicle.vin: vehicle.id for vehicle in vehicles}
     vehicle_ids: list[int] = []
     for index, reading in enumerate(readings):
         if reading.device_id:
@@ -248,15 +318,8 @@ async def _resolve_vehicles(
             vehicle_ids.append(vehicle_id)
         else:
             raise UnknownSource(_("Give the vehicle's VIN or the device id."), index=index, field="vin")
-    return vehicle_ids, sorted({device_id for device_id, _vehicle in devices.values()})
-
-
-async def _lock_vehicles(uow: UnitOfWork, vehicle_ids: list[int]) -> dict[int, _VehicleBatch]:
-    query = select(Vehicle).where(Vehicle.id.in_(vehicle_ids)).order_by(Vehicle.id)
-    if not uow.db.is_sqlite:
-        query = query.with_for_update()
-    vehicles = (await uow.session.scalars(query.execution_options(populate_existing=True))).all()
-    return {vehicle.id: _VehicleBatch(vehicle) for vehicle in vehicles}
+    batches = {vehicle.id: _VehicleBatch(vehicle) for vehicle in vehicles}
+    return vehicle_ids, batches, sorted({device_id for device_id, _vehicle in devices.values()})
 
 
 def _dialect_insert(uow: UnitOfWork, table: Any) -> Any:
@@ -289,14 +352,14 @@ async def _insert_readings(
             dtc_codes=list(reading.dtc_codes or ()),
         )
         rows.append(row)
-    table = TelemetryReading.__table__
-    statement = (
-        _dialect_insert(uow, table)
-        .on_conflict_do_nothing(index_elements=["vehicle_id", "recorded_at"])
-        .returning(table.c.vehicle_id, table.c.recorded_at)
-    )
-    # Parameters as a list: one cached statement, sent as multi-row INSERTs ("insertmanyvalues").
-    inserted = await uow.session.execute(statement, rows)
+    connection = await uow.session.connection()
+    if uow.db.is_sqlite:
+        inserted = await connection.execute(INSERT_NEW_READINGS, rows)
+    else:
+        columns: dict[str, Any] = {name: [row[name] for row in rows] for name in ARRAY_COLUMNS}
+        columns["dtc_codes"] = [json.dumps(codes) for codes in columns["dtc_codes"]]
+        columns.update(tenant_id=uow.actor.tenant_id, received_at=now, source=source)
+        inserted = await connection.execute(INSERT_NEW_READINGS_FROM_ARRAYS, columns)
     return sorted(first_index[(row.vehicle_id, row.recorded_at)] for row in inserted)
 
 
@@ -314,28 +377,36 @@ class _Processor:
         self.cleared = 0
 
     async def load_open_alerts(self, vehicle_ids: list[int]) -> None:
-        alerts = await self.uow.session.scalars(
-            select(VehicleAlert).where(
-                VehicleAlert.vehicle_id.in_(vehicle_ids), VehicleAlert.status == "OPEN"
-            )
-        )
+        alerts = await self.uow.session.scalars(OPEN_ALERTS, {"vehicle_ids": vehicle_ids})
         for alert in alerts:
             self.open_alerts.setdefault(alert.vehicle_id, {})[alert.condition] = alert
 
-    async def process(self, batch: _VehicleBatch) -> None:
-        vehicle = batch.vehicle
-        latest = max(batch.readings, key=lambda reading: reading.recorded_at)
-        odometer_changed = _raise_odometer(vehicle, batch.readings)
-        alerts_changed = False
-        is_newest = vehicle.last_reading_at is None or latest.recorded_at > vehicle.last_reading_at
-        if is_newest:
-            vehicle.last_reading_at = latest.recorded_at
-            alerts_changed = await self._apply(vehicle, latest, evaluate(latest, self.thresholds))
-        if odometer_changed:
+    async def process(self, batches: list[_VehicleBatch]) -> None:
+        """Odometer and alerts per vehicle, then maintenance for all whose odometer moved, then per
+        vehicle its health and its `telemetry.reading_recorded` event with the final values."""
+        moved: list[Vehicle] = []
+        alerts_changed: set[int] = set()
+        for batch in batches:
+            vehicle = batch.vehicle
+            latest = batch.latest()
+            if _raise_odometer(vehicle, batch.readings):
+                moved.append(vehicle)
+            batch.is_newest = vehicle.last_reading_at is None or latest.recorded_at > vehicle.last_reading_at
+            if batch.is_newest:
+                vehicle.last_reading_at = latest.recorded_at
+                if await self._apply(vehicle, latest, evaluate(latest, self.thresholds)):
+                    alerts_changed.add(vehicle.id)
+        if moved:
             # Recomputes due, overdue and predicted dates, and the health score if a state changed.
-            await _refresh_maintenance(self.uow, vehicle, self._today())
-        if alerts_changed:
-            await refresh_health(self.uow, vehicle)
+            await refresh_maintenance(self.uow, moved, self._today())
+        for batch in batches:
+            vehicle = batch.vehicle
+            if vehicle.id in alerts_changed:
+                await refresh_health(self.uow, vehicle)
+            self._record_reading(batch)
+
+    def _record_reading(self, batch: _VehicleBatch) -> None:
+        vehicle, latest = batch.vehicle, batch.latest()
         values = {name: getattr(latest, name) for name in READING_FIELDS}
         values["dtc_codes"] = list(latest.dtc_codes or ())
         record(
@@ -346,7 +417,7 @@ class _Processor:
                 "recorded_at": latest.recorded_at.isoformat(),
                 "readings": len(batch.readings),
                 "latest": values,
-                "is_newest": is_newest,
+                "is_newest": batch.is_newest,
                 "odometer_m": vehicle.odometer_m,
                 "health_score": vehicle.health_score,
                 "health_reasons": vehicle.health_reasons,
@@ -447,21 +518,6 @@ def _raise_odometer(vehicle: Vehicle, readings: list[DeviceReading]) -> bool:
     vehicle.odometer_m = max(reported)
     vehicle.odometer_km = max(before_km, vehicle.odometer_m // 1000)
     return vehicle.odometer_km != before_km
-
-
-def _maintenance_refresher() -> Callable[..., Any] | None:
-    """H2's maintenance service, once it exists (imported late: it reads this area's queries)."""
-    try:
-        module = importlib.import_module("ops.vehicles.maintenance.service")
-    except ModuleNotFoundError:
-        return None
-    return getattr(module, "refresh_vehicle_maintenance", None)
-
-
-async def _refresh_maintenance(uow: UnitOfWork, vehicle: Vehicle, today: date) -> None:
-    refresher = _maintenance_refresher()
-    if refresher is not None:
-        await refresher(uow, vehicle, today)
 
 
 async def open_alert(
