@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,8 @@ DOCUMENT_TYPES = (PDF_TYPE, "image/jpeg", "image/png", "image/webp", "image/heic
 # The work order an alert becomes: how urgent, by the alert's severity.
 PRIORITY_FOR_SEVERITY = {"CRITICAL": "URGENT", "HIGH": "HIGH", "MEDIUM": "NORMAL", "LOW": "LOW"}
 
+VEHICLE_COLOUR_LENGTH = 30
+
 
 def vehicle_status_label(status: str) -> str:
     labels = {
@@ -68,6 +70,18 @@ def vehicle_status_label(status: str) -> str:
         "RETIRED": _("Retired"),
     }
     return labels.get(status, status)
+
+
+def fuel_type_label(value: str) -> str:
+    labels = {
+        "GASOLINE": _("Petrol"),
+        "DIESEL": _("Diesel"),
+        "ELECTRIC": _("Electric"),
+        "HYBRID": _("Hybrid"),
+        "PLUGIN_HYBRID": _("Plug-in hybrid"),
+        "HYDROGEN": _("Hydrogen"),
+    }
+    return labels.get(value, value)
 
 
 def transmission_label(value: str | None) -> str:
@@ -175,7 +189,7 @@ async def _validated(
     if data.transmission and data.transmission not in TRANSMISSIONS:
         errors["transmission"] = _("Choose one of the options.")
     values["transmission"] = data.transmission or None
-    values["colour"] = _text(data.colour, 30, "colour", errors) or None
+    values["colour"] = _text(data.colour, VEHICLE_COLOUR_LENGTH, "colour", errors) or None
     values["engine_number"] = _text(data.engine_number, 40, "engine_number", errors) or None
     if data.odometer_km is not None and not 0 <= data.odometer_km <= MAX_ODOMETER_KM:
         errors["odometer_km"] = _("Enter a reading from 0 to %(max)s km.", max=MAX_ODOMETER_KM)
@@ -244,6 +258,63 @@ async def create_vehicle(uow: UnitOfWork, data: VehicleData, today: date) -> Veh
     await refresh_vehicle_maintenance(uow, vehicle, today)
     await uow.commit()
     return vehicle
+
+
+@dataclass(frozen=True)
+class HandedOverCar:
+    """A car the showroom hands to a buyer, as the buyer's vehicle profile needs it."""
+
+    vin: str
+    make: str
+    model: str
+    year: int
+    fuel_type: str
+    colour: str | None
+    odometer_km: int
+
+
+async def vehicle_for_buyer(
+    uow: UnitOfWork, car: HandedOverCar, customer_id: int, today: date
+) -> tuple[Vehicle, bool]:
+    """The buyer's profile of a car handed over (no commit): the one already known by its VIN (a
+    trade-in resold, a car serviced here before), now the buyer's, and True; or a new one within the
+    plan's vehicle limit, and False. The delivery's own permission covers it."""
+    session = uow.session
+    existing = await session.scalar(select(Vehicle).where(Vehicle.vin == car.vin))
+    if existing is None:
+        await _refuse_over_plan(session, uow.actor.tenant_id)
+        vehicle = Vehicle(
+            **asdict(car) | {"colour": (car.colour or "")[:VEHICLE_COLOUR_LENGTH] or None},
+            odometer_m=car.odometer_km * 1000,
+            status="ACTIVE",
+            customer_id=customer_id,
+            created_at=utcnow(),
+        )
+        try:
+            async with session.begin_nested():
+                session.add(vehicle)
+        except IntegrityError:
+            # The workshop registered the same VIN a moment ago: link that one.
+            existing = (await session.execute(select(Vehicle).where(Vehicle.vin == car.vin))).scalar_one()
+        else:
+            record(uow, "vehicle.created", _payload(vehicle), vehicle_topics(vehicle.id, vehicle.fleet_id))
+            await refresh_vehicle_maintenance(uow, vehicle, today)
+            return vehicle, False
+    existing.customer_id = customer_id
+    existing.status = "ACTIVE"
+    existing.odometer_km = max(existing.odometer_km, car.odometer_km)
+    existing.odometer_m = max(existing.odometer_m, existing.odometer_km * 1000)
+    existing.version += 1
+    await session.flush()
+    changed = ["customer_id", "odometer_km", "status"]
+    record(
+        uow,
+        "vehicle.updated",
+        _payload(existing, changed=changed),
+        vehicle_topics(existing.id, existing.fleet_id),
+    )
+    await refresh_vehicle_maintenance(uow, existing, today)
+    return existing, True
 
 
 async def update_vehicle(

@@ -34,14 +34,14 @@ from ops.events import record
 from ops.i18n import N_, format_money
 from ops.i18n import gettext as _
 from ops.notices import notice_payload, user_topic
-from ops.payments.models import Payment, PaymentRefund
+from ops.payments import service as payments  # a module import: the two services use each other
 from ops.sales.leads.service import move_lead
 from ops.sales.models import CatalogTrim, Deal, DealPayment, Lead, Quote, Reservation, StockUnit
 from ops.sales.stock.service import keep_hold, mark_unit_delivered, mark_unit_sold, release_unit
 
 # The tenant's gap-free counters: the workshop's numbering is the one sequence helper there is.
 from ops.tenants.service import next_number
-from ops.vehicles.models import Vehicle
+from ops.vehicles.service import HandedOverCar, Vehicle, vehicle_for_buyer
 
 SALES_TOPIC = "sales"
 KPI_TOPIC = "kpi"
@@ -51,7 +51,6 @@ DEPOSIT_SHARE = Decimal("0.10")
 MAX_REFERENCE = 120
 MAX_REASON = 200
 OPEN_STATUSES = ("OPEN", "DEPOSIT_PAID", "FINANCING_APPROVED", "READY_FOR_DELIVERY")
-VEHICLE_COLOUR_LENGTH = 30
 
 
 def deal_status_label(status: str) -> str:
@@ -520,37 +519,19 @@ class Delivery:
     linked: bool
 
 
-async def _customer_vehicle(uow: UnitOfWork, deal: Deal, unit: StockUnit) -> tuple[Vehicle, bool]:
-    """The buyer's vehicle profile for the unit: the existing one of that VIN, or a new one."""
+async def _buyers_vehicle(uow: UnitOfWork, deal: Deal, unit: StockUnit) -> tuple[Vehicle, bool]:
+    """The buyer's vehicle profile for the unit (ops/vehicles/service.py: known by its VIN, or new)."""
     trim = (await uow.session.execute(select(CatalogTrim).where(CatalogTrim.id == unit.trim_id))).scalar_one()
-    existing = await uow.session.scalar(select(Vehicle).where(Vehicle.vin == unit.vin))
-    if existing is None:
-        vehicle = Vehicle(
-            vin=unit.vin,
-            make=trim.make,
-            model=trim.model,
-            year=trim.year,
-            fuel_type=trim.fuel_type,
-            colour=(unit.colour or None) and unit.colour[:VEHICLE_COLOUR_LENGTH],
-            odometer_km=unit.mileage_km,
-            status="ACTIVE",
-            customer_id=deal.customer_id,
-            created_at=utcnow(),
-        )
-        try:
-            async with uow.session.begin_nested():
-                uow.session.add(vehicle)
-            return vehicle, False
-        except IntegrityError:
-            # The workshop registered the same VIN a moment ago: link that one.
-            existing = (
-                await uow.session.execute(select(Vehicle).where(Vehicle.vin == unit.vin))
-            ).scalar_one()
-    existing.customer_id = deal.customer_id
-    existing.status = "ACTIVE"
-    existing.odometer_km = max(existing.odometer_km, unit.mileage_km)
-    await uow.session.flush()
-    return existing, True
+    car = HandedOverCar(
+        vin=unit.vin,
+        make=trim.make,
+        model=trim.model,
+        year=trim.year,
+        fuel_type=trim.fuel_type,
+        colour=unit.colour or None,
+        odometer_km=unit.mileage_km,
+    )
+    return await vehicle_for_buyer(uow, car, deal.customer_id, utcnow().date())
 
 
 async def complete_delivery(
@@ -568,7 +549,7 @@ async def complete_delivery(
     _require_car(deal)
     assert deal.stock_unit_id is not None
     unit = await mark_unit_delivered(uow, deal.stock_unit_id)
-    vehicle, linked = await _customer_vehicle(uow, deal, unit)
+    vehicle, linked = await _buyers_vehicle(uow, deal, unit)
     await _write(uow, deal, status="DELIVERED", delivered_at=utcnow(), vehicle_id=vehicle.id)
     record(
         uow,
@@ -604,7 +585,7 @@ async def cancel_deal(
         if amount <= 0:
             continue
         if method == "CARD":
-            await _owe_card_refunds(uow, deal, text)
+            await payments.owe_deposit_refunds(uow, deal.id, text)
         uow.session.add(
             DealPayment(
                 deal_id=deal.id,
@@ -624,32 +605,3 @@ async def cancel_deal(
     record(uow, "deal.cancelled", payload, _topics(deal))
     await uow.commit()
     return deal
-
-
-async def _owe_card_refunds(uow: UnitOfWork, deal: Deal, reason: str) -> None:
-    """A pending refund per card deposit still held; the provider is called after the commit (never
-    inside this transaction), and the worker retries while it is unavailable."""
-    paid = await uow.session.scalars(
-        select(Payment).where(
-            Payment.deal_id == deal.id, Payment.purpose == "DEAL_DEPOSIT", Payment.status == "SUCCEEDED"
-        )
-    )
-    for payment in paid:
-        owed = await uow.session.scalar(
-            select(func.sum(PaymentRefund.amount)).where(
-                PaymentRefund.payment_id == payment.id, PaymentRefund.status != "FAILED"
-            )
-        )
-        remaining = payment.amount - Decimal(str(owed or 0))
-        if remaining > 0:
-            uow.session.add(
-                PaymentRefund(
-                    payment_id=payment.id,
-                    amount=remaining,
-                    reason=reason[:MAX_REASON],
-                    status="PENDING",
-                    requested_by_id=uow.actor.user_id,
-                    created_at=utcnow(),
-                )
-            )
-    await uow.session.flush()

@@ -363,6 +363,41 @@ async def test_delivery_hands_the_car_over_and_creates_the_customers_vehicle_pro
     assert event.payload["vehicle_id"] == vehicle.id and event.payload["vehicle_linked"] is False
 
 
+async def test_delivery_records_the_new_vehicle_for_the_fleet_board_and_partners(runtime, factory):
+    shop = await factory.tenant()
+    rep = await shop.user("sales_rep")
+    deal = await _deliverable(shop, rep)
+    async with shop.db.uow(rep.actor) as uow:
+        delivery = await complete_delivery(uow, deal.id)
+    (created,) = await events_of(runtime.db, shop.id, "vehicle.created")
+    assert created.payload["id"] == delivery.vehicle.id
+    assert f"vehicle:{delivery.vehicle.id}" in created.topics and "fleet" in created.topics
+
+
+async def test_a_delivery_that_would_pass_the_plans_vehicle_limit_is_refused_and_changes_nothing(
+    runtime, factory
+):
+    """DOMAIN.md: the plan's vehicle limit is enforced, whoever makes the profile."""
+    shop = await factory.tenant(plan="STARTER")
+    rep = await shop.user("sales_rep")
+    deal = await _deliverable(shop, rep)
+    for number in range(25 - len(await _vehicles(runtime, shop))):
+        await shop.vehicle(plate=f"ZH {number + 1}")
+
+    with pytest.raises(RuleViolation, match="plan allows 25 vehicles"):
+        async with shop.db.uow(rep.actor) as uow:
+            await complete_delivery(uow, deal.id)
+
+    assert (await stored(runtime.db, shop.id, Deal, deal.id)).status == "READY_FOR_DELIVERY"
+    assert (await stored(runtime.db, shop.id, StockUnit, deal.stock_unit_id)).status != "DELIVERED"
+    assert len(await _vehicles(runtime, shop)) == 25
+
+
+async def _vehicles(runtime, shop) -> list[Vehicle]:  # type: ignore[no-untyped-def]
+    async with runtime.db.read(shop.id) as session:
+        return list((await session.scalars(select(Vehicle))).all())
+
+
 async def test_delivery_links_the_vehicle_already_known_by_its_vin(runtime, factory):
     """A trade-in serviced here before and now resold: one profile, with its workshop history."""
     shop = await factory.tenant()
