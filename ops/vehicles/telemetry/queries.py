@@ -272,18 +272,38 @@ async def vehicle_label(session: AsyncSession, vehicle_id: int) -> str | None:
 
 
 @dataclass(frozen=True)
-class HookTenant:
-    """What a device's request needs to know about the dealership it names."""
+class IngestTenant:
+    """What processing readings needs of their dealership: thresholds, calendar, language, mail."""
 
     id: int
+    timezone: str
+    locale: str
+    currency: str
+    email_notifications: bool
+    telemetry_thresholds: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class HookTenant(IngestTenant):
+    """What a device's request needs to know about the dealership it names."""
+
     slug: str
     traccar_secret_hash: str | None
     telemetry_signing_secret: str | None
 
 
 # Built once: every device request asks these, and building a statement costs more than running it.
+INGEST_TENANT_COLUMNS = (
+    Tenant.id,
+    Tenant.timezone,
+    Tenant.locale,
+    Tenant.currency,
+    Tenant.email_notifications,
+    Tenant.telemetry_thresholds,
+)
+INGEST_TENANT = select(*INGEST_TENANT_COLUMNS).where(Tenant.id == bindparam("tenant_id"))
 HOOK_TENANT = select(
-    Tenant.id, Tenant.slug, Tenant.traccar_secret_hash, Tenant.telemetry_signing_secret
+    *INGEST_TENANT_COLUMNS, Tenant.slug, Tenant.traccar_secret_hash, Tenant.telemetry_signing_secret
 ).where(Tenant.slug == bindparam("slug"), Tenant.status == "ACTIVE")
 DEVICE_AUTH = select(TelematicsDevice.id, TelematicsDevice.kind, TelematicsDevice.token_hash).where(
     TelematicsDevice.unique_id == bindparam("unique_id")
@@ -295,6 +315,11 @@ async def hook_tenant(db: Database, slug: str) -> HookTenant | None:
     async with db.system() as session:
         row = (await session.execute(HOOK_TENANT, {"slug": slug})).first()
     return None if row is None else HookTenant(*row)
+
+
+async def ingest_tenant(session: AsyncSession, tenant_id: int) -> IngestTenant:
+    row = (await session.execute(INGEST_TENANT, {"tenant_id": tenant_id})).one()
+    return IngestTenant(*row)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ from ops.vehicles.models import (
     VehicleAlert,
     vehicle_topics,
 )
+from ops.vehicles.telemetry.queries import IngestTenant, ingest_tenant
 from ops.vehicles.telemetry.thresholds import (
     DEFAULT_THRESHOLDS,
     ORDERED_PAIRS,
@@ -167,9 +168,17 @@ def telemetry_actor(tenant_id: int, source: str) -> Actor:
 
 
 async def ingest_readings(
-    uow: UnitOfWork, readings: Sequence[DeviceReading], *, source: str, now: datetime | None = None
+    uow: UnitOfWork,
+    readings: Sequence[DeviceReading],
+    *,
+    source: str,
+    now: datetime | None = None,
+    tenant: IngestTenant | None = None,
 ) -> IngestResult:
-    """Store and process readings in one transaction and commit it; refuse all of them if one is bad."""
+    """Store and process readings in one transaction and commit it; refuse all of them if one is bad.
+
+    `tenant`: the dealership's settings when the caller has just read them (a device's hook), else read here.
+    """
     uow.actor.require("telemetry.ingest")
     now = now or utcnow()
     result = IngestResult(received=len(readings))
@@ -196,8 +205,8 @@ async def ingest_readings(
         await uow.session.execute(DEVICES_SEEN, {"ids": device_ids, "seen_at": now})
     active = [batch for batch in batches.values() if batch.readings]
     if active:
-        tenant = await uow.session.get(Tenant, uow.actor.tenant_id)
-        assert tenant is not None
+        if tenant is None or tenant.id != uow.actor.tenant_id:
+            tenant = await ingest_tenant(uow.session, uow.actor.tenant_id)
         processor = _Processor(uow, tenant, now)
         await processor.load_open_alerts([batch.vehicle.id for batch in active])
         await processor.process(active)
@@ -225,6 +234,15 @@ VEHICLES_TO_LOCK = (
     .with_for_update()
     .execution_options(populate_existing=True)
 )
+# Readings named only by device (Traccar, OsmAnd): the devices and their vehicles, locked, in one query.
+VEHICLES_OF_DEVICES_TO_LOCK = (
+    select(Vehicle, TelematicsDevice.unique_id, TelematicsDevice.id)
+    .join(TelematicsDevice, TelematicsDevice.vehicle_id == Vehicle.id)
+    .where(TelematicsDevice.unique_id.in_(bindparam("unique_ids", expanding=True)))
+    .order_by(Vehicle.id)
+    .with_for_update(of=Vehicle)
+    .execution_options(populate_existing=True)
+)
 DEVICES_SEEN = (
     update(TelematicsDevice)
     .where(TelematicsDevice.id.in_(bindparam("ids", expanding=True)))
@@ -242,8 +260,6 @@ INSERT_NEW_READINGS = (
     .on_conflict_do_nothing(index_elements=["vehicle_id", "recorded_at"])
     .returning(TelemetryReading.vehicle_id, TelemetryReading.recorded_at)
 )
-# The columns of INSERT_NEW_READINGS_FROM_ARRAYS, each given as an array of the batch's values.
-ARRAY_COLUMNS = ("vehicle_id", "recorded_at", *READING_FIELDS, "dtc_codes")
 # PostgreSQL: one parameter per column instead of one per value, so the driver encodes 18 arrays where
 # SQLAlchemy would process 2,100 parameters one by one for a batch of 100.
 INSERT_NEW_READINGS_FROM_ARRAYS = text(
@@ -284,17 +300,21 @@ async def _lock_vehicles(
     vehicles, and the ids of the devices that reported. An unknown device or VIN refuses the request."""
     session = uow.session
     unique_ids = {r.device_id for r in readings if r.device_id}
-    devices: dict[str, tuple[int, int]] = {}
-    if unique_ids:
-        rows = await session.execute(DEVICES_BY_UNIQUE_ID, {"unique_ids": list(unique_ids)})
-        devices = {row.unique_id: (row.id, row.vehicle_id) for row in rows}
     vins = {r.vin.strip().upper() for r in readings if r.vin and not r.device_id}
-    vehicles = (
-        await session.scalars(
-            VEHICLES_TO_LOCK,
-            {"ids": [vehicle_id for _device, vehicle_id in devices.values()], "vins": list(vins)},
-        )
-    ).all()
+    devices: dict[str, tuple[int, int]] = {}
+    vehicles: list[Vehicle] = []
+    if unique_ids and not vins:
+        locked = await session.execute(VEHICLES_OF_DEVICES_TO_LOCK, {"unique_ids": list(unique_ids)})
+        for vehicle, unique_id, device_id in locked:
+            devices[unique_id] = (device_id, vehicle.id)
+            if not vehicles or vehicles[-1] is not vehicle:
+                vehicles.append(vehicle)
+    else:
+        if unique_ids:
+            rows = await session.execute(DEVICES_BY_UNIQUE_ID, {"unique_ids": list(unique_ids)})
+            devices = {row.unique_id: (row.id, row.vehicle_id) for row in rows}
+        ids = [vehicle_id for _device, vehicle_id in devices.values()]
+        vehicles = list((await session.scalars(VEHICLES_TO_LOCK, {"ids": ids, "vins": list(vins)})).all())
     by_vin = {vehicle.vin: vehicle.id for vehicle in vehicles}
     vehicle_ids: list[int] = []
     for index, reading in enumerate(readings):
@@ -336,29 +356,37 @@ async def _insert_readings(
 ) -> list[int]:
     """Insert the readings that are new; the indexes of those stored (a replay stores none)."""
     first_index: dict[tuple[int, datetime], int] = {}
-    rows = []
     for index, reading in enumerate(readings):
-        key = (vehicle_ids[index], reading.recorded_at)
-        if key in first_index:
-            continue
-        first_index[key] = index
-        row: dict[str, Any] = {name: getattr(reading, name) for name in READING_FIELDS}
-        row.update(
-            tenant_id=uow.actor.tenant_id,
-            vehicle_id=vehicle_ids[index],
-            recorded_at=reading.recorded_at,
-            received_at=now,
-            source=source,
-            dtc_codes=list(reading.dtc_codes or ()),
-        )
-        rows.append(row)
+        first_index.setdefault((vehicle_ids[index], reading.recorded_at), index)
+    kept = [readings[index] for index in first_index.values()]
+    tenant_id = uow.actor.tenant_id
     connection = await uow.session.connection()
     if uow.db.is_sqlite:
+        rows = [
+            {name: getattr(reading, name) for name in READING_FIELDS}
+            | {
+                "tenant_id": tenant_id,
+                "vehicle_id": vehicle_id,
+                "recorded_at": recorded_at,
+                "received_at": now,
+                "source": source,
+                "dtc_codes": list(reading.dtc_codes or ()),
+            }
+            for (vehicle_id, recorded_at), reading in zip(first_index, kept, strict=True)
+        ]
         inserted = await connection.execute(INSERT_NEW_READINGS, rows)
     else:
-        columns: dict[str, Any] = {name: [row[name] for row in rows] for name in ARRAY_COLUMNS}
-        columns["dtc_codes"] = [json.dumps(codes) for codes in columns["dtc_codes"]]
-        columns.update(tenant_id=uow.actor.tenant_id, received_at=now, source=source)
+        columns: dict[str, Any] = {
+            name: [getattr(reading, name) for reading in kept] for name in READING_FIELDS
+        }
+        columns.update(
+            tenant_id=tenant_id,
+            received_at=now,
+            source=source,
+            vehicle_id=[vehicle_id for vehicle_id, _time in first_index],
+            recorded_at=[recorded_at for _vehicle, recorded_at in first_index],
+            dtc_codes=[json.dumps(list(reading.dtc_codes or ())) for reading in kept],
+        )
         inserted = await connection.execute(INSERT_NEW_READINGS_FROM_ARRAYS, columns)
     return sorted(first_index[(row.vehicle_id, row.recorded_at)] for row in inserted)
 
@@ -366,7 +394,7 @@ async def _insert_readings(
 class _Processor:
     """Applies the rules to each vehicle's new readings within the request's transaction."""
 
-    def __init__(self, uow: UnitOfWork, tenant: Tenant, now: datetime) -> None:
+    def __init__(self, uow: UnitOfWork, tenant: IngestTenant, now: datetime) -> None:
         self.uow = uow
         self.tenant = tenant
         self.now = now

@@ -17,6 +17,7 @@ from ops.vehicles.telemetry.service import (
     ReadingRefused,
     ingest_readings,
     mark_stopped_reporting,
+    register_device,
     telemetry_actor,
 )
 from ops.vehicles.telemetry.units import KPA_PER_PSI, fahrenheit_to_celsius
@@ -85,6 +86,41 @@ async def test_out_of_order_readings_in_one_batch_keep_the_largest_odometer_and_
     state = await vehicle_state(shop.db, shop.id, vehicle.id)
     assert state.odometer_m == 10_000 and state.last_reading_at == newest.recorded_at
     assert await open_conditions(shop.db, shop.id, vehicle.id) == {}
+
+
+async def test_readings_of_two_devices_in_one_vehicle_and_of_another_vehicle_go_in_one_request(factory):
+    shop = await factory.tenant()
+    vehicle, first_device, _t = await tracked_vehicle(shop)
+    other, other_device, _t = await tracked_vehicle(shop)
+    second_device = "990000000000001"
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await register_device(uow, vehicle.id, "TRACCAR", second_device)
+
+    result = await _ingest(
+        shop,
+        [
+            _reading(first_device, 3, odometer_m=20_000),
+            _reading(other_device, 2, odometer_m=7_000),
+            _reading(second_device, 1, odometer_m=20_500),
+        ],
+    )
+
+    assert result.stored == 3 and sorted(result.vehicle_ids) == sorted([vehicle.id, other.id])
+    assert (await vehicle_state(shop.db, shop.id, vehicle.id)).odometer_m == 20_500
+    assert (await vehicle_state(shop.db, shop.id, other.id)).odometer_m == 7_000
+    recorded = await events(shop.db, shop.id, "telemetry.reading_recorded")
+    assert sorted(event.payload["readings"] for event in recorded) == [1, 2]
+
+
+async def test_an_unknown_device_among_known_ones_refuses_the_request(factory):
+    shop = await factory.tenant()
+    vehicle, unique_id, _t = await tracked_vehicle(shop)
+
+    with pytest.raises(ReadingRefused) as refused:
+        await _ingest(shop, [_reading(unique_id, 2), _reading("not-registered", 1)])
+
+    assert refused.value.index == 1 and refused.value.field == "device_id"
+    assert await reading_count(shop.db, shop.id, vehicle.id) == 0
 
 
 async def test_an_alert_opens_once_and_closes_when_a_newer_reading_is_normal(factory):
