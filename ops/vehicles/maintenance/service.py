@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ops.auth.actor import Actor, NotFound, RuleViolation
@@ -132,6 +132,16 @@ async def refresh_vehicle_maintenance(uow: UnitOfWork, vehicle: Vehicle, today: 
     return await refresh_maintenance(uow, [vehicle], today)
 
 
+# Built once: telemetry refreshes maintenance whenever a reading moves an odometer to the next kilometre.
+SCHEDULES = select(MaintenanceSchedule).order_by(MaintenanceSchedule.id)
+STANDINGS_TO_LOCK = (
+    select(VehicleMaintenance)
+    .where(VehicleMaintenance.vehicle_id.in_(bindparam("vehicle_ids", expanding=True)))
+    .order_by(VehicleMaintenance.id)
+    .with_for_update()
+)
+
+
 async def refresh_maintenance(uow: UnitOfWork, vehicles: Sequence[Vehicle], today: date) -> int:
     """Recompute the vehicles' standing on every schedule that applies (no commit); returns how many
     states changed.
@@ -141,15 +151,10 @@ async def refresh_maintenance(uow: UnitOfWork, vehicles: Sequence[Vehicle], toda
     vehicles' rows and their daily distances are read with one query each, however many vehicles.
     """
     session = uow.session
-    schedules = (await session.scalars(select(MaintenanceSchedule).order_by(MaintenanceSchedule.id))).all()
+    schedules = (await session.scalars(SCHEDULES)).all()
     vehicle_ids = [vehicle.id for vehicle in vehicles]
     rows: dict[int, dict[int, VehicleMaintenance]] = {vehicle_id: {} for vehicle_id in vehicle_ids}
-    for row in await session.scalars(
-        select(VehicleMaintenance)
-        .where(VehicleMaintenance.vehicle_id.in_(vehicle_ids))
-        .order_by(VehicleMaintenance.id)
-        .with_for_update()
-    ):
+    for row in await session.scalars(STANDINGS_TO_LOCK, {"vehicle_ids": vehicle_ids}):
         rows[row.vehicle_id][row.schedule_id] = row
     applying = {
         vehicle.id: {

@@ -100,6 +100,26 @@ async def daily_distance_km(
     return (await daily_distances_km(session, [vehicle_id], days, now)).get(vehicle_id)
 
 
+# Built once: maintenance asks it whenever a reading moves a vehicle's odometer to the next kilometre.
+ODOMETER_SPANS = (
+    select(
+        TelemetryReading.vehicle_id,
+        func.min(TelemetryReading.odometer_m),
+        func.max(TelemetryReading.odometer_m),
+        func.min(TelemetryReading.recorded_at),
+        func.max(TelemetryReading.recorded_at),
+        func.count(TelemetryReading.odometer_m),
+    )
+    .where(
+        TelemetryReading.vehicle_id.in_(bindparam("vehicle_ids", expanding=True)),
+        TelemetryReading.odometer_m.is_not(None),
+        TelemetryReading.recorded_at >= bindparam("since"),
+        TelemetryReading.recorded_at <= bindparam("until"),
+    )
+    .group_by(TelemetryReading.vehicle_id)
+)
+
+
 async def daily_distances_km(
     session: AsyncSession, vehicle_ids: list[int], days: int = 30, now: datetime | None = None
 ) -> dict[int, float]:
@@ -111,21 +131,7 @@ async def daily_distances_km(
     """
     now = now or utcnow()
     rows = await session.execute(
-        select(
-            TelemetryReading.vehicle_id,
-            func.min(TelemetryReading.odometer_m),
-            func.max(TelemetryReading.odometer_m),
-            func.min(TelemetryReading.recorded_at),
-            func.max(TelemetryReading.recorded_at),
-            func.count(TelemetryReading.odometer_m),
-        )
-        .where(
-            TelemetryReading.vehicle_id.in_(vehicle_ids),
-            TelemetryReading.odometer_m.is_not(None),
-            TelemetryReading.recorded_at >= now - timedelta(days=days),
-            TelemetryReading.recorded_at <= now,
-        )
-        .group_by(TelemetryReading.vehicle_id)
+        ODOMETER_SPANS, {"vehicle_ids": vehicle_ids, "since": now - timedelta(days=days), "until": now}
     )
     distances = {}
     for vehicle_id, lowest, highest, first, last, count in rows:
