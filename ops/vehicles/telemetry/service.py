@@ -197,12 +197,10 @@ async def ingest_readings(
             )
     vehicle_ids, batches, device_ids = await _lock_vehicles(uow, readings)
 
-    stored = await _insert_readings(uow, readings, vehicle_ids, source, now)
+    stored = await _insert_readings(uow, readings, vehicle_ids, device_ids, source, now)
     result.stored = len(stored)
     for index in stored:
         batches[vehicle_ids[index]].readings.append(readings[index])
-    if device_ids:
-        await uow.session.execute(DEVICES_SEEN, {"ids": device_ids, "seen_at": now})
     active = [batch for batch in batches.values() if batch.readings]
     if active:
         if tenant is None or tenant.id != uow.actor.tenant_id:
@@ -261,9 +259,14 @@ INSERT_NEW_READINGS = (
     .returning(TelemetryReading.vehicle_id, TelemetryReading.recorded_at)
 )
 # PostgreSQL: one parameter per column instead of one per value, so the driver encodes 18 arrays where
-# SQLAlchemy would process 2,100 parameters one by one for a batch of 100.
+# SQLAlchemy would process 2,100 parameters one by one for a batch of 100. The same statement marks the
+# reporting devices seen (a round trip less for every Traccar position).
 INSERT_NEW_READINGS_FROM_ARRAYS = text(
     """
+    WITH seen AS (
+        UPDATE telematics_devices SET last_seen_at = CAST(:received_at AS timestamptz)
+        WHERE id = ANY(CAST(:device_ids AS bigint[])) AND tenant_id = CAST(:tenant_id AS bigint)
+    )
     INSERT INTO telemetry_readings (
         tenant_id, received_at, source, vehicle_id, recorded_at, fuel_level, state_of_charge,
         fuel_l_per_100km, engine_load, engine_temp_c, battery_v, odometer_m, tyre_fl_kpa, tyre_fr_kpa,
@@ -351,10 +354,12 @@ async def _insert_readings(
     uow: UnitOfWork,
     readings: Sequence[DeviceReading],
     vehicle_ids: list[int],
+    device_ids: list[int],
     source: str,
     now: datetime,
 ) -> list[int]:
-    """Insert the readings that are new; the indexes of those stored (a replay stores none)."""
+    """Insert the readings that are new and mark the devices seen (a replay too); the indexes of the
+    readings stored (a replay stores none)."""
     first_index: dict[tuple[int, datetime], int] = {}
     for index, reading in enumerate(readings):
         first_index.setdefault((vehicle_ids[index], reading.recorded_at), index)
@@ -374,6 +379,8 @@ async def _insert_readings(
             }
             for (vehicle_id, recorded_at), reading in zip(first_index, kept, strict=True)
         ]
+        if device_ids:
+            await uow.session.execute(DEVICES_SEEN, {"ids": device_ids, "seen_at": now})
         inserted = await connection.execute(INSERT_NEW_READINGS, rows)
     else:
         columns: dict[str, Any] = {
@@ -383,6 +390,7 @@ async def _insert_readings(
             tenant_id=tenant_id,
             received_at=now,
             source=source,
+            device_ids=device_ids,
             vehicle_id=[vehicle_id for vehicle_id, _time in first_index],
             recorded_at=[recorded_at for _vehicle, recorded_at in first_index],
             dtc_codes=[json.dumps(list(reading.dtc_codes or ())) for reading in kept],
