@@ -186,19 +186,31 @@ class RedisLiveLog:
         return [parse_stream_id(i.decode()) for i in ids]
 
     async def read_new(self, after: StreamKey | None, block_ms: int) -> ReadBatch:
+        """The entries after `after`, waiting up to `block_ms` for some.
+
+        The epoch is checked before the wait (a restart is announced at once, not after a quiet block)
+        and after it (entries of a restarted stream are never filed under the old epoch). On a busy log
+        the three round trips would run one after another, each behind the fan-out for a turn of the
+        event loop; so the check before runs beside the wait, and the check after rides in the same
+        pipeline as the wait, on the reader's connection, where Redis answers it once the wait is over.
+        """
         try:
-            epoch = await self.current_epoch()
+            start = format_stream_id(after if after is not None else await self.head())
+            waiting = asyncio.ensure_future(self._wait_for_entries(start, block_ms))
+            try:
+                epoch = await self.current_epoch()
+            except BaseException:
+                await _abandon(waiting)
+                raise
             if self._read_epoch is not None and epoch != self._read_epoch:
                 # Redis restarted since the last read: say so now rather than after a quiet block.
+                await _abandon(waiting)
                 return self._new_epoch(epoch)
-            start = format_stream_id(after if after is not None else await self.head())
-            response: Any = await self._reader.xread({self.stream_key: start}, block=block_ms, count=1000)
-            if response:
-                epoch_now = await self.current_epoch()
-                if epoch_now != epoch:
-                    # Redis restarted while we waited: these entries may belong to the new stream,
-                    # which is read from its start under its own epoch, never filed under the old one.
-                    return self._new_epoch(epoch_now)
+            response, epoch_after = await waiting
+            if response and epoch_after != epoch:
+                # Redis restarted while we waited: these entries may belong to the new stream,
+                # which is read from its start under its own epoch, never filed under the old one.
+                return self._new_epoch(epoch_after or await self.current_epoch())
         except RedisError as error:
             raise LogUnavailable(str(error)) from error
         self._read_epoch = epoch
@@ -207,6 +219,14 @@ class RedisLiveLog:
             for entry_id, fields in items:
                 entries.append(LogEntry(parse_stream_id(entry_id.decode()), fields[b"d"].decode()))
         return ReadBatch(epoch, entries, entries[-1].key if entries else parse_stream_id(start))
+
+    async def _wait_for_entries(self, start: str, block_ms: int) -> tuple[Any, str | None]:
+        """XREAD from `start`, and the epoch as it stands when the read returns."""
+        async with self._reader.pipeline(transaction=False) as pipe:
+            pipe.xread({self.stream_key: start}, block=block_ms, count=1000)
+            pipe.get(self.epoch_key)
+            response, epoch = await pipe.execute()
+        return response, epoch.decode() if epoch is not None else None
 
     def _new_epoch(self, epoch: str) -> ReadBatch:
         self._read_epoch = epoch
@@ -242,6 +262,13 @@ class RedisLiveLog:
     async def close(self) -> None:
         await self._client.aclose()
         await self._reader.aclose()
+
+
+async def _abandon(waiting: asyncio.Future[Any]) -> None:
+    """Cancel a blocked read; redis-py drops its connection, and the next command opens another."""
+    waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError, RedisError):
+        await waiting
 
 
 def redis_client(url: str, socket_timeout: float | None) -> redis.Redis:
