@@ -58,6 +58,11 @@ current_timezone: ContextVar[str] = ContextVar("current_timezone", default="UTC"
 current_currency: ContextVar[str] = ContextVar("current_currency", default="USD")
 
 
+def tenant_today() -> date:
+    """Today at the dealership (its timezone, set with the locale), not at the server."""
+    return datetime.now(ZoneInfo(current_timezone.get())).date()
+
+
 def locale_for(preferred: str | None, country: str | None = None) -> str:
     """The locale a person sees: their language, with dates and money as in the dealership's country.
 

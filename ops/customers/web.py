@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel import Locale
 from quart import Blueprint, Response, abort, redirect, request, url_for
@@ -40,7 +39,7 @@ from ops.customers.service import (
     set_do_not_contact,
     update_customer,
 )
-from ops.i18n import current_locale, format_date
+from ops.i18n import current_locale, format_date, tenant_today
 from ops.i18n import gettext as _
 from ops.list_filters import page_number, text_filter
 from ops.pages import flash_message, is_htmx, posted_form, render_fragment, render_page
@@ -184,10 +183,6 @@ def _version_from(value: str | None) -> int | None:
     except ValueError:
         return None
     return version if version > 0 else None
-
-
-def _today() -> date:
-    return datetime.now(ZoneInfo(current_tenant().timezone)).date()
 
 
 async def _customer_or_404(actor: Actor, customer_id: int) -> Customer:
@@ -405,7 +400,7 @@ async def _render_customer(
         "label": label,
         "language_label": language_label,
         "format_date": format_date,
-        "today": _today(),
+        "today": tenant_today(),
         "oob": oob,
         "page_error": page_error,
     }
@@ -482,7 +477,7 @@ async def log(customer_id: int) -> Any:
     form = await posted_form()
     errors: dict[str, str] = {}
     follow_up_on = _follow_up_date(form.get("follow_up_on"), errors)
-    if follow_up_on is not None and follow_up_on < _today():
+    if follow_up_on is not None and follow_up_on < tenant_today():
         errors["follow_up_on"] = _("Choose today or a later day.")
     if not errors:
         try:
@@ -568,7 +563,7 @@ async def resolve(interaction_id: int) -> Any:
 async def follow_ups() -> Any:
     actor = current_actor()
     actor.require("customer.view")
-    today = _today()
+    today = tenant_today()
     async with runtime().db.read(actor.tenant_id) as session:
         listing = await queries.follow_ups(
             session,

@@ -14,6 +14,7 @@ from quart import Blueprint, abort, request
 
 from ops.auth.web import current_actor, login_required
 from ops.i18n import gettext as _
+from ops.list_filters import page_number
 from ops.mail import queries
 from ops.mail.models import MAIL_STATUSES
 from ops.pages import render_page
@@ -40,13 +41,6 @@ def _mail_dir() -> Path | None:
     return None if settings.smtp_url else settings.data_dir / "mail"
 
 
-def _page_number(value: str | None) -> int:
-    try:
-        return max(1, int(value or 1))
-    except ValueError:
-        return 1
-
-
 @bp.get("")
 @login_required
 async def index() -> Any:
@@ -57,7 +51,7 @@ async def index() -> Any:
         status = ""
     mail_dir = _mail_dir()
     async with runtime().db.read(actor.tenant_id) as session:
-        listing = await queries.mail_list(session, status, _page_number(request.args.get("page")), mail_dir)
+        listing = await queries.mail_list(session, status, page_number(), mail_dir)
     return await render_page(
         "mail_admin/index.html",
         listing=listing,

@@ -11,7 +11,7 @@ from ops.auth.web import csrf_token, current_actor, current_tenant, login_requir
 from ops.db import utcnow
 from ops.i18n import gettext as _
 from ops.json_errors import error_body
-from ops.pages import flash_message, render_page
+from ops.pages import flash_message, posted_form, render_page
 from ops.payments import queries
 from ops.payments.service import WebhookRefused, receive_stripe_webhook, save_stripe_settings
 from ops.runtime import runtime
@@ -64,7 +64,7 @@ async def settings_page() -> Any:
 async def save_settings() -> Any:
     actor = current_actor()
     actor.require("integration.manage")
-    form = {key: value for key, value in (await request.form).items() if key != "csrf_token"}
+    form = await posted_form()
     try:
         async with runtime().db.uow(actor) as uow:
             await save_stripe_settings(uow, form.get("secret_key", ""), form.get("webhook_secret", ""))

@@ -3,7 +3,7 @@ the fleets page, and the one-click work order from an alert or a due service."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -14,7 +14,7 @@ from quart import Blueprint, abort, redirect, request, url_for
 from ops.auth.actor import Actor, Conflict, NotFound, RuleViolation
 from ops.auth.web import csrf_token, current_actor, current_tenant, login_required
 from ops.db import utcnow
-from ops.i18n import current_timezone, format_date, format_number
+from ops.i18n import current_timezone, format_date, format_number, tenant_today
 from ops.i18n import gettext as _
 from ops.list_filters import choice_filter, page_number, text_filter
 from ops.pages import flash_message, is_htmx, posted_form, render_fragment, render_page
@@ -108,10 +108,6 @@ LABELS = {
 
 def _zone() -> ZoneInfo:
     return ZoneInfo(current_timezone.get())
-
-
-def tenant_today() -> date:
-    return datetime.now(_zone()).date()
 
 
 def _id(value: str | None) -> int | None:

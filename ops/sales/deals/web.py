@@ -14,7 +14,8 @@ from ops.auth.actor import Actor, Conflict, NotFound, RuleViolation
 from ops.auth.web import csrf_token, current_actor, login_required
 from ops.i18n import current_timezone, format_datetime, format_money
 from ops.i18n import gettext as _
-from ops.pages import flash_message, is_htmx, render_fragment, render_page
+from ops.list_filters import page_number
+from ops.pages import flash_message, is_htmx, posted_form, render_fragment, render_page
 from ops.payments import queries as payment_queries
 from ops.payments.service import request_deal_deposit, send_payment_request, send_pending_refunds
 from ops.runtime import runtime
@@ -106,17 +107,6 @@ def _id(value: str | None) -> int | None:
     return number if 0 < number < 2**63 else None
 
 
-def _page_number(value: str | None) -> int:
-    try:
-        return max(1, min(int(value or 1), 1_000_000))
-    except ValueError:
-        return 1
-
-
-async def _form() -> dict[str, str]:
-    return {key: value for key, value in (await request.form).items() if key != "csrf_token"}
-
-
 def local_input(value: datetime | None) -> str:
     """A datetime as a datetime-local field shows it, in the dealership's timezone."""
     return value.astimezone(_zone()).strftime("%Y-%m-%dT%H:%M") if value else ""
@@ -153,9 +143,7 @@ async def _render_list(
     rep_id = _id(args.get("rep_id"))
     live_id = runtime().hub.current_id()
     async with runtime().db.read(actor.tenant_id) as session:
-        deals = await queries.deal_list(
-            session, status=status, rep_id=rep_id, page=_page_number(args.get("page"))
-        )
+        deals = await queries.deal_list(session, status=status, rep_id=rep_id, page=page_number())
         people = await sales_people(session)
         quotes = await queries.quotes_ready_for_a_deal(session) if actor.can("deal.edit") else []
     filters = {key: value for key, value in (("status", status), ("rep_id", rep_id)) if value}
@@ -193,7 +181,7 @@ async def create() -> Any:
     """A deal from an accepted quote (the quote page's button and the list's form post here)."""
     actor = current_actor()
     actor.require("deal.edit")
-    form = await _form()
+    form = await posted_form()
     quote_id = _id(form.get("quote_id"))
     if quote_id is None:
         return await _render_list(actor, form=form, errors={"quote_id": _("Choose an accepted quote.")}), 422
@@ -296,7 +284,7 @@ async def _act(
         if not await queries.deal_exists(session, deal_id):
             abort(404)
     actor.require(permission)
-    form = await _form()
+    form = await posted_form()
     version = _id(form.get("version"))
     try:
         async with runtime().db.uow(actor) as uow:

@@ -19,7 +19,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, Template
 from jinja2_fragments import render_block_async
@@ -28,7 +27,7 @@ from markupsafe import Markup, escape
 from ops.auth.actor import PERMISSIONS, Actor
 from ops.db import Database, utcnow
 from ops.events import EventRecord
-from ops.i18n import current_currency, current_locale, current_timezone, format_date, format_money, ngettext
+from ops.i18n import current_currency, current_locale, format_date, format_money, ngettext, tenant_today
 from ops.i18n import gettext as _
 from ops.sales.leads import queries
 from ops.sales.leads.queries import Card
@@ -167,10 +166,6 @@ def _reasons(locale: str, reasons: tuple[ScoreReason, ...]) -> Markup:
 @cache
 def _allowed(stage: str) -> str:
     return " ".join(allowed_moves(stage))
-
-
-def tenant_today() -> date:
-    return utcnow().astimezone(ZoneInfo(current_timezone.get())).date()
 
 
 NO_TEXT = Markup("")

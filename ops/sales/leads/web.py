@@ -28,6 +28,7 @@ from ops.customers.service import customer_topic
 from ops.db import UnitOfWork, utcnow
 from ops.events import EventRecord
 from ops.i18n import gettext as _
+from ops.i18n import tenant_today
 from ops.notices import user_topic
 from ops.pages import flash_message, is_htmx, render_fragment, render_page
 from ops.runtime import runtime
@@ -38,7 +39,6 @@ from ops.sales.leads.live import (
     displays,
     render_board_update,
     render_cards,
-    tenant_today,
 )
 from ops.sales.leads.queries import BoardFilter
 from ops.sales.leads.service import (

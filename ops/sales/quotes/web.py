@@ -14,6 +14,7 @@ from ops.auth.actor import Conflict, NotFound, RuleViolation
 from ops.auth.web import csrf_token, current_actor, current_tenant, login_required
 from ops.i18n import current_currency, current_locale, current_timezone, format_date, format_number
 from ops.i18n import gettext as _
+from ops.list_filters import page_number
 from ops.notices import user_topic
 from ops.pages import flash_message, is_htmx, render_fragment, render_page
 from ops.public_links import LinkExpired, LinkInvalid, private_headers, rate_limited, same_origin
@@ -76,10 +77,6 @@ def _links() -> QuoteLinks:
 
 def _id(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and 0 < int(value) < 2**63 else None
-
-
-def _page_number(value: str | None) -> int:
-    return int(value) if value and value.isdigit() and 0 < int(value) < 100_000 else 1
 
 
 def _after(target: str, code: int = 200) -> Any:
@@ -294,9 +291,7 @@ async def index() -> Any:
     status = request.args.get("status", "")
     status = status if status in QUOTE_STATUSES else ""
     async with runtime().db.read(actor.tenant_id) as session:
-        listing = await queries.quote_list(
-            session, status=status, page=_page_number(request.args.get("page"))
-        )
+        listing = await queries.quote_list(session, status=status, page=page_number())
     return await render_page(LIST_TEMPLATE, listing=listing, status=status, statuses=QUOTE_STATUSES, **LABELS)
 
 

@@ -13,7 +13,7 @@ from quart import Blueprint, abort, redirect, request, url_for
 
 from ops.auth.actor import Conflict, NotFound, RuleViolation
 from ops.auth.web import csrf_token, current_actor, login_required
-from ops.i18n import current_timezone, format_date, format_datetime, format_number
+from ops.i18n import current_timezone, format_date, format_datetime, format_number, tenant_today
 from ops.i18n import gettext as _
 from ops.list_filters import choice_filter, page_number, text_filter
 from ops.notices import user_topic
@@ -117,10 +117,6 @@ LABELS = {
 
 def _zone() -> ZoneInfo:
     return ZoneInfo(current_timezone.get())
-
-
-def tenant_today() -> date:
-    return datetime.now(_zone()).date()
 
 
 def _decimal_text(text: str | None) -> Decimal | None:

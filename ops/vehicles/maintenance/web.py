@@ -8,7 +8,7 @@ from quart import Blueprint, abort, redirect, request, url_for
 
 from ops.auth.actor import NotFound
 from ops.auth.web import csrf_token, current_actor, login_required
-from ops.i18n import format_number
+from ops.i18n import format_number, tenant_today
 from ops.i18n import gettext as _
 from ops.pages import flash_message, posted_form, render_page
 from ops.runtime import runtime
@@ -22,7 +22,7 @@ from ops.vehicles.maintenance.service import (
     delete_schedule,
     update_schedule,
 )
-from ops.vehicles.web import odometer, tenant_today
+from ops.vehicles.web import odometer
 
 bp = Blueprint("maintenance", __name__, url_prefix="/fleet/maintenance")
 

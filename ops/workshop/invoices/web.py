@@ -12,7 +12,7 @@ from ops.auth.actor import Conflict, NotFound, RuleViolation
 from ops.auth.web import csrf_token, current_actor, login_required
 from ops.i18n import format_date, format_number
 from ops.i18n import gettext as _
-from ops.pages import flash_message, is_htmx, render_fragment, render_page
+from ops.pages import flash_message, is_htmx, posted_form, render_fragment, render_page
 from ops.payments import queries as payment_queries
 from ops.payments.models import MANUAL_METHODS
 from ops.payments.service import (
@@ -108,7 +108,7 @@ async def _pay(invoice_id: int, action: Any) -> Any:
     actor = current_actor()
     await _document(invoice_id)
     actor.require("invoice.pay")
-    form = {key: value for key, value in (await request.form).items() if key != "csrf_token"}
+    form = await posted_form()
     try:
         message = await action(actor, form)
     except NotFound:
