@@ -84,6 +84,29 @@ async def test_daily_distance_comes_from_the_odometer_over_the_window(factory):
         assert await queries.daily_distance_km(session, vehicle.id, days=3, now=now) is None
 
 
+async def test_an_odometer_that_went_back_gives_no_daily_distance(factory):
+    """A swapped device starting from a lower count would otherwise predict a negative distance."""
+    shop = await factory.tenant()
+    vehicle, unique_id, _t = await tracked_vehicle(shop)
+    now = ago(0)
+    await _ingest(
+        shop,
+        [
+            DeviceReading(recorded_at=now - timedelta(days=6), device_id=unique_id, odometer_m=80_000_000),
+            DeviceReading(recorded_at=now - timedelta(days=3), device_id=unique_id, odometer_m=80_300_000),
+            DeviceReading(recorded_at=now, device_id=unique_id, odometer_m=1_000),
+        ],
+    )
+    async with shop.db.read(shop.id) as session:
+        assert await queries.daily_distance_km(session, vehicle.id, now=now) is None
+        # A shorter window that still spans the swap: none either.
+        assert await queries.daily_distance_km(session, vehicle.id, days=4, now=now) is None
+        # Before the swap the window's two ends give 300 km in 3 days.
+        assert await queries.daily_distance_km(
+            session, vehicle.id, days=7, now=now - timedelta(hours=1)
+        ) == pytest.approx(100.0)
+
+
 async def test_stopped_reporting_lists_silent_tracked_vehicles_only(factory):
     shop = await factory.tenant()
     silent, silent_id, _t = await tracked_vehicle(shop)
