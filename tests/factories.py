@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from ops.auth.actor import Actor
 from ops.auth.service import create_user
@@ -158,7 +159,9 @@ class TenantHandle:
                 cost=Decimal(cost),
                 list_price=Decimal(list_price),
                 location="Showroom",
-                arrived_on=None if days_in_stock is None else date.today() - timedelta(days=days_in_stock),
+                arrived_on=None
+                if days_in_stock is None
+                else datetime.now(ZoneInfo(self.tenant.timezone)).date() - timedelta(days=days_in_stock),
                 status=status,
                 created_at=utcnow(),
             )
