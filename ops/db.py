@@ -148,9 +148,9 @@ def import_all_models() -> None:
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     # SQLite lets one writer in at a time. Writers of this process queue for the one write connection
-    # in the pool, woken the moment it is free, instead of in SQLite's busy handler, which sleeps up to
-    # 100 ms between tries: at 50 moves a second that sleeping, not the work, made moves queue for
-    # seconds. Other processes on the same file still wait in the busy handler.
+    # in the pool, woken in turn the moment it is free, instead of in SQLite's busy handler, which
+    # sleeps between tries. (It did not shorten the move queue at 50 moves a second: there each move
+    # holds the lock through ~17 thread hops; bench/README.md.) Other processes still use the handler.
     pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 30} if immediate else {}
     engine = create_async_engine(url, connect_args={"timeout": 30}, **pool)
 

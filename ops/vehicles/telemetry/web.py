@@ -42,6 +42,7 @@ from ops.auth.service import actor_for_api_token
 from ops.auth.web import current_actor, current_tenant, login_required
 from ops.i18n import gettext as _
 from ops.json_errors import error_body
+from ops.list_filters import page_number
 from ops.pages import flash_message, render_page
 from ops.runtime import runtime
 from ops.vehicles.models import DEVICE_KINDS
@@ -434,7 +435,7 @@ async def _settings_page(
     units = DisplayUnits.for_tenant(tenant)
     async with runtime().db.read(actor.tenant_id) as session:
         settings = await queries.telemetry_settings(session, actor.tenant_id)
-        page = await queries.devices(session, page=_page_number(request.args.get("page")))
+        page = await queries.devices(session, page=page_number())
     if form is None:
         form = {
             name: _display_text(_to_display(units, name, settings.thresholds[name]))
@@ -465,13 +466,6 @@ async def _settings_page(
 
 def _display_text(value: float) -> str:
     return f"{round(value, 2):g}"
-
-
-def _page_number(value: str | None) -> int:
-    try:
-        return max(1, min(int(value or 1), 1_000_000))
-    except ValueError:
-        return 1
 
 
 @bp.get("/vehicles/telematics")
