@@ -8,11 +8,12 @@ sign-in look-ups); a session that is neither refuses to run queries, so no query
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, MetaData, event
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, MetaData, event, exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import (
@@ -174,6 +175,36 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     return engine
 
 
+# Seconds a pooled PostgreSQL connection may sit unused before it is pinged on its way out of the pool.
+PING_AFTER_IDLE = 1.0
+
+
+def _ping_connections_that_sat_idle(engine: AsyncEngine) -> None:
+    """Replace a pooled connection that died while nobody used it (a database restart, an idle
+    timeout) before a request gets it; skip the check for one that was in use a moment ago.
+
+    The pool's own pre-ping checks every checkout, a round trip before every session: on a busy
+    process that is one more turn of the event loop on the way to each live update (the hub's card
+    load was a ping and a query). A connection that dies in the second after it was last used fails
+    its next statement instead, and SQLAlchemy then renews the whole pool.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool drops this connection and hands out another (up to three tries).
+            raise exc.DisconnectionError(str(error)) from error
+
+
 PublishHook = Callable[[list["EventRecord"]], Awaitable[None]]
 
 
@@ -192,8 +223,9 @@ class Database:
             # liveness ping inside one (three round trips instead of one). Writers get a transaction
             # from the same pool; the isolation level is set on checkout, without a round trip.
             self.engine = create_async_engine(
-                url, pool_size=10, max_overflow=10, pool_pre_ping=True, isolation_level="AUTOCOMMIT"
+                url, pool_size=10, max_overflow=10, isolation_level="AUTOCOMMIT"
             )
+            _ping_connections_that_sat_idle(self.engine)
             self.write_engine = self.engine.execution_options(isolation_level="READ COMMITTED")
         self._reads = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writes = async_sessionmaker(self.write_engine, expire_on_commit=False)
