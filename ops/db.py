@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, MetaData, event, exc
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, MetaData, event, exc, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import (
@@ -25,6 +25,8 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql import ClauseElement
 from sqlalchemy.types import TypeDecorator
 
 if TYPE_CHECKING:
@@ -289,6 +291,30 @@ class UnitOfWork:
     def add_event(self, row: Any) -> None:
         self.session.add(row)
         self._recorded.append(row)
+
+    async def update_versioned(self, row: Any, values: dict[str, Any]) -> bool:
+        """Write plain `values` to a loaded `row` in one UPDATE guarded by the version it was loaded
+        with, bumping the version; False, with nothing written, when another writer came first.
+
+        The loaded object then holds what the row holds, without a re-read and without the ORM
+        re-evaluating the UPDATE's criteria against the session's objects (its default
+        `synchronize_session`, which cost more than half of the statement's CPU on a card move).
+        """
+        if any(isinstance(value, ClauseElement) for value in values.values()):
+            raise TypeError("update_versioned writes plain values, which the loaded object can take on")
+        model = type(row)
+        written = {"version": row.version + 1, **values}
+        result = await self.session.execute(
+            update(model)
+            .where(model.id == row.id, model.version == row.version)
+            .values(**written)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            return False
+        for name, value in written.items():
+            set_committed_value(row, name, value)
+        return True
 
     async def commit(self) -> list[EventRecord]:
         await self.session.flush()

@@ -306,27 +306,22 @@ def _add_history(
 
 async def _write(uow: UnitOfWork, work_order: WorkOrder, values: dict[str, Any]) -> None:
     """One UPDATE guarded by the version the change was decided on; bumps the version."""
-    session = uow.session
-    statement = (
-        update(WorkOrder)
-        .where(WorkOrder.id == work_order.id, WorkOrder.version == work_order.version)
-        .values(version=work_order.version + 1, updated_at=utcnow(), **values)
-    )
+    values = {"updated_at": utcnow(), **values}
     bay_id = values.get("occupied_bay_id")
     if bay_id is None or bay_id == work_order.occupied_bay_id:
-        result = await session.execute(statement)
+        written = await uow.update_versioned(work_order, values)
     else:
         # The job enters a bay: say who has it when that is already known ...
         await _refuse_taken_bay(uow, work_order, bay_id)
         try:
             # ... and when another job enters it at the same moment, the unique constraint decides.
             # The savepoint keeps the caller's transaction usable to look up the winner.
-            async with session.begin_nested():
-                result = await session.execute(statement)
+            async with uow.session.begin_nested():
+                written = await uow.update_versioned(work_order, values)
         except IntegrityError:
             await _refuse_taken_bay(uow, work_order, bay_id)
             raise RuleViolation(_("The bay is taken by another job."), field="bay_id") from None
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if not written:
         raise Conflict(_("%(number)s was changed by someone else in the meantime.", number=work_order.code))
 
 

@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.ch import uid as swiss_uid
 
@@ -517,12 +517,7 @@ async def _write(uow: UnitOfWork, lead: Lead, values: dict[str, Any]) -> None:
     """One UPDATE guarded by the version the change was decided on; bumps the version. The loser of
     two simultaneous writers matches no row (PostgreSQL re-reads the version after the winner's
     commit; SQLite serialises writers), and is told so."""
-    result = await uow.session.execute(
-        update(Lead)
-        .where(Lead.id == lead.id, Lead.version == lead.version)
-        .values(version=lead.version + 1, **values)
-    )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if not await uow.update_versioned(lead, values):
         raise Conflict(_("This lead was changed by someone else in the meantime."))
 
 
