@@ -10,13 +10,26 @@ import getpass
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from ops.auth.actor import ROLES, Actor, RuleViolation
 from ops.config import Settings, load_settings
 from ops.db import Database
 from ops.logs import configure_logging
+
+
+def _run_service(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a long-lived process (the web server, the worker) on uvloop where it is installed: the same
+    asyncio API on libuv, about a tenth less CPU per live write and a quarter less per database round
+    trip (bench/README.md). One-shot commands keep asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main())
 
 
 def _settings() -> Settings:
@@ -94,7 +107,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _stop_on_signals(stop)
         await serve(app, config, shutdown_trigger=stop.wait)
 
-    asyncio.run(run())
+    _run_service(run)
     return 0
 
 
@@ -116,7 +129,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             await live_log.close()
             await db.dispose()
 
-    asyncio.run(run())
+    _run_service(run)
     return 0
 
 
