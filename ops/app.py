@@ -15,7 +15,7 @@ from typing import Any
 
 from hypercorn.middleware import ProxyFixMiddleware
 from hypercorn.typing import ASGISendCallable
-from quart import Quart, Request, g, redirect, request, url_for
+from quart import Quart, Request, abort, g, redirect, request, url_for
 from quart.asgi import ASGIHTTPConnection
 from werkzeug.exceptions import HTTPException
 
@@ -138,6 +138,18 @@ def _one_current(sections: list[NavSection]) -> None:
     best = max(matches, key=lambda item: len(item.url), default=None)
     for item in matches:
         item.current = item is best
+
+
+# Where `/` lands: the sales team's own board; everybody else's is the job board.
+HOME_AREAS = {"sales_rep": "sales", "sales_manager": "sales"}
+
+
+def _first_page(area: str) -> str | None:
+    """The first page of the navigation under `/<area>/` that the signed-in actor may open."""
+    return next(
+        (item.url for section in _navigation() for item in section.items if item.url.startswith(f"/{area}/")),
+        None,
+    )
 
 
 def _navigation() -> list[NavSection]:
@@ -370,9 +382,20 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     @app.get("/")
     async def home() -> Any:
-        if g.get("actor") is None:
+        actor = g.get("actor")
+        if actor is None:
             return redirect(url_for("auth.login"))
-        return redirect(url_for("workshop.board"))
+        return redirect(_first_page(HOME_AREAS.get(actor.role, "workshop")) or url_for("workshop.board"))
+
+    @app.get("/<any(workshop, sales, fleet, settings):area>")
+    @auth_web.login_required
+    async def area_home(area: str) -> Any:
+        """An area's bare address (`/workshop`, typed or cut back from a longer one) opens its first
+        page this role may see."""
+        page = _first_page(area)
+        if page is None:
+            abort(404)
+        return redirect(page)
 
     worker_stop = asyncio.Event()
     background: list[asyncio.Task[None]] = []

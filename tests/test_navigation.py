@@ -68,3 +68,34 @@ async def test_a_technician_sees_only_the_workshop_and_no_menus(client, factory)
     assert "My jobs" in bar_links(nav)
     assert list(menus(nav)) == ["Vehicles"]  # the vehicle look-up; no sales, no settings
     assert "Fleet board" not in menus(nav)["Vehicles"]
+
+
+async def test_an_areas_bare_address_opens_its_first_page_for_that_role(client, factory):
+    shop = await factory.tenant()
+    viewer = await shop.user("viewer", locale="en")
+    await sign_in(client, viewer.email)
+
+    for area, page in (
+        ("/workshop", "/workshop/board"),
+        ("/sales", "/sales/board"),
+        ("/fleet", "/fleet/board"),
+    ):
+        response = await client.get(area)
+        assert (response.status_code, response.headers["Location"]) == (302, page)
+    # Nothing under Settings is open to a viewer: the area does not exist for them.
+    assert (await client.get("/settings")).status_code == 404
+
+
+async def test_home_is_the_pipeline_for_sales_and_the_job_board_for_the_workshop(app, factory):
+    shop = await factory.tenant()
+    for role, page in (("sales_rep", "/sales/board"), ("technician", "/workshop/board")):
+        user = await shop.user(role, locale="en")
+        client = app.test_client()
+        await sign_in(client, user.email)
+        response = await client.get("/")
+        assert response.headers["Location"] == page
+
+
+async def test_an_area_address_asks_a_stranger_to_sign_in_first(client):
+    response = await client.get("/workshop")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -58,12 +59,13 @@ class BoardPage:
             self.console_errors.append(text)
 
     async def sign_in(self, email: str, password: str = PASSWORD) -> None:
-        """Sign in through the form and wait until the board is receiving live updates."""
+        """Sign in through the form and wait for the home page: the sales team's pipeline, everybody
+        else's job board."""
         await self.page.goto("/login")
         await self.page.get_by_label("Email").fill(email)
         await self.page.get_by_label("Password").fill(password)
         await self.page.get_by_role("button", name="Sign in").click()
-        await self.page.wait_for_url("**/workshop/board")
+        await self.page.wait_for_url(re.compile(r"/(workshop|sales)/board$"))
 
     async def wait_until_live(self) -> None:
         await expect(self.connection).to_have_attribute("data-connection", "live")
