@@ -25,6 +25,24 @@
     };
   }
 
+  // An update takes a card away by id before it puts the card where it now is. A page that does not
+  // show that card (another rep's lead, one past a column's limit, a filtered-out or brand-new job)
+  // has nothing to take away: drop those parts, which htmx would otherwise log as errors each time.
+  // Active on every page through <body hx-ext>, for live updates and answers alike.
+  if (window.htmx) {
+    htmx.defineExtension("skip-absent-deletes", {
+      transformResponse: function (text) {
+        if (text.indexOf('hx-swap-oob="delete"') < 0) return text;
+        var answer = document.createElement("template");
+        answer.innerHTML = text;
+        answer.content.querySelectorAll('[hx-swap-oob="delete"][id]').forEach(function (part) {
+          if (!document.getElementById(part.id)) part.remove();
+        });
+        return answer.innerHTML;
+      }
+    });
+  }
+
   // Whether the page is receiving live updates: a wall screen must not look current when it is not.
   function showConnection(state) {
     document.querySelectorAll("[data-connection]").forEach(function (badge) {
