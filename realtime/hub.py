@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT = b": heartbeat\n\n"
 RETRY_PRELUDE = b"retry: 2000\n\n"
 REPLAY_LIMIT = 5_000
+# What a renderer's load gave for events it failed on: their fragments are left out, nothing else is.
+NOT_LOADED = object()
 
 
 @dataclass(frozen=True)
@@ -466,7 +468,12 @@ class Hub:
                     by_topic.setdefault(topic, []).append(record)
         loaded: dict[tuple[str, int], Any] = {}
         for topic, records in by_topic.items():
-            items = await self.renderers[topic_kind(topic)].load(records, topic)
+            try:
+                items = await self.renderers[topic_kind(topic)].load(records, topic)
+            except Exception:
+                # One renderer's failure must not cost the batch's other topics their updates.
+                log.exception("could not load %d live event(s) for topic %s", len(records), topic)
+                items = [NOT_LOADED] * len(records)
             loaded.update(
                 ((topic, record.event_id), item) for record, item in zip(records, items, strict=True)
             )
@@ -481,6 +488,8 @@ class Hub:
         if (topic, record.event_id) not in loaded:
             # A watcher of this topic connected while the batch was loading.
             (loaded[topic, record.event_id],) = await renderer.load([record], topic)
+        if loaded[topic, record.event_id] is NOT_LOADED:
+            return ""
         restore = await self.context_for(record.tenant_id, view) if self.context_for else None
         try:
             return await renderer.render(loaded[topic, record.event_id], record, view)

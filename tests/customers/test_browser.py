@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import expect
-from sqlalchemy import update
 
 from ops.customers.service import record_consent
 from ops.db import utcnow
-from ops.events import record
-from ops.sales.models import Lead
+from ops.sales.leads.service import move_lead
 from tests.browser.conftest import browser, open_page, shop  # noqa: F401  (the browser fixtures)
 from tests.customers.helpers import new_customer, sales_history
 
@@ -47,7 +45,7 @@ async def test_find_a_customer_by_typing_and_log_a_call(open_page, shop, phone):
         await new_customer(shop, first_name=first, last_name=last)
     async with shop.db.uow(rep.actor) as uow:
         await record_consent(uow, anna.id, "EMAIL", True, "Signed form in the showroom")
-    await sales_history(shop, anna.id, at=utcnow() - timedelta(days=2))
+    lead, _quote, _deal = await sales_history(shop, anna.id, at=utcnow() - timedelta(days=2))
     view = await open_page(phone=phone)
     await view.sign_in(rep.email)
     page = view.page
@@ -75,9 +73,7 @@ async def test_find_a_customer_by_typing_and_log_a_call(open_page, shop, phone):
 
     # Another area moves the customer's lead: the page re-fetches and shows it without a reload.
     async with shop.db.uow(shop.admin.actor) as uow:
-        await uow.session.execute(update(Lead).where(Lead.customer_id == anna.id).values(stage="NEGOTIATION"))
-        record(uow, "lead.moved", {"customer_id": anna.id}, topics=["sales", f"customer:{anna.id}"])
-        await uow.commit()
+        await move_lead(uow, lead.id, "NEGOTIATION", expected_version=lead.version)
     await expect(timeline.locator(".entry-lead .status-pill")).to_have_text("Negotiation")
     assert await page.evaluate("window.sameDocument === true"), "the customer page reloaded"
     assert view.console_errors == []
