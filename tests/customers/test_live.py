@@ -60,20 +60,23 @@ async def test_an_event_one_topic_cannot_show_still_reaches_the_other_topics(liv
     rep = await shop.user("sales_rep", locale="en")
     customer = await new_customer(shop)
 
-    async with http_sign_in(live_server.url, rep.email) as (client, _token):
-        async with open_sse(client, "sales") as board, open_sse(client, f"customer:{customer.id}") as page:
-            async with shop.db.uow(shop.admin.actor) as uow:
-                record(uow, "lead.moved", {"to": "QUOTE"}, topics=["sales", f"customer:{customer.id}"])
-                await uow.commit()
-            told = await page.next()
-            assert told.event == "update" and 'class="customer-changed"' in told.data
-            await board.expect_silence(0.3)
+    async with (
+        http_sign_in(live_server.url, rep.email) as (client, _token),
+        open_sse(client, "sales") as board,
+        open_sse(client, f"customer:{customer.id}") as page,
+    ):
+        async with shop.db.uow(shop.admin.actor) as uow:
+            record(uow, "lead.moved", {"to": "QUOTE"}, topics=["sales", f"customer:{customer.id}"])
+            await uow.commit()
+        told = await page.next()
+        assert told.event == "update" and 'class="customer-changed"' in told.data
+        await board.expect_silence(0.3)
 
-            async with shop.db.uow(shop.admin.actor) as uow:
-                record(uow, "lead.moved", {"id": 1, "to": "QUOTE"}, topics=["sales"])
-                await uow.commit()
-            moved = await board.next()
-            assert moved.event == "update" and 'id="lead-1"' in moved.data
+        async with shop.db.uow(shop.admin.actor) as uow:
+            record(uow, "lead.moved", {"id": 1, "to": "QUOTE"}, topics=["sales"])
+            await uow.commit()
+        moved = await board.next()
+        assert moved.event == "update" and 'id="lead-1"' in moved.data
 
 
 async def test_a_technician_may_not_watch_a_customer(live_server):
