@@ -8,13 +8,15 @@ sign-in look-ups); a session that is neither refuses to run queries, so no query
 from __future__ import annotations
 
 import importlib
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import aiosqlite
 from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, MetaData, event, exc, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -149,13 +151,98 @@ def import_all_models() -> None:
         importlib.import_module(module)
 
 
+def _run_statement(
+    connection: sqlite3.Connection, sql: str, parameters: Any, many: bool
+) -> tuple[Any, int, int | None, list[Any]]:
+    """In the connection's thread: run one statement, read every row, and close its cursor."""
+    cursor = connection.executemany(sql, parameters) if many else connection.execute(sql, parameters)
+    try:
+        rows = cursor.fetchall() if cursor.description else []
+        # Read after the rows: SQLite counts the rows of an INSERT .. RETURNING as they are fetched.
+        return cursor.description, cursor.rowcount, cursor.lastrowid, rows
+    finally:
+        cursor.close()
+
+
+class _StatementCursor:
+    """The cursor SQLAlchemy's aiosqlite adapter asks for, doing each statement in ONE trip to the
+    connection's thread. aiosqlite's own cursor takes four (open, execute, fetch, close), and each
+    trip costs 30-45 us of CPU and a turn of the event loop; a card move ran ~40 of them while it
+    held SQLite's one write lock (bench/README.md)."""
+
+    arraysize = 1
+
+    def __init__(self, connection: _OneTripConnection) -> None:
+        self._connection = connection
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self._rows: list[Any] = []
+
+    async def __aenter__(self) -> _StatementCursor:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    async def execute(self, sql: str, parameters: Any = ()) -> _StatementCursor:
+        return await self._run(sql, parameters, many=False)
+
+    async def executemany(self, sql: str, parameters: Any) -> _StatementCursor:
+        return await self._run(sql, parameters, many=True)
+
+    async def _run(self, sql: str, parameters: Any, many: bool) -> _StatementCursor:
+        # aiosqlite's way into its thread; the adapter itself relies on the same internals.
+        self.description, self.rowcount, self.lastrowid, self._rows = await self._connection._execute(
+            _run_statement, self._connection._conn, sql, parameters, many
+        )
+        return self
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        count = size or self.arraysize
+        rows, self._rows = self._rows[:count], self._rows[count:]
+        return rows
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+class _OneTripConnection(aiosqlite.Connection):
+    def cursor(self) -> _StatementCursor:  # type: ignore[override]
+        return _StatementCursor(self)
+
+
+def _one_trip_connector(url: str) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+    """What the engine calls for a new connection: the file SQLAlchemy's own dialect would open,
+    with a 30 s busy timeout, behind a `_OneTripConnection`."""
+    parsed = make_url(url)
+    args, options = parsed.get_dialect()().create_connect_args(parsed)
+    options["timeout"] = 30
+    open_file: Callable[..., sqlite3.Connection] = sqlite3.connect
+
+    async def connect() -> aiosqlite.Connection:
+        connection = _OneTripConnection(lambda: open_file(*args, **options), iter_chunk_size=64)
+        # As SQLAlchemy does for its own aiosqlite connections: a forgotten one must not hold the
+        # interpreter open at exit.
+        connection._thread.daemon = True
+        return await connection
+
+    return connect
+
+
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     # SQLite lets one writer in at a time. Writers of this process queue for the one write connection
     # in the pool, woken in turn the moment it is free, instead of in SQLite's busy handler, which
-    # sleeps between tries. (It did not shorten the move queue at 50 moves a second: there each move
-    # holds the lock through ~17 thread hops; bench/README.md.) Other processes still use the handler.
+    # sleeps between tries. Other processes still use the handler.
     pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 30} if immediate else {}
-    engine = create_async_engine(url, connect_args={"timeout": 30}, **pool)
+    engine = create_async_engine(url, async_creator=_one_trip_connector(url), **pool)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
