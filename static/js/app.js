@@ -11,6 +11,8 @@
   // Remember the newest live id, so that when htmx opens a fresh EventSource after an error the
   // server replays from there (a browser's own reconnect sends Last-Event-ID by itself).
   var lastEventId = null;
+  // When the stream last brought an update (see "live section" below).
+  var lastUpdateAt = 0;
   document.addEventListener("htmx:sseMessage", function (event) {
     if (event.detail && event.detail.lastEventId) lastEventId = event.detail.lastEventId;
   });
@@ -21,7 +23,9 @@
         parsed.searchParams.set("last_event_id", lastEventId);
         url = parsed.pathname + parsed.search;
       }
-      return new EventSource(url, { withCredentials: true });
+      var source = new EventSource(url, { withCredentials: true });
+      source.addEventListener("update", function () { lastUpdateAt = performance.now(); });
+      return source;
     };
   }
 
@@ -42,6 +46,25 @@
       }
     });
   }
+
+  // A live section re-fetches itself a moment after each update (hx-trigger "sse:update delay:..").
+  // When the section is replaced before that re-fetch runs (by the answer of its previous re-fetch,
+  // still on its way when the update came, or by an out-of-band swap), htmx drops the pending
+  // re-fetch with the old element, and an update that comes while the old one is gone and the new
+  // one is not yet listening reaches neither: the change would stay off screen. So note when the
+  // stream last brought an update and when each section last asked for itself, and have a
+  // replacement that has not seen the latest update fetch itself again.
+  var fetchedAt = {};
+  function refetchesOnUpdate(elt) {
+    return elt.id && elt.hasAttribute("hx-get") && /\bsse:update\b/.test(elt.getAttribute("hx-trigger") || "");
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (event.detail.elt.id) fetchedAt[event.detail.elt.id] = performance.now();
+  });
+  document.addEventListener("htmx:load", function (event) {
+    var elt = event.detail.elt;
+    if (refetchesOnUpdate(elt) && lastUpdateAt > (fetchedAt[elt.id] || 0)) htmx.trigger(elt, "sse:update");
+  });
 
   // Whether the page is receiving live updates: a wall screen must not look current when it is not.
   function showConnection(state) {

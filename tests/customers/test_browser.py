@@ -3,6 +3,7 @@ following what happens to the customer elsewhere; on a desktop and on a phone.""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
-from ops.customers.service import record_consent
+from ops.customers.service import log_interaction, record_consent
 from ops.db import utcnow
 from ops.sales.leads.service import move_lead
 from tests.browser.conftest import browser, open_page, shop  # noqa: F401  (the browser fixtures)
@@ -82,3 +83,49 @@ async def test_find_a_customer_by_typing_and_log_a_call(open_page, shop, phone):
     if phone:
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page is {width}px wide on a 390px phone"
+
+
+async def test_a_change_that_comes_while_the_page_refreshes_is_not_lost(open_page, shop):  # noqa: F811
+    """The timeline fetches itself again on each live signal. A signal that comes while the previous
+    fetch is still on its way must still be shown once that fetch's answer replaces the timeline."""
+    rep = await shop.user("sales_rep", locale="en")
+    anna = await new_customer(shop)
+    lead, _quote, _deal = await sales_history(shop, anna.id, at=utcnow() - timedelta(days=2))
+    view = await open_page()
+    await view.sign_in(rep.email)
+    page = view.page
+    await page.goto(f"/customers/{anna.id}")
+    await view.wait_until_live()
+
+    # Hold the answer of the timeline's first re-fetch, read before the lead moves, on its way.
+    on_its_way, release, profile_fetched_again = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    profile_fetches: list[str] = []
+
+    async def hold_first_timeline_answer(route):  # type: ignore[no-untyped-def]
+        target = route.request.headers.get("hx-target")
+        if target == "customer-profile":
+            profile_fetches.append(route.request.url)
+            if len(profile_fetches) >= 2:
+                profile_fetched_again.set()
+        if target != "customer-timeline" or on_its_way.is_set():
+            await route.continue_()
+            return
+        answer = await route.fetch()
+        on_its_way.set()
+        await release.wait()
+        await route.fulfill(response=answer)
+
+    await page.route(f"**/customers/{anna.id}*", hold_first_timeline_answer)
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await log_interaction(uow, anna.id, "CALL", "PHONE", "Asked about winter tyres")
+    await asyncio.wait_for(on_its_way.wait(), 15)
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await move_lead(uow, lead.id, "NEGOTIATION", expected_version=lead.version)
+    # The profile, fetched again for the same signal, shows that the page heard of the move.
+    await asyncio.wait_for(profile_fetched_again.wait(), 15)
+    release.set()
+
+    timeline = page.locator("#customer-timeline")
+    await expect(timeline.locator(".entry").first).to_contain_text("Asked about winter tyres")
+    await expect(timeline.locator(".entry-lead .status-pill")).to_have_text("Negotiation")
+    assert view.console_errors == []
