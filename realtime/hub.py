@@ -468,16 +468,23 @@ class Hub:
                     by_topic.setdefault(topic, []).append(record)
         loaded: dict[tuple[str, int], Any] = {}
         for topic, records in by_topic.items():
-            try:
-                items = await self.renderers[topic_kind(topic)].load(records, topic)
-            except Exception:
-                # One renderer's failure must not cost the batch's other topics their updates.
-                log.exception("could not load %d live event(s) for topic %s", len(records), topic)
-                items = [NOT_LOADED] * len(records)
-            loaded.update(
-                ((topic, record.event_id), item) for record, item in zip(records, items, strict=True)
-            )
+            await self._load_topic(self.renderers[topic_kind(topic)], topic, records, loaded)
         return loaded
+
+    async def _load_topic(
+        self,
+        renderer: TopicRenderer,
+        topic: str,
+        records: list[EventRecord],
+        loaded: dict[tuple[str, int], Any],
+    ) -> None:
+        """One renderer call for a topic's records; a failure costs only this topic its fragments."""
+        try:
+            items = await renderer.load(records, topic)
+        except Exception:
+            log.exception("could not load %d live event(s) for topic %s", len(records), topic)
+            items = [NOT_LOADED] * len(records)
+        loaded.update(((topic, record.event_id), item) for record, item in zip(records, items, strict=True))
 
     async def _render(
         self, record: EventRecord, topic: str, view: View, loaded: dict[tuple[str, int], Any]
@@ -487,7 +494,7 @@ class Hub:
             return ""
         if (topic, record.event_id) not in loaded:
             # A watcher of this topic connected while the batch was loading.
-            (loaded[topic, record.event_id],) = await renderer.load([record], topic)
+            await self._load_topic(renderer, topic, [record], loaded)
         if loaded[topic, record.event_id] is NOT_LOADED:
             return ""
         restore = await self.context_for(record.tenant_id, view) if self.context_for else None
