@@ -152,9 +152,12 @@ def import_all_models() -> None:
 
 
 def _run_statement(
-    connection: sqlite3.Connection, sql: str, parameters: Any, many: bool
+    connection: sqlite3.Connection, begin: str | None, sql: str, parameters: Any, many: bool
 ) -> tuple[Any, int, int | None, list[Any]]:
-    """In the connection's thread: run one statement, read every row, and close its cursor."""
+    """In the connection's thread: begin the transaction if it is still to begin, run one statement,
+    read every row, and close its cursor."""
+    if begin is not None:
+        connection.execute(begin)
     cursor = connection.executemany(sql, parameters) if many else connection.execute(sql, parameters)
     try:
         rows = cursor.fetchall() if cursor.description else []
@@ -192,9 +195,11 @@ class _StatementCursor:
         return await self._run(sql, parameters, many=True)
 
     async def _run(self, sql: str, parameters: Any, many: bool) -> _StatementCursor:
+        connection = self._connection
+        begin, connection.begin_sql = connection.begin_sql, None
         # aiosqlite's way into its thread; the adapter itself relies on the same internals.
-        self.description, self.rowcount, self.lastrowid, self._rows = await self._connection._execute(
-            _run_statement, self._connection._conn, sql, parameters, many
+        self.description, self.rowcount, self.lastrowid, self._rows = await connection._execute(
+            _run_statement, connection._conn, begin, sql, parameters, many
         )
         return self
 
@@ -215,8 +220,33 @@ class _StatementCursor:
 
 
 class _OneTripConnection(aiosqlite.Connection):
+    """A transaction's BEGIN goes to the thread with its first statement, and its end goes only when
+    there is a transaction to end: a card move's write lock is held for five trips instead of seven
+    (BEGIN on its own, and the pool's reset after the commit), and a read session's for one."""
+
+    # Set when SQLAlchemy begins a transaction; sent before the next statement.
+    begin_sql: str | None = None
+
     def cursor(self) -> _StatementCursor:  # type: ignore[override]
         return _StatementCursor(self)
+
+    async def commit(self) -> None:
+        if self._ends_nothing():
+            return
+        await super().commit()
+
+    async def rollback(self) -> None:
+        if self._ends_nothing():
+            return
+        await super().rollback()
+
+    def _ends_nothing(self) -> bool:
+        """True, forgetting a BEGIN not yet sent, when no transaction is open.
+
+        Read here in the event loop's thread: SQLAlchemy awaits every statement of the connection,
+        so none runs in its thread now, and the connection is opened to be asked from any thread."""
+        self.begin_sql = None
+        return not self._conn.in_transaction
 
 
 def _one_trip_connector(url: str) -> Callable[[], Awaitable[aiosqlite.Connection]]:
@@ -225,6 +255,8 @@ def _one_trip_connector(url: str) -> Callable[[], Awaitable[aiosqlite.Connection
     parsed = make_url(url)
     args, options = parsed.get_dialect()().create_connect_args(parsed)
     options["timeout"] = 30
+    # _OneTripConnection asks from the event loop's thread whether a transaction is open.
+    options["check_same_thread"] = False
     open_file: Callable[..., sqlite3.Connection] = sqlite3.connect
 
     async def connect() -> aiosqlite.Connection:
@@ -259,7 +291,10 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     def _on_begin(conn: Connection) -> None:
         # Writers take the write lock up front: a deferred transaction that reads and then writes
         # fails with SQLITE_BUSY instead of waiting when another writer committed in between.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Sent with the transaction's first statement (see _OneTripConnection).
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, _OneTripConnection)
+        driver.begin_sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
     return engine
 
