@@ -151,11 +151,17 @@ def import_all_models() -> None:
         importlib.import_module(module)
 
 
+# How long a statement waits for a lock another process holds before it fails with "database is locked".
+LOCK_WAIT_MS = 30_000
+
+StatementResult = tuple[Any, int, int | None, list[Any]]
+
+
 def _run_statement(
     connection: sqlite3.Connection, begin: str | None, sql: str, parameters: Any, many: bool
-) -> tuple[Any, int, int | None, list[Any]]:
-    """In the connection's thread: begin the transaction if it is still to begin, run one statement,
-    read every row, and close its cursor."""
+) -> StatementResult:
+    """Begin the transaction if it is still to begin, run one statement, read every row, and close
+    its cursor."""
     if begin is not None:
         connection.execute(begin)
     cursor = connection.executemany(sql, parameters) if many else connection.execute(sql, parameters)
@@ -167,11 +173,28 @@ def _run_statement(
         cursor.close()
 
 
+def _run_statement_waiting(
+    connection: sqlite3.Connection, begin: str | None, sql: str, parameters: Any, many: bool
+) -> StatementResult:
+    """In the connection's thread: `_run_statement` on a connection that never waits for locks
+    (the write connection), waiting this once for the lock another process holds."""
+    connection.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
+    try:
+        return _run_statement(connection, begin, sql, parameters, many)
+    finally:
+        connection.execute("PRAGMA busy_timeout=0")
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    return error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+
+
 class _StatementCursor:
     """The cursor SQLAlchemy's aiosqlite adapter asks for, doing each statement in ONE trip to the
-    connection's thread. aiosqlite's own cursor takes four (open, execute, fetch, close), and each
-    trip costs 30-45 us of CPU and a turn of the event loop; a card move ran ~40 of them while it
-    held SQLite's one write lock (bench/README.md)."""
+    connection's thread, or none on the write connection (see `_OneTripConnection.inline`).
+    aiosqlite's own cursor takes four (open, execute, fetch, close), and each trip costs 30-45 us of
+    CPU and a turn of the event loop; a card move ran ~40 of them while it held SQLite's one write
+    lock (bench/README.md)."""
 
     arraysize = 1
 
@@ -197,10 +220,22 @@ class _StatementCursor:
     async def _run(self, sql: str, parameters: Any, many: bool) -> _StatementCursor:
         connection = self._connection
         begin, connection.begin_sql = connection.begin_sql, None
-        # aiosqlite's way into its thread; the adapter itself relies on the same internals.
-        self.description, self.rowcount, self.lastrowid, self._rows = await connection._execute(
-            _run_statement, connection._conn, begin, sql, parameters, many
-        )
+        result: StatementResult
+        if connection.inline:
+            try:
+                result = _run_statement(connection._conn, begin, sql, parameters, many)
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error) or connection._conn.in_transaction:
+                    raise
+                # Another process holds the write lock, and nothing of ours ran: wait for it in the
+                # thread, where waiting does not stop the event loop.
+                result = await connection._execute(
+                    _run_statement_waiting, connection._conn, begin, sql, parameters, many
+                )
+        else:
+            # aiosqlite's way into its thread; the adapter itself relies on the same internals.
+            result = await connection._execute(_run_statement, connection._conn, begin, sql, parameters, many)
+        self.description, self.rowcount, self.lastrowid, self._rows = result
         return self
 
     async def fetchall(self) -> list[Any]:
@@ -220,12 +255,23 @@ class _StatementCursor:
 
 
 class _OneTripConnection(aiosqlite.Connection):
-    """A transaction's BEGIN goes to the thread with its first statement, and its end goes only when
-    there is a transaction to end: a card move's write lock is held for five trips instead of seven
-    (BEGIN on its own, and the pool's reset after the commit), and a read session's for one."""
+    """A transaction's BEGIN goes with its first statement, and its end goes only when there is a
+    transaction to end: a read session makes two trips to the connection's thread instead of four.
+
+    The write connection (`inline`) runs its statements in the event loop's thread instead. Each trip
+    waits for a turn of the loop, and a busy loop (a fan-out to a thousand watchers is one long turn)
+    made a card move hold SQLite's one write lock for 35 ms (p50) for ~1 ms of SQLite work, so at 50
+    moves per second the moves queued for it by the second. A write statement is short: it changes
+    rows found by key, and it never waits for a lock, as this process's writers take turns for the
+    one connection and readers do not block a writer in WAL mode; the lock of another process is
+    waited for in the thread. What is left in the loop's thread is SQLite's own work, and, every
+    ~1,000 pages written, its automatic checkpoint (about 20 ms here).
+    """
 
     # Set when SQLAlchemy begins a transaction; sent before the next statement.
     begin_sql: str | None = None
+    # Statements, commits and rollbacks run in the calling thread, not the connection's.
+    inline = False
 
     def cursor(self) -> _StatementCursor:  # type: ignore[override]
         return _StatementCursor(self)
@@ -233,12 +279,18 @@ class _OneTripConnection(aiosqlite.Connection):
     async def commit(self) -> None:
         if self._ends_nothing():
             return
-        await super().commit()
+        if self.inline:
+            self._conn.commit()
+        else:
+            await super().commit()
 
     async def rollback(self) -> None:
         if self._ends_nothing():
             return
-        await super().rollback()
+        if self.inline:
+            self._conn.rollback()
+        else:
+            await super().rollback()
 
     def _ends_nothing(self) -> bool:
         """True, forgetting a BEGIN not yet sent, when no transaction is open.
@@ -249,18 +301,19 @@ class _OneTripConnection(aiosqlite.Connection):
         return not self._conn.in_transaction
 
 
-def _one_trip_connector(url: str) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+def _one_trip_connector(url: str, *, inline: bool) -> Callable[[], Awaitable[aiosqlite.Connection]]:
     """What the engine calls for a new connection: the file SQLAlchemy's own dialect would open,
-    with a 30 s busy timeout, behind a `_OneTripConnection`."""
+    behind a `_OneTripConnection`."""
     parsed = make_url(url)
     args, options = parsed.get_dialect()().create_connect_args(parsed)
-    options["timeout"] = 30
+    options["timeout"] = 0 if inline else LOCK_WAIT_MS / 1000
     # _OneTripConnection asks from the event loop's thread whether a transaction is open.
     options["check_same_thread"] = False
     open_file: Callable[..., sqlite3.Connection] = sqlite3.connect
 
     async def connect() -> aiosqlite.Connection:
         connection = _OneTripConnection(lambda: open_file(*args, **options), iter_chunk_size=64)
+        connection.inline = inline
         # As SQLAlchemy does for its own aiosqlite connections: a forgotten one must not hold the
         # interpreter open at exit.
         connection._thread.daemon = True
@@ -274,7 +327,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     # in the pool, woken in turn the moment it is free, instead of in SQLite's busy handler, which
     # sleeps between tries. Other processes still use the handler.
     pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 30} if immediate else {}
-    engine = create_async_engine(url, async_creator=_one_trip_connector(url), **pool)
+    engine = create_async_engine(url, async_creator=_one_trip_connector(url, inline=immediate), **pool)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -283,7 +336,6 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
