@@ -7,7 +7,9 @@ sign-in look-ups); a session that is neither refuses to run queries, so no query
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import logging
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -151,8 +153,13 @@ def import_all_models() -> None:
         importlib.import_module(module)
 
 
+log = logging.getLogger(__name__)
+
 # How long a statement waits for a lock another process holds before it fails with "database is locked".
 LOCK_WAIT_MS = 30_000
+# Commits of the write connection between two checkpoints. A move writes a few pages, so this is
+# about SQLite's own default of a checkpoint every 1,000 pages.
+CHECKPOINT_EVERY_COMMITS = 100
 
 StatementResult = tuple[Any, int, int | None, list[Any]]
 
@@ -187,6 +194,22 @@ def _run_statement_waiting(
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
     return error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+
+
+def _checkpoint(open_file: Callable[[], sqlite3.Connection]) -> None:
+    """In a worker thread, on a connection of its own: copy what the WAL holds back into the database
+    file, as far as the readers of the moment allow (the rest goes next time)."""
+    connection = open_file()
+    try:
+        connection.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    finally:
+        connection.close()
+
+
+def _log_failed_checkpoint(done: asyncio.Future[None]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("WAL checkpoint failed; the next one copies what this one did not: %s", done.exception())
 
 
 class _StatementCursor:
@@ -264,14 +287,19 @@ class _OneTripConnection(aiosqlite.Connection):
     moves per second the moves queued for it by the second. A write statement is short: it changes
     rows found by key, and it never waits for a lock, as this process's writers take turns for the
     one connection and readers do not block a writer in WAL mode; the lock of another process is
-    waited for in the thread. What is left in the loop's thread is SQLite's own work, and, every
-    ~1,000 pages written, its automatic checkpoint (about 20 ms here).
+    waited for in the thread. SQLite's automatic checkpoint, which would copy the WAL back into the
+    database file in the committing thread (about 20 ms here, every ~1,000 pages), is off: every
+    `CHECKPOINT_EVERY_COMMITS` commits a worker thread does it on a connection of its own.
     """
 
     # Set when SQLAlchemy begins a transaction; sent before the next statement.
     begin_sql: str | None = None
     # Statements, commits and rollbacks run in the calling thread, not the connection's.
     inline = False
+    # For inline connections: opens another connection to the file, for checkpoints.
+    open_file: Callable[[], sqlite3.Connection] | None = None
+    _commits_since_checkpoint = 0
+    _checkpointing: asyncio.Future[None] | None = None
 
     def cursor(self) -> _StatementCursor:  # type: ignore[override]
         return _StatementCursor(self)
@@ -281,6 +309,7 @@ class _OneTripConnection(aiosqlite.Connection):
             return
         if self.inline:
             self._conn.commit()
+            self._checkpoint_when_due()
         else:
             await super().commit()
 
@@ -291,6 +320,16 @@ class _OneTripConnection(aiosqlite.Connection):
             self._conn.rollback()
         else:
             await super().rollback()
+
+    def _checkpoint_when_due(self) -> None:
+        self._commits_since_checkpoint += 1
+        if self._commits_since_checkpoint < CHECKPOINT_EVERY_COMMITS or self.open_file is None:
+            return
+        if self._checkpointing is not None and not self._checkpointing.done():
+            return
+        self._commits_since_checkpoint = 0
+        self._checkpointing = asyncio.get_running_loop().run_in_executor(None, _checkpoint, self.open_file)
+        self._checkpointing.add_done_callback(_log_failed_checkpoint)
 
     def _ends_nothing(self) -> bool:
         """True, forgetting a BEGIN not yet sent, when no transaction is open.
@@ -309,11 +348,16 @@ def _one_trip_connector(url: str, *, inline: bool) -> Callable[[], Awaitable[aio
     options["timeout"] = 0 if inline else LOCK_WAIT_MS / 1000
     # _OneTripConnection asks from the event loop's thread whether a transaction is open.
     options["check_same_thread"] = False
-    open_file: Callable[..., sqlite3.Connection] = sqlite3.connect
+    connect_to_file: Callable[..., sqlite3.Connection] = sqlite3.connect
+
+    def open_file() -> sqlite3.Connection:
+        return connect_to_file(*args, **options)
 
     async def connect() -> aiosqlite.Connection:
-        connection = _OneTripConnection(lambda: open_file(*args, **options), iter_chunk_size=64)
-        connection.inline = inline
+        connection = _OneTripConnection(open_file, iter_chunk_size=64)
+        if inline:
+            connection.inline = True
+            connection.open_file = open_file
         # As SQLAlchemy does for its own aiosqlite connections: a forgotten one must not hold the
         # interpreter open at exit.
         connection._thread.daemon = True
@@ -337,6 +381,9 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if immediate:
+            # Checkpoints are taken in another thread (see _OneTripConnection).
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from ops.db import Database
+from ops.db import CHECKPOINT_EVERY_COMMITS, Database
 
 
 @pytest.fixture
@@ -185,3 +185,35 @@ async def test_a_streamed_result_arrives_whole_in_its_parts(connection):
 
     assert [len(part) for part in parts] == [100, 100, 50]
     assert parts[0][0] == "ZH 000" and parts[-1][-1] == "ZH 249"
+
+
+def _rows_in_database_file(db: Database) -> int | None:
+    """What the database file holds without its WAL; None before the table itself is in it."""
+    file_only = sqlite3.connect(f"file:{db.url.split('///', 1)[1]}?immutable=1", uri=True)
+    try:
+        return int(file_only.execute("SELECT count(*) FROM plates").fetchone()[0])
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        file_only.close()
+
+
+async def test_the_wal_goes_back_into_the_database_file_every_so_many_commits(db):
+    """Off the event loop's thread: SQLite's own checkpoint would stop the server each time."""
+    async with db.system(write=True) as session:
+        assert await session.scalar(text("PRAGMA wal_autocheckpoint")) == 0
+        await session.commit()
+        driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        written = 0
+        while driver._checkpointing is None and written < 2 * CHECKPOINT_EVERY_COMMITS:
+            written += 1
+            await session.execute(
+                text("INSERT INTO plates (plate) VALUES (:plate)"), {"plate": f"ZH {written}"}
+            )
+            await session.commit()
+            if written == 10:
+                assert not _rows_in_database_file(db)
+        assert written <= CHECKPOINT_EVERY_COMMITS
+        await asyncio.wait_for(driver._checkpointing, 10)
+
+    assert _rows_in_database_file(db) == written
