@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from ops.auth.actor import Actor
     from ops.events import EventRecord
 
+log = logging.getLogger(__name__)
+
 MODEL_MODULES = (
     "ops.tenants.models",
     "ops.auth.models",
@@ -152,8 +154,6 @@ def import_all_models() -> None:
     for module in MODEL_MODULES:
         importlib.import_module(module)
 
-
-log = logging.getLogger(__name__)
 
 # How long a statement waits for a lock another process holds before it fails with "database is locked".
 LOCK_WAIT_MS = 30_000
@@ -294,12 +294,16 @@ class _OneTripConnection(aiosqlite.Connection):
 
     # Set when SQLAlchemy begins a transaction; sent before the next statement.
     begin_sql: str | None = None
-    # Statements, commits and rollbacks run in the calling thread, not the connection's.
-    inline = False
-    # For inline connections: opens another connection to the file, for checkpoints.
+    # Set on the write connection: opens another connection to the file, for checkpoints.
     open_file: Callable[[], sqlite3.Connection] | None = None
     _commits_since_checkpoint = 0
     _checkpointing: asyncio.Future[None] | None = None
+
+    @property
+    def inline(self) -> bool:
+        """Statements, commits and rollbacks run in the calling thread, not the connection's: the
+        write connection, the one that checkpoints."""
+        return self.open_file is not None
 
     def cursor(self) -> _StatementCursor:  # type: ignore[override]
         return _StatementCursor(self)
@@ -323,11 +327,12 @@ class _OneTripConnection(aiosqlite.Connection):
 
     def _checkpoint_when_due(self) -> None:
         self._commits_since_checkpoint += 1
-        if self._commits_since_checkpoint < CHECKPOINT_EVERY_COMMITS or self.open_file is None:
+        if self._commits_since_checkpoint < CHECKPOINT_EVERY_COMMITS:
             return
         if self._checkpointing is not None and not self._checkpointing.done():
             return
         self._commits_since_checkpoint = 0
+        assert self.open_file is not None  # only the write connection commits inline
         self._checkpointing = asyncio.get_running_loop().run_in_executor(None, _checkpoint, self.open_file)
         self._checkpointing.add_done_callback(_log_failed_checkpoint)
 
@@ -356,7 +361,6 @@ def _one_trip_connector(url: str, *, inline: bool) -> Callable[[], Awaitable[aio
     async def connect() -> aiosqlite.Connection:
         connection = _OneTripConnection(open_file, iter_chunk_size=64)
         if inline:
-            connection.inline = True
             connection.open_file = open_file
         # As SQLAlchemy does for its own aiosqlite connections: a forgotten one must not hold the
         # interpreter open at exit.
