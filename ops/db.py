@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import math
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -160,6 +161,12 @@ LOCK_WAIT_MS = 30_000
 # Commits of the write connection between two checkpoints. A move writes a few pages, so this is
 # about SQLite's own default of a checkpoint every 1,000 pages.
 CHECKPOINT_EVERY_COMMITS = 100
+# How long a statement may run in the event loop's thread before SQLite stops it to run again in the
+# connection's thread: every live update of the process waits while it runs. A read by key takes
+# 50-300 us; the board's ranked columns about 2 ms.
+IN_LOOP_SECONDS = 0.005
+# SQLite asks whether that time is up every this many of its virtual machine instructions (~10-50 us).
+TIME_CHECK_EVERY = 1000
 
 StatementResult = tuple[Any, int, int | None, list[Any]]
 
@@ -183,8 +190,9 @@ def _run_statement(
 def _run_statement_waiting(
     connection: sqlite3.Connection, begin: str | None, sql: str, parameters: Any, many: bool
 ) -> StatementResult:
-    """In the connection's thread: `_run_statement` on a connection that never waits for locks
-    (the write connection), waiting this once for the lock another process holds."""
+    """In the connection's thread: `_run_statement` for a statement that could not finish in the event
+    loop's thread, waiting up to `LOCK_WAIT_MS` for a lock another process holds (a connection never
+    waits for a lock in the loop's thread)."""
     connection.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
     try:
         return _run_statement(connection, begin, sql, parameters, many)
@@ -192,8 +200,14 @@ def _run_statement_waiting(
         connection.execute("PRAGMA busy_timeout=0")
 
 
-def _is_busy(error: sqlite3.OperationalError) -> bool:
-    return error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+def _may_finish_in_thread(
+    error: sqlite3.OperationalError, connection: sqlite3.Connection, was_open: bool
+) -> bool:
+    """Whether a statement stopped in the event loop's thread may run again in the connection's: it
+    found another process's lock or, a read, ran out of time (`IN_LOOP_SECONDS`), and its transaction
+    is still whole (SQLite may roll back a transaction whose statement fails)."""
+    stopped = error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_INTERRUPT)
+    return stopped and (connection.in_transaction or not was_open)
 
 
 def _checkpoint(open_file: Callable[[], sqlite3.Connection]) -> None:
@@ -213,15 +227,14 @@ def _log_failed_checkpoint(done: asyncio.Future[None]) -> None:
 
 
 class _StatementCursor:
-    """The cursor SQLAlchemy's aiosqlite adapter asks for, doing each statement in ONE trip to the
-    connection's thread, or none on the write connection (see `_OneTripConnection.inline`).
-    aiosqlite's own cursor takes four (open, execute, fetch, close), and each trip costs 30-45 us of
-    CPU and a turn of the event loop; a card move ran ~40 of them while it held SQLite's one write
-    lock (bench/README.md)."""
+    """The cursor SQLAlchemy's aiosqlite adapter asks for, running each statement whole (begin, run,
+    every row, close) in the event loop's thread, or, when it cannot finish there, in ONE trip to
+    the connection's thread. aiosqlite's own cursor takes four trips (open, execute, fetch, close),
+    and each trip costs 30-45 us of CPU and a turn of the event loop (bench/README.md)."""
 
     arraysize = 1
 
-    def __init__(self, connection: _OneTripConnection) -> None:
+    def __init__(self, connection: _InLoopConnection) -> None:
         self._connection = connection
         self.description: Any = None
         self.rowcount = -1
@@ -243,21 +256,16 @@ class _StatementCursor:
     async def _run(self, sql: str, parameters: Any, many: bool) -> _StatementCursor:
         connection = self._connection
         begin, connection.begin_sql = connection.begin_sql, None
+        was_open = connection._conn.in_transaction
         result: StatementResult
-        if connection.inline:
-            try:
-                result = _run_statement(connection._conn, begin, sql, parameters, many)
-            except sqlite3.OperationalError as error:
-                if not _is_busy(error) or connection._conn.in_transaction:
-                    raise
-                # Another process holds the write lock, and nothing of ours ran: wait for it in the
-                # thread, where waiting does not stop the event loop.
-                result = await connection._execute(
-                    _run_statement_waiting, connection._conn, begin, sql, parameters, many
-                )
-        else:
-            # aiosqlite's way into its thread; the adapter itself relies on the same internals.
-            result = await connection._execute(_run_statement, connection._conn, begin, sql, parameters, many)
+        try:
+            result = connection.run_in_loop(begin, sql, parameters, many)
+        except sqlite3.OperationalError as error:
+            if not _may_finish_in_thread(error, connection._conn, was_open):
+                raise
+            # The thread waits for the other process's lock, or reads on, while the loop goes on.
+            begin = None if connection._conn.in_transaction else begin
+            result = await connection.run_in_thread(begin, sql, parameters, many)
         self.description, self.rowcount, self.lastrowid, self._rows = result
         return self
 
@@ -277,63 +285,88 @@ class _StatementCursor:
         self._rows = []
 
 
-class _OneTripConnection(aiosqlite.Connection):
-    """A transaction's BEGIN goes with its first statement, and its end goes only when there is a
-    transaction to end: a read session makes two trips to the connection's thread instead of four.
+class _InLoopConnection(aiosqlite.Connection):
+    """Runs its statements, commits and rollbacks in the event loop's thread, and uses aiosqlite's
+    thread only for what would stop the loop: waiting for another process's lock, and a read that
+    runs longer than `IN_LOOP_SECONDS`.
 
-    The write connection (`inline`) runs its statements in the event loop's thread instead. Each trip
-    waits for a turn of the loop, and a busy loop (a fan-out to a thousand watchers is one long turn)
-    made a card move hold SQLite's one write lock for 35 ms (p50) for ~1 ms of SQLite work, so at 50
-    moves per second the moves queued for it by the second. A write statement is short: it changes
-    rows found by key, and it never waits for a lock, as this process's writers take turns for the
-    one connection and readers do not block a writer in WAL mode; the lock of another process is
-    waited for in the thread. SQLite's automatic checkpoint, which would copy the WAL back into the
-    database file in the committing thread (about 20 ms here, every ~1,000 pages), is off: every
-    `CHECKPOINT_EVERY_COMMITS` commits a worker thread does it on a connection of its own.
+    A trip to the thread waits for a turn of the loop, and on a busy process (a fan-out to a thousand
+    watchers is one long turn) that was most of the time a card move took and held SQLite's one
+    write lock (35 ms p50 for ~1 ms of SQLite work), and of the time the hub took to load what a live
+    update shows (bench/README.md). SQLite work of a statement by key is shorter than the trip.
+
+    A write is never stopped (SQLite would roll back its whole transaction): a write statement
+    changes rows found by key, and it never waits for a lock, as this process's writers take turns
+    for the one connection and readers do not block a writer in WAL mode. A transaction's BEGIN goes
+    with its first statement, and its end only when there is a transaction to end. SQLite's
+    automatic checkpoint, which would copy the WAL back into the database file in the committing
+    thread (about 20 ms here, every ~1,000 pages), is off: every `CHECKPOINT_EVERY_COMMITS` commits
+    a worker thread does it on a connection of its own.
     """
 
     # Set when SQLAlchemy begins a transaction; sent before the next statement.
     begin_sql: str | None = None
     # Set on the write connection: opens another connection to the file, for checkpoints.
     open_file: Callable[[], sqlite3.Connection] | None = None
+    # Read connections: when SQLite stops the SELECT running in the loop's thread.
+    _stops_long_reads = False
+    _stop_at = math.inf
     _commits_since_checkpoint = 0
     _checkpointing: asyncio.Future[None] | None = None
-
-    @property
-    def inline(self) -> bool:
-        """Statements, commits and rollbacks run in the calling thread, not the connection's: the
-        write connection, the one that checkpoints."""
-        return self.open_file is not None
 
     def cursor(self) -> _StatementCursor:  # type: ignore[override]
         return _StatementCursor(self)
 
+    def run_in_loop(self, begin: str | None, sql: str, parameters: Any, many: bool) -> StatementResult:
+        if not sql.startswith("SELECT"):
+            # Only a read can be run again: SQLite rolls back the transaction of a write it stops.
+            return _run_statement(self._conn, begin, sql, parameters, many)
+        self._stop_at = time.perf_counter() + IN_LOOP_SECONDS
+        try:
+            return _run_statement(self._conn, begin, sql, parameters, many)
+        finally:
+            # Nothing else is stopped: not the same read in the thread, not a commit or rollback.
+            self._stop_at = math.inf
+
+    async def run_in_thread(
+        self, begin: str | None, sql: str, parameters: Any, many: bool
+    ) -> StatementResult:
+        if self._stops_long_reads:
+            # A Python callback in the thread would take the GIL from the loop every few microseconds.
+            self._conn.set_progress_handler(None, 0)
+        try:
+            # aiosqlite's way into its thread; the adapter itself relies on the same internals.
+            return await self._execute(_run_statement_waiting, self._conn, begin, sql, parameters, many)
+        finally:
+            if self._stops_long_reads:
+                self.stop_long_reads()
+
+    def stop_long_reads(self) -> None:
+        self._stops_long_reads = True
+        self._conn.set_progress_handler(self._time_is_up, TIME_CHECK_EVERY)
+
+    def _time_is_up(self) -> bool:
+        return time.perf_counter() > self._stop_at
+
     async def commit(self) -> None:
         if self._ends_nothing():
             return
-        if self.inline:
-            self._conn.commit()
-            self._checkpoint_when_due()
-        else:
-            await super().commit()
+        self._conn.commit()
+        if self.open_file is not None:
+            self._checkpoint_when_due(self.open_file)
 
     async def rollback(self) -> None:
-        if self._ends_nothing():
-            return
-        if self.inline:
+        if not self._ends_nothing():
             self._conn.rollback()
-        else:
-            await super().rollback()
 
-    def _checkpoint_when_due(self) -> None:
+    def _checkpoint_when_due(self, open_file: Callable[[], sqlite3.Connection]) -> None:
         self._commits_since_checkpoint += 1
         if self._commits_since_checkpoint < CHECKPOINT_EVERY_COMMITS:
             return
         if self._checkpointing is not None and not self._checkpointing.done():
             return
         self._commits_since_checkpoint = 0
-        assert self.open_file is not None  # only the write connection commits inline
-        self._checkpointing = asyncio.get_running_loop().run_in_executor(None, _checkpoint, self.open_file)
+        self._checkpointing = asyncio.get_running_loop().run_in_executor(None, _checkpoint, open_file)
         self._checkpointing.add_done_callback(_log_failed_checkpoint)
 
     def _ends_nothing(self) -> bool:
@@ -345,13 +378,14 @@ class _OneTripConnection(aiosqlite.Connection):
         return not self._conn.in_transaction
 
 
-def _one_trip_connector(url: str, *, inline: bool) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+def _in_loop_connector(url: str, *, writes: bool) -> Callable[[], Awaitable[aiosqlite.Connection]]:
     """What the engine calls for a new connection: the file SQLAlchemy's own dialect would open,
-    behind a `_OneTripConnection`."""
+    behind an `_InLoopConnection`."""
     parsed = make_url(url)
     args, options = parsed.get_dialect()().create_connect_args(parsed)
-    options["timeout"] = 0 if inline else LOCK_WAIT_MS / 1000
-    # _OneTripConnection asks from the event loop's thread whether a transaction is open.
+    # Locks are waited for in the connection's thread (_run_statement_waiting), never in the loop's.
+    options["timeout"] = 0
+    # Used from the event loop's thread and, for what cannot finish there, from its own.
     options["check_same_thread"] = False
     connect_to_file: Callable[..., sqlite3.Connection] = sqlite3.connect
 
@@ -359,13 +393,16 @@ def _one_trip_connector(url: str, *, inline: bool) -> Callable[[], Awaitable[aio
         return connect_to_file(*args, **options)
 
     async def connect() -> aiosqlite.Connection:
-        connection = _OneTripConnection(open_file, iter_chunk_size=64)
-        if inline:
-            connection.open_file = open_file
+        connection = _InLoopConnection(open_file, iter_chunk_size=64)
         # As SQLAlchemy does for its own aiosqlite connections: a forgotten one must not hold the
         # interpreter open at exit.
         connection._thread.daemon = True
-        return await connection
+        await connection
+        if writes:
+            connection.open_file = open_file
+        else:
+            connection.stop_long_reads()
+        return connection
 
     return connect
 
@@ -375,7 +412,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     # in the pool, woken in turn the moment it is free, instead of in SQLite's busy handler, which
     # sleeps between tries. Other processes still use the handler.
     pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 30} if immediate else {}
-    engine = create_async_engine(url, async_creator=_one_trip_connector(url, inline=immediate), **pool)
+    engine = create_async_engine(url, async_creator=_in_loop_connector(url, writes=immediate), **pool)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -386,7 +423,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         if immediate:
-            # Checkpoints are taken in another thread (see _OneTripConnection).
+            # Checkpoints are taken in another thread (see _InLoopConnection).
             cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
@@ -394,9 +431,9 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     def _on_begin(conn: Connection) -> None:
         # Writers take the write lock up front: a deferred transaction that reads and then writes
         # fails with SQLITE_BUSY instead of waiting when another writer committed in between.
-        # Sent with the transaction's first statement (see _OneTripConnection).
+        # Sent with the transaction's first statement (see _InLoopConnection).
         driver = conn.connection.driver_connection
-        assert isinstance(driver, _OneTripConnection)
+        assert isinstance(driver, _InLoopConnection)
         driver.begin_sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
     return engine
