@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
 import pytest
 from sqlalchemy import select, update
 
 from ops.app import create_app
 from ops.auth.models import User, UserSession
+from ops.auth.service import SESSION_LIFETIME
 from ops.tenants.models import Tenant
 from tests.conftest import make_settings
 from tests.factories import PASSWORD
@@ -188,6 +192,23 @@ async def test_the_session_cookie_is_hidden_from_scripts_and_not_sent_cross_site
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # plain http in development and tests
+
+
+async def test_the_cookie_lasts_as_long_as_the_session_and_is_not_sent_again_with_every_page(client, factory):
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor")
+
+    response = await _post_login(client, advisor.email, PASSWORD)
+    cookie = _session_set_cookie(response)
+    board = await client.get("/workshop/board")
+
+    expires = parsedate_to_datetime(cookie.split("Expires=", 1)[1].split(";", 1)[0])
+    # As long as the session's row on the server.
+    assert abs(expires - (datetime.now(UTC) + SESSION_LIFETIME)) < timedelta(minutes=5)
+    assert board.status_code == 200
+    assert not [
+        value for value in board.headers.getlist("Set-Cookie") if value.startswith("pitwall_session=")
+    ]
 
 
 async def test_in_production_the_session_cookie_only_travels_over_https(backend, tmp_path, factory):
