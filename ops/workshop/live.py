@@ -18,6 +18,7 @@ from ops.db import Database
 from ops.events import EventRecord
 from ops.i18n import current_locale, current_timezone, format_datetime
 from ops.i18n import gettext as _
+from ops.pages import kept_on_environment
 from ops.workshop import queries
 from ops.workshop.queries import Card
 from ops.workshop.service import OPEN_STATUSES, PRIORITIES, TRANSITIONS, priority_label, status_label
@@ -104,7 +105,7 @@ def promised_texts(cards: Iterable[Card]) -> dict[int, str]:
     }
 
 
-@cache
+@kept_on_environment
 def _synchronous(env: Environment) -> Environment:
     # The app's environment is async: each value a template prints is awaited and every piece of
     # output passes up a chain of async generators, which made 500 cards cost more than the rest of

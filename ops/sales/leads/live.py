@@ -29,6 +29,7 @@ from ops.db import Database, utcnow
 from ops.events import EventRecord
 from ops.i18n import current_currency, current_locale, format_date, format_money, ngettext, tenant_today
 from ops.i18n import gettext as _
+from ops.pages import kept_on_environment
 from ops.sales.leads import queries
 from ops.sales.leads.queries import Card
 from ops.sales.leads.service import (
@@ -204,7 +205,7 @@ def displays(cards: Iterable[Card]) -> list[CardDisplay]:
     return [card_display(card, today, now, text) for card in cards]
 
 
-@lru_cache(maxsize=4)
+@kept_on_environment
 def _cards_template(env: Environment) -> Template:
     """The card template in a plain (not async, not escaping) environment sharing the app's template
     folder: the values it prints come escaped from `card_display` and `board_text`."""
