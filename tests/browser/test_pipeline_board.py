@@ -209,3 +209,23 @@ async def test_a_reps_own_board_stays_limited_and_counts_only_the_reps_leads_liv
     # nothing behind, not even an error in the console.
     assert board.console_errors == []
     assert await board.csp_violations() == []
+
+
+async def test_long_words_wrap_inside_the_card(open_page, shop):
+    # German runs words together; a narrow column must break them rather than spill past the card.
+    rep = await shop.user("sales_rep", locale="en")
+    word = "Finanzierungsvorschlagsunterlagenzusammenstellung"
+    buyer = await customer(shop, first_name="Hans-Rudolf", last_name="Zimmermann-Schwarzenbach")
+    lead = await new_lead(shop, rep, customer_id=buyer.id, next_action=f"{word} senden", interest_note=word)
+    board = await open_pipeline(open_page, rep.email)
+    lead_card = card_in(board, "NEW", lead.id)
+    await expect(lead_card).to_contain_text(word)
+    spilled = await lead_card.evaluate(
+        """card => {
+            const edge = card.getBoundingClientRect().right;
+            return [...card.querySelectorAll("*")]
+                .filter(e => e.getClientRects().length && e.getBoundingClientRect().right > edge + 0.5)
+                .map(e => e.tagName + ": " + e.textContent.slice(0, 40));
+        }"""
+    )
+    assert spilled == []
