@@ -1,5 +1,6 @@
 """The sign-in page and the job board run cleanly in a real browser: no script errors, nothing the
-Content Security Policy had to block (it forbids inline script and style)."""
+Content Security Policy had to block (it forbids inline script and style); a list page's filter row
+fits a phone's screen."""
 
 from __future__ import annotations
 
@@ -26,3 +27,16 @@ async def test_sign_in_and_the_live_board_run_without_console_errors_or_csp_viol
 
     assert await board.csp_violations() == []
     assert board.console_errors == []
+
+
+@pytest.mark.parametrize("path", ["/sales/quotes", "/customers"])
+async def test_a_list_pages_filter_row_fits_a_phone(open_page, shop, path):
+    # A page wider than the phone makes it zoom out, and the row's button ends up off the screen.
+    manager = await shop.user("sales_manager", locale="en")
+    phone = await open_page(phone=True)
+    await phone.sign_in(manager.email)
+    await phone.page.goto(path)
+    button = phone.page.locator("main .search-row button")
+    await expect(button).to_be_in_viewport()
+    widths = await phone.page.evaluate("[window.innerWidth, document.documentElement.scrollWidth]")
+    assert widths == [390, 390]
