@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from ops import health
 from ops.api import web as api_web
 from ops.auth import tokens_web as api_tokens_web
+from ops.auth import users_web
 from ops.auth import web as auth_web
 from ops.auth.actor import NotFound, PermissionDenied, role_label
 from ops.auth.service import SESSION_LIFETIME
@@ -201,6 +202,8 @@ def _navigation() -> list[NavSection]:
     settings = []
     if actor.can("integration.view"):
         settings.append(_item(_("Integrations"), "erp.integrations"))
+    if actor.can("user.manage"):
+        settings.append(_item(_("Users"), "users.index"))
     if actor.can("api_token.manage"):
         settings.append(_item(_("API tokens"), "api_tokens.index"))
     if actor.can("webhook.manage"):
@@ -380,6 +383,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         erp_web.bp,
         api_web.bp,
         api_tokens_web.bp,
+        users_web.bp,
         webhooks_web.bp,
         mail_admin_web.bp,
     ):

@@ -20,6 +20,7 @@ from ops.events import record
 from ops.i18n import SUPPORTED_LOCALES
 from ops.i18n import gettext as _
 from ops.mail.service import queue_welcome_mail
+from ops.paging import Page
 from ops.tenants.models import PLANS, Tenant
 
 SESSION_LIFETIME = timedelta(days=14)
@@ -161,21 +162,8 @@ async def create_user(
     # Hashing takes tens of milliseconds: do it before the tenant row is locked, not while holding it.
     password_hash = hash_password(password)
     session = uow.session
-    # Locking the tenant row serialises concurrent creations, so two cannot both take the last seat.
-    tenant = (
-        await session.execute(select(Tenant).where(Tenant.id == uow.actor.tenant_id).with_for_update())
-    ).scalar_one()
-    max_users = PLANS[tenant.plan][0]
-    active_users = await session.scalar(select(func.count()).select_from(User).where(User.active.is_(True)))
-    if max_users is not None and (active_users or 0) >= max_users:
-        raise RuleViolation(
-            _(
-                "The %(plan)s plan allows %(limit)s users and all are in use. "
-                "Upgrade the plan or deactivate a user.",
-                plan=tenant.plan.title(),
-                limit=max_users,
-            )
-        )
+    tenant = await _lock_users_of_tenant(uow)
+    await _refuse_when_seats_are_full(uow, tenant)
     taken = RuleViolation(_("A user with this email already exists."), field="email")
     async with uow.db.system() as lookup:  # emails are unique across tenants
         if await lookup.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
@@ -188,6 +176,137 @@ async def create_user(
         raise taken from error
     record(uow, "user.created", {"id": user.id, "email": email, "role": role}, topics=[f"user:{user.id}"])
     queue_welcome_mail(uow, user, tenant, sign_in_url=sign_in_url)
+    await uow.commit()
+    return user
+
+
+async def _lock_users_of_tenant(uow: UnitOfWork) -> Tenant:
+    """Lock the tenant's row: serialises the changes that count users (seats, administrators), so two
+    admins at once cannot both take the last seat or both remove the other administrator."""
+    return (
+        await uow.session.execute(select(Tenant).where(Tenant.id == uow.actor.tenant_id).with_for_update())
+    ).scalar_one()
+
+
+async def _refuse_when_seats_are_full(uow: UnitOfWork, tenant: Tenant) -> None:
+    max_users = PLANS[tenant.plan][0]
+    active_users = await uow.session.scalar(
+        select(func.count()).select_from(User).where(User.active.is_(True))
+    )
+    if max_users is not None and (active_users or 0) >= max_users:
+        raise RuleViolation(
+            _(
+                "The %(plan)s plan allows %(limit)s users and all are in use. "
+                "Upgrade the plan or deactivate a user.",
+                plan=tenant.plan.title(),
+                limit=max_users,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class UserDirectory:
+    """Settings > Users: one page of the tenant's users and how many of the plan's seats are taken."""
+
+    users: list[User]
+    page: Page
+    plan: str
+    active_users: int
+    max_users: int | None
+
+
+USERS_PER_PAGE = 50
+
+
+async def user_directory(db: Database, actor: Actor, *, page: int = 1) -> UserDirectory:
+    """Active users first, then by name."""
+    actor.require("user.manage")
+    async with db.read(actor.tenant_id) as session:
+        total = await session.scalar(select(func.count()).select_from(User)) or 0
+        active_users = (
+            await session.scalar(select(func.count()).select_from(User).where(User.active.is_(True))) or 0
+        )
+        shown = Page.of(page, total, USERS_PER_PAGE)
+        users = (
+            await session.scalars(
+                select(User)
+                .order_by(User.active.desc(), func.lower(User.name), User.id)
+                .offset(shown.offset)
+                .limit(shown.size)
+            )
+        ).all()
+        plan = await session.scalar(select(Tenant.plan).where(Tenant.id == actor.tenant_id))
+    return UserDirectory(list(users), shown, str(plan), int(active_users), PLANS[str(plan)][0])
+
+
+async def _user_to_change(uow: UnitOfWork, user_id: int) -> tuple[User, Tenant]:
+    """The user an admin changes, read with the tenant's users locked. Another tenant's user is
+    NotFound for every role (looked up before the permission check, so it is never a 403); the admin's
+    own account is refused: an admin who demotes or deactivates themselves locks themselves out."""
+    tenant = await _lock_users_of_tenant(uow)
+    user = await uow.session.scalar(select(User).where(User.id == user_id))
+    if user is None:
+        raise NotFound(user_id)
+    uow.actor.require("user.manage")
+    if user.id == uow.actor.user_id:
+        raise RuleViolation(_("Ask another administrator to change your own account."))
+    return user, tenant
+
+
+async def _refuse_removing_the_last_admin(uow: UnitOfWork, user: User) -> None:
+    if user.role != "admin" or not user.active:
+        return
+    admins = await uow.session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == "admin", User.active.is_(True), User.id != user.id)
+    )
+    if not admins:
+        raise RuleViolation(
+            _(
+                "%(name)s is the only active administrator; make someone else administrator first.",
+                name=user.name,
+            )
+        )
+
+
+def _record_user_changed(uow: UnitOfWork, user: User) -> None:
+    record(
+        uow,
+        "user.changed",
+        {"id": user.id, "email": user.email, "role": user.role, "active": user.active},
+        topics=[f"user:{user.id}"],
+    )
+
+
+async def change_role(uow: UnitOfWork, user_id: int, role: str) -> User:
+    """Give a user another role; it applies from their next click, as roles are read per request."""
+    if role not in ROLES:
+        raise RuleViolation(_("Choose one of the roles."), field="role")
+    user, _tenant = await _user_to_change(uow, user_id)
+    if user.role == role:
+        return user
+    if role != "admin":
+        await _refuse_removing_the_last_admin(uow, user)
+    user.role = role
+    _record_user_changed(uow, user)
+    await uow.commit()
+    return user
+
+
+async def set_user_active(uow: UnitOfWork, user_id: int, active: bool) -> User:
+    """Deactivate a user (signed out everywhere at once, the seat freed, their records kept) or bring
+    one back (within the plan's seats)."""
+    user, tenant = await _user_to_change(uow, user_id)
+    if user.active == active:
+        return user
+    if active:
+        await _refuse_when_seats_are_full(uow, tenant)
+    else:
+        await _refuse_removing_the_last_admin(uow, user)
+        await uow.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    user.active = active
+    _record_user_changed(uow, user)
     await uow.commit()
     return user
 

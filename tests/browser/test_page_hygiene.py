@@ -32,7 +32,8 @@ async def test_sign_in_and_the_live_board_run_without_console_errors_or_csp_viol
 
 
 @pytest.mark.parametrize(
-    "path", ["/sales/quotes", "/customers", "/vehicles/new", "/settings/mail", "/fleet/fleets"]
+    "path",
+    ["/sales/quotes", "/customers", "/vehicles/new", "/settings/mail", "/settings/users", "/fleet/fleets"],
 )
 async def test_a_page_fits_a_phone(open_page, shop, path):
     # A page wider than the phone makes it zoom out, and what sits on the right (a filter's button,
