@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from ops.tenants.models import PLANS, Tenant
 
 SESSION_LIFETIME = timedelta(days=14)
 NAME_MAX_LENGTH = 120
+PASSWORD_MIN_LENGTH = 10
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -39,6 +41,26 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+# argon2 spends about 150 ms of CPU per hash on purpose. On the event loop's thread that stalls every
+# request and live update of the process for as long (a guesser's wrong passwords would freeze all
+# boards); its C code lets go of the GIL, so in a worker thread the loop goes on.
+
+
+async def hash_password_off_loop(password: str) -> str:
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_password_off_loop(password_hash: str, password: str) -> bool:
+    return await asyncio.to_thread(verify_password, password_hash, password)
+
+
+def check_new_password(password: str, field: str = "password") -> None:
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise RuleViolation(
+            _("Use a password of at least %(min)s characters.", min=PASSWORD_MIN_LENGTH), field=field
+        )
 
 
 def _token_hash(token: str) -> str:
@@ -65,9 +87,12 @@ def normalise_email(value: str) -> str:
 
 
 async def sign_in(db: Database, email: str, password: str, user_agent: str = "") -> SignedIn:
-    """Check the password and open a session. The same message for every refusal: no account probing."""
+    """Check the password and open a session. The same message for every refusal: no account probing.
+
+    The password is checked outside any transaction: on SQLite a write transaction holds the
+    database's one write lock, which every card move would wait for during the hash."""
     refused = SignInRefused(_("Email or password is not correct."))
-    async with db.system(write=True) as session:
+    async with db.system() as session:
         row = (
             await session.execute(
                 select(User, Tenant)
@@ -75,16 +100,27 @@ async def sign_in(db: Database, email: str, password: str, user_agent: str = "")
                 .where(func.lower(User.email) == email.strip().lower())
             )
         ).first()
-        if row is None:
-            verify_password(_DUMMY_HASH, password)
+    if row is None:
+        await verify_password_off_loop(_DUMMY_HASH, password)
+        raise refused
+    user, tenant = row
+    if not await verify_password_off_loop(user.password_hash, password) or not user.active:
+        raise refused
+    if tenant.status != "ACTIVE":
+        raise SignInRefused(_("This dealership's account is suspended. Contact your administrator."))
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    async with db.system(write=True) as session:
+        # Guarded by the hash just checked: a password changed or an account deactivated meanwhile
+        # refuses this sign-in rather than opening a session the change meant to end.
+        still = await session.execute(
+            update(User)
+            .where(User.id == user.id, User.password_hash == user.password_hash, User.active.is_(True))
+            .values(last_login_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if still.rowcount == 0:  # type: ignore[attr-defined]
             raise refused
-        user, tenant = row
-        if not verify_password(user.password_hash, password) or not user.active:
-            raise refused
-        if tenant.status != "ACTIVE":
-            raise SignInRefused(_("This dealership's account is suspended. Contact your administrator."))
-        token = secrets.token_urlsafe(32)
-        now = utcnow()
         session.add(
             UserSession(
                 id=_token_hash(token),
@@ -95,9 +131,8 @@ async def sign_in(db: Database, email: str, password: str, user_agent: str = "")
                 user_agent=user_agent[:255],
             )
         )
-        user.last_login_at = now
         await session.commit()
-        return SignedIn(token, actor_for(user, tenant))
+    return SignedIn(token, actor_for(user, tenant))
 
 
 def actor_for(user: User, tenant: Tenant) -> Actor:
@@ -149,8 +184,7 @@ async def create_user(
     uow.actor.require("user.manage")
     if role not in ROLES:
         raise RuleViolation(_("Choose one of the roles."), field="role")
-    if len(password) < 10:
-        raise RuleViolation(_("Use a password of at least 10 characters."), field="password")
+    check_new_password(password)
     name = name.strip()
     if not name:
         raise RuleViolation(_("Enter a name."), field="name")
@@ -160,7 +194,7 @@ async def create_user(
         raise RuleViolation(_("Choose one of the languages."), field="locale")
     email = normalise_email(email)
     # Hashing takes tens of milliseconds: do it before the tenant row is locked, not while holding it.
-    password_hash = hash_password(password)
+    password_hash = await hash_password_off_loop(password)
     session = uow.session
     tenant = await _lock_users_of_tenant(uow)
     await _refuse_when_seats_are_full(uow, tenant)
@@ -309,6 +343,78 @@ async def set_user_active(uow: UnitOfWork, user_id: int, active: bool) -> User:
     _record_user_changed(uow, user)
     await uow.commit()
     return user
+
+
+async def change_own_password(
+    db: Database, actor: Actor, *, current: str, new: str, repeated: str, session_token: str
+) -> None:
+    """A user replaces their password; every other browser they are signed in with is signed out.
+
+    Checked and hashed outside the transaction (see `sign_in`); the write is guarded by the hash that
+    was checked, so of two changes at once the second is refused instead of silently losing the first.
+    """
+    async with db.read(actor.tenant_id) as session:
+        password_hash = await session.scalar(
+            select(User.password_hash).where(User.id == actor.user_id, User.active.is_(True))
+        )
+    if password_hash is None:
+        raise NotFound(actor.user_id)
+    if not await verify_password_off_loop(password_hash, current):
+        raise RuleViolation(_("Your current password is not correct."), field="current_password")
+    check_password_pair(new, repeated, field="new_password")
+    if new == current:
+        raise RuleViolation(_("Choose a password other than the current one."), field="new_password")
+    new_hash = await hash_password_off_loop(new)
+    async with db.uow(actor) as uow:
+        written = await uow.session.execute(
+            update(User)
+            .where(User.id == actor.user_id, User.password_hash == password_hash)
+            .values(password_hash=new_hash)
+            .execution_options(synchronize_session=False)
+        )
+        if written.rowcount == 0:  # type: ignore[attr-defined]
+            raise RuleViolation(
+                _("Your password was changed in the meantime. Sign in again with the new one."),
+                field="current_password",
+            )
+        await _password_replaced(uow, actor.user_id, keep_session=session_token)
+
+
+async def tenant_user(db: Database, actor: Actor, user_id: int) -> User:
+    """A user of the admin's tenant, for a page about them; another tenant's user is NotFound."""
+    async with db.read(actor.tenant_id) as session:
+        user = await session.scalar(select(User).where(User.id == user_id))
+    if user is None:
+        raise NotFound(user_id)
+    actor.require("user.manage")
+    return user
+
+
+async def set_password(uow: UnitOfWork, user_id: int, new_hash: str) -> User:
+    """An admin gives a user who forgot theirs a new password (hashed by the caller, outside the
+    transaction); the user is signed out everywhere."""
+    user, _tenant = await _user_to_change(uow, user_id)
+    user.password_hash = new_hash
+    await _password_replaced(uow, user.id)
+    return user
+
+
+def check_password_pair(new: str, repeated: str, *, field: str) -> None:
+    check_new_password(new, field=field)
+    if repeated != new:
+        raise RuleViolation(_("The two passwords are not the same."), field="repeated_password")
+
+
+async def _password_replaced(
+    uow: UnitOfWork, user_id: int | None, *, keep_session: str | None = None
+) -> None:
+    """End the user's sessions (but the one that made the change) and record it, then commit."""
+    ended = delete(UserSession).where(UserSession.user_id == user_id)
+    if keep_session is not None:
+        ended = ended.where(UserSession.id != _token_hash(keep_session))
+    await uow.session.execute(ended)
+    record(uow, "user.password_changed", {"id": user_id}, topics=[f"user:{user_id}"])
+    await uow.commit()
 
 
 # The areas a partner token may be scoped to; `<area>:write` implies `<area>:read`.

@@ -9,7 +9,16 @@ from quart import Blueprint, redirect, request, url_for
 
 from ops.auth.actor import ROLES, RuleViolation, role_label
 from ops.auth.models import User
-from ops.auth.service import change_role, create_user, set_user_active, user_directory
+from ops.auth.service import (
+    change_role,
+    check_password_pair,
+    create_user,
+    hash_password_off_loop,
+    set_password,
+    set_user_active,
+    tenant_user,
+    user_directory,
+)
 from ops.auth.web import current_actor, login_required
 from ops.db import UnitOfWork
 from ops.i18n import gettext as _
@@ -94,6 +103,36 @@ async def reactivate(user_id: int) -> Any:
         lambda uow: set_user_active(uow, user_id, True),
         lambda user: _("%(name)s can sign in again.", name=user.name),
     )
+
+
+@bp.route("/<int:user_id>/password", methods=["GET", "POST"])
+@login_required
+async def password(user_id: int) -> Any:
+    """An admin sets a new password for a user who forgot theirs."""
+    actor = current_actor()
+    user = await tenant_user(runtime().db, actor, user_id)
+    if request.method == "GET":
+        return await render_page("auth/password.html", subject=user, errors={})
+    form = await request.form
+    new = form.get("new_password", "")
+    try:
+        check_password_pair(new, form.get("repeated_password", ""), field="new_password")
+        new_hash = await hash_password_off_loop(new)
+        async with runtime().db.uow(actor) as uow:
+            await set_password(uow, user_id, new_hash)
+    except RuleViolation as error:
+        body = await render_page(
+            "auth/password.html", subject=user, errors={error.field or "__all__": str(error)}
+        )
+        return body, 422
+    await flash_message(
+        _(
+            "%(name)s has a new password and is signed out everywhere. Hand it over in person.",
+            name=user.name,
+        ),
+        "success",
+    )
+    return redirect(url_for("users.index"), 303)
 
 
 async def _apply(change: Callable[[UnitOfWork], Awaitable[User]], success: Callable[[User], str]) -> Any:

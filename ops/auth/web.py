@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 from quart import Blueprint, abort, g, redirect, request, session, url_for
 from quart.typing import ResponseReturnValue
 
-from ops.auth.actor import Actor
-from ops.auth.service import SignInRefused, actor_for_session, sign_in, sign_out
+from ops.auth.actor import Actor, RuleViolation
+from ops.auth.service import SignInRefused, actor_for_session, change_own_password, sign_in, sign_out
 from ops.i18n import gettext as _
 from ops.i18n import ngettext
 from ops.pages import flash_message, render_page
@@ -162,3 +162,41 @@ async def logout() -> Any:
     session.clear()
     await flash_message(_("You are signed out."))
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+async def password() -> Any:
+    """Any signed-in user changes their own password."""
+    actor = current_actor()
+    if request.method == "GET":
+        return await render_page("auth/password.html", subject=None, errors={})
+    settings, limiter = runtime().settings, runtime().rate_limiter
+    # Someone at an unlocked screen must not be able to try passwords until one fits.
+    limit_key = f"password:user:{actor.user_id}"
+    retry_after = await limiter.retry_after(limit_key, settings.login_attempts_per_window)
+    if retry_after:
+        message = _("Too many wrong passwords. Try again later.")
+        body = await render_page("auth/password.html", subject=None, errors={"current_password": message})
+        return body, 429, {"Retry-After": str(retry_after)}
+    form = await request.form
+    try:
+        await change_own_password(
+            runtime().db,
+            actor,
+            current=form.get("current_password", ""),
+            new=form.get("new_password", ""),
+            repeated=form.get("repeated_password", ""),
+            session_token=session["sid"],
+        )
+    except RuleViolation as error:
+        if error.field == "current_password":
+            await limiter.count(limit_key, settings.login_window_seconds)
+        body = await render_page(
+            "auth/password.html", subject=None, errors={error.field or "__all__": str(error)}
+        )
+        return body, 422
+    await flash_message(
+        _("Your password is changed. Any other browser you were signed in with is signed out."), "success"
+    )
+    return redirect(url_for("auth.password"), 303)

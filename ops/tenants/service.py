@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ops.auth.actor import Actor, RuleViolation
 from ops.auth.models import User
-from ops.auth.service import NAME_MAX_LENGTH, hash_password, normalise_email
+from ops.auth.service import NAME_MAX_LENGTH, check_new_password, hash_password_off_loop, normalise_email
 from ops.db import Database, UnitOfWork
 from ops.events import record
 from ops.i18n import gettext as _
@@ -74,13 +74,12 @@ async def provision_tenant(
         raise RuleViolation(_("Use the two-letter country code, e.g. CH."), field="country")
     if plan not in PLANS:
         raise RuleViolation(_("Choose one of the plans."), field="plan")
-    if len(admin_password) < 10:
-        raise RuleViolation(_("Use a password of at least 10 characters."), field="admin_password")
+    check_new_password(admin_password, field="admin_password")
     try:
         admin_email = normalise_email(admin_email)
     except RuleViolation as error:
         raise RuleViolation(str(error), field="admin_email") from error
-    password_hash = hash_password(admin_password)
+    password_hash = await hash_password_off_loop(admin_password)
     defaults = COUNTRY_DEFAULTS.get(country, COUNTRY_DEFAULTS["US"])
     try:
         return await _insert_tenant(
