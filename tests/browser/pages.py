@@ -94,6 +94,15 @@ class BoardPage:
     def toast(self, kind: str) -> Locator:
         return self.page.locator(f"#toasts .toast-{kind}")
 
+    async def tab_to(self, target: Locator, key: str = "Tab") -> None:
+        """Press `key` until `target` has the focus, as a keyboard user would. The bound only stops a
+        loop that can never get there; how many stops lie before the target is not the point."""
+        for _ in range(150):
+            if await target.evaluate("element => element === document.activeElement"):
+                return
+            await self.page.keyboard.press(key)
+        raise AssertionError(f"{key} never reaches {target}")
+
     async def move_with_menu(self, work_order_id: int, status: str, *, expect_status: int = 200) -> None:
         """Pick the status in the card's move menu and press its Move button."""
         await self.page.select_option(f"#move-{work_order_id}", status)

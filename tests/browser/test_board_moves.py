@@ -36,12 +36,7 @@ async def test_a_card_moves_with_the_keyboard_alone(open_page, shop, live_server
     await board.wait_until_live()
     menu = board.page.locator(f"#move-{work_order.id}")
 
-    for _ in range(40):
-        if await menu.evaluate("element => element === document.activeElement"):
-            break
-        await board.page.keyboard.press("Tab")
-    else:
-        raise AssertionError("Tab never reaches the card's move menu")
+    await board.tab_to(menu)
     await board.page.keyboard.press("ArrowDown")
     await expect(menu).to_have_value("SCHEDULED")
     await board.page.keyboard.press("Tab")

@@ -37,14 +37,6 @@ def card_in(board: BoardPage, stage: str, lead_id: int) -> Locator:
     return board.page.locator(f"#cards-{stage} > #lead-{lead_id}")
 
 
-async def press_until_focused(board: BoardPage, target: Locator, key: str = "Tab") -> None:
-    for _ in range(60):
-        if await target.evaluate("element => element === document.activeElement"):
-            return
-        await board.page.keyboard.press(key)
-    raise AssertionError("the keyboard never reaches the element")
-
-
 async def test_a_keyboard_move_in_one_browser_shows_in_the_other_with_both_counts(open_page, shop):
     rep = await shop.user("sales_rep", locale="en", name="Lea Frei")
     manager = await shop.user("sales_manager", locale="en")
@@ -57,7 +49,7 @@ async def test_a_keyboard_move_in_one_browser_shows_in_the_other_with_both_count
     await watcher.page.evaluate("window.sameDocument = true")
 
     menu = mover.page.locator(f"#move-{lead.id}")
-    await press_until_focused(mover, menu)
+    await mover.tab_to(menu)
     await mover.page.keyboard.press("ArrowDown")
     await expect(menu).to_have_value("CONTACTED")
     await mover.page.keyboard.press("Tab")
@@ -198,7 +190,7 @@ async def test_a_reps_own_board_stays_limited_and_counts_only_the_reps_leads_liv
 
     # "Show all" from the keyboard opens the whole column of the rep's leads, still only the rep's.
     show_all = board.page.locator("#column-NEW a.show-all")
-    await press_until_focused(board, show_all)
+    await board.tab_to(show_all)
     await board.page.keyboard.press("Enter")
     await board.page.wait_for_url("**/sales/board?expand=NEW&owner=mine#column-NEW")
     await board.wait_until_live()
