@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from ops import health
 from ops.api import web as api_web
+from ops.auth import reset_web as password_reset_web
 from ops.auth import tokens_web as api_tokens_web
 from ops.auth import users_web
 from ops.auth import web as auth_web
@@ -359,6 +360,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     _setup_errors(app)
     for blueprint in (
         auth_web.bp,
+        password_reset_web.bp,
         workshop_web.bp,
         jobs_web.bp,
         estimates_web.bp,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,8 +21,9 @@ from ops.db import Database, UnitOfWork, utcnow
 from ops.events import record
 from ops.i18n import SUPPORTED_LOCALES
 from ops.i18n import gettext as _
-from ops.mail.service import queue_welcome_mail
+from ops.mail.service import queue_password_reset_mail, queue_welcome_mail
 from ops.paging import Page
+from ops.public_links import LinkInvalid, SignedLinks
 from ops.tenants.models import PLANS, Tenant
 
 SESSION_LIFETIME = timedelta(days=14)
@@ -415,6 +417,132 @@ async def _password_replaced(
     await uow.session.execute(ended)
     record(uow, "user.password_changed", {"id": user_id}, topics=[f"user:{user_id}"])
     await uow.commit()
+
+
+# --- A forgotten password, by mail -----------------------------------------------------------------
+# The link is signed (the app's secret, a salt of its own) and holds the tenant, the user and a
+# fingerprint of the password hash it was sent for. Any change of the password (by this link, by the
+# user, by an admin) changes the fingerprint, so a link works once and no table keeps track of them.
+
+RESET_LINK_SALT = "pitwall.password-reset"
+RESET_LINK_PATH = "/password-reset"
+RESET_LINK_VALID_FOR = timedelta(hours=1)
+
+
+def password_fingerprint(password_hash: str) -> str:
+    """Enough of the hash's digest to notice it changed; the link shows nothing a guesser could use."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ResetLink:
+    tenant_id: int
+    user_id: int
+    fingerprint: str
+
+
+class ResetLinks:
+    """Issues and reads the signed links of password resets. `base_url` is the site's configured
+    public address, never the request's Host header: a forged Host would send the link, and with it
+    the account, to another site."""
+
+    def __init__(
+        self, secret_key: str, base_url: str = "", max_age: timedelta = RESET_LINK_VALID_FOR
+    ) -> None:
+        self.max_age = max_age
+        self._links = SignedLinks(
+            secret_key, salt=RESET_LINK_SALT, path=RESET_LINK_PATH, max_age=max_age, base_url=base_url
+        )
+
+    def token_for(self, link: ResetLink) -> str:
+        return self._links.token_for({"t": link.tenant_id, "u": link.user_id, "f": link.fingerprint})
+
+    def url_for(self, token: str) -> str:
+        return self._links.url_for(token)
+
+    def read(self, token: str) -> ResetLink:
+        """Raises LinkInvalid (404) or LinkExpired (410)."""
+        data = self._links.read(token)
+        try:
+            return ResetLink(tenant_id=int(data["t"]), user_id=int(data["u"]), fingerprint=str(data["f"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise LinkInvalid() from error
+
+
+class ResetLinkUsed(Exception):
+    """The password changed since the link was sent: it was used, or set another way (410)."""
+
+
+class ResetAccountClosed(Exception):
+    """The user was deactivated, or the dealership suspended, since the link was sent (410)."""
+
+
+async def request_password_reset(db: Database, email: str, *, links: ResetLinks) -> None:
+    """Mail the link to set a new password to an active user of an active dealership. For any other
+    address nothing happens; the caller answers the same either way, so nobody learns who has an
+    account. `email` is normalised (`normalise_email`)."""
+    async with db.system() as session:
+        row = (
+            await session.execute(
+                select(User, Tenant)
+                .join(Tenant, Tenant.id == User.tenant_id)
+                .where(func.lower(User.email) == email.lower())
+            )
+        ).first()
+    if row is None:
+        return
+    user, tenant = row
+    if not user.active or tenant.status != "ACTIVE":
+        return
+    token = links.token_for(ResetLink(user.tenant_id, user.id, password_fingerprint(user.password_hash)))
+    # Whoever asked is not signed in, and may not be the user: the dealership's system asks.
+    async with db.uow(Actor.system(user.tenant_id, "password reset")) as uow:
+        mail = queue_password_reset_mail(uow, user, tenant, url=links.url_for(token), valid_for=links.max_age)
+        await uow.session.flush()
+        record(uow, "user.password_reset_requested", {"id": user.id, "mail_id": mail.id}, topics=[])
+        await uow.commit()
+
+
+async def open_password_reset(db: Database, link: ResetLink) -> tuple[User, Tenant]:
+    """The user a reset link is for, looked up in the link's tenant only; raises when the link no
+    longer counts (LinkInvalid, ResetAccountClosed, ResetLinkUsed)."""
+    async with db.read(link.tenant_id) as session:
+        row = (
+            await session.execute(
+                select(User, Tenant).join(Tenant, Tenant.id == User.tenant_id).where(User.id == link.user_id)
+            )
+        ).first()
+    if row is None:
+        raise LinkInvalid()
+    user, tenant = row
+    if not user.active or tenant.status != "ACTIVE":
+        raise ResetAccountClosed()
+    if not hmac.compare_digest(password_fingerprint(user.password_hash), link.fingerprint):
+        raise ResetLinkUsed()
+    return user, tenant
+
+
+async def reset_password(db: Database, link: ResetLink, *, new: str, repeated: str) -> User:
+    """Set the password a reset link was sent for and sign the user out everywhere.
+
+    Hashed outside the transaction (see `sign_in`); the write is guarded by the very hash whose
+    fingerprint the link carries, so of two submissions of one link exactly one sets its password and
+    the other is ResetLinkUsed."""
+    user, tenant = await open_password_reset(db, link)
+    check_password_pair(new, repeated, field="new_password")
+    new_hash = await hash_password_off_loop(new)
+    # The user acts: the event names them, as when they change their password signed in.
+    async with db.uow(actor_for(user, tenant)) as uow:
+        written = await uow.session.execute(
+            update(User)
+            .where(User.id == user.id, User.password_hash == user.password_hash, User.active.is_(True))
+            .values(password_hash=new_hash)
+            .execution_options(synchronize_session=False)
+        )
+        if written.rowcount == 0:  # type: ignore[attr-defined]
+            raise ResetLinkUsed()
+        await _password_replaced(uow, user.id)
+    return user
 
 
 # The areas a partner token may be scoped to; `<area>:write` implies `<area>:read`.

@@ -169,6 +169,36 @@ def queue_welcome_mail(
 
 
 @dataclass(frozen=True)
+class PasswordReset:
+    """What the mail to a user who forgot their password holds: the link and how long it works."""
+
+    name: str
+    email: str
+    dealership: str
+    url: str
+    valid_hours: int
+
+
+def queue_password_reset_mail(
+    uow: UnitOfWork, user: User, tenant: Tenant, *, url: str, valid_for: timedelta
+) -> OutgoingMail:
+    """Send a user who forgot their password the link to choose a new one, in their language."""
+    locale = i18n.locale_for(user.locale or tenant.locale, tenant.country)
+    language = i18n.language_of(locale)
+    with written_for(locale, tenant.timezone, tenant.currency):
+        reset = PasswordReset(
+            name=user.name,
+            email=user.email,
+            dealership=tenant.name,
+            url=url,
+            valid_hours=max(1, round(valid_for.total_seconds() / 3600)),
+        )
+        subject = _("Choose a new Pitwall password for %(dealership)s", dealership=tenant.name)
+        text, html = render_mail("password_reset", reset=reset, lang=language)
+    return queue_mail(uow, user.email, subject, text, html, language=language)
+
+
+@dataclass(frozen=True)
 class ClaimedMail:
     id: int
     tenant_id: int
