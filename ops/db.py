@@ -8,17 +8,29 @@ sign-in look-ups); a session that is neither refuses to run queries, so no query
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import logging
 import math
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiosqlite
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, MetaData, event, exc, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    bindparam,
+    event,
+    exc,
+    update,
+)
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import (
@@ -31,7 +43,8 @@ from sqlalchemy.orm import (
     with_loader_criteria,
 )
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.dml import Update
 from sqlalchemy.types import TypeDecorator
 
 if TYPE_CHECKING:
@@ -112,6 +125,31 @@ class TenantScopeError(RuntimeError):
     pass
 
 
+# The filter every SELECT, UPDATE and DELETE on a tenant's session gets, on each tenant-owned table it
+# touches (in the ON clause of an outer join). The tenant's id is a bound parameter that
+# _scope_queries_to_tenant fills in from the session, so the filter is one object for all tenants.
+_TENANT_PARAMETER = "scope_tenant_id"
+_Statement = TypeVar("_Statement", bound=Executable)
+_TENANT_FILTER = with_loader_criteria(
+    # The name is written out: SQLAlchemy's lambda analysis would treat a global name as a variable.
+    TenantScoped,
+    lambda cls: cls.tenant_id == bindparam("scope_tenant_id"),
+    include_aliases=True,
+)
+
+
+def tenant_scoped(statement: _Statement) -> _Statement:
+    """`statement` with the tenant filter already on it, for a hot statement built once at import.
+
+    It is the same filter that _scope_queries_to_tenant adds to every other statement per execution.
+    Added once, SQLAlchemy keeps the statement's cache key instead of walking the whole statement
+    again on every execution: half the CPU of the job board's card and column-count reads. The
+    statement still runs only on a tenant's session, which supplies the tenant's id; on a session
+    without one it fails for want of that parameter.
+    """
+    return statement.options(_TENANT_FILTER).execution_options(tenant_filter_added=True)
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _scope_queries_to_tenant(state: ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete):
@@ -124,9 +162,13 @@ def _scope_queries_to_tenant(state: ORMExecuteState) -> None:
         raise TenantScopeError(
             "query on a session opened without a tenant; use Database.read/uow or system()"
         )
-    state.statement = state.statement.options(
-        with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
-    )
+    if not state.execution_options.get("tenant_filter_added"):
+        state.statement = state.statement.options(_TENANT_FILTER)
+    parameters = state.parameters
+    if parameters is None or isinstance(parameters, Mapping):
+        state.parameters = {**(parameters or {}), _TENANT_PARAMETER: tenant_id}
+    else:
+        state.parameters = [{**each, _TENANT_PARAMETER: tenant_id} for each in parameters]
 
 
 @event.listens_for(Session, "before_flush")
@@ -519,6 +561,18 @@ class Database:
             await self.write_engine.dispose()
 
 
+@functools.cache
+def _versioned_update(model: Any, names: tuple[str, ...]) -> Update:
+    """UnitOfWork.update_versioned's statement for one model and set of columns, built once: a card
+    move writes the same columns every time."""
+    return tenant_scoped(
+        update(model)
+        .where(model.id == bindparam("row_id"), model.version == bindparam("loaded_version"))
+        .values({name: bindparam(f"new_{name}") for name in names})
+        .execution_options(synchronize_session=False)
+    )
+
+
 class UnitOfWork:
     """One transaction: the rows a use case changes plus the events it records (the outbox).
 
@@ -564,13 +618,14 @@ class UnitOfWork:
         """
         if any(isinstance(value, ClauseElement) for value in values.values()):
             raise TypeError("update_versioned writes plain values, which the loaded object can take on")
-        model = type(row)
         written = {"version": row.version + 1, **values}
         result = await self.session.execute(
-            update(model)
-            .where(model.id == row.id, model.version == row.version)
-            .values(**written)
-            .execution_options(synchronize_session=False)
+            _versioned_update(row.__class__, tuple(written)),
+            {
+                "row_id": row.id,
+                "loaded_version": row.version,
+                **{f"new_{name}": value for name, value in written.items()},
+            },
         )
         if result.rowcount == 0:  # type: ignore[attr-defined]
             return False

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ops.auth.models import User
 from ops.customers.models import Customer
-from ops.db import TenantScopeError
+from ops.db import TenantScopeError, tenant_scoped
 from ops.events import Event
 from ops.vehicles.models import Vehicle
 from ops.workshop.models import WorkOrder
@@ -50,6 +52,40 @@ async def test_a_tenant_session_sees_only_its_own_rows(runtime, factory):
     async with runtime.db.read(shop_b.id) as session:
         assert await session.get(Vehicle, vehicle_a.id) is None
         assert (await session.get(Vehicle, vehicle_b.id)) is not None
+
+
+async def test_a_statement_scoped_once_serves_each_tenant_only_its_own_rows(runtime, factory):
+    """The hot statements (a card, the column counts) are built and scoped once at import and then
+    run for every dealership in turn: one tenant's id must never stick to the statement."""
+    shop_a = await factory.tenant()
+    shop_b = await factory.tenant()
+    own = await shop_a.work_order(complaint="A's brakes")
+    theirs = await shop_b.work_order(complaint="B's clutch")
+    # The outer join keeps a job without a technician: the filter on the joined table belongs in the
+    # ON clause, where a WHERE would drop the job.
+    statement = tenant_scoped(
+        select(WorkOrder.id, WorkOrder.complaint, User.name)
+        .outerjoin(User, User.id == WorkOrder.technician_id)
+        .where(WorkOrder.id.in_(bindparam("ids", expanding=True)))
+    )
+    for _round in range(2):
+        for shop, seen in ((shop_a, own), (shop_b, theirs)):
+            async with runtime.db.read(shop.id) as session:
+                rows = (await session.execute(statement, {"ids": [own.id, theirs.id]})).all()
+            assert [tuple(row) for row in rows] == [(seen.id, seen.complaint, None)]
+
+
+async def test_a_statement_scoped_once_refuses_a_session_without_a_tenant(runtime, factory):
+    """Run where no tenant is known, it must fail rather than match no tenant or every tenant."""
+    shop = await factory.tenant()
+    await shop.work_order()
+    statement = tenant_scoped(select(WorkOrder.id))
+    async with runtime.db.system() as session:
+        with pytest.raises(StatementError, match="scope_tenant_id"):
+            await session.execute(statement)
+    async with AsyncSession(runtime.db.engine) as session:
+        with pytest.raises(TenantScopeError):
+            await session.execute(statement)
 
 
 async def test_a_row_added_in_a_tenant_session_is_stamped_with_that_tenant(runtime, factory):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import secrets
@@ -12,7 +13,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ops.auth.actor import ROLES, Actor, NotFound, RuleViolation
@@ -147,15 +148,21 @@ def actor_for(user: User, tenant: Tenant) -> Actor:
     )
 
 
+@functools.cache
+def _session_user_query() -> Select[User, Tenant]:
+    # Every signed-in request runs this first: built once, so SQLAlchemy keeps its cache key.
+    return (
+        select(User, Tenant)
+        .join(UserSession, UserSession.user_id == User.id)
+        .join(Tenant, Tenant.id == User.tenant_id)
+        .where(UserSession.id == bindparam("token_hash"), UserSession.expires_at > bindparam("now"))
+    )
+
+
 async def actor_for_session(db: Database, token: str) -> tuple[Actor, Tenant] | None:
     async with db.system() as session:
         row = (
-            await session.execute(
-                select(User, Tenant)
-                .join(UserSession, UserSession.user_id == User.id)
-                .join(Tenant, Tenant.id == User.tenant_id)
-                .where(UserSession.id == _token_hash(token), UserSession.expires_at > utcnow())
-            )
+            await session.execute(_session_user_query(), {"token_hash": _token_hash(token), "now": utcnow()})
         ).first()
     if row is None:
         return None

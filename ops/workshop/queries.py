@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from ops.auth.models import User
 from ops.customers.models import Customer
-from ops.db import utcnow
+from ops.db import tenant_scoped, utcnow
 from ops.vehicles.models import Vehicle
 from ops.workshop.models import Bay, WorkOrder, WorkOrderCategory, format_work_order_number
 from ops.workshop.service import OPEN_STATUSES, TRANSITIONS
@@ -242,8 +242,14 @@ async def board_columns(
     return columns
 
 
+@functools.cache
+def _cards_by_id_query() -> Select[*tuple[Any, ...]]:
+    # The live updates' and the move answer's read: built and tenant-scoped once (ops/db.py).
+    return tenant_scoped(_card_query().where(WorkOrder.id.in_(bindparam("ids", expanding=True))))
+
+
 async def cards_by_id(session: AsyncSession, ids: list[int]) -> dict[int, Card]:
-    rows = await session.execute(_card_query().where(WorkOrder.id.in_(ids)))
+    rows = await session.execute(_cards_by_id_query(), {"ids": ids})
     now = utcnow()
     return {card.id: card for card in (_to_card(tuple(row), now) for row in rows)}
 
@@ -257,12 +263,17 @@ async def work_order_exists(session: AsyncSession, work_order_id: int) -> bool:
     return found is not None
 
 
-async def column_counts(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(
+@functools.cache
+def _column_counts_query() -> Select[str, int]:
+    return tenant_scoped(
         select(WorkOrder.status, func.count())
         .where(WorkOrder.status.in_(OPEN_STATUSES))
         .group_by(WorkOrder.status)
     )
+
+
+async def column_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(_column_counts_query())
     counts = dict.fromkeys(OPEN_STATUSES, 0)
     counts.update({str(status): int(count) for status, count in rows})
     return counts

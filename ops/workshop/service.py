@@ -13,19 +13,20 @@ every move:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Select, bindparam, case, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ops.auth.actor import Conflict, NotFound, RuleViolation
 from ops.auth.models import User
 from ops.customers.models import Customer
-from ops.db import UnitOfWork, utcnow
+from ops.db import UnitOfWork, tenant_scoped, utcnow
 from ops.events import record
 from ops.i18n import format_datetime, language_of, locale_for
 from ops.i18n import gettext as _
@@ -177,6 +178,12 @@ async def create_work_order(uow: UnitOfWork, data: NewWorkOrder) -> WorkOrder:
     return work_order
 
 
+@functools.cache
+def _work_order_by_id() -> Select[WorkOrder]:
+    # Every change of a card starts here: built and tenant-scoped once (ops/db.py).
+    return tenant_scoped(select(WorkOrder).where(WorkOrder.id == bindparam("work_order_id")))
+
+
 async def load_for_change(
     uow: UnitOfWork, work_order_id: int, permission: str, expected_version: int | None
 ) -> WorkOrder:
@@ -185,7 +192,7 @@ async def load_for_change(
     Another tenant's id is NotFound for every role (looked up before the permission check, so it is
     never a 403); a missing version is refused, a stale one is a Conflict, never an overwrite.
     """
-    work_order = await uow.session.scalar(select(WorkOrder).where(WorkOrder.id == work_order_id))
+    work_order = await uow.session.scalar(_work_order_by_id(), {"work_order_id": work_order_id})
     if work_order is None:
         raise NotFound(work_order_id)
     uow.actor.require(permission)
