@@ -58,7 +58,12 @@ class WorkOrderCategory(TenantScoped, Base):
 
 class WorkOrder(TenantScoped, Base):
     __tablename__ = "work_orders"
-    __table_args__ = (UniqueConstraint("tenant_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number"),
+        # The job board's column counts read only this index (one dealership's open jobs by status),
+        # and its columns their newest jobs in this order (migration 0011).
+        Index("ix_work_orders_board", "tenant_id", "status", "status_changed_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     number: Mapped[int] = mapped_column(Integer)
