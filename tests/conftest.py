@@ -14,9 +14,10 @@ import asyncio
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
@@ -30,6 +31,9 @@ from ops.config import Settings, normalise_database_url
 from ops.migrate import upgrade_to_head
 from ops.runtime import Runtime
 from tests.factories import TenantFactory
+
+if TYPE_CHECKING:
+    from tests.mail.smtp import SmtpServer
 
 ADMIN_DATABASE_URL = normalise_database_url(
     os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
@@ -230,3 +234,16 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+# A real SMTP server (aiosmtpd) on 127.0.0.1 for the tests that follow a mail to its inbox.
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    from tests.mail.smtp import SmtpServer  # it imports free_port from here
+
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -8,7 +8,7 @@ import asyncio
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -79,16 +79,6 @@ def english_messages():  # type: ignore[no-untyped-def]
     token = current_locale.set("en")
     yield
     current_locale.reset(token)
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def _ask_for_link(client, email: str, address: str = "192.0.2.10", **headers: str):  # type: ignore[no-untyped-def]
