@@ -449,11 +449,24 @@ def _in_loop_connector(url: str, *, writes: bool) -> Callable[[], Awaitable[aios
     return connect
 
 
+# Connections a process keeps for reads (and, on PostgreSQL, writes), and how many more it may open
+# for a burst.
+READ_POOL_SIZE = 10
+READ_POOL_OVERFLOW = 10
+
+
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     # SQLite lets one writer in at a time. Writers of this process queue for the one write connection
     # in the pool, woken in turn the moment it is free, instead of in SQLite's busy handler, which
     # sleeps between tries. Other processes still use the handler.
-    pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 30} if immediate else {}
+    # Readers keep as many connections as PostgreSQL's pool: past the default five, every extra
+    # concurrent reader (a burst of requests behind a long fan-out) opened a file and started a thread
+    # of its own, and closed both when it was done (about six a second at 1000 watchers, 50 moves/s).
+    pool = (
+        {"pool_size": 1, "max_overflow": 0, "pool_timeout": 30}
+        if immediate
+        else {"pool_size": READ_POOL_SIZE, "max_overflow": READ_POOL_OVERFLOW}
+    )
     engine = create_async_engine(url, async_creator=_in_loop_connector(url, writes=immediate), **pool)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -529,7 +542,10 @@ class Database:
             # liveness ping inside one (three round trips instead of one). Writers get a transaction
             # from the same pool; the isolation level is set on checkout, without a round trip.
             self.engine = create_async_engine(
-                url, pool_size=10, max_overflow=10, isolation_level="AUTOCOMMIT"
+                url,
+                pool_size=READ_POOL_SIZE,
+                max_overflow=READ_POOL_OVERFLOW,
+                isolation_level="AUTOCOMMIT",
             )
             _ping_connections_that_sat_idle(self.engine)
             self.write_engine = self.engine.execution_options(isolation_level="READ COMMITTED")

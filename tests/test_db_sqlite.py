@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import exc, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ops.db import CHECKPOINT_EVERY_COMMITS, IN_LOOP_SECONDS, Database
@@ -264,3 +264,24 @@ async def test_the_wal_goes_back_into_the_database_file_every_so_many_commits(db
         await asyncio.wait_for(driver._checkpointing, 10)
 
     assert _rows_in_database_file(db) == written
+
+
+async def test_a_burst_of_readers_reuses_its_connections(db):
+    """Each new read connection is a file opened and a thread started: a busy server opened and closed
+    a few a second when more readers than the pool kept overlapped (bench/README.md)."""
+    opened = 0
+
+    def count(*_args: object) -> None:
+        nonlocal opened
+        opened += 1
+
+    event.listen(db.engine.sync_engine, "connect", count)
+
+    async def read_while_others_do() -> None:
+        async with db.system() as session:
+            await session.execute(text("SELECT count(*) FROM plates"))
+            await asyncio.sleep(0.001)
+
+    for _ in range(10):
+        await asyncio.gather(*(read_while_others_do() for _ in range(8)))
+    assert opened == 8
