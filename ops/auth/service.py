@@ -375,18 +375,13 @@ async def change_own_password(
         raise RuleViolation(_("Choose a password other than the current one."), field="new_password")
     new_hash = await hash_password_off_loop(new)
     async with db.uow(actor) as uow:
-        written = await uow.session.execute(
-            update(User)
-            .where(User.id == actor.user_id, User.password_hash == password_hash)
-            .values(password_hash=new_hash)
-            .execution_options(synchronize_session=False)
-        )
-        if written.rowcount == 0:  # type: ignore[attr-defined]
+        if not await _replace_password_if_unchanged(
+            uow, actor.user_id, password_hash, new_hash, keep_session=session_token
+        ):
             raise RuleViolation(
                 _("Your password was changed in the meantime. Sign in again with the new one."),
                 field="current_password",
             )
-        await _password_replaced(uow, actor.user_id, keep_session=session_token)
 
 
 async def tenant_user(db: Database, actor: Actor, user_id: int) -> User:
@@ -406,6 +401,24 @@ async def set_password(uow: UnitOfWork, user_id: int, new_hash: str) -> User:
     user.password_hash = new_hash
     await _password_replaced(uow, user.id)
     return user
+
+
+async def _replace_password_if_unchanged(
+    uow: UnitOfWork, user_id: int, checked_hash: str, new_hash: str, *, keep_session: str | None = None
+) -> bool:
+    """Store `new_hash` only while the active user's password is still the one checked, and sign them
+    out everywhere else; False, with nothing written, when it changed in between: of two changes at
+    once, the second must not silently undo the first."""
+    written = await uow.session.execute(
+        update(User)
+        .where(User.id == user_id, User.password_hash == checked_hash, User.active.is_(True))
+        .values(password_hash=new_hash)
+        .execution_options(synchronize_session=False)
+    )
+    if written.rowcount == 0:  # type: ignore[attr-defined]
+        return False
+    await _password_replaced(uow, user_id, keep_session=keep_session)
+    return True
 
 
 def check_password_pair(new: str, repeated: str, *, field: str) -> None:
@@ -540,15 +553,8 @@ async def reset_password(db: Database, link: ResetLink, *, new: str, repeated: s
     new_hash = await hash_password_off_loop(new)
     # The user acts: the event names them, as when they change their password signed in.
     async with db.uow(actor_for(user, tenant)) as uow:
-        written = await uow.session.execute(
-            update(User)
-            .where(User.id == user.id, User.password_hash == user.password_hash, User.active.is_(True))
-            .values(password_hash=new_hash)
-            .execution_options(synchronize_session=False)
-        )
-        if written.rowcount == 0:  # type: ignore[attr-defined]
+        if not await _replace_password_if_unchanged(uow, user.id, user.password_hash, new_hash):
             raise ResetLinkUsed()
-        await _password_replaced(uow, user.id)
     return user
 
 

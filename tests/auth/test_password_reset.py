@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from quart import Quart
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from integrations.mail.smtp import SmtpMailer
 from ops.app import create_app
@@ -82,13 +82,16 @@ def english_messages():  # type: ignore[no-untyped-def]
 
 
 async def _ask_for_link(client, email: str, address: str = "192.0.2.10", **headers: str):  # type: ignore[no-untyped-def]
-    """Open the form and send it, from a browser at `address`."""
+    """Open the form and send it, from a browser at `address`, and wait for what it set going."""
     scope = {"client": (address, 50000)}
     page = await client.get("/password-reset", scope_base=scope)
     csrf = csrf_from(await page.get_data(as_text=True))
-    return await client.post(
+    answer = await client.post(
         "/password-reset", form={"email": email, "csrf_token": csrf}, scope_base=scope, headers=headers
     )
+    # The address is looked up and mailed after the answer.
+    await asyncio.gather(*client.app.background_tasks)
+    return answer
 
 
 async def _reset_mails(db, email: str) -> list[OutgoingMail]:  # type: ignore[no-untyped-def]
@@ -232,6 +235,39 @@ async def test_an_unknown_address_gets_the_same_answer_and_no_mail(factory, app,
     assert known_answer.status_code == unknown_answer.status_code == 303
     assert known_answer.headers["Location"] == unknown_answer.headers["Location"]
     assert await known_answer.get_data() == await unknown_answer.get_data()
+    assert len(await _reset_mails(runtime.db, rep.email)) == 1
+    assert await _reset_mails(runtime.db, unknown) == []
+
+
+@asynccontextmanager
+async def _mail_writes_held(db) -> AsyncIterator[None]:  # type: ignore[no-untyped-def]
+    """Keep every new mail waiting until the block ends, as a busy database would."""
+    async with db.write_engine.connect() as connection:
+        if db.is_sqlite:
+            # This process's one write connection, in a write transaction: other writers queue for it.
+            await connection.execute(text("SELECT 1"))
+        else:
+            await connection.execute(text("LOCK TABLE outgoing_mail IN EXCLUSIVE MODE"))
+        yield
+        await connection.rollback()
+
+
+async def test_the_answer_comes_before_the_look_up_for_every_address(factory, app, runtime):
+    """Answering an unknown address without the look-up's write and mail would answer it sooner, and
+    timing would then tell accounts apart: the answer waits for neither, for any address."""
+    shop = await factory.tenant(country="US")
+    rep = await shop.user("sales_rep", locale="en")
+    unknown = f"nobody-{secrets.token_hex(3)}@{shop.tenant.slug}.test"
+    client = app.test_client()
+    csrf = csrf_from(await (await client.get("/password-reset")).get_data(as_text=True))
+
+    async with _mail_writes_held(runtime.db):
+        for email in (rep.email, unknown):
+            posted = client.post("/password-reset", form={"email": email, "csrf_token": csrf})
+            answer = await asyncio.wait_for(posted, 10)
+            assert answer.status_code == 303
+    await asyncio.gather(*app.background_tasks)
+
     assert len(await _reset_mails(runtime.db, rep.email)) == 1
     assert await _reset_mails(runtime.db, unknown) == []
 
