@@ -362,12 +362,15 @@ async def change_own_password(
     Checked and hashed outside the transaction (see `sign_in`); the write is guarded by the hash that
     was checked, so of two changes at once the second is refused instead of silently losing the first.
     """
+    user_id = actor.user_id
+    if user_id is None:  # a system actor has no password
+        raise NotFound(user_id)
     async with db.read(actor.tenant_id) as session:
         password_hash = await session.scalar(
-            select(User.password_hash).where(User.id == actor.user_id, User.active.is_(True))
+            select(User.password_hash).where(User.id == user_id, User.active.is_(True))
         )
     if password_hash is None:
-        raise NotFound(actor.user_id)
+        raise NotFound(user_id)
     if not await verify_password_off_loop(password_hash, current):
         raise RuleViolation(_("Your current password is not correct."), field="current_password")
     check_password_pair(new, repeated, field="new_password")
@@ -376,7 +379,7 @@ async def change_own_password(
     new_hash = await hash_password_off_loop(new)
     async with db.uow(actor) as uow:
         if not await _replace_password_if_unchanged(
-            uow, actor.user_id, password_hash, new_hash, keep_session=session_token
+            uow, user_id, password_hash, new_hash, keep_session=session_token
         ):
             raise RuleViolation(
                 _("Your password was changed in the meantime. Sign in again with the new one."),
