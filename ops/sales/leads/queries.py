@@ -30,6 +30,7 @@ from sqlalchemy.orm import aliased
 from ops.auth.models import User
 from ops.customers.models import Customer
 from ops.customers.service import format_phone
+from ops.db import tenant_scoped
 from ops.sales.leads.service import (
     BOARD_STAGES,
     CLOSED_STAGES,
@@ -241,19 +242,24 @@ class BoardFilter:
         return conditions
 
 
-def _on_board(now: datetime) -> ColumnElement[bool]:
-    """Open leads, and leads closed in the last 30 days."""
+# The closed leads' cut-off, 30 days back (`closed_since(now)`): a parameter, so that the board's
+# statements are built and tenant-scoped once (ops/db.py `tenant_scoped`).
+_CLOSED_SINCE = bindparam("closed_since", type_=Lead.closed_at.type)
+_NEWEST_FIRST = (Lead.stage_changed_at.desc(), Lead.id.desc())
+
+
+def _on_board() -> ColumnElement[bool]:
+    """Open leads, and leads closed since `closed_since`."""
     return or_(
         Lead.stage.in_(OPEN_STAGES),
-        and_(Lead.stage.in_(CLOSED_STAGES), Lead.closed_at >= closed_since(now)),
+        and_(Lead.stage.in_(CLOSED_STAGES), Lead.closed_at >= _CLOSED_SINCE),
     )
 
 
 def _in_column(stage: str) -> list[ColumnElement[bool]]:
-    """The leads of one column: `_on_board` for one stage, with the closed leads' cut-off as the
-    parameter `closed_since`."""
+    """The leads of one column: `_on_board` for one stage."""
     if stage in CLOSED_STAGES:
-        return [Lead.stage == stage, Lead.closed_at >= bindparam("closed_since", type_=Lead.closed_at.type)]
+        return [Lead.stage == stage, Lead.closed_at >= _CLOSED_SINCE]
     return [Lead.stage == stage]
 
 
@@ -263,20 +269,39 @@ def _columns_query(board_filter: BoardFilter, expand: str | None) -> CompoundSel
     one branch per column reading its newest leads in order from ix_leads_board (migration 0010) and
     stopping at the limit; an empty column has no row and counts 0. Built once per filter and expanded
     column, like `_card_query()`: building this statement cost more than running it."""
-    order = (Lead.stage_changed_at.desc(), Lead.id.desc())
     branches = []
     for stage in BOARD_STAGES:
         in_column = (*_in_column(stage), *board_filter.conditions())
         newest = (
             select(Lead.id, Lead.stage)
             .where(*in_column)
-            .order_by(*order)
+            .order_by(*_NEWEST_FIRST)
             .limit(None if stage == expand else COLUMN_LIMIT)
             .subquery()
         )
         total = select(func.count()).select_from(Lead).where(*in_column).scalar_subquery()
         branches.append(select(newest.c.id, newest.c.stage, total))
-    return union_all(*branches)
+    return tenant_scoped(union_all(*branches))
+
+
+@functools.cache
+def _board_cards_query() -> Select[*tuple[Any, ...]]:
+    return tenant_scoped(
+        _card_query().where(Lead.id.in_(bindparam("ids", expanding=True))).order_by(*_NEWEST_FIRST)
+    )
+
+
+@functools.cache
+def _cards_by_id_query() -> Select[*tuple[Any, ...]]:
+    # The live updates' and the move answer's read.
+    return tenant_scoped(_card_query().where(Lead.id.in_(bindparam("ids", expanding=True)), _on_board()))
+
+
+@functools.lru_cache(maxsize=256)
+def _column_counts_query(board_filter: BoardFilter) -> Select[str, int]:
+    return tenant_scoped(
+        select(Lead.stage, func.count()).where(_on_board(), *board_filter.conditions()).group_by(Lead.stage)
+    )
 
 
 @dataclass(frozen=True)
@@ -300,20 +325,14 @@ async def board(
     # window function read and sorted them all: 3 ms of SQLite for 1,100 leads, against 0.1 ms), then
     # their cards by primary key: the cards' six tables in each of eight branches made the statement
     # and its tenant scoping cost more than the reading.
+    since = closed_since(now)
     shown = (
-        await session.execute(
-            _columns_query(board_filter or BoardFilter(), expand), {"closed_since": closed_since(now)}
-        )
+        await session.execute(_columns_query(board_filter or BoardFilter(), expand), {"closed_since": since})
     ).all()
     counts = dict.fromkeys(BOARD_STAGES, 0)
     counts.update({stage: total for _id, stage, total in shown})
     ids = [id_ for id_, _stage, _total in shown]
-    newest_first = (Lead.stage_changed_at.desc(), Lead.id.desc())
-    rows = (
-        (await session.execute(_card_query().where(Lead.id.in_(ids)).order_by(*newest_first))).all()
-        if ids
-        else []
-    )
+    rows = (await session.execute(_board_cards_query(), {"ids": ids})).all() if ids else []
     columns: dict[str, list[Card]] = {stage: [] for stage in BOARD_STAGES}
     for card in await _cards(session, rows, now, weights):
         columns[card.stage].append(card)
@@ -323,8 +342,9 @@ async def board(
 async def column_counts(
     session: AsyncSession, now: datetime, board_filter: BoardFilter | None = None
 ) -> dict[str, int]:
-    conditions = [_on_board(now), *(board_filter.conditions() if board_filter else [])]
-    rows = await session.execute(select(Lead.stage, func.count()).where(*conditions).group_by(Lead.stage))
+    rows = await session.execute(
+        _column_counts_query(board_filter or BoardFilter()), {"closed_since": closed_since(now)}
+    )
     counts = dict.fromkeys(BOARD_STAGES, 0)
     counts.update({str(stage): int(count) for stage, count in rows})
     return counts
@@ -332,7 +352,9 @@ async def column_counts(
 
 async def cards_by_id(session: AsyncSession, ids: list[int], now: datetime) -> dict[int, Card]:
     """The cards of these leads as the board shows them; a lead off the board (closed long ago) is absent."""
-    rows = (await session.execute(_card_query().where(Lead.id.in_(ids), _on_board(now)))).all()
+    rows = (
+        await session.execute(_cards_by_id_query(), {"ids": ids, "closed_since": closed_since(now)})
+    ).all()
     return {card.id: card for card in await _cards(session, rows, now)}
 
 

@@ -6,6 +6,7 @@ import re
 from datetime import date, timedelta
 
 from ops.db import utcnow
+from ops.sales.leads import queries
 from ops.sales.leads.queries import COLUMN_LIMIT
 from tests.sales.leads.helpers import (
     BOARD,
@@ -320,3 +321,33 @@ async def test_a_plain_move_redirects_back_to_the_board_with_its_filter(client, 
 
     assert response.status_code == 303 and response.headers["Location"] == "/sales/board?owner=mine"
     assert (await stored_lead(shop.db, shop.id, lead.id)).stage == "CONTACTED"
+
+
+async def test_the_boards_statements_built_once_serve_each_dealership_its_own_leads(runtime, factory):
+    """The board's, the move answer's and the live updates' reads are built and tenant-scoped once and
+    run for every dealership in turn, with the closed leads' cut-off as a parameter: neither a tenant's
+    id nor a day's cut-off may stick to them."""
+    shops = [await factory.tenant(), await factory.tenant()]
+    leads = {}
+    for shop in shops:
+        rep = await shop.user("sales_rep", locale="en")
+        open_lead = await new_lead(shop, rep)
+        won = await new_lead(shop, rep, stage="QUOTE")
+        await set_lead(shop, won.id, stage="WON", closed_at=utcnow() - timedelta(days=3))
+        leads[shop.id] = (open_lead.id, won.id)
+    every_id = [id_ for pair in leads.values() for id_ in pair]
+
+    # 28 days on, the lead won 3 days ago was won 31 days before: off the board.
+    for now in (utcnow(), utcnow() + timedelta(days=28), utcnow()):
+        for shop in shops:
+            async with runtime.db.read(shop.id) as session:
+                cards = await queries.cards_by_id(session, every_id, now)
+                counts = await queries.column_counts(session, now)
+                shown = await queries.board(session, now)
+            open_id, won_id = leads[shop.id]
+            won_on_board = now < utcnow() + timedelta(days=1)
+            assert sorted(cards) == sorted([open_id, won_id] if won_on_board else [open_id])
+            assert counts["NEW"] == 1 and counts["WON"] == int(won_on_board)
+            assert shown.counts == counts
+            assert [card.id for card in shown.columns["NEW"]] == [open_id]
+            assert [card.id for card in shown.columns["WON"]] == ([won_id] if won_on_board else [])
