@@ -930,6 +930,17 @@ NEXT_ACTIONS = (
     "Eintauschfahrzeug bewerten",
     "Termin im Showroom vereinbaren",
 )
+# What a customer said about the car they want, as a rep notes it; empty for some leads.
+INTEREST_NOTES = (
+    "Familienauto, Anhängerkupplung nötig",
+    "",
+    "Leasing über 48 Monate gewünscht",
+    "Farbe Weiss oder Grau, Winterräder dazu",
+    "",
+    "Ersatz für den Firmenwagen, Lieferung bis Ende Quartal",
+    "Vergleicht mit einem Angebot der Konkurrenz",
+    "Pendelt täglich nach Zürich, Reichweite wichtig",
+)
 MODEL_YEAR_CODES = {2023: "P", 2024: "R", 2025: "S"}
 
 
@@ -1054,7 +1065,7 @@ async def _seed_showroom(db: Database, tenant: Tenant, users: dict[str, Actor], 
                 customer_id=customer.id,
                 interest_trim_id=trim.id,
                 interest_unit_id=unit.id if unit is not None else None,
-                interest_note=f"{trim.make} {trim.model}",
+                interest_note=INTEREST_NOTES[index % len(INTEREST_NOTES)],
                 source=source,
                 owner_id=owner,
                 stage=stage,
