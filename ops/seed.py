@@ -463,6 +463,8 @@ async def seed_demo(db: Database) -> tuple[Tenant, bool]:
         db, tenant, manager, rng, vehicle_ids[OPEN_JOBS:], category_ids, technicians, bay_ids, parts
     )
     now = utcnow()
+    zone = ZoneInfo(tenant.timezone)
+    today = now.astimezone(zone).date()
     statuses = [OPEN_STATUSES[i % len(OPEN_STATUSES)] for i in range(28)] + ["CLOSED", "CLOSED"]
     open_orders: list[tuple[int, str, int | None]] = []
     for index, status in enumerate(statuses):
@@ -476,7 +478,7 @@ async def seed_demo(db: Database) -> tuple[Tenant, bool]:
                     priority=rng.choice(("LOW", "NORMAL", "NORMAL", "NORMAL", "HIGH", "URGENT")),
                     category_id=rng.choice(category_ids),
                     technician_id=technician_id,
-                    promised_at=now + timedelta(hours=rng.randint(-6, 72)),
+                    promised_at=_promised(rng, today, zone),
                 ),
             )
         await _add_lines(db, advisor, work_order.id, OPERATIONS[index % len(OPERATIONS)], parts)
@@ -490,6 +492,18 @@ async def seed_demo(db: Database) -> tuple[Tenant, bool]:
     await _seed_showroom(db, tenant, users, rng)
     await _seed_fleet(db, tenant, users["workshop_manager"], rng)
     return tenant, True
+
+
+# When a service advisor promises a car back: before lunch or by closing time.
+PROMISE_TIMES = (time(11, 0), time(12, 0), time(16, 30), time(17, 0), time(17, 30), time(18, 0))
+
+
+def _promised(rng: random.Random, today: date, zone: ZoneInfo) -> datetime:
+    """A promise on a working day from yesterday (some jobs are overdue) to three days on."""
+    day = today + timedelta(days=rng.randint(-1, 3))
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime.combine(day, rng.choice(PROMISE_TIMES), zone).astimezone(UTC)
 
 
 async def _seed_bays_profiles_and_parts(
