@@ -343,16 +343,18 @@
   }
   setInterval(tick, 1000);
 
-  // The note's text and photo survive live re-renders (hx-preserve), so they are cleared here, by id,
-  // once the server has saved the note (before the swap: afterwards the form is no longer in the page).
+  // Fields and results that survive re-renders (hx-preserve: a technician's note, the work order's
+  // part search) are cleared here, by id, once the server has taken the form (before the swap:
+  // afterwards the form is no longer in the page).
   document.addEventListener("htmx:beforeSwap", function (event) {
     var form = event.detail.requestConfig.elt, status = event.detail.xhr.status;
     if (status < 200 || status > 299 || !form.dataset || !form.dataset.clearOnSuccess) return;
     form.dataset.clearOnSuccess.split(" ").forEach(function (id) {
       var field = document.getElementById(id);
-      if (field) field.value = "";
+      if (!field) return;
+      if ("value" in field) field.value = "";
+      else field.replaceChildren();
     });
-  });
 
   // "My jobs" re-reads itself on live updates. The person's own action comes first: a re-read
   // waits while an action is on its way (the action's answer is the fresh list anyway), and an

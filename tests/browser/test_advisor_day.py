@@ -89,6 +89,9 @@ async def test_an_advisor_takes_a_car_from_check_in_to_invoice(
     await page.get_by_label("Quantity", exact=True).fill("2")
     await page.get_by_role("button", name="Add part").click()
     await expect(lines).to_contain_text("2 reserved")
+    # The search kept through the labour line's answer is cleared once the part is added.
+    await expect(page.get_by_label("Find a part by SKU or name")).to_have_value("")
+    await expect(page.locator("#part-results input")).to_have_count(0)
     await expect(page.locator("#order-totals")).to_contain_text("CHF 364.84")  # + 90.00 + 7.29 VAT
 
     # Through the workshop to READY: completion creates the invoice.
