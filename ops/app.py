@@ -26,6 +26,7 @@ from ops.auth import tokens_web as api_tokens_web
 from ops.auth import users_web
 from ops.auth import web as auth_web
 from ops.auth.actor import NotFound, PermissionDenied, role_label
+from ops.auth.live import UsersLive, guard_users_topic
 from ops.auth.service import SESSION_LIFETIME
 from ops.config import Settings, load_settings
 from ops.customers import web as customers_web
@@ -314,6 +315,7 @@ def create_app(settings: Settings | None = None) -> Quart:
             "stock": StockLive(),
             "sales": SalesBoardLive(db, app.jinja_env),
             "user": UserNoticeLive(app.jinja_env),
+            "users": UsersLive(),
             "kpi": KpiLive(),
             "approvals": ApprovalsLive(),
             "quote": QuoteLive(),
@@ -345,6 +347,7 @@ def create_app(settings: Settings | None = None) -> Quart:
             "stock": guard_stock_topic,
             "sales": guard_sales_topic,
             "user": guard_user_topic,
+            "users": guard_users_topic,
             "kpi": guard_kpi_topic,
             "approvals": guard_approvals_topic,
             "quote": quote_topic_guard(db),

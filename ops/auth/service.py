@@ -17,6 +17,7 @@ from sqlalchemy import Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ops.auth.actor import ROLES, Actor, NotFound, RuleViolation
+from ops.auth.live import USERS_TOPIC
 from ops.auth.models import ApiToken, User, UserSession
 from ops.db import Database, UnitOfWork, utcnow
 from ops.events import record
@@ -217,7 +218,12 @@ async def create_user(
         await session.flush()
     except IntegrityError as error:
         raise taken from error
-    record(uow, "user.created", {"id": user.id, "email": email, "role": role}, topics=[f"user:{user.id}"])
+    record(
+        uow,
+        "user.created",
+        {"id": user.id, "email": email, "role": role},
+        topics=[f"user:{user.id}", USERS_TOPIC],
+    )
     queue_welcome_mail(uow, user, tenant, sign_in_url=sign_in_url)
     await uow.commit()
     return user
@@ -318,7 +324,7 @@ def _record_user_changed(uow: UnitOfWork, user: User) -> None:
         uow,
         "user.changed",
         {"id": user.id, "email": user.email, "role": user.role, "active": user.active},
-        topics=[f"user:{user.id}"],
+        topics=[f"user:{user.id}", USERS_TOPIC],
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from quart import Blueprint, redirect, request, url_for
 
 from ops.auth.actor import ROLES, RuleViolation, role_label
+from ops.auth.live import USERS_TOPIC
 from ops.auth.models import User
 from ops.auth.service import (
     change_role,
@@ -24,19 +25,31 @@ from ops.db import UnitOfWork
 from ops.i18n import gettext as _
 from ops.list_filters import page_number
 from ops.mail.service import sign_in_url
-from ops.pages import flash_message, render_page
+from ops.pages import flash_message, is_htmx, render_fragment, render_page
 from ops.runtime import runtime
 
 bp = Blueprint("users", __name__, url_prefix="/settings/users")
 
 
+USERS_TEMPLATE = "auth/users.html"
+
+
+async def _context() -> dict[str, Any]:
+    # Taken before the list is read: an update committed in between is sent again, never missed.
+    live_id = runtime().hub.current_id()
+    directory = await user_directory(runtime().db, current_actor(), page=page_number())
+    return {
+        "directory": directory,
+        "roles": [(role, role_label(role)) for role in ROLES],
+        "live_id": live_id,
+        "live_topics": [USERS_TOPIC],
+    }
+
+
 async def _page(*, form: dict[str, str] | None = None, errors: dict[str, str] | None = None) -> str:
-    actor = current_actor()
-    directory = await user_directory(runtime().db, actor, page=page_number())
     return await render_page(
-        "auth/users.html",
-        directory=directory,
-        roles=[(role, role_label(role)) for role in ROLES],
+        USERS_TEMPLATE,
+        **await _context(),
         # The staff pages have an English and a German catalog; each language named in itself.
         languages=[("", _("The dealership's language")), ("en", "English"), ("de", "Deutsch")],
         form=form or {"role": "viewer"},
@@ -48,6 +61,9 @@ async def _page(*, form: dict[str, str] | None = None, errors: dict[str, str] | 
 @login_required
 async def index() -> Any:
     current_actor().require("user.manage")
+    if is_htmx():
+        # The list's live re-fetch, after another administrator added or changed a user.
+        return await render_fragment(USERS_TEMPLATE, "user_list", **await _context())
     return await _page()
 
 

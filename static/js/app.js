@@ -307,6 +307,37 @@
     if (event.target.closest && event.target.closest("[data-print]")) window.print();
   });
 
+  // Settings > Users re-reads its list when another administrator changes a user. Replacing the list
+  // under someone who is choosing a role, or has the keyboard focus on a row, would undo their choice
+  // or throw their focus to the top of the page: the re-read waits until they are done (their own
+  // save reloads the page anyway).
+  var usersReadHeld = false;
+  function editingUsers(list) {
+    if (list.contains(document.activeElement)) return true;
+    return Array.prototype.some.call(list.querySelectorAll("select"), function (menu) {
+      var chosen = menu.options[menu.selectedIndex];
+      return chosen && !chosen.defaultSelected;
+    });
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var list = event.detail.elt;
+    if (list.id !== "users-live" || !editingUsers(list)) return;
+    event.preventDefault();
+    usersReadHeld = true;
+  });
+  function readUsersWhenDone() {
+    var list = document.getElementById("users-live");
+    if (!usersReadHeld || !list) return;
+    // After the focus has moved on: at "focusout" it has not arrived anywhere yet.
+    setTimeout(function () {
+      if (!usersReadHeld || editingUsers(list)) return;
+      usersReadHeld = false;
+      htmx.trigger(list, "sse:update");
+    }, 0);
+  }
+  document.addEventListener("focusout", readUsersWhenDone);
+  document.addEventListener("change", readUsersWhenDone);
+
   // KPI panel: a live re-read replaces the panel; a "how it is computed" section someone opened
   // stays open instead of snapping shut under their eyes.
   var openDetails = [];
@@ -355,6 +386,7 @@
       if ("value" in field) field.value = "";
       else field.replaceChildren();
     });
+  });
 
   // "My jobs" re-reads itself on live updates. The person's own action comes first: a re-read
   // waits while an action is on its way (the action's answer is the fresh list anyway), and an

@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 
 from ops.auth.actor import RuleViolation
 from ops.auth.models import User, UserSession
-from ops.auth.service import change_role, set_user_active
+from ops.auth.service import change_role, create_user, set_user_active
 from ops.events import Event
 from ops.i18n import current_locale
-from tests.factories import PASSWORD
-from tests.web import sign_in
+from tests.factories import PASSWORD, TenantFactory
+from tests.web import http_sign_in, open_sse, sign_in
 
 
 @pytest.fixture(autouse=True)
@@ -220,3 +220,46 @@ async def test_the_last_admin_cannot_be_deactivated_or_demoted_by_another_tenant
         assert response.status_code == 404, action
     listed = await (await other_client.get("/settings/users")).get_data(as_text=True)
     assert shop.admin.email not in listed
+
+
+async def test_another_admins_list_is_told_of_every_user_added_or_changed(live_server):
+    """Two administrators at once: one would go on offering a seat that is taken, or a role menu for
+    someone already deactivated. The list only hears of its own dealership's users, and only an
+    administrator may listen."""
+    factory = TenantFactory(live_server.runtime.db)
+    shop = await factory.tenant()
+    other = await factory.tenant()
+    watching = await shop.user("admin", locale="en")
+    tech = await shop.user("technician", locale="en")
+
+    async with http_sign_in(live_server.url, watching.email) as (client, _token):
+        async with open_sse(client, "users") as stream:
+            for change in (
+                lambda uow: change_role(uow, tech.actor.user_id, "service_advisor"),
+                lambda uow: set_user_active(uow, tech.actor.user_id, False),
+                lambda uow: create_user(
+                    uow,
+                    email=f"new-{shop.tenant.slug}@example.ch",
+                    name="Nina",
+                    role="viewer",
+                    password=PASSWORD,
+                ),
+            ):
+                async with shop.db.uow(shop.admin.actor) as uow:
+                    await change(uow)
+                told = await stream.next()
+                assert told.event == "update" and 'class="users-changed"' in told.data
+
+            await other.user("technician", locale="en")
+            async with shop.db.uow(shop.admin.actor) as uow:
+                await set_user_active(uow, tech.actor.user_id, False)  # no change: nothing recorded
+            await stream.expect_silence(0.3)
+
+        page = await client.get("/settings/users", headers={"HX-Request": "true"})
+        assert page.text.lstrip().startswith('<div id="users-live"')
+        assert "Deactivated" in page.text and "Nina" in page.text
+
+    manager = await shop.user("workshop_manager", locale="en")
+    async with http_sign_in(live_server.url, manager.email) as (client, _token):
+        refused = await client.get("/live", params={"topic": "users"})
+        assert refused.status_code == 404
