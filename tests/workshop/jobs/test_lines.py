@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from decimal import Decimal
 
 import pytest
@@ -256,7 +257,8 @@ async def test_a_bad_part_quantity_answers_422_and_reserves_nothing(
     )
 
     assert response.status_code == 422
-    assert f'id="part-quantity-error">{message}</p>' in await response.get_data(as_text=True)
+    html = await response.get_data(as_text=True)
+    assert f'id="part-quantity-error">{message}</p>' in html
     assert await lines_of(runtime.db, shop.id, work_order.id) == []
     assert await part_levels(runtime.db, shop.id, part.id) == (Decimal("3"), Decimal("0"))
 
@@ -276,7 +278,11 @@ async def test_a_part_line_needs_a_part_of_this_dealership(client, factory, runt
             headers={**HTMX, "X-CSRF-Token": token},
         )
         assert response.status_code == 422
-        assert 'id="part-part_id-error"' in await response.get_data(as_text=True)
+        html = await response.get_data(as_text=True)
+        assert 'id="part-part_id-error"' in html
+        # The refusal's search box replaces the one in the page (not kept), marked as in error.
+        search = re.search(r'<input id="part-search"[^>]*>', html)
+        assert search and 'aria-invalid="true"' in search.group() and "hx-preserve" not in search.group()
 
     assert await lines_of(runtime.db, shop.id, work_order.id) == []
     assert await part_levels(runtime.db, other.id, foreign_part.id) == (Decimal("3"), Decimal("0"))
