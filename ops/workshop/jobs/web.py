@@ -167,8 +167,9 @@ async def add_part_line_view(work_order_id: int) -> Any:
             actor,
             lambda uow: add_part_line(uow, work_order_id, data.part_id, data.quantity, data.unit_price),
         )
-    if errors and "part_id" in errors and form.get("q"):
-        # Keep the search the person typed, so the list they chose from is still there.
+    if errors and form.get("q"):
+        # Keep the search the person typed, so the list they chose from, and their choice, is still
+        # there whatever was refused (a quantity of 0 lost the chosen part, and the next try failed).
         form["results"] = await _search(actor, form["q"])
     return await _answer(
         actor, work_order_id, success=_("Part line added."), form_name="part", form=form, errors=errors

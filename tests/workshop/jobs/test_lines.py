@@ -259,6 +259,8 @@ async def test_a_bad_part_quantity_answers_422_and_reserves_nothing(
     assert response.status_code == 422
     html = await response.get_data(as_text=True)
     assert f'id="part-quantity-error">{message}</p>' in html
+    # The part chosen from the search stays chosen for the next try.
+    assert f'name="part_id" value="{part.id}" required checked' in html
     assert await lines_of(runtime.db, shop.id, work_order.id) == []
     assert await part_levels(runtime.db, shop.id, part.id) == (Decimal("3"), Decimal("0"))
 
