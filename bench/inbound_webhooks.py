@@ -94,7 +94,7 @@ def _event(event_id: str, kind: str, obj: dict[str, object]) -> dict[str, object
 
 async def _prepare(deployment: Deployment, count: int) -> tuple[str, list[str]]:
     """The tenant's slug with a signing secret, and `count` PaymentIntents awaiting payment."""
-    db = Database(deployment.database_url)
+    db = Database(deployment.database_url, deployment.secret_keys)
     try:
         async with db.system(write=True) as session:
             await session.execute(

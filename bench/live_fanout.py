@@ -291,6 +291,11 @@ class Deployment:
     def server_env(self) -> dict[str, str]:
         return {**os.environ, **self.env}
 
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """What a Database of this deployment needs to store partner secrets (ops/sealing.py)."""
+        return (self.env["PITWALL_SECRET_KEY"],)
+
 
 async def _create_deployment(backend: str) -> Deployment:
     data_dir = Path(tempfile.mkdtemp(prefix="pitwall-bench-"))

@@ -134,7 +134,7 @@ async def _create(backend: str, vehicles: int) -> Fleet:
 
 
 async def _seed(deployment: Deployment, count: int) -> Fleet:
-    db = Database(deployment.database_url)
+    db = Database(deployment.database_url, deployment.secret_keys)
     try:
         provisioned = await provision_tenant(
             db,

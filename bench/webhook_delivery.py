@@ -266,7 +266,7 @@ async def measure(backend: str, args: argparse.Namespace) -> list[Result]:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     receiver, worker = _start_processes(deployment, port)
-    db = Database(deployment.database_url)
+    db = Database(deployment.database_url, deployment.secret_keys)
     results: list[Result] = []
     try:
         await _wait_for(f"{base}/arrivals")

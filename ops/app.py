@@ -298,7 +298,7 @@ def create_app(settings: Settings | None = None) -> Quart:
             app.asgi_app, mode="legacy", trusted_hops=settings.trusted_proxy_hops
         )
 
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, settings.secret_keys)
     live_log = create_live_log(settings.redis_url, settings.redis_prefix, settings.live_log_max_entries)
     publisher = OutboxPublisher(db, live_log)
     db.publish_hook = publisher.publish

@@ -60,7 +60,7 @@ def _refused(command: str, error: RuleViolation) -> int:
 
 
 async def _with_db(settings: Settings, action: Callable[[Database], Awaitable[Any]]) -> Any:
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, settings.secret_keys)
     try:
         return await action(db)
     finally:
@@ -119,7 +119,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings()
 
     async def run() -> None:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, settings.secret_keys)
         live_log = create_live_log(settings.redis_url, settings.redis_prefix, settings.live_log_max_entries)
         stop = asyncio.Event()
         _stop_on_signals(stop)
@@ -139,7 +139,20 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     settings = _settings()
     upgrade_to_head_sync(settings.database_url)
     print("database is at the latest migration")
+    resealed = asyncio.run(_with_db(settings, _reseal))
+    if resealed:
+        print(f"{resealed} stored partner secret(s) sealed under the current PITWALL_SECRET_KEY")
     return 0
+
+
+async def _reseal(db: Database) -> int:
+    from ops.sealing import reseal_stored_secrets
+
+    assert db.secret_box is not None
+    async with db.system(write=True) as session:
+        written = await reseal_stored_secrets(session, db.secret_box)
+        await session.commit()
+    return written
 
 
 async def _seed_and_analyze(db: Database) -> Any:

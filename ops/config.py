@@ -32,6 +32,9 @@ class Settings:
     database_url: str = ""
     redis_url: str | None = None
     secret_key: str = ""
+    # Earlier secret keys, newest first: they still open the partner secrets they sealed until
+    # `pitwall migrate` seals them again under `secret_key` (ops/sealing.py).
+    old_secret_keys: tuple[str, ...] = ()
     # The embedded default runs the worker loop inside the web process.
     embedded_worker: bool = True
     redis_prefix: str = "pitwall"
@@ -91,6 +94,11 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """The keys partner secrets are opened with, the one they are sealed with first."""
+        return (self.secret_key, *self.old_secret_keys)
 
     @property
     def is_sqlite(self) -> bool:
@@ -154,6 +162,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         database_url=normalise_database_url(database_url),
         redis_url=redis_url,
         secret_key=_secret_key(data_dir, env),
+        old_secret_keys=tuple(
+            key.strip() for key in (env_vars.get("PITWALL_OLD_SECRET_KEYS") or "").split(",") if key.strip()
+        ),
         embedded_worker=_bool(env_vars.get("PITWALL_EMBEDDED_WORKER"), redis_url is None),
         redis_prefix=env_vars.get("PITWALL_REDIS_PREFIX", "pitwall"),
         log_level=env_vars.get("PITWALL_LOG_LEVEL", "INFO"),

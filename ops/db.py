@@ -14,7 +14,7 @@ import logging
 import math
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -46,6 +46,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.types import TypeDecorator
+
+from ops.sealing import SecretBox, attach
 
 if TYPE_CHECKING:
     from ops.auth.actor import Actor
@@ -530,7 +532,7 @@ PublishHook = Callable[[list["EventRecord"]], Awaitable[None]]
 class Database:
     """Owns the engines and hands out tenant-scoped sessions and units of work."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, secret_keys: Sequence[str] = ()) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -549,6 +551,11 @@ class Database:
             )
             _ping_connections_that_sat_idle(self.engine)
             self.write_engine = self.engine.execution_options(isolation_level="READ COMMITTED")
+        # What opens and seals the partner secrets stored in Sealed columns (ops/sealing.py); without
+        # the server's key a Database can do everything else.
+        self.secret_box = SecretBox(secret_keys) if secret_keys else None
+        for engine in (self.engine, self.write_engine):
+            attach(engine.dialect, self.secret_box)
         self._reads = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writes = async_sessionmaker(self.write_engine, expire_on_commit=False)
         # Set by the app: hands committed events to the live log.

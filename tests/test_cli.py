@@ -38,6 +38,7 @@ OPERATOR_VARIABLES = (
     "REDIS_URL",
     "PITWALL_ENV",
     "PITWALL_SECRET_KEY",
+    "PITWALL_OLD_SECRET_KEYS",
     "PITWALL_PASSWORD",
     "PITWALL_EMBEDDED_WORKER",
     "PITWALL_REDIS_PREFIX",
@@ -205,6 +206,41 @@ def test_seed_in_production_does_not_even_create_a_database(tmp_path):
 
     assert refused.code == 2
     assert not (tmp_path / "fresh").exists()
+
+
+def test_migrate_seals_secrets_stored_in_the_clear_and_again_after_a_key_change(tmp_path):
+    """An installation from before sealing keeps its Stripe key in the clear until `pitwall migrate`; after
+    a change of PITWALL_SECRET_KEY, migrate with the old key named moves the secret to the new key."""
+    old, new = {"PITWALL_SECRET_KEY": "key-of-2025"}, {"PITWALL_SECRET_KEY": "key-of-2026"}
+    assert pitwall(tmp_path, "migrate", **old).code == 0
+    created = pitwall(
+        tmp_path, "create-tenant", "--slug", "alpenblick", "--name", "Garage Alpenblick AG",
+        "--admin-email", "owner@alpenblick.ch", "--admin-name", "Martina Keller",
+        stdin=f"{OWNER_PASSWORD}\n", **old,
+    )  # fmt: skip
+    assert created.code == 0, created.err
+    with sqlite3.connect(tmp_path / "pitwall.db") as connection:
+        connection.execute("UPDATE tenants SET stripe_secret_key = 'sk_live_in_the_clear'")
+
+    def stored() -> str:
+        [(value,)] = query(tmp_path, "SELECT stripe_secret_key FROM tenants")
+        return str(value)
+
+    sealing = pitwall(tmp_path, "migrate", **old)
+    sealed_under_old = stored()
+    without_the_old_key = pitwall(tmp_path, "migrate", **new)
+    moving = pitwall(tmp_path, "migrate", **new, PITWALL_OLD_SECRET_KEYS="key-of-2025")
+    sealed_under_new = stored()
+    again = pitwall(tmp_path, "migrate", **new)
+
+    assert sealing.code == 0 and "1 stored partner secret(s) sealed" in sealing.out
+    assert sealed_under_old.startswith("sealed:v1:") and "in_the_clear" not in sealed_under_old
+    # Nothing opens it: left as it is for the operator to name the old key, and said so.
+    assert without_the_old_key.code == 0 and "sealed" not in without_the_old_key.out
+    assert "PITWALL_OLD_SECRET_KEYS" in without_the_old_key.err
+    assert moving.code == 0 and "1 stored partner secret(s) sealed" in moving.out
+    assert sealed_under_new.startswith("sealed:v1:") and sealed_under_new != sealed_under_old
+    assert again.code == 0 and "sealed" not in again.out
 
 
 def test_create_tenant_takes_the_admin_password_on_stdin(migrated):

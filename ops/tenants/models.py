@@ -10,6 +10,7 @@ from sqlalchemy import Boolean, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ops.db import Base, BigId, TenantScoped, utcnow
+from ops.sealing import Sealed
 
 PLANS = {
     # plan: (max users, max vehicles, storage GB, monthly price); None = unlimited
@@ -50,10 +51,11 @@ class Tenant(Base):
     # Traccar forwards with a static header: sha256 (hex) of the tenant's secret, None = not set up.
     traccar_secret_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     # The Standard Webhooks secret (`whsec_...`) telematics partners sign telemetry batches with.
-    telemetry_signing_secret: Mapped[str | None] = mapped_column(String(80), default=None)
+    # Secrets the server uses again are stored sealed (ops/sealing.py).
+    telemetry_signing_secret: Mapped[str | None] = mapped_column(Sealed, default=None)
     # Stripe (ops/payments): the secret API key and the webhook endpoint's signing secret (`whsec_...`).
-    stripe_secret_key: Mapped[str | None] = mapped_column(String(255), default=None)
-    stripe_webhook_secret: Mapped[str | None] = mapped_column(String(255), default=None)
+    stripe_secret_key: Mapped[str | None] = mapped_column(Sealed, default=None)
+    stripe_webhook_secret: Mapped[str | None] = mapped_column(Sealed, default=None)
     maintenance_reminders: Mapped[bool] = mapped_column(Boolean, default=True)
     email_notifications: Mapped[bool] = mapped_column(Boolean, default=True)
     auto_work_order_numbering: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ops.db import Base, BigId, TenantScoped, utcnow
+from ops.sealing import Sealed
 
 DELIVERY_STATUSES = ("PENDING", "SUCCEEDED", "FAILED")
 
@@ -23,9 +24,9 @@ class WebhookEndpoint(TenantScoped, Base):
     description: Mapped[str] = mapped_column(String(200), default="")
     # Event type names, or ["*"] for every type.
     event_types: Mapped[list[str]]
-    secret: Mapped[str] = mapped_column(String(80))
+    secret: Mapped[str] = mapped_column(Sealed)
     # After a rotation the old secret keeps signing (beside the new one) until it expires.
-    previous_secret: Mapped[str | None] = mapped_column(String(80), default=None)
+    previous_secret: Mapped[str | None] = mapped_column(Sealed, default=None)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_at: Mapped[datetime | None] = mapped_column(default=None)

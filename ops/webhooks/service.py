@@ -201,6 +201,10 @@ JITTER = 0.2
 DISABLE_AFTER_FAILING_FOR = timedelta(days=5)
 DISABLE_AFTER_FAILURES = 100
 ROTATION_OVERLAP = timedelta(hours=24)
+# Shown in the attempt log when the endpoint's secret was sealed under a key the server lost.
+UNREADABLE_SECRET = (
+    "not sent: the signing secret cannot be read (PITWALL_SECRET_KEY changed); rotate the secret"
+)
 DISABLED_BY_HAND = "MANUAL"
 DISABLED_FOR_FAILURES = "FAILURES"
 # How long a worker owns an endpoint it claimed: longer than a run of sends (it stops at a timeout).
@@ -683,14 +687,17 @@ class _Outcome:
 
 
 def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
-    """The current secret, and during a rotation's overlap the previous one too."""
+    """The current secret, and during a rotation's overlap the previous one too; none when the
+    stored secret cannot be opened (sealed under a secret key the server no longer has)."""
     if (
         endpoint.previous_secret
         and endpoint.previous_secret_expires_at
         and endpoint.previous_secret_expires_at > now
     ):
-        return (endpoint.secret, endpoint.previous_secret)
-    return (endpoint.secret,)
+        candidates: tuple[str | None, ...] = (endpoint.secret, endpoint.previous_secret)
+    else:
+        candidates = (endpoint.secret,)
+    return tuple(secret for secret in candidates if secret)
 
 
 def signed_headers(secrets_: Sequence[str], webhook_id: str, sent_at: datetime, body: str) -> dict[str, str]:
@@ -802,6 +809,9 @@ async def _send_run(
     except TargetRefused as refused:
         delivery_id = endpoint.deliveries[0][0]
         return [_Outcome(delivery_id, SendResult(None, 0, "", f"refused: {refused}"))], None
+    if not endpoint.secrets:
+        delivery_id = endpoint.deliveries[0][0]
+        return [_Outcome(delivery_id, SendResult(None, 0, "", UNREADABLE_SECRET))], None
     for delivery_id, body in endpoint.deliveries:
         headers = signed_headers(endpoint.secrets, message_id(delivery_id), utcnow(), body)
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import Text, type_coerce, update
+
 from integrations.webhooks import WebhookSender
 from ops.db import utcnow
 from ops.runtime import Runtime
-from ops.webhooks.service import send_again, send_test_event
+from ops.sealing import SecretBox
+from ops.webhooks.models import WebhookEndpoint
+from ops.webhooks.service import UNREADABLE_SECRET, send_again, send_test_event
 from tests.factories import TenantFactory
 from tests.webhooks.helpers import (
     Receiver,
@@ -206,3 +210,30 @@ async def test_one_tenants_events_never_reach_another_tenants_endpoint(
     assert receiver.types() == ["work_order.created"]
     assert receiver.processed[0].data["id"] == our_job.id
     assert theirs.raw == []
+
+
+async def test_an_endpoint_whose_secret_no_key_opens_is_not_sent_to_and_the_log_says_why(
+    runtime: Runtime, factory: TenantFactory, receiver: Receiver, sender: WebhookSender
+) -> None:
+    """After PITWALL_SECRET_KEY changed without the old key named, nothing goes out unsigned or signed
+    with a wrong secret: the attempt fails with the way out (rotate the secret), and the delivery waits."""
+    tenant = await factory.tenant()
+    endpoint_id = await subscribe(tenant, receiver, ["work_order.created"])
+    sealed_elsewhere = SecretBox(["a key this server never had"]).seal(receiver.secret)
+    async with runtime.db.system(write=True) as session:
+        await session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id)
+            .values({type_coerce(WebhookEndpoint.secret, Text()): sealed_elsewhere})
+        )
+        await session.commit()
+    await tenant.work_order()
+
+    report = await run_webhooks(runtime.db, sender, utcnow())
+
+    assert (report.succeeded, report.failed) == (0, 1)
+    assert receiver.raw == []
+    [attempt] = await attempts_of(runtime.db, tenant.id, endpoint_id)
+    assert (attempt.status_code, attempt.error) == (None, UNREADABLE_SECRET)
+    [delivery] = await deliveries_of(runtime.db, tenant.id, endpoint_id)
+    assert delivery.status == "PENDING"
