@@ -90,7 +90,7 @@ def _box(dialect: Dialect) -> SecretBox:
     box = getattr(dialect, DIALECT_ATTRIBUTE, None)
     if box is None:
         raise RuntimeError(
-            "this database was opened without the server's secret key, so secrets cannot be sealed"
+            "this database was opened without the server's secret key: it cannot seal or open secrets"
         )
     return box
 
