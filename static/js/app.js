@@ -13,6 +13,8 @@
   var lastEventId = null;
   // When the stream last brought an update (see "live section" below).
   var lastUpdateAt = 0;
+  // The page's live streams, to tell whether one is still up when the network comes back.
+  var sources = [];
   document.addEventListener("htmx:sseMessage", function (event) {
     if (event.detail && event.detail.lastEventId) lastEventId = event.detail.lastEventId;
   });
@@ -24,7 +26,13 @@
         url = parsed.pathname + parsed.search;
       }
       var source = new EventSource(url, { withCredentials: true });
-      source.addEventListener("update", function () { lastUpdateAt = performance.now(); });
+      source.addEventListener("update", function () {
+        lastUpdateAt = performance.now();
+        // An update proves the stream is up, whatever an "offline" event said before it.
+        showConnection("live");
+      });
+      sources = sources.filter(function (open) { return open.readyState !== EventSource.CLOSED; });
+      sources.push(source);
       return source;
     };
   }
@@ -69,6 +77,7 @@
   // Whether the page is receiving live updates: a wall screen must not look current when it is not.
   function showConnection(state) {
     document.querySelectorAll("[data-connection]").forEach(function (badge) {
+      if (badge.dataset.connection === state) return;
       badge.dataset.connection = state;
       badge.textContent = badge.dataset[state];
     });
@@ -76,6 +85,11 @@
   document.addEventListener("htmx:sseOpen", function () { showConnection("live"); });
   document.addEventListener("htmx:sseError", function () { showConnection("reconnecting"); });
   window.addEventListener("offline", function () { showConnection("reconnecting"); });
+  // A short drop may not break the stream at all: then no error and no new "open" follows, and the
+  // badge would say "Reconnecting" for as long as the page stays open.
+  window.addEventListener("online", function () {
+    if (sources.some(function (source) { return source.readyState === EventSource.OPEN; })) showConnection("live");
+  });
 
   // Drag and drop is a shortcut for the move menu on each card; the server decides either way, so a
   // drop on a column the rules refuse still goes to the server, which puts the card back and says why.

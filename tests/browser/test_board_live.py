@@ -58,6 +58,30 @@ async def test_the_board_says_how_many_people_are_watching_it(open_page, shop):
     await expect(first.presence).to_have_text("only you are watching")
 
 
+async def test_after_a_drop_too_short_to_break_the_stream_the_board_says_live_again(open_page, shop):
+    """The browser says it went offline and back online while the stream itself held: no error and no
+    new connection follow, and the badge must not stay on "Reconnecting" for the rest of the day."""
+    advisor = await shop.user("service_advisor", locale="en")
+    manager = await shop.user("workshop_manager", locale="en")
+    work_order = await shop.work_order()
+    mover, watcher = await open_page(), await open_page()
+    await mover.sign_in(advisor.email)
+    await watcher.sign_in(manager.email)
+    await watcher.wait_until_live()
+
+    await watcher.page.evaluate("window.dispatchEvent(new Event('offline'))")
+    await expect(watcher.connection).to_have_attribute("data-connection", "reconnecting")
+    await watcher.page.evaluate("window.dispatchEvent(new Event('online'))")
+
+    await expect(watcher.connection).to_have_attribute("data-connection", "live")
+    await expect(watcher.connection).to_have_text("Live")
+    # And an update alone, with no "online" event, says so too.
+    await watcher.page.evaluate("window.dispatchEvent(new Event('offline'))")
+    await mover.move_with_menu(work_order.id, "SCHEDULED")
+    await expect(watcher.card_in("SCHEDULED", work_order.id)).to_be_visible()
+    await expect(watcher.connection).to_have_attribute("data-connection", "live")
+
+
 async def test_a_browser_that_was_offline_gets_exactly_the_moves_it_missed_in_order(
     open_page, shop, cable, live_server
 ):
