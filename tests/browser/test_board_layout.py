@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.async_api import expect
 
@@ -43,3 +45,44 @@ async def test_a_phone_shows_the_board_at_full_size_and_scrolls_column_by_column
     await expect(page.locator("#column-IN_PROGRESS")).to_be_in_viewport(ratio=0.8)
     await expect(page.locator("#column-NEW")).not_to_be_in_viewport()
     await expect(board.card_in("IN_PROGRESS", work_order.id).get_by_role("combobox")).to_be_visible()
+
+
+async def test_a_german_wall_screen_shows_every_columns_count_above_its_cards(open_page, shop):
+    """The longest German column names (Wartet auf Kundenfreigabe) push the count onto a third line; it
+    must stay above the cards, not slide under them."""
+    viewer = await shop.user("viewer", locale="de")
+    # Enough cards to fill a column's height, which squeezed its heading.
+    expected = {
+        status: 8 if status in ("WAITING_APPROVAL", "QUALITY_CHECK") else 1 for status in OPEN_STATUSES
+    }
+    for status, how_many in expected.items():
+        for _ in range(how_many):
+            await shop.work_order(status=status)
+    board = await open_page()
+    await board.sign_in(viewer.email)
+
+    for status in OPEN_STATUSES:
+        count = board.page.locator(f"#count-{status}")
+        await expect(count).to_have_text(str(expected[status]))
+        count_box = await count.bounding_box()
+        cards_box = await board.page.locator(f"#cards-{status}").bounding_box()
+        assert count_box is not None and cards_box is not None
+        assert count_box["y"] + count_box["height"] <= cards_box["y"], (
+            f"the count of {status} is under its cards"
+        )
+
+
+async def test_on_a_phone_another_areas_menu_opens_where_it_can_be_tapped(open_page, shop):
+    """The top bar scrolls sideways on a phone; a menu hanging from it was clipped out of sight."""
+    advisor = await shop.user("service_advisor", locale="en")
+    board = await open_page(phone=True)
+    await board.sign_in(advisor.email)
+    page = board.page
+    menu = page.locator(".nav-menu").filter(has=page.locator("summary", has_text="Sales"))
+
+    await menu.locator("summary").click()
+
+    customers = menu.get_by_role("link", name="Customers")
+    await expect(customers).to_be_in_viewport()
+    await customers.click()
+    await expect(page).to_have_url(re.compile(r"/customers$"))
