@@ -1,7 +1,9 @@
-"""The demo seed: a Swiss dealership with one user per role, 80 vehicles, 30 open work orders with
-their lines, 6 bays, 40 parts, and six weeks of completed jobs with time entries and invoices; and a
-showroom with 12 trims and their options, 25 units, 40 leads over the stages, test drives, quotes and
-five deals (two delivered).
+"""The demo seed: a Swiss dealership with one user per role, 80 vehicles (six of them its own loan cars),
+30 open work orders with their lines, 6 bays, 40 parts, and six weeks of completed jobs with time entries
+and invoices; and a showroom with 12 trims and their options, 25 units, 40 leads over the stages, test
+drives, quotes and five deals (two delivered). Its records agree with each other as a real dealership's
+would: each job's category and lines follow from its complaint, electric cars get no engine work, VINs
+carry their maker's WMI, and a car's odometer only goes up.
 
 Demo passwords exist only here, and the seed refuses to run in production.
 """
@@ -42,7 +44,7 @@ from ops.sales.quotes.pricing import approval_reasons, encode_reasons, price_quo
 from ops.tenants.models import Counter, Tenant
 from ops.tenants.service import provision_tenant
 from ops.vehicles.health import refresh_health
-from ops.vehicles.maintenance.service import refresh_vehicle_maintenance
+from ops.vehicles.maintenance.service import applies_to, refresh_vehicle_maintenance
 from ops.vehicles.models import (
     Fleet,
     MaintenanceSchedule,
@@ -52,6 +54,7 @@ from ops.vehicles.models import (
     VehicleAlert,
     VehicleMaintenance,
 )
+from ops.vehicles.telemetry.thresholds import effective_thresholds
 from ops.workshop.bays.service import create_bay
 from ops.workshop.jobs.service import add_labour_line, add_part_line
 from ops.workshop.models import (
@@ -222,6 +225,8 @@ OPERATIONS: tuple[Operation, ...] = (
     ("Bremsscheiben und -beläge vorne ersetzen", "1.9", (("BRE-09A7271", "2"), ("TRW-GDB1550", "1"))),
     ("Räderwechsel und Auswuchten", "0.7", (("REI-AUSW-G", "4"), ("REI-VENTIL", "4"))),
     ("Klimaanlage Service", "1.0", (("KLI-R1234YF", "0.5"), ("KLI-PAG46", "0.1"))),
+    # An electric compressor takes no PAG oil: refrigerant only.
+    ("Klimaanlage Service (Elektrokompressor)", "1.0", (("KLI-R1234YF", "0.5"),)),
     ("Batterie prüfen und ersetzen", "0.5", (("VAR-BLUE-E11", "1"),)),
     ("Fehlerspeicher auslesen und Diagnose", "0.9", ()),
     ("Wischerblätter ersetzen", "0.2", (("BOS-AR550S", "1"),)),
@@ -232,7 +237,18 @@ OPERATIONS: tuple[Operation, ...] = (
         (("CON-CT1028", "1"), ("SKF-VKPC81", "1"), ("MTX-COOL-G13", "5")),
     ),
     ("Achsvermessung", "1.1", ()),
+    ("Räder auswuchten", "0.6", (("REI-AUSW-G", "4"),)),
+    ("Service nach Herstellervorgabe (Elektrofahrzeug)", "1.2", (("MAN-CUK2939", "1"), ("ATE-SL6-1L", "1"))),
+    ("12-V-Batterie prüfen und ersetzen", "0.6", (("EV-12V-AUX", "1"),)),
+    ("Stellmotor der Ladeklappe prüfen und ersetzen", "0.9", ()),
+    ("Getriebeöl wechseln und Schaltvorgänge anlernen", "1.5", (("MTX-ATF-VI", "5"),)),
+    ("Stossstange hinten ausbeulen und lackieren", "3.2", ()),
+    ("MFK-Vorbereitung und Vorführung", "1.5", (("OSR-W5W", "2"),)),
+    ("Reifendrucksensoren prüfen und anlernen", "0.6", ()),
+    ("Stossdämpfer hinten ersetzen", "1.6", (("BIL-B4-2236", "2"),)),
+    ("Hochvoltsystem prüfen (Diagnose)", "1.2", ()),
 )
+OPERATION_BY_NAME = {operation[0]: operation for operation in OPERATIONS}
 HISTORY_JOBS = 60
 HISTORY_WEEKS = 6
 # The open jobs' cars first, then the cars of the past six weeks: each of those comes back at most
@@ -290,20 +306,23 @@ COMPANIES = (
     "Gartenbau Amrein",
     "Transporte Lüthi AG",
 )
+# make, model, fuel, the maker's WMI (the VIN's first three characters), the model's first model year.
 MODELS = (
-    ("Volkswagen", "Golf", "GASOLINE"),
-    ("Volkswagen", "ID.4", "ELECTRIC"),
-    ("Skoda", "Octavia Combi", "DIESEL"),
-    ("Skoda", "Enyaq", "ELECTRIC"),
-    ("Toyota", "Yaris Hybrid", "HYBRID"),
-    ("BMW", "320d Touring", "DIESEL"),
-    ("Audi", "A4 Avant", "DIESEL"),
-    ("Tesla", "Model 3", "ELECTRIC"),
-    ("Renault", "Kangoo", "DIESEL"),
-    ("Ford", "Transit Custom", "DIESEL"),
-    ("Mercedes-Benz", "C 300 e", "PLUGIN_HYBRID"),
-    ("Subaru", "Forester", "GASOLINE"),
+    ("Volkswagen", "Golf", "GASOLINE", "WVW", 2014),
+    ("Volkswagen", "ID.4", "ELECTRIC", "WVG", 2021),
+    ("Skoda", "Octavia Combi", "DIESEL", "TMB", 2014),
+    ("Skoda", "Enyaq", "ELECTRIC", "TMB", 2021),
+    # Europe's Yaris Hybrid comes from Valenciennes: Toyota France's WMI.
+    ("Toyota", "Yaris Hybrid", "HYBRID", "VNK", 2014),
+    ("BMW", "320d Touring", "DIESEL", "WBA", 2014),
+    ("Audi", "A4 Avant", "DIESEL", "WAU", 2014),
+    ("Tesla", "Model 3", "ELECTRIC", "5YJ", 2019),
+    ("Renault", "Kangoo", "DIESEL", "VF1", 2014),
+    ("Ford", "Transit Custom", "DIESEL", "WF0", 2014),
+    ("Mercedes-Benz", "C 300 e", "PLUGIN_HYBRID", "W1K", 2020),
+    ("Subaru", "Forester", "GASOLINE", "JF1", 2014),
 )
+LATEST_MODEL_YEAR = 2025
 STREETS = (
     "Bahnhofstrasse",
     "Dorfstrasse",
@@ -325,22 +344,95 @@ TOWNS = (
 )
 CANTONS = ("ZH", "ZH", "ZH", "AG", "SZ", "ZG", "LU", "SG", "BE")
 COLOURS = ("Schwarz", "Weiss", "Silber", "Blau", "Grau", "Rot")
-COMPLAINTS = (
-    "Bremsen quietschen beim Anhalten, vor allem morgens.",
-    "Service 30'000 km fällig, bitte auch Wischerblätter prüfen.",
-    "Motorkontrollleuchte leuchtet seit gestern.",
-    "Klimaanlage kühlt nicht mehr richtig.",
-    "Räderwechsel auf Winterreifen, Reifen einlagern.",
-    "Vibration im Lenkrad ab 100 km/h.",
-    "Batterie entlädt sich über Nacht.",
-    "Ölwechsel und Inspektion nach Herstellervorgabe.",
-    "Kratzer an der Heckstossstange nach Parkschaden.",
-    "Ladeklappe öffnet nicht (Elektrofahrzeug).",
-    "Getriebe ruckelt beim Schalten vom 2. in den 3. Gang.",
-    "MFK-Vorbereitung (Motorfahrzeugkontrolle) im nächsten Monat.",
-    "Scheinwerfer links defekt.",
-    "Reifendruckwarnung trotz korrektem Druck.",
-    "Geräusch von der Hinterachse über Bodenwellen.",
+# What a customer reports, the category the advisor books it under, the operations it takes, and the cars
+# it concerns: "engine" for a combustion engine (oil, exhaust, gearbox), "electric" for battery-electric
+# cars, "any" for both. Each car gets the first job from its turn on that fits it.
+Job = tuple[str, str, tuple[str, ...], str]
+JOBS: tuple[Job, ...] = (
+    (
+        "Bremsen quietschen beim Anhalten, vor allem morgens.",
+        "Brake Service",
+        ("Bremsbeläge vorne ersetzen",),
+        "any",
+    ),
+    (
+        "Service 30'000 km fällig, bitte auch Wischerblätter prüfen.",
+        "Preventive Maintenance",
+        ("Inspektion nach Herstellervorgabe", "Wischerblätter ersetzen"),
+        "engine",
+    ),
+    (
+        "Motorkontrollleuchte leuchtet seit gestern.",
+        "Engine Repair",
+        ("Fehlerspeicher auslesen und Diagnose",),
+        "engine",
+    ),
+    ("Klimaanlage kühlt nicht mehr richtig.", "Repair", ("Klimaanlage Service",), "engine"),
+    (
+        "Klimaanlage kühlt nicht mehr richtig.",
+        "Repair",
+        ("Klimaanlage Service (Elektrokompressor)",),
+        "electric",
+    ),
+    (
+        "Räderwechsel auf Winterreifen, Reifen einlagern.",
+        "Tire Service",
+        ("Räderwechsel und Auswuchten",),
+        "any",
+    ),
+    ("Vibration im Lenkrad ab 100 km/h.", "Tire Service", ("Räder auswuchten",), "any"),
+    ("Batterie entlädt sich über Nacht.", "Electrical", ("Batterie prüfen und ersetzen",), "engine"),
+    ("Ölwechsel fällig, Serviceanzeige leuchtet.", "Oil Change", ("Ölwechsel mit Filter",), "engine"),
+    (
+        "Kratzer an der Heckstossstange nach Parkschaden.",
+        "Body Work",
+        ("Stossstange hinten ausbeulen und lackieren",),
+        "any",
+    ),
+    (
+        "Klappe der Ladebuchse öffnet nicht, Laden nicht möglich.",
+        "Electrical",
+        ("Stellmotor der Ladeklappe prüfen und ersetzen",),
+        "electric",
+    ),
+    (
+        "Getriebe ruckelt beim Schalten vom 2. in den 3. Gang.",
+        "Transmission Service",
+        ("Getriebeöl wechseln und Schaltvorgänge anlernen",),
+        "engine",
+    ),
+    (
+        "MFK-Vorbereitung (Motorfahrzeugkontrolle) im nächsten Monat.",
+        "Inspection",
+        ("MFK-Vorbereitung und Vorführung",),
+        "any",
+    ),
+    ("Scheinwerfer links defekt.", "Electrical", ("Scheinwerferlampe ersetzen",), "engine"),
+    (
+        "Reifendruckwarnung trotz korrektem Druck.",
+        "Tire Service",
+        ("Reifendrucksensoren prüfen und anlernen",),
+        "any",
+    ),
+    ("Geräusch von der Hinterachse über Bodenwellen.", "Repair", ("Stossdämpfer hinten ersetzen",), "any"),
+    (
+        "Service nach Herstellervorgabe fällig.",
+        "Preventive Maintenance",
+        ("Service nach Herstellervorgabe (Elektrofahrzeug)",),
+        "electric",
+    ),
+    (
+        "12-V-Batterie entlädt sich über Nacht.",
+        "Electrical",
+        ("12-V-Batterie prüfen und ersetzen",),
+        "electric",
+    ),
+    (
+        "Warnmeldung Hochvoltsystem im Display.",
+        "Electrical",
+        ("Hochvoltsystem prüfen (Diagnose)",),
+        "electric",
+    ),
 )
 
 _VIN_VALUES = {
@@ -354,14 +446,44 @@ _VIN_VALUES = {
 _VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 
 
-def demo_vin(rng: random.Random) -> str:
-    """A VIN with a correct ISO 3779 check digit (position 9)."""
+# ISO 3779's model year letters and digits, 2010 to 2039.
+MODEL_YEAR_LETTERS = "ABCDEFGHJKLMNPRSTVWXY123456789"
+
+
+def demo_vin(rng: random.Random, wmi: str, year: int) -> str:
+    """A VIN of the maker's WMI and the car's model year, with a correct ISO 3779 check digit (position 9)."""
     alphabet = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
-    chars = list("WVW" + "".join(rng.choice(alphabet) for _ in range(14)))
+    descriptor = "".join(rng.choice(alphabet) for _ in range(5))
+    plant = rng.choice(alphabet)
+    serial = "".join(rng.choice("0123456789") for _ in range(6))
+    chars = list(f"{wmi}{descriptor}0{MODEL_YEAR_LETTERS[year - 2010]}{plant}{serial}")
     total = sum(_VIN_VALUES[c] * w for c, w in zip(chars, _VIN_WEIGHTS, strict=True))
     check = total % 11
     chars[8] = "X" if check == 10 else str(check)
     return "".join(chars)
+
+
+def job_for(fuel_type: str, turn: int) -> Job:
+    """The first job from `turn` on that concerns a car with this fuel type."""
+    electric = fuel_type == "ELECTRIC"
+    for offset in range(len(JOBS)):
+        job = JOBS[(turn + offset) % len(JOBS)]
+        if job[3] == "any" or (job[3] == "electric") == electric:
+            return job
+    raise ValueError(fuel_type)
+
+
+def in_service_since(year: int) -> date:
+    """When a workshop car of this model year was first registered (spring of that year)."""
+    return date(year, 3, 1)
+
+
+def odometer_at(odometer_km: int, since: date, now: datetime, at: datetime) -> float:
+    """The kilometres a car with `odometer_km` now, driven evenly since `since`, had at `at`: one
+    rule for every reading of the seed, so each car's readings only ever go up."""
+    driven_days = max(1.0, (now - datetime.combine(since, time(0), UTC)).total_seconds() / 86400)
+    days_back = max(0.0, (now - at).total_seconds() / 86400)
+    return max(0.0, odometer_km * (1 - days_back / driven_days))
 
 
 def _path_to(status: str) -> list[str]:
@@ -409,46 +531,78 @@ async def seed_demo(db: Database) -> tuple[Tenant, bool]:
             )
         users.setdefault(role, Actor(tenant.id, created.id, name, role, locale=locale or tenant.locale))
 
+    now = utcnow()
+    zone = ZoneInfo(tenant.timezone)
+    today = now.astimezone(zone).date()
     async with db.uow(admin) as uow:
         session = uow.session
+        loan_fleet, taxi_fleet = fleets = [Fleet(name=name, description=text) for name, text in FLEETS]
+        session.add_all(fleets)
+        taxi_company = Customer(
+            type="FLEET",
+            first_name="Reto",
+            last_name="Lüthi",
+            company_name=TAXI_COMPANY,
+            email="flotte@taxi-zuerisee.example.ch",
+            phone="+41447201515",
+            preferred_language="de",
+            address_line="Seestrasse 88",
+            postal_code="8810",
+            city="Horgen",
+        )
+        session.add(taxi_company)
+        await session.flush()
         for index in range(VEHICLES):
-            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-            company = COMPANIES[index % len(COMPANIES)] if index % 8 == 0 else None
-            customer = Customer(
-                type="BUSINESS" if company else "INDIVIDUAL",
-                first_name=first,
-                last_name=last,
-                company_name=company,
-                email=f"{first.lower()}.{last.lower()}{index}@example.ch".replace("ü", "ue"),
-                phone=f"+41 79 {rng.randint(100, 999)} {rng.randint(10, 99)} {rng.randint(10, 99)}".replace(
-                    " ", ""
-                ),
-                preferred_language=rng.choice(("de", "de", "de", "fr", "it", "en")),
-                address_line=f"{rng.choice(STREETS)} {rng.randint(1, 120)}",
-                postal_code=(town := rng.choice(TOWNS))[0],
-                city=town[1],
-            )
-            session.add(customer)
-            await session.flush()
-            make, model, fuel = rng.choice(MODELS)
+            # The first cars are the dealership's own loan cars (no customer owns them), then a taxi
+            # company's fleet; the rest belong to private and business customers.
+            fleet = loan_fleet if index < FLEET_SIZE else taxi_fleet if index < 2 * FLEET_SIZE else None
+            owner: Customer | None = taxi_company if fleet is taxi_fleet else None
+            if fleet is None:
+                first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+                company = COMPANIES[index % len(COMPANIES)] if index % 8 == 0 else None
+                owner = Customer(
+                    type="BUSINESS" if company else "INDIVIDUAL",
+                    first_name=first,
+                    last_name=last,
+                    company_name=company,
+                    email=f"{first.lower()}.{last.lower()}{index}@example.ch".replace("ü", "ue"),
+                    phone=f"+4179{rng.randint(100, 999)}{rng.randint(10, 99)}{rng.randint(10, 99)}",
+                    preferred_language=rng.choice(("de", "de", "de", "fr", "it", "en")),
+                    address_line=f"{rng.choice(STREETS)} {rng.randint(1, 120)}",
+                    postal_code=(town := rng.choice(TOWNS))[0],
+                    city=town[1],
+                )
+                session.add(owner)
+                await session.flush()
+            make, model, fuel, wmi, first_year = rng.choice(MODELS)
+            # Loan cars are nearly new; taxis cover a day's shift; other cars an ordinary commute.
+            if fleet is loan_fleet:
+                year, daily_km = rng.randint(LATEST_MODEL_YEAR - 1, LATEST_MODEL_YEAR), rng.uniform(60, 90)
+            else:
+                year = rng.randint(first_year, LATEST_MODEL_YEAR)
+                daily_km = rng.uniform(140, 220) if fleet is taxi_fleet else rng.uniform(20, 55)
             session.add(
                 Vehicle(
-                    vin=demo_vin(rng),
+                    vin=demo_vin(rng, wmi, year),
                     plate=f"{rng.choice(CANTONS)} {rng.randint(10000, 999999)}",
                     make=make,
                     model=model,
-                    year=rng.randint(2014, 2025),
+                    year=year,
                     fuel_type=fuel,
                     colour=rng.choice(COLOURS),
-                    odometer_km=rng.randint(3_000, 180_000),
-                    customer_id=customer.id,
+                    odometer_km=max(500, int((today - in_service_since(year)).days * daily_km)),
+                    customer_id=owner.id if owner is not None else None,
+                    fleet_id=fleet.id if fleet is not None else None,
                 )
             )
         await uow.commit()
 
     async with db.read(tenant.id) as session:
-        vehicle_ids = list((await session.scalars(select(Vehicle.id).order_by(Vehicle.id))).all())
-        category_ids = list((await session.scalars(select(WorkOrderCategory.id))).all())
+        fuel_of = dict(
+            (await session.execute(select(Vehicle.id, Vehicle.fuel_type).order_by(Vehicle.id))).all()
+        )
+        vehicle_ids = list(fuel_of)
+        categories = dict((await session.execute(select(WorkOrderCategory.name, WorkOrderCategory.id))).all())
         technicians = {
             email: user_id
             for email, user_id in await session.execute(
@@ -460,28 +614,27 @@ async def seed_demo(db: Database) -> tuple[Tenant, bool]:
     manager = users["workshop_manager"]
     bay_ids, parts = await _seed_bays_profiles_and_parts(db, manager, technicians)
     await _seed_history(
-        db, tenant, manager, rng, vehicle_ids[OPEN_JOBS:], category_ids, technicians, bay_ids, parts
+        db, tenant, manager, rng, vehicle_ids[OPEN_JOBS:], categories, technicians, bay_ids, parts
     )
-    now = utcnow()
-    zone = ZoneInfo(tenant.timezone)
-    today = now.astimezone(zone).date()
     statuses = [OPEN_STATUSES[i % len(OPEN_STATUSES)] for i in range(28)] + ["CLOSED", "CLOSED"]
     open_orders: list[tuple[int, str, int | None]] = []
     for index, status in enumerate(statuses):
         technician_id = rng.choice(technician_ids) if status != "NEW" else None
+        complaint, category, operations, _cars = job_for(fuel_of[vehicle_ids[index]], index)
         async with db.uow(advisor) as uow:
             work_order = await create_work_order(
                 uow,
                 NewWorkOrder(
                     vehicle_id=vehicle_ids[index],
-                    complaint=COMPLAINTS[index % len(COMPLAINTS)],
+                    complaint=complaint,
                     priority=rng.choice(("LOW", "NORMAL", "NORMAL", "NORMAL", "HIGH", "URGENT")),
-                    category_id=rng.choice(category_ids),
+                    category_id=categories[category],
                     technician_id=technician_id,
                     promised_at=_promised(rng, today, zone),
                 ),
             )
-        await _add_lines(db, advisor, work_order.id, OPERATIONS[index % len(OPERATIONS)], parts)
+        for name in operations:
+            await _add_lines(db, advisor, work_order.id, OPERATION_BY_NAME[name], parts)
         version = work_order.version
         for step in _path_to(status):
             async with db.uow(advisor) as uow:
@@ -613,7 +766,7 @@ async def _seed_history(
     manager: Actor,
     rng: random.Random,
     vehicle_ids: list[int],
-    category_ids: list[int],
+    categories: dict[str, int],
     technicians: dict[str, int],
     bay_ids: list[int],
     parts: dict[str, Part],
@@ -625,7 +778,8 @@ async def _seed_history(
     starts after them. They are numbered WO-000001 and INV-000001 on, oldest first, and the counters
     continue from there."""
     zone = ZoneInfo(tenant.timezone)
-    days = _working_days(utcnow().astimezone(zone).date(), HISTORY_WEEKS)
+    now = utcnow()
+    days = _working_days(now.astimezone(zone).date(), HISTORY_WEEKS)
     # Luca and Nina take most jobs, so the leaderboard has a clear top.
     shares = {"tech@demo.test": 5, "nina.brunner@demo.test": 4}
     weighted = [technicians[email] for email in TECHNICIAN_PROFILES for _ in range(shares.get(email, 2))]
@@ -635,11 +789,13 @@ async def _seed_history(
     async with db.read(tenant.id) as session:
         vehicles = {
             row.id: row
-            for row in await session.execute(select(Vehicle.id, Vehicle.customer_id, Vehicle.odometer_km))
+            for row in await session.execute(
+                select(Vehicle.id, Vehicle.customer_id, Vehicle.odometer_km, Vehicle.year, Vehicle.fuel_type)
+            )
         }
     async with db.uow(manager) as uow:
         session = uow.session
-        jobs: list[tuple[WorkOrder, Operation, int, tuple[datetime, datetime]]] = []
+        jobs: list[tuple[WorkOrder, Job, int, tuple[datetime, datetime]]] = []
         for index in range(HISTORY_JOBS):
             day = days[index * len(days) // HISTORY_JOBS]
             technician_id = rng.choice(weighted)
@@ -651,20 +807,26 @@ async def _seed_history(
                 if original is not None
                 else vehicle_ids[index % len(vehicle_ids)]
             ]
-            operation = OPERATIONS[rng.randrange(len(OPERATIONS))]
+            # A comeback is the same complaint again.
+            job = (
+                jobs[original][1]
+                if original is not None
+                else job_for(vehicle.fuel_type, rng.randrange(len(JOBS)))
+            )
+            hours = sum(float(OPERATION_BY_NAME[name][1]) for name in job[2])
             checked_in = datetime.combine(day, time(7, 45) if index % 2 else time(10, 30), zone).astimezone(
                 UTC
             )
             clock_on = checked_in + timedelta(minutes=10)
-            clock_off = clock_on + timedelta(hours=float(operation[1]) * rng.uniform(0.75, 1.3))
+            clock_off = clock_on + timedelta(hours=hours * rng.uniform(0.75, 1.3))
             completed = clock_off + timedelta(minutes=15)
             closed = completed + timedelta(hours=rng.randint(1, 20))
             work_order = WorkOrder(
                 number=index + 1,
                 vehicle_id=vehicle.id,
                 customer_id=vehicle.customer_id,
-                category_id=rng.choice(category_ids),
-                complaint=COMPLAINTS[index % len(COMPLAINTS)],
+                category_id=categories[job[1]],
+                complaint=job[0],
                 status="CLOSED",
                 technician_id=technician_id,
                 service_advisor_id=None,
@@ -672,7 +834,9 @@ async def _seed_history(
                 bay_id=bay_ids[index % len(bay_ids)],
                 scheduled_start=checked_in,
                 scheduled_end=checked_in + timedelta(hours=3),
-                odometer_in_km=max(1000, vehicle.odometer_km - 300 * (HISTORY_JOBS - index)),
+                odometer_in_km=int(
+                    odometer_at(vehicle.odometer_km, in_service_since(vehicle.year), now, checked_in)
+                ),
                 checked_in_at=checked_in,
                 comeback_of_id=jobs[original][0].id if original is not None else None,
                 completed_at=completed,
@@ -684,10 +848,11 @@ async def _seed_history(
             session.add(work_order)
             # Flushed one by one: a comeback needs the id of the job it repeats.
             await session.flush()
-            jobs.append((work_order, operation, technician_id, (clock_on, clock_off)))
-        for work_order, operation, technician_id, (clock_on, clock_off) in jobs:
+            jobs.append((work_order, job, technician_id, (clock_on, clock_off)))
+        for work_order, job, technician_id, (clock_on, clock_off) in jobs:
             assert work_order.completed_at is not None and work_order.closed_at is not None
-            lines = _history_lines(work_order.id, operation, tenant.labour_rate, parts)
+            operations = [OPERATION_BY_NAME[name] for name in job[2]]
+            lines = _history_lines(work_order.id, operations, tenant.labour_rate, parts)
             session.add_all(lines)
             session.add(
                 TimeEntry(
@@ -725,33 +890,35 @@ async def _seed_history(
 
 
 def _history_lines(
-    work_order_id: int, operation: Operation, labour_rate: Decimal, parts: dict[str, Part]
+    work_order_id: int, operations: list[Operation], labour_rate: Decimal, parts: dict[str, Part]
 ) -> list[WorkOrderLine]:
-    description, hours, used = operation
-    lines = [
-        WorkOrderLine(
-            work_order_id=work_order_id,
-            kind="LABOUR",
-            description=description,
-            quantity=Decimal(hours),
-            unit_price=labour_rate,
-            position=0,
-        )
-    ]
-    for position, (sku, quantity) in enumerate(used, start=1):
-        part = parts[sku]
+    """Each operation's labour line followed by its parts."""
+    lines: list[WorkOrderLine] = []
+    for description, hours, used in operations:
         lines.append(
             WorkOrderLine(
                 work_order_id=work_order_id,
-                kind="PART",
-                description=part.name,
-                part_id=part.id,
-                quantity=Decimal(quantity),
-                unit_price=part.price,
-                used=True,
-                position=position,
+                kind="LABOUR",
+                description=description,
+                quantity=Decimal(hours),
+                unit_price=labour_rate,
+                position=len(lines),
             )
         )
+        for sku, quantity in used:
+            part = parts[sku]
+            lines.append(
+                WorkOrderLine(
+                    work_order_id=work_order_id,
+                    kind="PART",
+                    description=part.name,
+                    part_id=part.id,
+                    quantity=Decimal(quantity),
+                    unit_price=part.price,
+                    used=True,
+                    position=len(lines),
+                )
+            )
     return lines
 
 
@@ -1402,64 +1569,103 @@ async def _import_deal(
 # --- Vehicles and telematics -------------------------------------------------------------------------------
 
 FLEETS = (
-    ("Alpenblick Ersatzwagen", "Our loan cars for customers whose car is in the workshop."),
-    ("Taxi Zürisee GmbH", "A taxi company's cars, serviced under a fleet contract."),
+    (
+        "Alpenblick Ersatzwagen",
+        "Unsere Ersatzwagen für Kundinnen und Kunden, deren Auto in der Werkstatt steht.",
+    ),
+    ("Taxi Zürisee GmbH", "Die Taxis der Taxi Zürisee GmbH, gewartet im Rahmen eines Flottenvertrags."),
 )
+TAXI_COMPANY = "Taxi Zürisee GmbH"
 FLEET_SIZE = 6
 TRACKED_VEHICLES = 10
 TELEMETRY_DAYS = 90
-# (service, interval km, interval months, work-order category)
+# (service, interval km, interval months, work-order category); the oil change only for cars with an engine.
+OIL_CHANGE = ("Ölwechsel", 15_000, 12, "Oil Change")
 SCHEDULES = (
-    ("Oil change", 15_000, 12, "Oil Change"),
-    ("Inspection", None, 24, "Inspection"),
-    ("Tyres", 40_000, None, "Tire Service"),
+    ("Service", None, 24, "Inspection"),
+    ("Reifen ersetzen", 40_000, None, "Tire Service"),
 )
-# Open alerts on the tracked cars as the demo starts: (tracked index, condition, severity, value, threshold).
+# Open alerts on the tracked cars as the demo starts: condition, severity, value, the threshold it crossed,
+# and whether only a car with an engine can raise it (overheating, a catalytic converter's code).
 DEMO_ALERTS = (
-    (0, "engine_temp_high", "CRITICAL", 118.0, 104.44),
-    (1, "tyre_rl_low", "HIGH", 176.0, 193.05),
-    (2, "battery_low", "MEDIUM", 11.9, 12.2),
-    (3, "dtc:P0420", "MEDIUM", None, None),
+    ("engine_temp_high", "CRITICAL", 118.0, "engine_temp_high_c", True),
+    ("tyre_rl_low", "HIGH", 176.0, "tyre_low_kpa", False),
+    ("battery_low", "MEDIUM", 11.9, "battery_low_v", False),
+    ("dtc:P0420", "MEDIUM", None, None, True),
 )
+
+
+def oil_change_scopes() -> list[tuple[str, str | None]]:
+    """(make, model) of the oil-change schedules: a whole make when none of its cars here is electric,
+    else each of its models with an engine."""
+    cars = {(make, model, fuel) for make, model, fuel, _wmi, _year in MODELS} | {
+        (entry[0], entry[1], entry[5]) for entry in CATALOG
+    }
+    electric_makes = {make for make, _model, fuel in cars if fuel == "ELECTRIC"}
+    scopes = {
+        (make, model if make in electric_makes else None) for make, model, fuel in cars if fuel != "ELECTRIC"
+    }
+    return sorted(scopes, key=lambda scope: (scope[0], scope[1] or ""))
 
 
 async def _seed_fleet(db: Database, tenant: Tenant, manager: Actor, rng: random.Random) -> None:
-    """Two fleets of existing cars, ten tracked cars with 90 days of daily readings (one silent for
-    three days), open alerts (one critical), and the schedules with some cars due or overdue."""
-    today = datetime.now(ZoneInfo(tenant.timezone)).date()
+    """Ten tracked cars of both fleets and the customers with 90 days of daily readings (one silent for
+    three days), open alerts (one critical), and the schedules with some cars due or overdue. Every
+    odometer figure (readings, services, check-ins) follows one rule per car, so none goes back in time."""
+    zone = ZoneInfo(tenant.timezone)
     now = utcnow()
+    today = now.astimezone(zone).date()
     async with db.uow(manager) as uow:
         session = uow.session
         vehicles = list((await session.scalars(select(Vehicle).order_by(Vehicle.id))).all())
-        fleets = [Fleet(name=name, description=description) for name, description in FLEETS]
-        session.add_all(fleets)
-        await session.flush()
-        # The first cars go to the fleets; the tracked ones are spread over both fleets and owners.
-        for index, fleet in enumerate(fleets):
-            for vehicle in vehicles[index * FLEET_SIZE : (index + 1) * FLEET_SIZE]:
-                vehicle.fleet_id = fleet.id
+        delivered: dict[int, date] = {}
+        for vehicle_id, at in await session.execute(
+            select(Deal.vehicle_id, Deal.delivered_at).where(Deal.vehicle_id.is_not(None))
+        ):
+            assert vehicle_id is not None and at is not None
+            delivered[vehicle_id] = at.astimezone(zone).date()
+        since = {
+            vehicle.id: delivered.get(vehicle.id) or in_service_since(vehicle.year) for vehicle in vehicles
+        }
+        current_km = {vehicle.id: vehicle.odometer_km for vehicle in vehicles}
+
+        def km_at(vehicle: Vehicle, at: datetime) -> int:
+            return int(odometer_at(current_km[vehicle.id], since[vehicle.id], now, at))
+
+        # The tracked cars: three loan cars, the taxis and a customer's car.
         tracked = vehicles[FLEET_SIZE - 3 : FLEET_SIZE - 3 + TRACKED_VEHICLES]
         readings: list[dict[str, Any]] = []
         for number, vehicle in enumerate(tracked):
+            # The last tracked car stopped reporting three days ago.
+            silent_days = 3 if number == TRACKED_VEHICLES - 1 else 0
+            rows = _daily_readings(tenant.id, vehicle, now, silent_days, rng)
+            for row in rows:
+                row["odometer_m"] = int(
+                    odometer_at(current_km[vehicle.id], since[vehicle.id], now, row["recorded_at"]) * 1000
+                )
+            readings += rows
+            last = rows[-1]
+            vehicle.odometer_m = last["odometer_m"]
+            vehicle.odometer_km = vehicle.odometer_m // 1000
+            vehicle.last_reading_at = last["recorded_at"]
             session.add(
                 TelematicsDevice(
                     vehicle_id=vehicle.id,
                     kind="TRACCAR",
                     unique_id=f"demo-tracker-{number + 1:02d}",
                     created_at=now - timedelta(days=TELEMETRY_DAYS + 1),
+                    # Seen when its last reading came in, as ingestion records it.
+                    last_seen_at=last["received_at"],
                 )
             )
-            # The last tracked car stopped reporting three days ago.
-            silent_days = 3 if number == TRACKED_VEHICLES - 1 else 0
-            readings += _daily_readings(tenant.id, vehicle, now, silent_days, rng)
-            last = readings[-1]
-            vehicle.odometer_m = last["odometer_m"]
-            vehicle.odometer_km = vehicle.odometer_m // 1000
-            vehicle.last_reading_at = last["recorded_at"]
-        # The latest reading of each car with an alert shows what raised it.
+        # The latest reading of each car with an alert shows what raised it; the silent car raises none.
         latest = {row["vehicle_id"]: row for row in readings}
-        for index, condition, _severity, value, _threshold in DEMO_ALERTS:
-            row = latest[tracked[index].id]
+        candidates = list(tracked[:-1])
+        thresholds = effective_thresholds(None)
+        for position, (condition, severity, value, threshold, needs_engine) in enumerate(DEMO_ALERTS):
+            vehicle = next(car for car in candidates if not needs_engine or car.fuel_type != "ELECTRIC")
+            candidates.remove(vehicle)
+            row = latest[vehicle.id]
             if condition == "engine_temp_high":
                 row["engine_temp_c"] = value
             elif condition == "tyre_rl_low":
@@ -1468,27 +1674,37 @@ async def _seed_fleet(db: Database, tenant: Tenant, manager: Actor, rng: random.
                 row["battery_v"] = value
             else:
                 row["dtc_codes"] = [condition.removeprefix("dtc:")]
-        # One statement for all readings: the seed stays fast.
-        await session.execute(insert(TelemetryReading), readings)
-        for index, condition, severity, value, threshold in DEMO_ALERTS:
             session.add(
                 VehicleAlert(
-                    vehicle_id=tracked[index].id,
+                    vehicle_id=vehicle.id,
                     condition=condition,
                     severity=severity,
                     value=value,
-                    threshold=threshold,
-                    opened_at=now - timedelta(hours=2 + index * 5),
+                    threshold=None if threshold is None else thresholds[threshold],
+                    opened_at=now - timedelta(hours=2 + position * 5),
                     last_seen_at=now - timedelta(minutes=20),
                 )
             )
+        # One statement for all readings: the seed stays fast.
+        await session.execute(insert(TelemetryReading), readings)
         categories = {
             str(name): int(category_id)
             for category_id, name in await session.execute(
                 select(WorkOrderCategory.id, WorkOrderCategory.name)
             )
         }
+        service, interval_km, interval_months, category = OIL_CHANGE
         schedules = [
+            MaintenanceSchedule(
+                service_type=service,
+                make=make,
+                model=model,
+                interval_km=interval_km,
+                interval_months=interval_months,
+                category_id=categories.get(category),
+            )
+            for make, model in oil_change_scopes()
+        ] + [
             MaintenanceSchedule(
                 service_type=service,
                 interval_km=interval_km,
@@ -1500,20 +1716,57 @@ async def _seed_fleet(db: Database, tenant: Tenant, manager: Actor, rng: random.
         session.add_all(schedules)
         await session.flush()
         # When each service was last done: mostly well within the interval, about one in eight near or
-        # past it, so the board has a few cars due and overdue.
+        # past it, so the board has a few cars due and overdue; never before the car was on the road.
+        done: dict[tuple[int, int], VehicleMaintenance] = {}
         for vehicle in vehicles:
             for schedule in schedules:
                 days = (schedule.interval_months or 24) * 30
-                distance = schedule.interval_km or 20_000
                 share = rng.uniform(0.9, 1.08) if rng.random() < 0.12 else rng.uniform(0.05, 0.75)
-                session.add(
-                    VehicleMaintenance(
-                        vehicle_id=vehicle.id,
-                        schedule_id=schedule.id,
-                        last_done_on=today - timedelta(days=int(days * share)),
-                        last_done_km=max(0, vehicle.odometer_km - int(distance * share)),
-                    )
+                done_on = today - timedelta(days=int(days * share))
+                if not applies_to(schedule, vehicle.make, vehicle.model) or done_on < since[vehicle.id]:
+                    continue
+                done[(vehicle.id, schedule.id)] = VehicleMaintenance(
+                    vehicle_id=vehicle.id,
+                    schedule_id=schedule.id,
+                    last_done_on=done_on,
+                    last_done_km=km_at(vehicle, datetime.combine(done_on, time(12), zone)),
                 )
+        # A completed job counts as the services of its category, as completing one does in Pitwall.
+        by_id = {vehicle.id: vehicle for vehicle in vehicles}
+        completed = await session.execute(
+            select(
+                WorkOrder.vehicle_id, WorkOrder.category_id, WorkOrder.completed_at, WorkOrder.odometer_in_km
+            )
+            .where(WorkOrder.completed_at.is_not(None))
+            .order_by(WorkOrder.completed_at)
+        )
+        for vehicle_id, category_id, completed_at, odometer_in_km in completed:
+            assert completed_at is not None
+            vehicle = by_id[vehicle_id]
+            completed_on = completed_at.astimezone(zone).date()
+            vehicle.last_service_on = max(vehicle.last_service_on or completed_on, completed_on)
+            for schedule in schedules:
+                if schedule.category_id != category_id or not applies_to(
+                    schedule, vehicle.make, vehicle.model
+                ):
+                    continue
+                record = done.get((vehicle.id, schedule.id))
+                if record is None:
+                    record = done[(vehicle.id, schedule.id)] = VehicleMaintenance(
+                        vehicle_id=vehicle.id, schedule_id=schedule.id
+                    )
+                elif record.last_done_on is not None and record.last_done_on > completed_on:
+                    continue
+                record.last_done_on = completed_on
+                record.last_done_km = odometer_in_km or km_at(vehicle, completed_at)
+        session.add_all(done.values())
+        # The vehicle's last service is the latest of them.
+        for (vehicle_id, _schedule_id), record in done.items():
+            vehicle = by_id[vehicle_id]
+            if record.last_done_on is not None and (
+                vehicle.last_service_on is None or record.last_done_on > vehicle.last_service_on
+            ):
+                vehicle.last_service_on = record.last_done_on
         await session.flush()
         for vehicle in vehicles:
             await refresh_vehicle_maintenance(uow, vehicle, today)
@@ -1524,15 +1777,15 @@ async def _seed_fleet(db: Database, tenant: Tenant, manager: Actor, rng: random.
 def _daily_readings(
     tenant_id: int, vehicle: Vehicle, now: datetime, silent_days: int, rng: random.Random
 ) -> list[dict[str, Any]]:
-    """A reading a day for 90 days, in SI units: a daily drive, a battery that ages, tyres that lose air."""
+    """A reading a day for 90 days, in SI units: a daily drive, a battery that ages, tyres that lose air.
+    An electric car reports its state of charge and nothing of an engine. The caller sets the odometer."""
     rows: list[dict[str, Any]] = []
-    odometer_m = max(0, vehicle.odometer_km - TELEMETRY_DAYS * 60) * 1000
-    daily_km = rng.randint(25, 90)
+    electric = vehicle.fuel_type == "ELECTRIC"
     base_efficiency = rng.uniform(5.2, 8.4)
     for day in range(TELEMETRY_DAYS, silent_days, -1):
-        odometer_m += int(daily_km * rng.uniform(0.4, 1.6) * 1000)
         age = (TELEMETRY_DAYS - day) / TELEMETRY_DAYS
         tyre = 235.0 - 18 * age + rng.uniform(-3, 3)
+        level = round(rng.uniform(0.15, 0.95), 2)
         rows.append(
             {
                 "tenant_id": tenant_id,
@@ -1540,12 +1793,13 @@ def _daily_readings(
                 "recorded_at": now - timedelta(days=day - 1, hours=rng.randint(1, 6)),
                 "received_at": now - timedelta(days=day - 1),
                 "source": "TRACCAR",
-                "fuel_level": round(rng.uniform(0.15, 0.95), 2),
-                "fuel_l_per_100km": round(base_efficiency + rng.uniform(-0.6, 0.9), 2),
-                "engine_load": round(rng.uniform(0.22, 0.55), 2),
-                "engine_temp_c": round(rng.uniform(86, 96), 1),
+                "fuel_level": None if electric else level,
+                "state_of_charge": level if electric else None,
+                "fuel_l_per_100km": None if electric else round(base_efficiency + rng.uniform(-0.6, 0.9), 2),
+                "engine_load": None if electric else round(rng.uniform(0.22, 0.55), 2),
+                "engine_temp_c": None if electric else round(rng.uniform(86, 96), 1),
                 "battery_v": round(12.7 - 0.3 * age + rng.uniform(-0.1, 0.1), 2),
-                "odometer_m": odometer_m,
+                "odometer_m": None,
                 "tyre_fl_kpa": round(tyre + rng.uniform(-2, 2), 1),
                 "tyre_fr_kpa": round(tyre + rng.uniform(-2, 2), 1),
                 "tyre_rl_kpa": round(tyre + rng.uniform(-2, 2), 1),
@@ -1553,7 +1807,7 @@ def _daily_readings(
                 "latitude": round(47.37 + rng.uniform(-0.08, 0.08), 5),
                 "longitude": round(8.54 + rng.uniform(-0.12, 0.12), 5),
                 "speed_mps": round(rng.uniform(0, 25), 1),
-                "rpm": rng.randint(800, 2800),
+                "rpm": None if electric else rng.randint(800, 2800),
                 "dtc_codes": [],
             }
         )

@@ -149,11 +149,17 @@ def test_every_demo_account_signs_in_with_the_demo_password(seeded):
 def test_the_demo_has_82_vehicles_with_customers_90_work_orders_and_a_showroom(seeded):
     data_dir, _result = seeded
 
-    # The workshop's 80 cars and the 2 the showroom delivered, each with its owner.
-    assert query(data_dir, "SELECT count(*), count(customer_id) FROM vehicles") == [(82, 82)]
+    # The workshop's 80 cars and the 2 the showroom delivered, each with its owner: a customer, or the
+    # dealership itself for its 6 loan cars.
+    assert query(data_dir, "SELECT count(*), count(customer_id) FROM vehicles") == [(82, 76)]
     assert query(data_dir, "SELECT count(*) FROM vehicles v JOIN customers c ON c.id = v.customer_id") == [
-        (82,)
+        (76,)
     ]
+    assert query(
+        data_dir,
+        "SELECT count(*) FROM vehicles v JOIN fleets f ON f.id = v.fleet_id"
+        " WHERE v.customer_id IS NULL AND f.name = 'Alpenblick Ersatzwagen'",
+    ) == [(6,)]
     statuses = dict(query(data_dir, "SELECT status, count(*) FROM work_orders GROUP BY status"))
     assert sum(statuses.values()) == 90
     open_statuses = {"NEW", "SCHEDULED", "CHECKED_IN", "IN_PROGRESS", "WAITING_PARTS"}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -31,7 +33,15 @@ from ops.sales.models import (
 from ops.sales.stock.service import validated_vin
 from ops.seed import DEMO_PASSWORD, seed_demo
 from ops.tenants.models import Counter, Tenant
-from ops.vehicles.models import Vehicle
+from ops.vehicles.models import (
+    Fleet,
+    MaintenanceSchedule,
+    TelematicsDevice,
+    TelemetryReading,
+    Vehicle,
+    VehicleAlert,
+    VehicleMaintenance,
+)
 from ops.workshop.models import (
     Bay,
     Invoice,
@@ -40,6 +50,7 @@ from ops.workshop.models import (
     TechnicianProfile,
     TimeEntry,
     WorkOrder,
+    WorkOrderCategory,
     WorkOrderLine,
 )
 from ops.workshop.service import OPEN_STATUSES
@@ -121,23 +132,32 @@ async def test_the_service_advisor_signs_in_and_finds_a_busy_board(runtime, clie
     assert "WO-000061" in html
 
 
-async def test_eighty_two_vehicles_each_with_a_customer_a_swiss_plate_and_a_valid_vin(runtime):
-    """The workshop's 80 cars and the 2 the showroom delivered."""
+async def test_eighty_two_vehicles_each_with_an_owner_a_swiss_plate_and_a_valid_vin(runtime):
+    """The workshop's 80 cars and the 2 the showroom delivered; the dealership's own loan cars belong to
+    no customer (a reviewer found a loan car owned by a private customer), the taxis to their company."""
     tenant = await _demo(runtime)
 
     async with runtime.db.read(tenant.id) as session:
         rows = (
             await session.execute(
-                select(Vehicle.vin, Vehicle.plate, Customer.last_name).join(
-                    Customer, Customer.id == Vehicle.customer_id
-                )
+                select(Vehicle.vin, Vehicle.plate, Fleet.name, Customer.company_name)
+                .outerjoin(Customer, Customer.id == Vehicle.customer_id)
+                .outerjoin(Fleet, Fleet.id == Vehicle.fleet_id)
             )
         ).all()
+        fleets = (await session.execute(select(Fleet.name, Fleet.description))).all()
 
     assert len(rows) == 82
-    assert len({vin for vin, _plate, _name in rows}) == 82
-    assert [vin for vin, _plate, _name in rows if not vin_check_digit_is_valid(vin)] == []
-    assert [plate for _vin, plate, _name in rows if not SWISS_PLATE.fullmatch(plate or "")] == []
+    assert len({vin for vin, *_rest in rows}) == 82
+    assert [vin for vin, *_rest in rows if not vin_check_digit_is_valid(vin)] == []
+    assert [vin for vin, *_rest in rows if validated_vin(vin) != vin] == []
+    assert [plate for _vin, plate, *_rest in rows if not SWISS_PLATE.fullmatch(plate or "")] == []
+    owners = [(fleet, company) for _vin, _plate, fleet, company in rows]
+    assert owners.count(("Alpenblick Ersatzwagen", None)) == 6
+    assert owners.count(("Taxi Zürisee GmbH", "Taxi Zürisee GmbH")) == 6
+    assert len([row for row in rows if row.name is None]) == 70
+    # The demo is a Swiss-German dealership: its own texts are German too.
+    assert all(re.search(r"\b(für|der|die|des)\b", description) for _name, description in fleets), fleets
 
 
 async def test_thirty_open_work_orders_cover_every_column_of_the_board(runtime):
@@ -402,3 +422,215 @@ async def test_the_sales_manager_finds_deals_and_this_months_sales_kpis(runtime,
     for key in ("kpi-conversion", "kpi-gross_profit_per_deal", "kpi-revenue_per_rep", "kpi-pipeline"):
         section = re.search(rf'id="{key}".*?</section>', kpis, re.S)
         assert section and "no data" not in section.group(0), key
+
+
+# --- A demo that hangs together ---------------------------------------------------------------------------
+
+# Each make's World Manufacturer Identifiers (the VIN's first three characters), as makers register them.
+WMI_OF_MAKE = {
+    "Volkswagen": {"WVW", "WVG", "WV1", "WV2"},
+    "Skoda": {"TMB"},
+    "Toyota": {"JTD", "JTM", "JTE", "JTN", "SB1", "VNK"},
+    "BMW": {"WBA", "WBY"},
+    "Audi": {"WAU", "WUA"},
+    "Tesla": {"5YJ", "7SA", "LRW", "XP7"},
+    "Renault": {"VF1"},
+    "Ford": {"WF0", "NM0"},
+    "Mercedes-Benz": {"WDD", "W1K", "WDB", "W1N"},
+    "Subaru": {"JF1", "JF2"},
+    "Volvo": {"YV1", "LYV"},
+}
+# What only a car with a combustion engine takes: oil and its filters, exhaust and ignition parts.
+ENGINE_WORDS = re.compile(
+    r"Öl|Zünd|Zahnriemen|Abgas|Katalysator|Motorkontroll|Kraftstoff|AdBlue|Luftfilter", re.I
+)
+# The category a complaint is booked under, by what the customer said.
+CATEGORY_OF_COMPLAINT = (
+    (re.compile(r"Bremse"), "Brake Service"),
+    (re.compile(r"Scheinwerfer|Batterie|Lade|Hochvolt"), "Electrical"),
+    (re.compile(r"Räderwechsel|Reifen|Vibration im Lenkrad"), "Tire Service"),
+    (re.compile(r"Ölwechsel"), "Oil Change"),
+    (re.compile(r"Getriebe"), "Transmission Service"),
+    (re.compile(r"Kratzer|Stossstange"), "Body Work"),
+    (re.compile(r"MFK"), "Inspection"),
+    (re.compile(r"Motorkontroll"), "Engine Repair"),
+    (re.compile(r"Service"), "Preventive Maintenance"),
+    (re.compile(r"Klimaanlage|Geräusch"), "Repair"),
+)
+# What the labour of each category is about.
+LABOUR_OF_CATEGORY = {
+    "Brake Service": r"Brems",
+    "Electrical": r"Batterie|[Ll]ampe|Ladeklappe|Hochvolt",
+    "Tire Service": r"Räder|Reifen",
+    "Oil Change": r"Ölwechsel",
+    "Transmission Service": r"Getriebe",
+    "Body Work": r"Stossstange|lackieren",
+    "Inspection": r"MFK|Inspektion",
+    "Engine Repair": r"Diagnose|Motor|Zünd",
+    "Preventive Maintenance": r"Inspektion|Service|Wischer|Zahnriemen",
+    "Repair": r"Klima|Stossdämpfer|Querlenker",
+}
+
+
+async def test_every_vin_begins_with_its_makers_wmi(runtime):
+    tenant = await _demo(runtime)
+
+    async with runtime.db.read(tenant.id) as session:
+        vehicles = (await session.execute(select(Vehicle.make, Vehicle.vin))).all()
+
+    assert [(make, vin) for make, vin in vehicles if vin[:3] not in WMI_OF_MAKE[make]] == []
+
+
+async def test_each_work_order_is_booked_and_worked_as_its_complaint_says(runtime):
+    """A reviewer found a headlight fault with a brake job and a draining battery with a headlight bulb."""
+    tenant = await _demo(runtime)
+
+    async with runtime.db.read(tenant.id) as session:
+        orders = (
+            await session.execute(
+                select(WorkOrder.id, WorkOrder.complaint, WorkOrderCategory.name).join(
+                    WorkOrderCategory, WorkOrderCategory.id == WorkOrder.category_id
+                )
+            )
+        ).all()
+        labour: dict[int, list[str]] = {}
+        for work_order_id, description in await session.execute(
+            select(WorkOrderLine.work_order_id, WorkOrderLine.description).where(
+                WorkOrderLine.kind == "LABOUR"
+            )
+        ):
+            labour.setdefault(work_order_id, []).append(description)
+
+    assert len(orders) == 90
+    for work_order_id, complaint, category in orders:
+        expected = next(name for pattern, name in CATEGORY_OF_COMPLAINT if pattern.search(complaint))
+        assert category == expected, complaint
+        assert labour[work_order_id] and all(
+            re.search(LABOUR_OF_CATEGORY[category], line) for line in labour[work_order_id]
+        ), (complaint, category, labour[work_order_id])
+
+
+async def test_electric_cars_get_no_oil_exhaust_or_engine_items(runtime):
+    """A reviewer found an oil-change schedule on a VW ID.4 and a catalytic converter's code on an Enyaq."""
+    tenant = await _demo(runtime)
+
+    async with runtime.db.read(tenant.id) as session:
+        electric = select(Vehicle.id).where(Vehicle.fuel_type == "ELECTRIC")
+        schedules = set(
+            await session.scalars(
+                select(MaintenanceSchedule.service_type)
+                .join(VehicleMaintenance, VehicleMaintenance.schedule_id == MaintenanceSchedule.id)
+                .where(VehicleMaintenance.vehicle_id.in_(electric))
+            )
+        )
+        lines = set(
+            await session.scalars(
+                select(WorkOrderLine.description)
+                .join(WorkOrder, WorkOrder.id == WorkOrderLine.work_order_id)
+                .where(WorkOrder.vehicle_id.in_(electric))
+            )
+        )
+        complaints = set(
+            await session.scalars(select(WorkOrder.complaint).where(WorkOrder.vehicle_id.in_(electric)))
+        )
+        alerts = set(
+            await session.scalars(select(VehicleAlert.condition).where(VehicleAlert.vehicle_id.in_(electric)))
+        )
+        engine_readings = await session.scalar(
+            select(func.count())
+            .select_from(TelemetryReading)
+            .where(
+                TelemetryReading.vehicle_id.in_(electric),
+                (TelemetryReading.engine_temp_c.is_not(None)) | (TelemetryReading.fuel_level.is_not(None)),
+            )
+        )
+        cars = await session.scalar(select(func.count()).select_from(electric.subquery()))
+        oil_elsewhere = await session.scalar(
+            select(func.count())
+            .select_from(VehicleMaintenance)
+            .join(MaintenanceSchedule, MaintenanceSchedule.id == VehicleMaintenance.schedule_id)
+            .where(MaintenanceSchedule.service_type == "Ölwechsel")
+        )
+
+    assert (cars or 0) > 5 and schedules and lines  # the demo has electric cars, serviced
+    assert [name for name in schedules | lines | complaints if ENGINE_WORDS.search(name)] == []
+    assert [
+        condition for condition in alerts if condition.startswith("dtc:P04") or "engine" in condition
+    ] == []
+    assert engine_readings == 0
+    assert (oil_elsewhere or 0) > 30  # the cars with an engine still get theirs
+
+
+async def test_each_cars_odometer_only_goes_up_over_time(runtime):
+    """Readings, services done and check-ins of one car: a later day never shows fewer kilometres."""
+    tenant = await _demo(runtime)
+
+    async with runtime.db.read(tenant.id) as session:
+        zone = ZoneInfo(tenant.timezone)
+        marks: dict[int, list[tuple[date, int, str]]] = {}
+        for vehicle_id, at, metres in await session.execute(
+            select(TelemetryReading.vehicle_id, TelemetryReading.recorded_at, TelemetryReading.odometer_m)
+        ):
+            marks.setdefault(vehicle_id, []).append((at.astimezone(zone).date(), metres // 1000, "reading"))
+        for vehicle_id, on, km in await session.execute(
+            select(
+                VehicleMaintenance.vehicle_id,
+                VehicleMaintenance.last_done_on,
+                VehicleMaintenance.last_done_km,
+            ).where(VehicleMaintenance.last_done_on.is_not(None))
+        ):
+            marks.setdefault(vehicle_id, []).append((on, km, "service"))
+        for vehicle_id, at, km in await session.execute(
+            select(WorkOrder.vehicle_id, WorkOrder.checked_in_at, WorkOrder.odometer_in_km).where(
+                WorkOrder.odometer_in_km.is_not(None)
+            )
+        ):
+            marks.setdefault(vehicle_id, []).append((at.astimezone(zone).date(), km, "check-in"))
+        today = utcnow().astimezone(zone).date()
+        for vehicle_id, km in await session.execute(select(Vehicle.id, Vehicle.odometer_km)):
+            marks.setdefault(vehicle_id, []).append((today, km, "now"))
+
+    backwards = []
+    for vehicle_id, points in marks.items():
+        points.sort()
+        for earlier, later in itertools.pairwise(points):
+            if later[0] > earlier[0] and later[1] < earlier[1]:
+                backwards.append((vehicle_id, earlier, later))
+    assert sum(len(points) > 2 for points in marks.values()) > 70
+    assert backwards == []
+
+
+async def test_last_service_and_last_seen_agree_with_the_records_shown_beside_them(runtime, client):
+    """A reviewer saw 'Last service —' above a maintenance table with dates, and 'Last seen: Never' for
+    trackers whose readings and alerts were on the same page."""
+    tenant = await _demo(runtime)
+
+    async with runtime.db.read(tenant.id) as session:
+        last_done = dict(
+            (
+                await session.execute(
+                    select(VehicleMaintenance.vehicle_id, func.max(VehicleMaintenance.last_done_on)).group_by(
+                        VehicleMaintenance.vehicle_id
+                    )
+                )
+            ).all()
+        )
+        last_service = dict((await session.execute(select(Vehicle.id, Vehicle.last_service_on))).all())
+        devices = (
+            await session.execute(
+                select(TelematicsDevice.last_seen_at, func.max(TelemetryReading.received_at))
+                .join(TelemetryReading, TelemetryReading.vehicle_id == TelematicsDevice.vehicle_id)
+                .group_by(TelematicsDevice.id, TelematicsDevice.last_seen_at)
+            )
+        ).all()
+
+    assert len(last_done) > 70
+    for vehicle_id, done_on in last_done.items():
+        if done_on is not None:
+            assert last_service[vehicle_id] is not None and last_service[vehicle_id] >= done_on, vehicle_id
+    assert len(devices) == 10 and all(seen == received for seen, received in devices)
+
+    await sign_in(client, "admin@demo.test", DEMO_PASSWORD)
+    page = await (await client.get("/vehicles/telematics")).get_data(as_text=True)
+    table = re.search(r'class="stack telematics-devices".*?</table>', page, re.S)
+    assert table and table.group(0).count("<tr>") == 11 and "Never" not in table.group(0)

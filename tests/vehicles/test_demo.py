@@ -34,7 +34,8 @@ async def test_the_demo_has_a_fleet_worth_looking_at(runtime, client):
         assert (
             await count(VehicleAlert, VehicleAlert.severity == "CRITICAL", VehicleAlert.status == "OPEN") == 1
         )
-        assert await count(MaintenanceSchedule) == 3
+        # An oil change per make or model with an engine, a service and tyres for every car.
+        assert await count(MaintenanceSchedule) == 12
         overdue = await count(VehicleMaintenance, VehicleMaintenance.state == "OVERDUE")
         due = await count(VehicleMaintenance, VehicleMaintenance.state == "DUE")
         assert 0 < overdue < 82 * 3 / 2 and due > 0

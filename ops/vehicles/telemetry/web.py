@@ -20,6 +20,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
@@ -40,6 +41,7 @@ from integrations.telematics.traccar import parse_traccar
 from ops.auth.actor import Actor, NotFound, PermissionDenied, RuleViolation
 from ops.auth.service import actor_for_api_token
 from ops.auth.web import current_actor, current_tenant, login_required
+from ops.i18n import format_number
 from ops.i18n import gettext as _
 from ops.json_errors import error_body
 from ops.list_filters import page_number
@@ -438,12 +440,10 @@ async def _settings_page(
         page = await queries.devices(session, page=page_number())
     if form is None:
         form = {
-            name: _display_text(_to_display(units, name, settings.thresholds[name]))
-            for name, _k in THRESHOLD_FIELDS
+            name: _threshold_text(units, name, settings.thresholds[name]) for name, _k in THRESHOLD_FIELDS
         }
     defaults = {
-        name: _display_text(_to_display(units, name, DEFAULT_THRESHOLDS[name]))
-        for name, _k in THRESHOLD_FIELDS
+        name: _threshold_shown(units, name, DEFAULT_THRESHOLDS[name]) for name, _k in THRESHOLD_FIELDS
     }
     body = await render_page(
         SETTINGS_TEMPLATE,
@@ -464,8 +464,41 @@ async def _settings_page(
     return body, status, NO_STORE
 
 
-def _display_text(value: float) -> str:
-    return f"{round(value, 2):g}"
+# Decimals a threshold is shown with, by kind and unit: whole degrees and psi, bar and volts to the tenth.
+# A stored value that needs one decimal more (2.25 bar typed in by the dealership) keeps it.
+THRESHOLD_DECIMALS = {
+    ("pressure", False): 1,
+    ("pressure", True): 0,
+    ("temperature", False): 0,
+    ("temperature", True): 0,
+    ("voltage", False): 1,
+    ("voltage", True): 1,
+}
+
+
+def _threshold_decimals(units: DisplayUnits, name: str, display_value: float) -> int:
+    base = THRESHOLD_DECIMALS[(dict(THRESHOLD_FIELDS)[name], units.imperial)]
+    if (
+        abs(round(display_value, base + 1) - display_value)
+        < 1e-9
+        < abs(round(display_value, base) - display_value)
+    ):
+        return base + 1
+    return base
+
+
+def _threshold_text(units: DisplayUnits, name: str, si: float) -> str:
+    """The value of the threshold's number input (a dot for decimals, as an HTML number input takes it)."""
+    value = _to_display(units, name, si)
+    decimals = _threshold_decimals(units, name, value)
+    return f"{round(value, decimals):.{decimals}f}"
+
+
+def _threshold_shown(units: DisplayUnits, name: str, si: float) -> str:
+    """The threshold as text for people, in their locale."""
+    value = _to_display(units, name, si)
+    decimals = _threshold_decimals(units, name, value)
+    return format_number(Decimal(f"{round(value, decimals):.{decimals}f}"), decimals=decimals)
 
 
 @bp.get("/vehicles/telematics")
@@ -496,13 +529,21 @@ async def save_thresholds() -> Any:
     actor = _require_manage()
     units = DisplayUnits.for_tenant(current_tenant())
     form = (await request.form).to_dict()
+    async with runtime().db.read(actor.tenant_id) as session:
+        current = (await queries.telemetry_settings(session, actor.tenant_id)).thresholds
     values: dict[str, float | None] = {}
     errors: dict[str, str] = {}
     for name, _kind in THRESHOLD_FIELDS:
         number = _number(form.get(name))
         if number is None:
             errors[name] = _("Enter a number.")
-        values[name] = None if number is None else _to_si(units, name, number)
+            values[name] = None
+        elif number == float(_threshold_text(units, name, current[name])):
+            # The value as the form showed it: keep the stored one, which the rounding for display
+            # would otherwise shift (82.22 °C saved back as 82 °C).
+            values[name] = current[name]
+        else:
+            values[name] = _to_si(units, name, number)
     if not errors:
         try:
             async with runtime().db.uow(actor) as uow:

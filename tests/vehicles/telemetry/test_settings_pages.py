@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from ops.tenants.models import Tenant
+from ops.vehicles.telemetry.service import update_thresholds
+from ops.vehicles.telemetry.thresholds import DEFAULT_THRESHOLDS
 from ops.vehicles.telemetry.units import KPA_PER_PSI, fahrenheit_to_celsius
 from tests.vehicles.telemetry.helpers import device
 from tests.web import sign_in
@@ -156,3 +158,36 @@ async def test_only_admins_and_workshop_managers_manage_telematics(app, client, 
     assert (await manager_client.get("/vehicles/telematics")).status_code == 200
     assert (await manager_client.get(f"/vehicles/{vehicle.id}/devices")).status_code == 200
     assert (await manager_client.get(f"/vehicles/{foreign.id}/devices")).status_code == 404
+
+
+async def test_thresholds_show_whole_degrees_and_tenths_of_a_bar_and_saving_unchanged_keeps_them(
+    client, factory
+):
+    """A Swiss manager read '82.22 °C' and '1.38 bar' (the psi and °F defaults converted); saving the form
+    as shown must not move the stored thresholds to the rounded figures."""
+    shop = await factory.tenant(country="CH")  # km, bar and °C
+    token = await sign_in(client, shop.admin.email)
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await update_thresholds(uow, {**DEFAULT_THRESHOLDS, "tyre_high_kpa": 225.0})
+    before = (await _tenant_row(shop)).telemetry_thresholds
+
+    page = await (await client.get("/vehicles/telematics")).get_data(as_text=True)
+    shown = dict(re.findall(r'name="(\w+)" type="number"[^>]* value="([^"]*)"', page))
+
+    assert shown == {
+        "tyre_critical_kpa": "1.4",
+        "tyre_low_kpa": "1.9",
+        "tyre_high_kpa": "2.25",  # the dealership's own value needs its second decimal
+        "engine_temp_low_c": "82",
+        "engine_temp_high_c": "104",
+        "battery_low_v": "12.2",
+        "battery_high_v": "14.8",
+    }
+    assert "Standard: 82 °C" in page and "Standard: 2.4 bar" in page and "82.22" not in page
+    response = await client.post("/vehicles/telematics/thresholds", form={"csrf_token": token, **shown})
+    assert response.status_code == 303
+    assert (await _tenant_row(shop)).telemetry_thresholds == before
+    # A changed field is stored as typed; the others stay exactly as they were.
+    shown["engine_temp_high_c"] = "105"
+    await client.post("/vehicles/telematics/thresholds", form={"csrf_token": token, **shown})
+    assert (await _tenant_row(shop)).telemetry_thresholds == {**before, "engine_temp_high_c": 105.0}
