@@ -849,6 +849,11 @@ async def _seed_history(
             # Flushed one by one: a comeback needs the id of the job it repeats.
             await session.flush()
             jobs.append((work_order, job, technician_id, (clock_on, clock_off)))
+        # An invoice is numbered when it is issued, at completion (a quarter of an hour after clock-off):
+        # a day's jobs are not done in the order of their numbers, and numbered by job the invoice list
+        # would not run newest first.
+        issue_order = sorted(jobs, key=lambda entry: entry[3][1])
+        invoice_numbers = {entry[0].id: number for number, entry in enumerate(issue_order, start=1)}
         for work_order, job, technician_id, (clock_on, clock_off) in jobs:
             assert work_order.completed_at is not None and work_order.closed_at is not None
             operations = [OPERATION_BY_NAME[name] for name in job[2]]
@@ -879,7 +884,7 @@ async def _seed_history(
                         at=at,
                     )
                 )
-            session.add(_history_invoice(work_order, lines, tenant))
+            session.add(_history_invoice(work_order, invoice_numbers[work_order.id], lines, tenant))
         for name in ("work_order", "invoice"):
             counted = await session.execute(
                 update(Counter).where(Counter.name == name).values(value=HISTORY_JOBS).returning(Counter.id)
@@ -922,13 +927,15 @@ def _history_lines(
     return lines
 
 
-def _history_invoice(work_order: WorkOrder, lines: list[WorkOrderLine], tenant: Tenant) -> Invoice:
+def _history_invoice(
+    work_order: WorkOrder, number: int, lines: list[WorkOrderLine], tenant: Tenant
+) -> Invoice:
     currency = tenant.currency
     sums = totals(
         [PricedLine(line.kind, line.quantity, line.unit_price) for line in lines], tenant.vat_rate, currency
     )
     return Invoice(
-        number=work_order.number,
+        number=number,
         work_order_id=work_order.id,
         customer_id=work_order.customer_id,
         currency=currency,

@@ -282,6 +282,25 @@ async def test_every_open_job_has_its_labour_and_the_past_six_weeks_are_invoiced
     assert counters["work_order"] == 90 and counters["invoice"] >= 60
 
 
+async def test_the_invoice_list_runs_newest_first_by_number_and_by_date(runtime, client):
+    """Imported invoices were numbered by job, not by when they were issued: on a day with two, the
+    later number was the earlier invoice, and the list read 59, 60, 57, 58."""
+    tenant = await _demo(runtime)
+    async with runtime.db.read(tenant.id) as session:
+        by_time = list(await session.scalars(select(Invoice.number).order_by(Invoice.issued_at)))
+
+    await sign_in(client, "advisor@demo.test", DEMO_PASSWORD)
+    listed: list[int] = []
+    page, more = 1, True
+    while more:
+        html = await (await client.get(f"/workshop/invoices?page={page}")).get_data(as_text=True)
+        listed += [int(number) for number in re.findall(r">INV-(\d+)<", html)]
+        page, more = page + 1, 'rel="next"' in html
+
+    assert by_time == sorted(by_time)
+    assert listed == sorted(listed, reverse=True) and len(listed) == len(by_time)
+
+
 async def test_the_kpi_page_and_the_leaderboard_show_real_numbers(runtime, client):
     tenant = await _demo(runtime)
     async with runtime.db.read(tenant.id) as session:

@@ -28,7 +28,7 @@ from ops.auth.models import User
 from ops.customers.models import Customer
 from ops.db import UnitOfWork, tenant_scoped, utcnow
 from ops.events import record
-from ops.i18n import format_datetime, language_of, locale_for
+from ops.i18n import format_datetime, format_number, language_of, locale_for
 from ops.i18n import gettext as _
 from ops.mail.service import queue_mail, render_mail, valid_address, written_for
 from ops.money import PricedLine, line_net, totals
@@ -748,8 +748,8 @@ async def check_in_work_order(
             _(
                 "The odometer reading %(entered)s km is below the %(recorded)s km already recorded for "
                 "this vehicle; check the reading.",
-                entered=odometer_km,
-                recorded=recorded,
+                entered=format_number(odometer_km, decimals=0),
+                recorded=format_number(recorded, decimals=0),
             ),
             field="odometer_km",
         )

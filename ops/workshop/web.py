@@ -9,7 +9,10 @@ How a change answers (every POST here, all with CSRF and the version the user sa
 - an htmx post from the work-order page (`/workshop/work-orders/<id>`, the JOBS area's page) gets
   `HX-Redirect` to that page with the flash: the page shows the new state with everything that
   follows from it (lines, totals, invoice), and every other screen gets the change live. The
-  status code is the outcome's all the same (200, 409, 422).
+  status code is the outcome's all the same (200, 409, 422). A field of a form on that page that
+  is refused (check-in's odometer) is the exception: the page's actions come back with that form
+  still open, what was typed in it and the message next to the field (the whole page with them for
+  a plain post), so nobody has to open it again and retype.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ops.i18n import gettext as _
 from ops.pages import flash_message, is_htmx, parse_form, render_fragment, render_page
 from ops.runtime import runtime
 from ops.workshop import queries
+from ops.workshop.jobs.web import render_order
 from ops.workshop.live import announcement_for, board_text, render_board_update, render_cards
 from ops.workshop.models import WorkOrder
 from ops.workshop.queries import UNASSIGNED, BoardFilter
@@ -325,13 +329,14 @@ async def assign(work_order_id: int) -> Any:
 @bp.post("/work-orders/<int:work_order_id>/check-in")
 @login_required
 async def check_in(work_order_id: int) -> Any:
-    data = await _parsed(work_order_id, CheckInForm, "work_order.check_in")
+    data = await _parsed(work_order_id, CheckInForm, "work_order.check_in", form_name="check-in")
     if not isinstance(data, CheckInForm):
         return data
     return await _change(
         work_order_id,
         lambda uow, version: check_in_work_order(uow, work_order_id, data.odometer_km, version),
         lambda work_order: _("%(number)s checked in.", number=work_order.code),
+        form_name="check-in",
     )
 
 
@@ -345,12 +350,13 @@ async def close(work_order_id: int) -> Any:
     )
 
 
-async def _parsed(work_order_id: int, model: type[BaseModel], permission: str) -> Any:
+async def _parsed(
+    work_order_id: int, model: type[BaseModel], permission: str, form_name: str | None = None
+) -> Any:
     """The form as `model`, or the answer to send instead: 404 for another tenant's job, 403 for a
-    role that may not do this, then 422 naming the field, in that order (so nothing leaks)."""
-    form = dict((await request.form).items())
-    for name in ("csrf_token", "version"):
-        form.pop(name, None)
+    role that may not do this, then 422 naming the field, in that order (so nothing leaks); the
+    work-order page's form `form_name` gets the message next to the field."""
+    form = await _posted_fields()
     data, errors = parse_form(model, form)
     if data is not None:
         return data
@@ -359,6 +365,8 @@ async def _parsed(work_order_id: int, model: type[BaseModel], permission: str) -
         if not await queries.work_order_exists(session, work_order_id):
             abort(404)
     actor.require(permission)
+    if form_name and _from_work_order_page(work_order_id):
+        return await _form_refused(work_order_id, form_name, form, errors)
     labels = _field_labels()
     field, message = next(iter(errors.items()))
     return await _answer(
@@ -369,7 +377,20 @@ async def _parsed(work_order_id: int, model: type[BaseModel], permission: str) -
 Change = Callable[[UnitOfWork, int | None], Awaitable[WorkOrder]]
 
 
-async def _change(work_order_id: int, change: Change, success: Callable[[WorkOrder], str]) -> Any:
+async def _posted_fields() -> dict[str, Any]:
+    """The form's own fields, without the CSRF token and the version that every form carries."""
+    form = dict((await request.form).items())
+    for name in ("csrf_token", "version"):
+        form.pop(name, None)
+    return form
+
+
+async def _change(
+    work_order_id: int,
+    change: Change,
+    success: Callable[[WorkOrder], str],
+    form_name: str | None = None,
+) -> Any:
     """Run one change with the version the user saw and answer as the module docstring says."""
     actor = current_actor()
     version = _version_from((await request.form).get("version", ""))
@@ -381,6 +402,9 @@ async def _change(work_order_id: int, change: Change, success: Callable[[WorkOrd
     except Conflict as conflict:
         return await _answer(work_order_id, 409, str(conflict))
     except RuleViolation as violation:
+        if form_name and violation.field and _from_work_order_page(work_order_id):
+            errors = {violation.field: str(violation)}
+            return await _form_refused(work_order_id, form_name, await _posted_fields(), errors)
         return await _answer(work_order_id, 422, str(violation))
     # The same sentence the live update announces, so the mover's screen reader says it once.
     return await _answer(work_order_id, 200, success(work_order), announcement=_announcement(uow.committed))
@@ -399,6 +423,21 @@ async def _answer(work_order_id: int, code: int, message: str, announcement: str
     if is_htmx():
         return "", code, {"HX-Redirect": page}
     return redirect(_back_to(work_order_id), 303)
+
+
+async def _form_refused(
+    work_order_id: int, form_name: str, form: dict[str, Any], errors: dict[str, str]
+) -> Any:
+    """The work-order page's form, still open, with what was typed and the message next to its field:
+    for htmx the page's actions, for a plain post the whole page."""
+    html = await render_order(
+        current_actor(),
+        work_order_id,
+        block="actions" if is_htmx() else None,
+        forms={form_name: form},
+        errors={form_name: errors},
+    )
+    return html, 422
 
 
 async def _board_answer(work_order_id: int, code: int, message: str | None, announcement: str) -> str:
@@ -422,6 +461,13 @@ async def _board_answer(work_order_id: int, code: int, message: str | None, anno
 
 def _work_order_page(work_order_id: int) -> str:
     return f"/workshop/work-orders/{work_order_id}"
+
+
+def _from_work_order_page(work_order_id: int) -> bool:
+    """Whether the form was sent from the job's own page: htmx says where it is, a plain post's
+    browser sends the Referer."""
+    url = request.headers.get("HX-Current-URL" if is_htmx() else "Referer", "")
+    return _sent_from(url, _work_order_page(work_order_id))
 
 
 def _sent_from(url: str, path: str) -> bool:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from playwright.async_api import expect
 from sqlalchemy import select
 
+from ops.vehicles.models import Vehicle
 from ops.workshop.jobs.service import add_labour_line
 from ops.workshop.models import Bay, WorkOrder
 from ops.workshop.parts.service import NewPart, create_part
@@ -193,3 +194,45 @@ async def test_an_open_page_the_live_log_cannot_catch_up_re_fetches_the_order(
     async with db.uow(shop.admin.actor) as uow:
         await add_labour_line(uow, work_order.id, "Added after the reset", Decimal("1"))
     await expect(page.locator("#order-lines")).to_contain_text("Added after the reset")
+
+
+async def test_a_refused_check_in_keeps_the_form_open_with_the_reading_and_the_focus_on_it(
+    open_page: OpenPage, shop: TenantHandle, live_server: LiveServer
+):
+    """The panel closed and the reason only flashed by in a toast: the advisor opened it again and retyped."""
+    db = live_server.runtime.db
+    advisor = await shop.user("service_advisor", locale="en")
+    work_order = await shop.work_order()
+    async with db.uow(shop.admin.actor) as uow:
+        vehicle = await uow.session.get(Vehicle, work_order.vehicle_id)
+        assert vehicle is not None
+        vehicle.odometer_km = 177_053
+        await uow.commit()
+    desk = await open_page()
+    page = desk.page
+    await desk.sign_in(advisor.email)
+    await page.goto(f"/workshop/work-orders/{work_order.id}")
+    await desk.wait_until_live()
+    check_in = page.locator("details.action").filter(has=page.locator("summary", has_text="Check in"))
+
+    await check_in.locator("summary").click()
+    await check_in.get_by_label("Odometer (km)").fill("17705")
+    await check_in.get_by_role("button", name="Check the vehicle in").click()
+
+    odometer = page.get_by_label("Odometer (km)")
+    await expect(odometer).to_have_attribute("aria-invalid", "true")
+    await expect(odometer).to_be_focused()
+    await expect(odometer).to_have_value("17705")
+    await expect(odometer).to_have_accessible_description(
+        "The odometer reading 17\u2019705 km is below the 177\u2019053 km already recorded for this vehicle; "
+        "check the reading."
+    )
+    assert await check_in.evaluate("details => details.open")
+    await expect(page.locator(".status-badge")).to_have_text("New")
+
+    # Typed right, the car is checked in.
+    await odometer.fill("177100")
+    await page.get_by_role("button", name="Check the vehicle in").click()
+    await expect(page.locator(".status-badge")).to_have_text("Checked in")
+    # Chromium logs the refused request's 422 by itself; nothing else may go wrong.
+    assert [error for error in desk.console_errors if "status of 422" not in error] == []

@@ -140,3 +140,36 @@ async def test_the_manager_reassigns_a_job_with_the_keyboard(open_page, shop, tm
     assert (await reload(shop, job.id)).technician_id == nina.actor.user_id
     await page.screenshot(path=str(tmp_path / "technicians-desk.png"), full_page=True)
     assert desk.console_errors == []
+
+
+# Every button of the list whose text runs past its own edges.
+OVERFLOWING_BUTTONS_SCRIPT = """
+() => Array.from(document.querySelectorAll("#my-jobs button"))
+  .filter((button) => button.scrollWidth > button.clientWidth || button.getBoundingClientRect().right >
+    button.closest(".job").getBoundingClientRect().right)
+  .map((button) => button.textContent.trim())
+"""
+
+
+@pytest.mark.parametrize(
+    ("locale", "labels"),
+    [("de", ["Wartet auf Teile", "Qualitätskontrolle"]), ("en", ["Waiting for parts", "Quality check"])],
+)
+async def test_long_move_labels_stay_inside_their_buttons_on_a_phone(
+    open_page, shop, tmp_path: Path, locale, labels
+):
+    """German's 'Qualitätskontrolle' ran past its button's right edge, and out of the job's card."""
+    tech = await shop.user("technician", locale=locale)
+    job = await assigned_job(shop, tech, status="IN_PROGRESS")
+    phone: BoardPage = await open_page(phone=True)
+    page = phone.page
+    await phone.sign_in(tech.email)
+    await page.goto("/workshop/my-jobs")
+    await phone.wait_until_live()
+    card = page.locator(f"#job-{job.id}")
+    for label in labels:
+        await expect(card.get_by_role("button", name=label)).to_be_visible()
+
+    await page.screenshot(path=str(tmp_path / f"my-jobs-moves-{locale}.png"), full_page=True)
+    assert await page.evaluate(OVERFLOWING_BUTTONS_SCRIPT) == []
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from ops.auth.actor import PermissionDenied, RuleViolation
 from ops.db import utcnow
+from ops.i18n import current_locale
 from ops.vehicles.models import Vehicle
 from ops.workshop.models import Part, StockMovement, WorkOrder, WorkOrderLine
 from ops.workshop.service import (
@@ -479,7 +480,7 @@ async def test_an_odometer_below_the_vehicles_last_reading_is_refused_and_says_w
 
     assert refused.field == "odometer_km"
     assert str(refused) == (
-        "The odometer reading 4800 km is below the 48000 km already recorded for this vehicle; "
+        "The odometer reading 4,800 km is below the 48,000 km already recorded for this vehicle; "
         "check the reading."
     )
     assert negative.field == "odometer_km"
@@ -490,6 +491,21 @@ async def test_an_odometer_below_the_vehicles_last_reading_is_refused_and_says_w
         None,
         work_order.version,
     )
+
+
+async def test_the_refused_readings_are_written_as_the_page_writes_them(runtime, factory):
+    """The page writes the odometer in the reader's locale (177\u2019053 km); the refusal said 177053 km."""
+    shop = await factory.tenant()
+    work_order = await shop.work_order()
+    await _vehicle_at(shop, work_order, 177_053)
+
+    token = current_locale.set("de_CH")
+    try:
+        refused = await _refusal(_check_in(shop, work_order, 17_705))
+    finally:
+        current_locale.reset(token)
+
+    assert "17\u2019705 km" in str(refused) and "177\u2019053 km" in str(refused)
 
 
 async def test_a_job_already_in_work_cannot_be_checked_in_again(runtime, factory):

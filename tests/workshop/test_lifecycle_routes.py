@@ -3,6 +3,7 @@ user saw; how each answers the board, the work-order page and a plain form."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -249,18 +250,60 @@ async def test_a_foreign_referer_sends_a_plain_post_back_to_the_board(client, fa
     assert response.headers["Location"] == "/workshop/board"
 
 
-@pytest.mark.parametrize(("odometer", "code"), [("25000", 200), ("100", 422)])
-async def test_an_htmx_post_from_the_work_order_page_redirects_it_to_itself(
-    client, factory, runtime, odometer, code
-):
-    """The work-order page would keep showing the old state, or swap a board card into itself."""
-    shop, _advisor, token = await _staff(client, factory)
+async def _scheduled_at(runtime, shop, odometer_km: int):  # type: ignore[no-untyped-def]
     work_order = await shop.work_order(status="SCHEDULED")
     async with runtime.db.uow(shop.admin.actor) as uow:
         await uow.session.execute(
-            update(Vehicle).where(Vehicle.id == work_order.vehicle_id).values(odometer_km=20_000)
+            update(Vehicle).where(Vehicle.id == work_order.vehicle_id).values(odometer_km=odometer_km)
         )
         await uow.commit()
+    return work_order
+
+
+async def test_an_htmx_post_from_the_work_order_page_redirects_it_to_itself(client, factory, runtime):
+    """The work-order page would keep showing the old state, or swap a board card into itself."""
+    shop, _advisor, token = await _staff(client, factory)
+    work_order = await _scheduled_at(runtime, shop, 20_000)
+    page = f"/workshop/work-orders/{work_order.id}"
+
+    response = await client.post(
+        url(work_order, "check-in"),
+        form={"odometer_km": "25000", "version": str(work_order.version)},
+        headers={**HTMX, "X-CSRF-Token": token, "HX-Current-URL": f"http://localhost{page}"},
+    )
+
+    assert response.status_code == 200
+    assert response.headers["HX-Redirect"] == page
+    assert "hx-swap-oob" not in await response.get_data(as_text=True)
+    board = await (await client.get("/workshop/board")).get_data(as_text=True)
+    assert f"{work_order.code} checked in." in board
+
+
+def _check_in_form(html: str) -> str:
+    found = re.search(
+        r'<details class="action"[^>]*>\s*<summary class="button">Check in</summary>.*?</details>', html, re.S
+    )
+    assert found, html
+    return found.group()
+
+
+@pytest.mark.parametrize(
+    ("odometer", "message"),
+    [
+        (
+            "17705",
+            "The odometer reading 17\u2019705 km is below the 177\u2019053 km already recorded for this "
+            "vehicle",
+        ),
+        ("abc", "Enter a whole number."),
+    ],
+)
+async def test_a_refused_check_in_keeps_its_form_open_with_the_reading_and_the_reason_next_to_it(
+    client, factory, runtime, odometer, message
+):
+    """The panel closed and the reason only flashed by in a toast: the advisor opened it again and retyped."""
+    shop, _advisor, token = await _staff(client, factory)
+    work_order = await _scheduled_at(runtime, shop, 177_053)
     page = f"/workshop/work-orders/{work_order.id}"
 
     response = await client.post(
@@ -269,12 +312,53 @@ async def test_an_htmx_post_from_the_work_order_page_redirects_it_to_itself(
         headers={**HTMX, "X-CSRF-Token": token, "HX-Current-URL": f"http://localhost{page}"},
     )
 
-    assert response.status_code == code
+    assert response.status_code == 422
+    assert "HX-Redirect" not in response.headers
+    html = await response.get_data(as_text=True)
+    assert re.search(r'<section id="order-actions"[^>]* hx-swap-oob="true"', html)
+    form = _check_in_form(html)
+    assert form.startswith('<details class="action" open>')
+    field = re.search(r'<input id="check-in-odometer"[^>]*>', form)
+    assert field and f'value="{odometer}"' in field.group()
+    assert 'aria-invalid="true" aria-describedby="check-in-odometer_km-error"' in field.group()
+    assert "autofocus" in field.group()
+    assert f'<p class="field-error" id="check-in-odometer_km-error">{message}' in form
+    assert 'class="toast' not in html
+    assert (await stored(runtime.db, shop.id, WorkOrder, work_order.id)).status == "SCHEDULED"
+
+
+async def test_a_refused_plain_check_in_shows_the_page_with_its_form_open(client, factory, runtime):
+    shop, _advisor, token = await _staff(client, factory)
+    work_order = await _scheduled_at(runtime, shop, 177_053)
+
+    response = await client.post(
+        url(work_order, "check-in"),
+        form={"odometer_km": "17705", "version": str(work_order.version), "csrf_token": token},
+        headers={"Referer": f"http://localhost/workshop/work-orders/{work_order.id}"},
+    )
+
+    assert response.status_code == 422
+    form = _check_in_form(await response.get_data(as_text=True))
+    assert form.startswith('<details class="action" open>') and 'value="17705"' in form
+    assert "below the 177\u2019053 km already recorded" in form
+
+
+async def test_a_refusal_that_is_not_about_the_reading_still_reloads_the_page_with_the_reason(
+    client, factory, runtime
+):
+    """A stale version needs the page as it is now, not the old form again."""
+    shop, _advisor, token = await _staff(client, factory)
+    work_order = await _scheduled_at(runtime, shop, 20_000)
+    page = f"/workshop/work-orders/{work_order.id}"
+
+    response = await client.post(
+        url(work_order, "check-in"),
+        form={"odometer_km": "25000", "version": str(work_order.version - 1 or 99)},
+        headers={**HTMX, "X-CSRF-Token": token, "HX-Current-URL": f"http://localhost{page}"},
+    )
+
+    assert response.status_code == 409
     assert response.headers["HX-Redirect"] == page
-    assert "hx-swap-oob" not in await response.get_data(as_text=True)
-    board = await (await client.get("/workshop/board")).get_data(as_text=True)
-    expected = f"{work_order.code} checked in." if code == 200 else "below the 20000 km already recorded"
-    assert expected in board
 
 
 async def test_assigning_from_the_board_shows_the_new_technician_and_bay_on_the_card(

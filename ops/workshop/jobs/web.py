@@ -72,11 +72,11 @@ async def order_page(work_order_id: int) -> Any:
     actor.require("workshop.view")
     if is_htmx():
         # The page re-fetching itself after a live `reset`: only the part that live updates swap.
-        return await _render(actor, work_order_id, block="order_page")
-    return await _render(actor, work_order_id)
+        return await render_order(actor, work_order_id, block="order_page")
+    return await render_order(actor, work_order_id)
 
 
-async def _render(
+async def render_order(
     actor: Actor,
     work_order_id: int,
     *,
@@ -84,6 +84,8 @@ async def _render(
     forms: dict[str, dict[str, Any]] | None = None,
     errors: dict[str, dict[str, str]] | None = None,
 ) -> str:
+    """The work-order page, or one of its blocks, with the forms that were refused (`forms` holds what
+    was typed and `errors` the message per field, both by form name)."""
     # Take the live position before reading, so nothing committed in between is missed.
     live_id = runtime().hub.current_id()
     async with runtime().db.read(actor.tenant_id) as session:
@@ -99,7 +101,8 @@ async def _render(
         csrf=csrf_token(),
         forms=forms,
         errors=errors,
-        oob=block == "line_update",
+        # An answer's sections are swapped out of band; the page re-fetching itself swaps in place.
+        oob=block not in (None, "order_page"),
     )
     context["live_id"] = live_id
     if block is not None:
@@ -122,10 +125,10 @@ async def _answer(
     forms = {form_name: form or {}} if failed and form_name else None
     error_map = {form_name or "page": errors or {}} if failed else None
     if is_htmx():
-        html = await _render(actor, work_order_id, block="line_update", forms=forms, errors=error_map)
+        html = await render_order(actor, work_order_id, block="line_update", forms=forms, errors=error_map)
         return html, 422 if failed else 200
     if failed:
-        return await _render(actor, work_order_id, forms=forms, errors=error_map), 422
+        return await render_order(actor, work_order_id, forms=forms, errors=error_map), 422
     if success:
         await flash_message(success, "success")
     return redirect(url_for("jobs.order", work_order_id=work_order_id))
