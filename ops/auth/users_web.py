@@ -11,6 +11,7 @@ from ops.auth.actor import ROLES, RuleViolation, role_label
 from ops.auth.live import USERS_TOPIC
 from ops.auth.models import User
 from ops.auth.service import (
+    InvalidUser,
     change_role,
     check_password_pair,
     create_user,
@@ -85,6 +86,8 @@ async def create() -> Any:
                 locale=values["locale"] or None,
                 sign_in_url=sign_in_url(runtime().settings.public_url),
             )
+    except InvalidUser as invalid:
+        return await _page(form=values, errors=invalid.errors), 422
     except RuleViolation as error:
         return await _page(form=values, errors={error.field or "__all__": str(error)}), 422
     await flash_message(
