@@ -358,7 +358,7 @@ def _record_user_changed(uow: UnitOfWork, user: User) -> None:
     record(
         uow,
         "user.changed",
-        {"id": user.id, "email": user.email, "role": user.role, "active": user.active},
+        {"id": user.id, "email": user.email, "role": user.role, "active": user.active, "locale": user.locale},
         topics=[f"user:{user.id}", USERS_TOPIC],
     )
 
@@ -390,6 +390,34 @@ async def set_user_active(uow: UnitOfWork, user_id: int, active: bool) -> User:
         await _refuse_removing_the_last_admin(uow, user)
         await uow.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
     user.active = active
+    _record_user_changed(uow, user)
+    await uow.commit()
+    return user
+
+
+async def own_account(db: Database, actor: Actor) -> User:
+    """The signed-in user's own row, for their account page."""
+    async with db.read(actor.tenant_id) as session:
+        user = await session.scalar(select(User).where(User.id == actor.user_id))
+    if user is None:
+        raise NotFound(actor.user_id)
+    return user
+
+
+async def change_own_language(uow: UnitOfWork, locale: str | None) -> User:
+    """A user chooses the language of their pages (None: the dealership's); it applies from their next
+    page, as the actor's language is read per request."""
+    user_id = uow.actor.user_id
+    if user_id is None:  # a system actor or partner has no pages
+        raise NotFound(user_id)
+    if locale is not None and locale not in SUPPORTED_LOCALES:
+        raise RuleViolation(_("Choose one of the languages."), field="locale")
+    user = await uow.session.scalar(select(User).where(User.id == user_id, User.active.is_(True)))
+    if user is None:
+        raise NotFound(user_id)
+    if user.locale == locale:
+        return user
+    user.locale = locale
     _record_user_changed(uow, user)
     await uow.commit()
     return user

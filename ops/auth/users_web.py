@@ -21,7 +21,7 @@ from ops.auth.service import (
     tenant_user,
     user_directory,
 )
-from ops.auth.web import current_actor, login_required
+from ops.auth.web import current_actor, language_choices, login_required
 from ops.db import UnitOfWork
 from ops.i18n import gettext as _
 from ops.list_filters import page_number
@@ -51,8 +51,7 @@ async def _page(*, form: dict[str, str] | None = None, errors: dict[str, str] | 
     return await render_page(
         USERS_TEMPLATE,
         **await _context(),
-        # The staff pages have an English and a German catalog; each language named in itself.
-        languages=[("", _("The dealership's language")), ("en", "English"), ("de", "Deutsch")],
+        languages=language_choices(),
         form=form or {"role": "viewer"},
         errors=errors or {},
     )
