@@ -80,7 +80,8 @@ class InvalidCustomer(RuleViolation):
 
 
 class DuplicateCustomer(RuleViolation):
-    """Another customer of the tenant has this email or phone number; nothing was saved."""
+    """Another customer of the tenant has this email or phone number; nothing was saved. `errors` has
+    the message next to that field and those of any other field still wrong, so the form marks all."""
 
     def __init__(self, existing_id: int, existing_name: str, by: str) -> None:
         message = (
@@ -92,6 +93,12 @@ class DuplicateCustomer(RuleViolation):
         self.existing_id = existing_id
         self.existing_name = existing_name
         self.by = by
+        self.errors = {by: message}
+
+    def besides(self, errors: dict[str, str]) -> DuplicateCustomer:
+        """The same duplicate, with the other fields' errors of the same submit marked too."""
+        self.errors = {**errors, self.by: str(self)}
+        return self
 
 
 def normalise_email(value: str) -> str:
@@ -335,9 +342,10 @@ async def create_customer(uow: UnitOfWork, data: CustomerData | Mapping[str, Any
     try:
         values = await _validated(session, _as_data(data), tenant)
     except InvalidCustomer as invalid:
-        # Someone already on file matters more than a typo in the rest of the form.
+        # Someone already on file matters more than a typo in the rest of the form: named on top,
+        # with the typos still marked.
         known = await _find_duplicate(session, invalid.valid.get("email"), invalid.valid.get("phone"))
-        raise known or invalid from None
+        raise (known.besides(invalid.errors) if known else invalid) from None
     if values["owner_id"] is None and actor.role in OWNER_ROLES and actor.kind == "user":
         values["owner_id"] = actor.user_id
     await _serialise_phone(uow, values["phone"])
@@ -421,7 +429,17 @@ async def update_customer(
     if expected_version != customer.version:
         raise Conflict(_("%(name)s was changed by someone else in the meantime.", name=customer.display_name))
     tenant = await _tenant(session, actor.tenant_id)
-    values = await _validated(session, _as_data(data), tenant)
+    try:
+        values = await _validated(session, _as_data(data), tenant)
+    except InvalidCustomer as invalid:
+        email, phone = invalid.valid.get("email"), invalid.valid.get("phone")
+        known = await _find_duplicate(
+            session,
+            email if email != customer.email else None,
+            phone if phone != customer.phone else None,
+            excluding=customer.id,
+        )
+        raise (known.besides(invalid.errors) if known else invalid) from None
     if values["phone"] != customer.phone:
         await _serialise_phone(uow, values["phone"])
     duplicate = await _find_duplicate(

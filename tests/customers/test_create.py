@@ -251,3 +251,26 @@ async def test_a_known_customer_is_named_even_while_other_fields_are_still_wrong
 
     assert refused.value.existing_id == existing.id
     assert await customer_count(shop.db, shop.id) == 1
+
+
+async def test_a_known_email_is_named_together_with_the_other_bad_fields(client, factory):
+    """The duplicate hid the bad phone and the inverted budget until it was fixed: one error per submit."""
+    shop = await factory.tenant()
+    existing = await new_customer(shop, first_name="Anna", last_name="Muster", email="anna@example.ch")
+    token = await sign_in(client, (await shop.user("sales_rep", locale="en")).email)
+
+    response = await _post(
+        client, token, email="anna@example.ch", phone="12345", budget_min="50000", budget_max="10000"
+    )
+
+    assert response.status_code == 422
+    page = await response.get_data(as_text=True)
+    assert f'href="/customers/{existing.id}"' in page and "Nothing was saved." in page
+    marked = dict(re.findall(r'<p class="field-error" id="customer-([a-z_]+)-error">([^<]*)</p>', page))
+    assert marked == {
+        "email": "This looks like Anna Muster (same email).",
+        "phone": "Enter a valid phone number; add the country code (+49 ...) for a foreign one.",
+        "budget_max": "The upper end of the budget is below the lower end.",
+    }
+    assert await customer_count(shop.db, shop.id) == 1
+
