@@ -14,6 +14,7 @@ audit trail and are kept, so an erased customer must not live on in them.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
@@ -44,7 +45,7 @@ from ops.customers.models import (
 )
 from ops.db import UnitOfWork, utcnow
 from ops.events import record
-from ops.i18n import format_date
+from ops.i18n import current_locale, format_date
 from ops.i18n import gettext as _
 from ops.sales.models import Deal, Lead, Quote
 from ops.tenants.models import Tenant
@@ -191,6 +192,43 @@ def _country(value: Any, default: str) -> str:
     return code
 
 
+# Postal codes of the dealerships' neighbours, by country: how many digits, and one people know.
+POSTAL_CODE_DIGITS = {
+    "CH": (4, "8001"),
+    "LI": (4, "9490"),
+    "AT": (4, "1010"),
+    "DE": (5, "80331"),
+    "FR": (5, "75001"),
+    "IT": (5, "20121"),
+}
+# Elsewhere: letters, digits, spaces and hyphens (SW1A 1AA, 1012 AB, 00-950), 2 to 10 of them.
+OTHER_POSTAL_CODE = re.compile(r"[A-Z0-9][A-Z0-9 -]{0,8}[A-Z0-9]")
+
+
+def _postal_code(value: Any, country: str | None) -> str | None:
+    """A postal code as the address's country writes it; `country` None (not valid) checks the form
+    every country shares."""
+    code = " ".join(str(value or "").split()).upper()
+    if not code:
+        return None
+    rule = POSTAL_CODE_DIGITS.get(country or "")
+    if rule is not None:
+        digits, example = rule
+        if len(code) != digits or not code.isascii() or not code.isdigit():
+            raise RuleViolation(
+                _(
+                    "Postal code for %(country)s: %(digits)s digits, such as %(example)s.",
+                    country=Locale.parse(current_locale.get()).territories.get(country, country),
+                    digits=digits,
+                    example=example,
+                ),
+                "postal_code",
+            )
+    elif not OTHER_POSTAL_CODE.fullmatch(code):
+        raise RuleViolation(_("Postal code: use 2 to 10 letters, digits, spaces or hyphens."), "postal_code")
+    return code
+
+
 def _interests(value: Any) -> list[str]:
     items = value.split(",") if isinstance(value, str) else list(value or [])
     interests = [" ".join(str(item).split()) for item in items]
@@ -276,10 +314,10 @@ async def _validated(session: AsyncSession, data: CustomerData, tenant: Tenant) 
     else:
         values["company_name"] = values["uid"] = None
     check("address_line", lambda: _text(data.address_line, "address_line", max_length=200))
-    check("postal_code", lambda: _text(data.postal_code, "postal_code", max_length=12))
+    check("country", lambda: _country(data.country, region))
+    check("postal_code", lambda: _postal_code(data.postal_code, values.get("country")))
     check("city", lambda: _text(data.city, "city", max_length=80))
     check("region", lambda: _text(data.region, "region", max_length=40))
-    check("country", lambda: _country(data.country, region))
     check(
         "preferred_language",
         lambda: _choice(data.preferred_language, "preferred_language", LANGUAGES, "de"),

@@ -274,3 +274,54 @@ async def test_a_known_email_is_named_together_with_the_other_bad_fields(client,
     }
     assert await customer_count(shop.db, shop.id) == 1
 
+
+@pytest.mark.parametrize(
+    ("country", "typed", "stored"),
+    [
+        ("CH", "8001", "8001"),
+        ("LI", "9490", "9490"),
+        ("AT", "1010", "1010"),
+        ("DE", "80331", "80331"),
+        ("FR", "75001", "75001"),
+        ("IT", "20121", "20121"),
+        ("GB", "sw1a 1aa", "SW1A 1AA"),
+        ("NL", "1012  AB", "1012 AB"),
+        ("PL", "00-950", "00-950"),
+        ("CH", "", None),
+    ],
+)
+async def test_a_postal_code_is_kept_as_its_country_writes_it(factory, country, typed, stored):
+    shop = await factory.tenant()
+    customer = await new_customer(shop, country=country, postal_code=typed, city="Somewhere")
+    assert customer.postal_code == stored
+
+
+@pytest.mark.parametrize(
+    ("country", "typed", "message"),
+    [
+        ("CH", "ABCDE", "Postal code for Switzerland: 4 digits, such as 8001."),
+        ("CH", "80011", "Postal code for Switzerland: 4 digits, such as 8001."),
+        ("LI", "949", "Postal code for Liechtenstein: 4 digits, such as 9490."),
+        ("AT", "A-1010", "Postal code for Austria: 4 digits, such as 1010."),
+        ("DE", "8033", "Postal code for Germany: 5 digits, such as 80331."),
+        ("FR", "75 001", "Postal code for France: 5 digits, such as 75001."),
+        ("IT", "\uff12\uff10\uff11\uff12\uff11", "Postal code for Italy: 5 digits, such as 20121."),
+        ("GB", "SW1A 1AA 1234", "Postal code: use 2 to 10 letters, digits, spaces or hyphens."),
+        ("US", "1", "Postal code: use 2 to 10 letters, digits, spaces or hyphens."),
+        ("US", "10001!", "Postal code: use 2 to 10 letters, digits, spaces or hyphens."),
+    ],
+)
+async def test_a_postal_code_that_does_not_fit_its_country_is_named_and_nothing_is_saved(
+    client, factory, country, typed, message
+):
+    """ABCDE for a Swiss address was stored, and the address then read "—" on the customer's page."""
+    shop = await factory.tenant()
+    token = await sign_in(client, (await shop.user("sales_rep", locale="en")).email)
+
+    response = await _post(client, token, country=country, postal_code=typed)
+
+    assert response.status_code == 422
+    page = await response.get_data(as_text=True)
+    assert f'<p class="field-error" id="customer-postal_code-error">{message}</p>' in page
+    assert await customer_count(shop.db, shop.id) == 0
+
