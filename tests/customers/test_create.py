@@ -325,3 +325,26 @@ async def test_a_postal_code_that_does_not_fit_its_country_is_named_and_nothing_
     assert f'<p class="field-error" id="customer-postal_code-error">{message}</p>' in page
     assert await customer_count(shop.db, shop.id) == 0
 
+
+@pytest.mark.parametrize(
+    ("address", "shown"),
+    [
+        (
+            {"address_line": "Bahnhofstrasse 1", "postal_code": "8001", "city": "Zürich"},
+            "Bahnhofstrasse 1, 8001 Zürich · CH",
+        ),
+        ({"postal_code": "8001"}, "8001 · CH"),
+        ({"address_line": "Bahnhofstrasse 1", "postal_code": "8001"}, "Bahnhofstrasse 1, 8001 · CH"),
+        ({"postal_code": "6300", "region": "ZG"}, "6300 ZG · CH"),
+        ({}, "—"),
+    ],
+)
+async def test_every_part_of_the_address_is_shown_on_the_customers_page(client, factory, address, shown):
+    """An address with a postal code but no city read "Address —", as if there were none."""
+    shop = await factory.tenant()
+    customer = await new_customer(shop, country="CH", **address)
+    await sign_in(client, (await shop.user("sales_rep", locale="en")).email)
+
+    page = await (await client.get(f"/customers/{customer.id}")).get_data(as_text=True)
+
+    assert f"<dt>Address</dt><dd>{shown}</dd>" in page
