@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ops.auth.actor import ROLES, Actor, NotFound, RuleViolation
 from ops.auth.live import USERS_TOPIC
@@ -179,6 +180,16 @@ async def sign_out(db: Database, token: str) -> None:
         await session.commit()
 
 
+class InvalidUser(RuleViolation):
+    """One or more fields of a new user are not valid; `errors` has a message per field (`__all__`
+    for what no field can fix, such as a full plan). Nothing was saved."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        first = next(iter(errors))
+        super().__init__(errors[first], field=None if first == "__all__" else first)
+        self.errors = errors
+
+
 async def create_user(
     uow: UnitOfWork,
     *,
@@ -190,34 +201,53 @@ async def create_user(
     sign_in_url: str | None = None,
 ) -> User:
     """Add a user to the actor's tenant, within the plan's user limit, and mail them how to sign in
-    (`sign_in_url`: the sign-in page's address, when the site's public address is known)."""
+    (`sign_in_url`: the sign-in page's address, when the site's public address is known).
+
+    Every problem of the form is reported at once (InvalidUser), the taken email and the full plan
+    with the typos, so the admin does not fix one field per submit."""
     uow.actor.require("user.manage")
-    if role not in ROLES:
-        raise RuleViolation(_("Choose one of the roles."), field="role")
-    check_new_password(password)
+    errors: dict[str, str] = {}
     name = name.strip()
     if not name:
-        raise RuleViolation(_("Enter a name."), field="name")
-    if len(name) > NAME_MAX_LENGTH:
-        raise RuleViolation(_("Use at most %(max)s characters.", max=NAME_MAX_LENGTH), field="name")
+        errors["name"] = _("Enter a name.")
+    elif len(name) > NAME_MAX_LENGTH:
+        errors["name"] = _("Use at most %(max)s characters.", max=NAME_MAX_LENGTH)
+    try:
+        email = normalise_email(email)
+    except RuleViolation as error:
+        errors["email"] = str(error)
+    if role not in ROLES:
+        errors["role"] = _("Choose one of the roles.")
     if locale is not None and locale not in SUPPORTED_LOCALES:
-        raise RuleViolation(_("Choose one of the languages."), field="locale")
-    email = normalise_email(email)
+        errors["locale"] = _("Choose one of the languages.")
+    try:
+        check_new_password(password)
+    except RuleViolation as error:
+        errors["password"] = str(error)
+    # Read without the tenant's lock, before the slow hash; checked again under the lock below.
+    async with uow.db.read(uow.actor.tenant_id) as lookup:
+        plan = str(await lookup.scalar(select(Tenant.plan).where(Tenant.id == uow.actor.tenant_id)))
+        seats_full = await _seats_full_message(lookup, plan)
+    if seats_full:
+        errors["__all__"] = seats_full
+    if "email" not in errors:
+        async with uow.db.system() as lookup:  # emails are unique across tenants
+            if await lookup.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
+                errors["email"] = _("A user with this email already exists.")
+    if errors:
+        raise InvalidUser(errors)
     # Hashing takes tens of milliseconds: do it before the tenant row is locked, not while holding it.
     password_hash = await hash_password_off_loop(password)
     session = uow.session
     tenant = await _lock_users_of_tenant(uow)
     await _refuse_when_seats_are_full(uow, tenant)
-    taken = RuleViolation(_("A user with this email already exists."), field="email")
-    async with uow.db.system() as lookup:  # emails are unique across tenants
-        if await lookup.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
-            raise taken
     user = User(email=email, name=name, role=role, locale=locale, password_hash=password_hash)
     session.add(user)
     try:
         await session.flush()
     except IntegrityError as error:
-        raise taken from error
+        # Another admin, maybe of another dealership, added this email since the check above.
+        raise RuleViolation(_("A user with this email already exists."), field="email") from error
     record(
         uow,
         "user.created",
@@ -237,20 +267,25 @@ async def _lock_users_of_tenant(uow: UnitOfWork) -> Tenant:
     ).scalar_one()
 
 
-async def _refuse_when_seats_are_full(uow: UnitOfWork, tenant: Tenant) -> None:
-    max_users = PLANS[tenant.plan][0]
-    active_users = await uow.session.scalar(
-        select(func.count()).select_from(User).where(User.active.is_(True))
+async def _seats_full_message(session: AsyncSession, plan: str) -> str | None:
+    """Why the session's tenant cannot have another active user, or None while its plan has a seat."""
+    max_users = PLANS[plan][0]
+    if max_users is None:
+        return None
+    active_users = await session.scalar(select(func.count()).select_from(User).where(User.active.is_(True)))
+    if (active_users or 0) < max_users:
+        return None
+    return _(
+        "The %(plan)s plan allows %(limit)s users and all are in use. Upgrade the plan or deactivate a user.",
+        plan=plan.title(),
+        limit=max_users,
     )
-    if max_users is not None and (active_users or 0) >= max_users:
-        raise RuleViolation(
-            _(
-                "The %(plan)s plan allows %(limit)s users and all are in use. "
-                "Upgrade the plan or deactivate a user.",
-                plan=tenant.plan.title(),
-                limit=max_users,
-            )
-        )
+
+
+async def _refuse_when_seats_are_full(uow: UnitOfWork, tenant: Tenant) -> None:
+    message = await _seats_full_message(uow.session, tenant.plan)
+    if message:
+        raise RuleViolation(message)
 
 
 @dataclass(frozen=True)
@@ -323,7 +358,7 @@ def _record_user_changed(uow: UnitOfWork, user: User) -> None:
     record(
         uow,
         "user.changed",
-        {"id": user.id, "email": user.email, "role": user.role, "active": user.active},
+        {"id": user.id, "email": user.email, "role": user.role, "active": user.active, "locale": user.locale},
         topics=[f"user:{user.id}", USERS_TOPIC],
     )
 
@@ -355,6 +390,34 @@ async def set_user_active(uow: UnitOfWork, user_id: int, active: bool) -> User:
         await _refuse_removing_the_last_admin(uow, user)
         await uow.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
     user.active = active
+    _record_user_changed(uow, user)
+    await uow.commit()
+    return user
+
+
+async def own_account(db: Database, actor: Actor) -> User:
+    """The signed-in user's own row, for their account page."""
+    async with db.read(actor.tenant_id) as session:
+        user = await session.scalar(select(User).where(User.id == actor.user_id))
+    if user is None:
+        raise NotFound(actor.user_id)
+    return user
+
+
+async def change_own_language(uow: UnitOfWork, locale: str | None) -> User:
+    """A user chooses the language of their pages (None: the dealership's); it applies from their next
+    page, as the actor's language is read per request."""
+    user_id = uow.actor.user_id
+    if user_id is None:  # a system actor or partner has no pages
+        raise NotFound(user_id)
+    if locale is not None and locale not in SUPPORTED_LOCALES:
+        raise RuleViolation(_("Choose one of the languages."), field="locale")
+    user = await uow.session.scalar(select(User).where(User.id == user_id, User.active.is_(True)))
+    if user is None:
+        raise NotFound(user_id)
+    if user.locale == locale:
+        return user
+    user.locale = locale
     _record_user_changed(uow, user)
     await uow.commit()
     return user

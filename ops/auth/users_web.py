@@ -11,6 +11,7 @@ from ops.auth.actor import ROLES, RuleViolation, role_label
 from ops.auth.live import USERS_TOPIC
 from ops.auth.models import User
 from ops.auth.service import (
+    InvalidUser,
     change_role,
     check_password_pair,
     create_user,
@@ -20,7 +21,7 @@ from ops.auth.service import (
     tenant_user,
     user_directory,
 )
-from ops.auth.web import current_actor, login_required
+from ops.auth.web import current_actor, language_choices, login_required
 from ops.db import UnitOfWork
 from ops.i18n import gettext as _
 from ops.list_filters import page_number
@@ -50,8 +51,7 @@ async def _page(*, form: dict[str, str] | None = None, errors: dict[str, str] | 
     return await render_page(
         USERS_TEMPLATE,
         **await _context(),
-        # The staff pages have an English and a German catalog; each language named in itself.
-        languages=[("", _("The dealership's language")), ("en", "English"), ("de", "Deutsch")],
+        languages=language_choices(),
         form=form or {"role": "viewer"},
         errors=errors or {},
     )
@@ -85,6 +85,8 @@ async def create() -> Any:
                 locale=values["locale"] or None,
                 sign_in_url=sign_in_url(runtime().settings.public_url),
             )
+    except InvalidUser as invalid:
+        return await _page(form=values, errors=invalid.errors), 422
     except RuleViolation as error:
         return await _page(form=values, errors={error.field or "__all__": str(error)}), 422
     await flash_message(

@@ -10,13 +10,22 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
+from babel import Locale
 from quart import Blueprint, abort, g, redirect, request, session, url_for
 from quart.typing import ResponseReturnValue
 
 from ops.auth.actor import Actor, RuleViolation
-from ops.auth.service import SignInRefused, actor_for_session, change_own_password, sign_in, sign_out
+from ops.auth.service import (
+    SignInRefused,
+    actor_for_session,
+    change_own_language,
+    change_own_password,
+    own_account,
+    sign_in,
+    sign_out,
+)
+from ops.i18n import current_locale, locale_for, ngettext
 from ops.i18n import gettext as _
-from ops.i18n import ngettext
 from ops.pages import flash_message, render_page
 from ops.runtime import runtime
 from ops.tenants.models import Tenant
@@ -28,6 +37,10 @@ R = TypeVar("R")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Partner endpoints authenticate by signature or token, not by cookie, so CSRF does not apply.
 CSRF_EXEMPT_PREFIXES = ("/hooks/", "/api/")
+# The languages staff choose for their pages (Settings > Users and Your account), each named in itself:
+# English, the source, and German, whose catalog covers every page. The French and Italian catalogs
+# translate only what customers read (ops/i18n.py): a staff page in French would be mostly English.
+STAFF_LANGUAGES = (("en", "English"), ("de", "Deutsch"))
 
 
 def csrf_token() -> str:
@@ -164,20 +177,47 @@ async def logout() -> Any:
     return redirect(url_for("auth.login"))
 
 
+def language_choices(current: str | None = None) -> list[tuple[str, str]]:
+    """The language menu. A language set another way (`pitwall create-user --locale fr`) stays listed
+    while it is the user's, so the menu never shows a choice the user did not make."""
+    choices = [("", _("The dealership's language")), *STAFF_LANGUAGES]
+    if current and current not in dict(STAFF_LANGUAGES):
+        choices.append((current, Locale.parse(current).get_display_name(current) or current))
+    return choices
+
+
+ACCOUNT_TEMPLATE = "auth/password.html"
+
+
+async def _account_page(
+    *, language_errors: dict[str, str] | None = None, errors: dict[str, str] | None = None
+) -> str:
+    account = await own_account(runtime().db, current_actor())
+    return await render_page(
+        ACCOUNT_TEMPLATE,
+        subject=None,
+        account_locale=account.locale or "",
+        languages=language_choices(account.locale),
+        language_errors=language_errors or {},
+        errors=errors or {},
+    )
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 async def password() -> Any:
-    """Any signed-in user changes their own password."""
+    """Your account: any signed-in user chooses their language and changes their own password. The
+    address is older than the language and stays, as links and bookmarks point to it."""
     actor = current_actor()
     if request.method == "GET":
-        return await render_page("auth/password.html", subject=None, errors={})
+        return await _account_page()
     settings, limiter = runtime().settings, runtime().rate_limiter
     # Someone at an unlocked screen must not be able to try passwords until one fits.
     limit_key = f"password:user:{actor.user_id}"
     retry_after = await limiter.retry_after(limit_key, settings.login_attempts_per_window)
     if retry_after:
         message = _("Too many wrong passwords. Try again later.")
-        body = await render_page("auth/password.html", subject=None, errors={"current_password": message})
+        body = await _account_page(errors={"current_password": message})
         return body, 429, {"Retry-After": str(retry_after)}
     form = await request.form
     try:
@@ -192,11 +232,26 @@ async def password() -> Any:
     except RuleViolation as error:
         if error.field == "current_password":
             await limiter.count(limit_key, settings.login_window_seconds)
-        body = await render_page(
-            "auth/password.html", subject=None, errors={error.field or "__all__": str(error)}
-        )
-        return body, 422
+        return await _account_page(errors={error.field or "__all__": str(error)}), 422
     await flash_message(
         _("Your password is changed. Any other browser you were signed in with is signed out."), "success"
     )
+    return redirect(url_for("auth.password"), 303)
+
+
+@bp.post("/account/language")
+@login_required
+async def language() -> Any:
+    """Any signed-in user chooses the language of their pages; the next page is in it."""
+    actor = current_actor()
+    chosen = (await request.form).get("locale", "")
+    try:
+        async with runtime().db.uow(actor) as uow:
+            await change_own_language(uow, chosen or None)
+    except RuleViolation as error:
+        return await _account_page(language_errors={"locale": str(error)}), 422
+    # Said in the language just chosen, as the page it lands on will be.
+    tenant = current_tenant()
+    current_locale.set(locale_for(chosen or tenant.locale, tenant.country))
+    await flash_message(_("Your language is saved."), "success")
     return redirect(url_for("auth.password"), 303)

@@ -14,6 +14,7 @@ audit trail and are kept, so an erased customer must not live on in them.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
@@ -44,7 +45,7 @@ from ops.customers.models import (
 )
 from ops.db import UnitOfWork, utcnow
 from ops.events import record
-from ops.i18n import format_date
+from ops.i18n import current_locale, format_date
 from ops.i18n import gettext as _
 from ops.sales.models import Deal, Lead, Quote
 from ops.tenants.models import Tenant
@@ -80,7 +81,8 @@ class InvalidCustomer(RuleViolation):
 
 
 class DuplicateCustomer(RuleViolation):
-    """Another customer of the tenant has this email or phone number; nothing was saved."""
+    """Another customer of the tenant has this email or phone number; nothing was saved. `errors` has
+    the message next to that field and those of any other field still wrong, so the form marks all."""
 
     def __init__(self, existing_id: int, existing_name: str, by: str) -> None:
         message = (
@@ -92,6 +94,12 @@ class DuplicateCustomer(RuleViolation):
         self.existing_id = existing_id
         self.existing_name = existing_name
         self.by = by
+        self.errors = {by: message}
+
+    def besides(self, errors: dict[str, str]) -> DuplicateCustomer:
+        """The same duplicate, with the other fields' errors of the same submit marked too."""
+        self.errors = {**errors, self.by: str(self)}
+        return self
 
 
 def normalise_email(value: str) -> str:
@@ -184,6 +192,43 @@ def _country(value: Any, default: str) -> str:
     return code
 
 
+# Postal codes of the dealerships' neighbours, by country: how many digits, and one people know.
+POSTAL_CODE_DIGITS = {
+    "CH": (4, "8001"),
+    "LI": (4, "9490"),
+    "AT": (4, "1010"),
+    "DE": (5, "80331"),
+    "FR": (5, "75001"),
+    "IT": (5, "20121"),
+}
+# Elsewhere: letters, digits, spaces and hyphens (SW1A 1AA, 1012 AB, 00-950), 2 to 10 of them.
+OTHER_POSTAL_CODE = re.compile(r"[A-Z0-9][A-Z0-9 -]{0,8}[A-Z0-9]")
+
+
+def _postal_code(value: Any, country: str | None) -> str | None:
+    """A postal code as the address's country writes it; `country` None (not valid) checks the form
+    every country shares."""
+    code = " ".join(str(value or "").split()).upper()
+    if not code:
+        return None
+    rule = POSTAL_CODE_DIGITS.get(country or "")
+    if rule is not None:
+        digits, example = rule
+        if len(code) != digits or not code.isascii() or not code.isdigit():
+            raise RuleViolation(
+                _(
+                    "Postal code for %(country)s: %(digits)s digits, such as %(example)s.",
+                    country=Locale.parse(current_locale.get()).territories.get(country, country),
+                    digits=digits,
+                    example=example,
+                ),
+                "postal_code",
+            )
+    elif not OTHER_POSTAL_CODE.fullmatch(code):
+        raise RuleViolation(_("Postal code: use 2 to 10 letters, digits, spaces or hyphens."), "postal_code")
+    return code
+
+
 def _interests(value: Any) -> list[str]:
     items = value.split(",") if isinstance(value, str) else list(value or [])
     interests = [" ".join(str(item).split()) for item in items]
@@ -269,10 +314,10 @@ async def _validated(session: AsyncSession, data: CustomerData, tenant: Tenant) 
     else:
         values["company_name"] = values["uid"] = None
     check("address_line", lambda: _text(data.address_line, "address_line", max_length=200))
-    check("postal_code", lambda: _text(data.postal_code, "postal_code", max_length=12))
+    check("country", lambda: _country(data.country, region))
+    check("postal_code", lambda: _postal_code(data.postal_code, values.get("country")))
     check("city", lambda: _text(data.city, "city", max_length=80))
     check("region", lambda: _text(data.region, "region", max_length=40))
-    check("country", lambda: _country(data.country, region))
     check(
         "preferred_language",
         lambda: _choice(data.preferred_language, "preferred_language", LANGUAGES, "de"),
@@ -335,9 +380,10 @@ async def create_customer(uow: UnitOfWork, data: CustomerData | Mapping[str, Any
     try:
         values = await _validated(session, _as_data(data), tenant)
     except InvalidCustomer as invalid:
-        # Someone already on file matters more than a typo in the rest of the form.
+        # Someone already on file matters more than a typo in the rest of the form: named on top,
+        # with the typos still marked.
         known = await _find_duplicate(session, invalid.valid.get("email"), invalid.valid.get("phone"))
-        raise known or invalid from None
+        raise (known.besides(invalid.errors) if known else invalid) from None
     if values["owner_id"] is None and actor.role in OWNER_ROLES and actor.kind == "user":
         values["owner_id"] = actor.user_id
     await _serialise_phone(uow, values["phone"])
@@ -421,7 +467,17 @@ async def update_customer(
     if expected_version != customer.version:
         raise Conflict(_("%(name)s was changed by someone else in the meantime.", name=customer.display_name))
     tenant = await _tenant(session, actor.tenant_id)
-    values = await _validated(session, _as_data(data), tenant)
+    try:
+        values = await _validated(session, _as_data(data), tenant)
+    except InvalidCustomer as invalid:
+        email, phone = invalid.valid.get("email"), invalid.valid.get("phone")
+        known = await _find_duplicate(
+            session,
+            email if email != customer.email else None,
+            phone if phone != customer.phone else None,
+            excluding=customer.id,
+        )
+        raise (known.besides(invalid.errors) if known else invalid) from None
     if values["phone"] != customer.phone:
         await _serialise_phone(uow, values["phone"])
     duplicate = await _find_duplicate(

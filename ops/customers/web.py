@@ -311,8 +311,7 @@ async def create() -> Any:
     except InvalidCustomer as invalid:
         return await _render_form(actor, form, invalid.errors), 422
     except DuplicateCustomer as duplicate:
-        errors = {duplicate.by: str(duplicate)}
-        return await _render_form(actor, form, errors, duplicate=duplicate), 422
+        return await _render_form(actor, form, duplicate.errors, duplicate=duplicate), 422
     except RuleViolation as violation:
         return await _render_form(actor, form, {violation.field or "__all__": str(violation)}), 422
     await flash_message(_("%(name)s saved.", name=customer.display_name), "success")
@@ -352,8 +351,7 @@ async def update(customer_id: int) -> Any:
     except InvalidCustomer as invalid:
         return await _render_form(actor, form, invalid.errors, customer=customer), 422
     except DuplicateCustomer as duplicate:
-        errors = {duplicate.by: str(duplicate)}
-        return await _render_form(actor, form, errors, customer=customer, duplicate=duplicate), 422
+        return await _render_form(actor, form, duplicate.errors, customer=customer, duplicate=duplicate), 422
     except RuleViolation as violation:
         errors = {violation.field or "__all__": str(violation)}
         return await _render_form(actor, form, errors, customer=customer), 422

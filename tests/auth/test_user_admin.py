@@ -263,3 +263,29 @@ async def test_another_admins_list_is_told_of_every_user_added_or_changed(live_s
     async with http_sign_in(live_server.url, manager.email) as (client, _token):
         refused = await client.get("/live", params={"topic": "users"})
         assert refused.status_code == 404
+
+
+async def test_every_bad_field_of_one_submit_is_marked_at_once(factory, client, runtime):
+    """A bad email and a short password: both are named, not the email only after the password is fixed."""
+    shop = await factory.tenant(country="US")
+    csrf = await sign_in(client, shop.admin.email)
+
+    response = await client.post(
+        "/settings/users",
+        form={
+            "csrf_token": csrf,
+            "name": "X",
+            "email": "not-an-email",
+            "role": "viewer",
+            "password": "short",
+        },
+    )
+
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert '<p class="field-error" id="user-email-error">Enter a valid email address.</p>' in html
+    assert (
+        '<p class="field-error" id="user-password-error">Use a password of at least 10 characters.</p>'
+        in html
+    )
+    assert await _count(runtime.db, shop.id, User) == 1

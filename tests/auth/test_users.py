@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from ops.auth.actor import PermissionDenied, RuleViolation
 from ops.auth.models import User
-from ops.auth.service import create_user, sign_in
+from ops.auth.service import InvalidUser, create_user, sign_in
 from ops.events import Event
 from ops.i18n import current_locale
 from tests.factories import PASSWORD
@@ -193,4 +193,30 @@ async def test_only_an_admin_can_add_users(factory, runtime):
         with pytest.raises(PermissionDenied):
             await _add(runtime.db, someone.actor, f"new@{shop.tenant.slug}.test", role="admin")
 
+    assert await _users_and_events(runtime.db, shop.id) == before
+
+
+async def test_every_problem_of_a_new_user_is_reported_at_once(factory, runtime):
+    """The taken email and the full plan come with the typos, not one per submit."""
+    shop = await factory.tenant(plan="STARTER")
+    for number in range(4):
+        await _add(runtime.db, shop.admin.actor, f"user{number}@{shop.tenant.slug}.test")
+    before = await _users_and_events(runtime.db, shop.id)
+
+    with pytest.raises(InvalidUser) as refused:
+        async with runtime.db.uow(shop.admin.actor) as uow:
+            await create_user(
+                uow, email=shop.admin.email, name=" ", role="owner", password="short", locale="xx"
+            )
+
+    assert refused.value.errors == {
+        "name": "Enter a name.",
+        "email": "A user with this email already exists.",
+        "role": "Choose one of the roles.",
+        "locale": "Choose one of the languages.",
+        "password": "Use a password of at least 10 characters.",
+        "__all__": (
+            "The Starter plan allows 5 users and all are in use. Upgrade the plan or deactivate a user."
+        ),
+    }
     assert await _users_and_events(runtime.db, shop.id) == before

@@ -251,3 +251,100 @@ async def test_a_known_customer_is_named_even_while_other_fields_are_still_wrong
 
     assert refused.value.existing_id == existing.id
     assert await customer_count(shop.db, shop.id) == 1
+
+
+async def test_a_known_email_is_named_together_with_the_other_bad_fields(client, factory):
+    """The duplicate hid the bad phone and the inverted budget until it was fixed: one error per submit."""
+    shop = await factory.tenant()
+    existing = await new_customer(shop, first_name="Anna", last_name="Muster", email="anna@example.ch")
+    token = await sign_in(client, (await shop.user("sales_rep", locale="en")).email)
+
+    response = await _post(
+        client, token, email="anna@example.ch", phone="12345", budget_min="50000", budget_max="10000"
+    )
+
+    assert response.status_code == 422
+    page = await response.get_data(as_text=True)
+    assert f'href="/customers/{existing.id}"' in page and "Nothing was saved." in page
+    marked = dict(re.findall(r'<p class="field-error" id="customer-([a-z_]+)-error">([^<]*)</p>', page))
+    assert marked == {
+        "email": "This looks like Anna Muster (same email).",
+        "phone": "Enter a valid phone number; add the country code (+49 ...) for a foreign one.",
+        "budget_max": "The upper end of the budget is below the lower end.",
+    }
+    assert await customer_count(shop.db, shop.id) == 1
+
+
+@pytest.mark.parametrize(
+    ("country", "typed", "stored"),
+    [
+        ("CH", "8001", "8001"),
+        ("LI", "9490", "9490"),
+        ("AT", "1010", "1010"),
+        ("DE", "80331", "80331"),
+        ("FR", "75001", "75001"),
+        ("IT", "20121", "20121"),
+        ("GB", "sw1a 1aa", "SW1A 1AA"),
+        ("NL", "1012  AB", "1012 AB"),
+        ("PL", "00-950", "00-950"),
+        ("CH", "", None),
+    ],
+)
+async def test_a_postal_code_is_kept_as_its_country_writes_it(factory, country, typed, stored):
+    shop = await factory.tenant()
+    customer = await new_customer(shop, country=country, postal_code=typed, city="Somewhere")
+    assert customer.postal_code == stored
+
+
+@pytest.mark.parametrize(
+    ("country", "typed", "message"),
+    [
+        ("CH", "ABCDE", "Postal code for Switzerland: 4 digits, such as 8001."),
+        ("CH", "80011", "Postal code for Switzerland: 4 digits, such as 8001."),
+        ("LI", "949", "Postal code for Liechtenstein: 4 digits, such as 9490."),
+        ("AT", "A-1010", "Postal code for Austria: 4 digits, such as 1010."),
+        ("DE", "8033", "Postal code for Germany: 5 digits, such as 80331."),
+        ("FR", "75 001", "Postal code for France: 5 digits, such as 75001."),
+        ("IT", "\uff12\uff10\uff11\uff12\uff11", "Postal code for Italy: 5 digits, such as 20121."),
+        ("GB", "SW1A 1AA 1234", "Postal code: use 2 to 10 letters, digits, spaces or hyphens."),
+        ("US", "1", "Postal code: use 2 to 10 letters, digits, spaces or hyphens."),
+        ("US", "10001!", "Postal code: use 2 to 10 letters, digits, spaces or hyphens."),
+    ],
+)
+async def test_a_postal_code_that_does_not_fit_its_country_is_named_and_nothing_is_saved(
+    client, factory, country, typed, message
+):
+    """ABCDE for a Swiss address was stored, and the address then read "—" on the customer's page."""
+    shop = await factory.tenant()
+    token = await sign_in(client, (await shop.user("sales_rep", locale="en")).email)
+
+    response = await _post(client, token, country=country, postal_code=typed)
+
+    assert response.status_code == 422
+    page = await response.get_data(as_text=True)
+    assert f'<p class="field-error" id="customer-postal_code-error">{message}</p>' in page
+    assert await customer_count(shop.db, shop.id) == 0
+
+
+@pytest.mark.parametrize(
+    ("address", "shown"),
+    [
+        (
+            {"address_line": "Bahnhofstrasse 1", "postal_code": "8001", "city": "Zürich"},
+            "Bahnhofstrasse 1, 8001 Zürich · CH",
+        ),
+        ({"postal_code": "8001"}, "8001 · CH"),
+        ({"address_line": "Bahnhofstrasse 1", "postal_code": "8001"}, "Bahnhofstrasse 1, 8001 · CH"),
+        ({"postal_code": "6300", "region": "ZG"}, "6300 ZG · CH"),
+        ({}, "—"),
+    ],
+)
+async def test_every_part_of_the_address_is_shown_on_the_customers_page(client, factory, address, shown):
+    """An address with a postal code but no city read "Address —", as if there were none."""
+    shop = await factory.tenant()
+    customer = await new_customer(shop, country="CH", **address)
+    await sign_in(client, (await shop.user("sales_rep", locale="en")).email)
+
+    page = await (await client.get(f"/customers/{customer.id}")).get_data(as_text=True)
+
+    assert f"<dt>Address</dt><dd>{shown}</dd>" in page

@@ -93,3 +93,22 @@ async def test_a_bad_value_in_an_edit_is_named_and_nothing_changes(client, facto
     assert 'id="customer-email-error"' in await response.get_data(as_text=True)
     after = await stored(shop.db, shop.id, customer.id)
     assert (after.city, after.version) == (None, 1)
+
+
+async def test_a_known_phone_is_named_together_with_the_other_bad_fields(client, factory):
+    shop = await factory.tenant()
+    other = await new_customer(shop, first_name="Hans", last_name="Keller", phone="079 123 45 67")
+    customer = await new_customer(shop, email="anna@example.ch")
+    token = await sign_in(client, (await shop.user("sales_rep", locale="en")).email)
+
+    response = await client.post(
+        f"/customers/{customer.id}/edit",
+        form={**_form(customer, phone="+41 79 123 45 67", email="anna@"), "csrf_token": token},
+    )
+
+    assert response.status_code == 422
+    page = await response.get_data(as_text=True)
+    assert f'href="/customers/{other.id}"' in page
+    assert 'id="customer-phone-error">This looks like Hans Keller (same phone number).</p>' in page
+    assert 'id="customer-email-error">Enter a valid email address, such as anna@example.ch.</p>' in page
+    assert (await stored(shop.db, shop.id, customer.id)).version == 1
