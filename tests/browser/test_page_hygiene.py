@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
+from ops.customers.models import Customer
 from tests.vehicles.helpers import fleet
 
 pytestmark = pytest.mark.browser
@@ -46,3 +47,31 @@ async def test_a_page_fits_a_phone(open_page, shop, path):
     await expect(phone.page.locator("main h1")).to_be_in_viewport()
     widths = await phone.page.evaluate("[window.innerWidth, document.documentElement.scrollWidth]")
     assert widths == [390, 390]
+
+
+async def test_the_customer_list_lines_up_whether_or_not_a_customer_has_an_owner(open_page, shop):
+    """Each row of the list is a grid of its own; an owner's name took width from the contact details of
+    its row only, so the emails of a page started at different places."""
+    advisor = await shop.user("service_advisor", locale="en")
+    rep = await shop.user("sales_rep", locale="en", name="Daniela Suter-Brunschwiler")
+    async with shop.db.uow(shop.admin.actor) as uow:
+        for index, owner in enumerate((None, rep.actor.user_id, None)):
+            uow.session.add(
+                Customer(
+                    first_name="Lea",
+                    last_name=f"Keller{index}",
+                    email=f"lea.keller{index}@example.ch",
+                    owner_id=owner,
+                )
+            )
+        await uow.commit()
+    browser = await open_page()
+    await browser.sign_in(advisor.email)
+    page = browser.page
+    await page.goto("/customers?q=Keller")
+
+    lefts = [
+        (await contact.bounding_box() or {})["x"]
+        for contact in await page.locator(".customer-row .contact").all()
+    ]
+    assert len(lefts) == 3 and len(set(lefts)) == 1, lefts
