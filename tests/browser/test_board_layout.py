@@ -70,6 +70,11 @@ async def test_a_german_wall_screen_shows_every_columns_count_above_its_cards(op
         assert count_box["y"] + count_box["height"] <= cards_box["y"], (
             f"the count of {status} is under its cards"
         )
+    # A long German word in a narrow card breaks at a syllable, with a hyphen, where the browser has
+    # German hyphenation: the page says its language and the card's text asks for it.
+    assert (await board.page.evaluate("document.documentElement.lang")).startswith("de")
+    complaint = board.page.locator("#cards-NEW .complaint").first
+    assert await complaint.evaluate("text => getComputedStyle(text).hyphens") == "auto"
 
 
 async def test_on_a_phone_another_areas_menu_opens_where_it_can_be_tapped(open_page, shop):
