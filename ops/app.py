@@ -31,6 +31,7 @@ from ops.auth.service import SESSION_LIFETIME
 from ops.config import Settings, load_settings
 from ops.customers import web as customers_web
 from ops.customers.live import CustomerLive, customer_topic_guard
+from ops.customers.service import format_phone
 from ops.db import Database
 from ops.erp import web as erp_web
 from ops.i18n import (
@@ -88,6 +89,7 @@ from ops.workshop.kpis import web as kpis_web
 from ops.workshop.live import WorkshopBoardLive, guard_workshop_topic, work_order_topic_guard
 from ops.workshop.parts import web as parts_web
 from ops.workshop.parts.live import PartsLive, guard_parts_topic, part_topic_guard
+from ops.workshop.parts.service import unit_label
 from ops.workshop.service import priority_label, status_label
 from ops.workshop.technicians import web as technicians_web
 from ops.workshop.technicians.live import TechniciansLive, guard_technicians_topic
@@ -470,8 +472,10 @@ def _setup_templates(app: Quart) -> None:
         status_label=status_label,
         priority_label=priority_label,
         role_label=role_label,
+        unit_label=unit_label,
         format_datetime=format_datetime,
         format_money=format_money,
+        format_phone=format_phone,
         csrf_token=auth_web.csrf_token,
         asset_url=asset_url,
         live_url=realtime_endpoints.live_url,

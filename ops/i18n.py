@@ -131,7 +131,16 @@ def template_ngettext(singular: str, plural: str, n: int) -> str:
 
 
 def format_money(amount: Decimal, currency: str | None = None) -> str:
-    return format_currency(amount, currency or current_currency.get(), locale=current_locale.get())
+    """An amount in the reader's locale; a negative one (a discount, a refund) has the minus in front of
+    it all, in every region: -CHF 1'234.50, -$1,234.50, -1.234,50 EUR.
+
+    Babel's Swiss pattern for negatives puts the sign between symbol and figure (CHF-1'234.50), which
+    reads as a hyphenated code; so only the locale's pattern for positive amounts is used, from which
+    Babel makes the negative by putting the minus in front.
+    """
+    locale = Locale.parse(current_locale.get())
+    pattern = locale.currency_formats["standard"].pattern.split(";")[0]
+    return format_currency(amount, currency or current_currency.get(), format=pattern, locale=locale)
 
 
 def format_datetime(value: datetime | None, format: str = "short") -> str:

@@ -18,6 +18,7 @@ from babel.messages.pofile import read_po
 
 from ops.config import Settings
 from ops.i18n import LANGUAGES, TRANSLATIONS_DIR, format_datetime, format_money, locale_for
+from ops.mail.service import written_for
 from ops.workshop.service import NewWorkOrder, create_work_order, move_work_order
 from realtime.hub import View
 from tests.conftest import Backend, make_settings
@@ -188,6 +189,21 @@ def test_a_language_without_a_catalog_reads_english_with_the_dealerships_formats
     assert locale_for("es", "CH") == "en_CH"
     # Babel has no German formats for the US, so the language's own.
     assert locale_for("de_CH", "US") == "de"
+
+
+@pytest.mark.parametrize(
+    ("locale", "currency", "shown"),
+    [
+        ("de_CH", "CHF", ("CHF\xa01\u2019000.00", "-CHF\xa01\u2019000.00")),
+        ("en_CH", "CHF", ("CHF\xa01\u2019000.00", "-CHF\xa01\u2019000.00")),
+        ("en", "USD", ("$1,000.00", "-$1,000.00")),
+        ("de", "EUR", ("1.000,00\xa0€", "-1.000,00\xa0€")),
+    ],
+)
+def test_a_negative_amount_is_the_positive_one_with_a_minus_in_front(locale, currency, shown):
+    # Babel's Swiss pattern wrote CHF-1000.00, which reads as a code; some pages set a minus sign by hand.
+    with written_for(locale, "Europe/Zurich", currency):
+        assert (format_money(Decimal("1000")), format_money(Decimal("-1000"))) == shown
 
 
 async def _work_order_promised(shop, promised_at: datetime):  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ from ops.customers.models import Customer
 from ops.money import PricedLine, Totals, line_net, totals, vat_of
 from ops.tenants.models import Tenant
 from ops.vehicles.models import Vehicle
-from ops.workshop.models import WorkOrder, WorkOrderLine, format_work_order_number
+from ops.workshop.models import Part, WorkOrder, WorkOrderLine, format_work_order_number
 
 AWAITING_DECISION = "WAITING_APPROVAL"
 
@@ -29,6 +29,7 @@ class EstimateLine:
     kind: str
     description: str
     quantity: Decimal
+    unit: str  # the part's unit code (pc, l), "h" for labour
     unit_price: Decimal
     net: Decimal
     vat: Decimal
@@ -108,7 +109,11 @@ async def estimate(session: AsyncSession, work_order_id: int) -> Estimate | None
     work_order, vehicle, customer, tenant = row
     # The lines of the estimate last sent: those still awaiting the answer while it is open, and those
     # answered since it was sent. Lines added after the answer belong to no estimate yet.
-    query = select(WorkOrderLine).where(WorkOrderLine.work_order_id == work_order_id)
+    query = (
+        select(WorkOrderLine, Part.unit)
+        .outerjoin(Part, Part.id == WorkOrderLine.part_id)
+        .where(WorkOrderLine.work_order_id == work_order_id)
+    )
     answered = (
         WorkOrderLine.decided_at >= work_order.estimate_sent_at
         if work_order.estimate_sent_at is not None
@@ -118,10 +123,10 @@ async def estimate(session: AsyncSession, work_order_id: int) -> Estimate | None
         query = query.where(or_(WorkOrderLine.approval == "PENDING", answered))
     else:
         query = query.where(WorkOrderLine.approval != "PENDING", answered)
-    lines = (await session.scalars(query.order_by(WorkOrderLine.position, WorkOrderLine.id))).all()
+    lines = (await session.execute(query.order_by(WorkOrderLine.position, WorkOrderLine.id))).all()
     currency, vat_rate = tenant.currency, tenant.vat_rate
     estimate_lines = []
-    for line in lines:
+    for line, part_unit in lines:
         net = line_net(line.quantity, line.unit_price, currency)
         estimate_lines.append(
             EstimateLine(
@@ -129,6 +134,7 @@ async def estimate(session: AsyncSession, work_order_id: int) -> Estimate | None
                 kind=line.kind,
                 description=line.description,
                 quantity=line.quantity,
+                unit="h" if line.kind == "LABOUR" else part_unit or "",
                 unit_price=line.unit_price,
                 net=net,
                 vat=vat_of(net, vat_rate, currency),

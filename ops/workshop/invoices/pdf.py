@@ -14,9 +14,11 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
+from ops.customers.service import format_phone
 from ops.i18n import format_date, format_money, format_number
 from ops.i18n import gettext as _
 from ops.workshop.invoices.queries import InvoiceDocument
+from ops.workshop.parts.service import unit_label
 
 # fontTools reports every glyph it keeps when it subsets a font: noise in the server's log.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
@@ -80,7 +82,7 @@ def render_invoice_pdf(invoice: InvoiceDocument) -> bytes:
             invoice.customer_name,
             *invoice.customer_address,
             invoice.customer_email,
-            invoice.customer_phone,
+            format_phone(invoice.customer_phone),
         )
         if line
     ] or ["—"]
@@ -129,11 +131,10 @@ def render_invoice_pdf(invoice: InvoiceDocument) -> bytes:
     ) as table:
         table.row([_("Description"), _("Qty / hours"), _("Unit price"), _("Net")])
         for line in invoice.lines:
-            unit = _("h") if line.kind == "LABOUR" else line.unit
             table.row(
                 [
                     line.description,
-                    f"{format_number(line.quantity)} {unit}",
+                    f"{format_number(line.quantity)} {unit_label(line.unit)}",
                     format_money(line.unit_price, invoice.currency),
                     format_money(line.net, invoice.currency),
                 ]

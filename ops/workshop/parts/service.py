@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from ops.auth.actor import Conflict, NotFound, RuleViolation
 from ops.db import UnitOfWork, utcnow
 from ops.events import record
-from ops.i18n import current_locale
+from ops.i18n import N_, current_locale
 from ops.i18n import gettext as _
 from ops.workshop.models import Part, StockMovement, WorkOrder
 
@@ -35,6 +35,10 @@ QUANTUM = Decimal("0.01")
 # The largest level the Numeric(10, 2) columns hold.
 MAX_LEVEL = Decimal("99999999.99")
 ZERO = Decimal("0")
+# What the known unit codes read as (a part stores the code, labour is in hours); any other unit was
+# typed in by the dealership in its own words and is shown as entered.
+# Translators: abbreviations after a quantity: pieces, sets, litres, hours.
+UNIT_LABELS = {"pc": N_("pc"), "set": N_("set"), "l": N_("l"), "h": N_("h")}
 
 
 def part_topic(part_id: int) -> str:
@@ -44,6 +48,15 @@ def part_topic(part_id: int) -> str:
 def format_quantity(value: Decimal) -> str:
     """A quantity as people write it in the reader's locale: 2, 1.5, 12'000 (never 2.00)."""
     return format_decimal(value, format="#,##0.##", locale=current_locale.get())
+
+
+def unit_label(code: str | None) -> str:
+    """A unit as the reader writes it after a quantity: 2 Stk, 1 Satz, 4.5 l; a unit of the dealership's
+    own (can, m) as it was entered."""
+    if not code:
+        return ""
+    label = UNIT_LABELS.get(code)
+    return _(label) if label else code
 
 
 class StockShortage(RuleViolation):

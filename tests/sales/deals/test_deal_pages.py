@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from ops.sales.models import Deal, StockUnit
+from ops.sales.models import Deal, Quote, StockUnit
 from tests.sales.deals.helpers import make_deal, payments_of, sale, stored
 from tests.web import sign_in
 
@@ -236,3 +237,35 @@ async def test_an_accepted_quotes_page_offers_create_deal_and_then_links_the_dea
     assert "This quote became deal" in after and made.headers["Location"].endswith(
         re.search(r'href="(/sales/deals/\d+)">D-000001', after).group(1)  # type: ignore[union-attr]
     )
+
+
+async def test_a_german_deal_page_writes_discount_trade_in_and_refund_as_negatives(runtime, factory, client):
+    shop = await factory.tenant()
+    manager = await shop.user("sales_manager", locale="de")
+    deal = await make_deal(shop, manager)
+    async with shop.db.uow(shop.admin.actor) as uow:
+        quote = await uow.session.get(Quote, deal.quote_id)
+        assert quote is not None
+        quote.discount, quote.trade_in_allowance, quote.trade_in_payoff = (
+            Decimal("1000"),
+            Decimal("5000"),
+            Decimal("2500"),
+        )
+        await uow.commit()
+    csrf = await sign_in(client, manager.email)
+    await client.post(
+        f"/sales/deals/{deal.id}/deposit",
+        form={"amount": "3989", "reference": "Twint 12", "version": "1", "csrf_token": csrf},
+    )
+    await client.post(
+        f"/sales/deals/{deal.id}/cancel",
+        form={"reason": "Kunde verzichtet", "confirm": "yes", "version": "2", "csrf_token": csrf},
+    )
+
+    html = await (await client.get(f"/sales/deals/{deal.id}")).get_data(as_text=True)
+
+    # One way in every place: the minus in front of the currency, never CHF-1000.00 or a hand-set minus sign.
+    assert ">-CHF\xa01\u2019000.00<" in html  # the discount
+    assert ">-CHF\xa02\u2019500.00<" in html  # the trade-in, allowance less payoff
+    assert ">-CHF\xa03\u2019989.00<" in html  # the deposit's refund
+    assert "CHF-" not in html and "\u2212" not in html

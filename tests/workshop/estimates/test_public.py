@@ -108,6 +108,8 @@ async def test_a_german_customer_reads_the_page_in_german(client, factory, runti
     html = await response.get_data(as_text=True)
     assert 'lang="de-CH"' in html
     assert "CHF\xa0267.55" in html
+    # The part's unit in German words (stored as the code pc).
+    assert "Teil: Menge 2 Stk" in html
 
 
 async def test_the_totals_follow_the_choices(client, factory, runtime):

@@ -8,6 +8,7 @@ import subprocess
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
 from ops.customers.models import Customer
@@ -82,7 +83,7 @@ async def test_the_invoice_shows_every_figure_in_the_dealerships_money(client, f
         "Jürg Müller-Lüthi",
         "Bahnhofstrasse 12",
         "8001 Zürich",
-        "+41791234567",
+        "+41 79 123 45 67",
         f"48{SWISS_THOUSANDS}213 km",
         "Bremsbeläge vorne ersetzen",
         "1.5 h",
@@ -152,6 +153,7 @@ async def test_the_pdf_is_a_download_named_after_the_invoice_with_its_text(clien
         "CHF 29.33",
         "CHF 391.43",
         f"48{SWISS_THOUSANDS}213 km",
+        "+41 79 123 45 67",
     ):
         assert expected in text, expected
 
@@ -226,13 +228,39 @@ def test_the_print_stylesheet_puts_the_invoice_on_a4_without_the_page_around_it(
     assert "break-inside: avoid" in print_rules
 
 
+@pytest.mark.parametrize(
+    ("language", "shown"),
+    [
+        (
+            "en",
+            (
+                "Oil service 0.75 h",
+                "Engine oil 5W-30 4.5 l",
+                "Oil filter 1 pc",
+                "Seal kit 1 set",
+                "Tape 2 roll",
+            ),
+        ),
+        (
+            "de",
+            (
+                "Oil service 0.75 h",
+                "Engine oil 5W-30 4.5 l",
+                "Oil filter 1 Stk",
+                "Seal kit 1 Satz",
+                "Tape 2 roll",
+            ),
+        ),
+    ],
+)
 async def test_a_completed_job_invoices_each_quantity_with_its_unit_on_the_page_and_the_pdf(
-    client, factory, tmp_path
+    client, factory, tmp_path, language, shown
 ):
     """'4.5' of engine oil could be litres or cans: the invoice says which, from the part's unit as it
-    was at completion (the snapshot), hours for labour."""
+    was at completion (the snapshot), hours for labour; in the reader's words for the known units, a
+    unit of the dealership's own as it was entered."""
     shop = await factory.tenant()
-    viewer = await shop.user("viewer", locale="en")
+    viewer = await shop.user("viewer", locale=language)
     oil = await add_part(shop, "OIL-5W30", "Engine oil 5W-30", on_hand="20", unit="l")
     filter_ = await add_part(shop, "OF-1", "Oil filter", on_hand="3")
     work_order = await shop.work_order(status="QUALITY_CHECK")
@@ -255,6 +283,11 @@ async def test_a_completed_job_invoices_each_quantity_with_its_unit_on_the_page_
         quantity="1",
         unit_price="18.90",
     )
+    for sku, name, unit, quantity in (("SK-1", "Seal kit", "set", "1"), ("TP-1", "Tape", "roll", "2")):
+        part = await add_part(shop, sku, name, on_hand="5", unit=unit)
+        await add_line(
+            shop, work_order, kind="PART", description=name, part=part, quantity=quantity, unit_price="9.00"
+        )
     await move(shop, work_order, "READY")
     async with shop.db.read(shop.id) as session:
         invoice = (await session.scalars(select(Invoice).where(Invoice.work_order_id == work_order.id))).one()
@@ -271,7 +304,6 @@ async def test_a_completed_job_invoices_each_quantity_with_its_unit_on_the_page_
     pdf_text = " ".join((await poppler("pdftotext", "-layout", str(pdf), "-")).split())
 
     for text in (page, pdf_text):
-        assert "Oil service 0.75 h" in text
-        assert "Engine oil 5W-30 4.5 l" in text
-        assert "Oil filter 1 pc" in text
+        for expected in (*shown, "Tape 2 roll"):
+            assert expected in text, expected
         assert "4.5 can" not in text

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import update
 
+from ops.customers.models import Customer
 from ops.vehicles.models import Vehicle
 from ops.workshop.jobs.service import add_labour_line, add_part_line
 from ops.workshop.models import Bay, WorkOrder, WorkOrderCategory, WorkOrderNote
@@ -279,3 +280,21 @@ async def test_the_part_search_is_for_people_who_price_this_dealerships_jobs(app
     advisor_client = app.test_client()
     await sign_in(advisor_client, advisor.email)
     assert (await advisor_client.get(f"/workshop/work-orders/{theirs.id}/parts?q=a")).status_code == 404
+
+
+async def test_a_german_page_names_part_units_in_german_and_formats_the_customers_phone(client, factory):
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="de")
+    work_order, _context = await _full_order(shop)
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await uow.session.execute(
+            update(Customer).where(Customer.id == work_order.customer_id).values(phone="+41791234567")
+        )
+        await uow.commit()
+    await sign_in(client, advisor.email)
+
+    page = await (await client.get(page_path(work_order.id))).get_data(as_text=True)
+
+    assert '<span class="unit">Stk</span>' in page and '<span class="unit">pc</span>' not in page
+    # Written as people read it; the link dials the stored E.164 number.
+    assert '<a href="tel:+41791234567">+41 79 123 45 67</a>' in page

@@ -6,7 +6,9 @@ import re
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import update
 
+from ops.workshop.models import Part
 from ops.workshop.parts.service import consume_part, receive_stock, reserve_part
 from tests.factories import TenantFactory
 from tests.web import http_sign_in, open_sse, sign_in
@@ -427,3 +429,26 @@ async def test_returning_a_part_from_a_job_by_its_number_links_the_movement_to_i
     assert await levels(runtime.db, shop.id, part.id) == (D(2), D(0))
     back = (await movements(runtime.db, shop.id, part.id))[-1]
     assert (back.kind, back.work_order_id, back.reason) == ("RETURN", job.id, "Not fitted")
+
+
+async def test_a_german_list_and_part_page_name_the_known_units_in_german_and_others_as_entered(
+    client, factory
+):
+    shop = await factory.tenant()
+    manager = await shop.user("workshop_manager", locale="de")
+    pieces = await new_part(shop, sku="OF-1", name="Oil filter", stock="12")
+    kit = await new_part(shop, sku="SK-1", name="Seal kit", stock="3")
+    tape = await new_part(shop, sku="TP-1", name="Tape", stock="5")
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await uow.session.execute(update(Part).where(Part.id == kit.id).values(unit="set"))
+        await uow.session.execute(update(Part).where(Part.id == tape.id).values(unit="Rolle"))
+        await uow.commit()
+    await sign_in(client, manager.email)
+
+    page = await _page(client, "/workshop/parts")
+    part_page = await _page(client, f"/workshop/parts/{kit.id}")
+
+    assert '12 <span class="unit">Stk</span>' in _row(page, pieces.id)
+    assert '3 <span class="unit">Satz</span>' in _row(page, kit.id)
+    assert '5 <span class="unit">Rolle</span>' in _row(page, tape.id)
+    assert '3 <span class="unit">Satz</span>' in part_page and "Menge (Satz)" in part_page
