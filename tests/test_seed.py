@@ -653,3 +653,22 @@ async def test_last_service_and_last_seen_agree_with_the_records_shown_beside_th
     page = await (await client.get("/vehicles/telematics")).get_data(as_text=True)
     table = re.search(r'class="stack telematics-devices".*?</table>', page, re.S)
     assert table and table.group(0).count("<tr>") == 11 and "Never" not in table.group(0)
+
+
+async def test_the_seeded_workshop_kpis_read_like_a_real_workshop(runtime):
+    """A manager opening the demo read an efficiency of 365 %: the jobs done today were invoiced with
+    no time clocked on them. Billed and clocked hours now agree, period by period."""
+    from ops.workshop.kpis import queries as kpis
+
+    tenant = await _demo(runtime)
+    now = utcnow()
+    for key in ("week", "month"):
+        period = kpis.period_for(key, now, tenant.timezone)
+        async with runtime.db.read(tenant.id) as session:
+            panel = await kpis.kpi_panel(session, period, tenant.labour_rate, now)
+        efficiency, first_time_fix = panel.efficiency.value, panel.first_time_fix.value
+        mean_time_to_repair = panel.mean_time_to_repair_hours
+
+        assert efficiency is not None and Decimal("0.85") <= efficiency <= Decimal("1.10"), (key, efficiency)
+        assert first_time_fix is not None and Decimal("0.9") <= first_time_fix <= 1, (key, first_time_fix)
+        assert mean_time_to_repair is not None and 0.5 <= mean_time_to_repair <= 3, (key, mean_time_to_repair)

@@ -7,6 +7,7 @@ units only when shown.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -27,6 +28,26 @@ from ops.db import Base, BigId, TenantScoped, utcnow
 
 VEHICLE_STATUSES = ("ACTIVE", "IN_SERVICE", "OUT_OF_SERVICE", "SOLD", "RETIRED")
 FUEL_TYPES = ("GASOLINE", "DIESEL", "ELECTRIC", "HYBRID", "PLUGIN_HYBRID", "HYDROGEN")
+
+
+@dataclass(frozen=True)
+class Powertrain:
+    """What a fuel type's car has, so its pages show only the readings and charts that fit it: an
+    electric car has no engine temperature, load or fuel; a combustion car no state of charge."""
+
+    engine: bool  # a combustion engine: its temperature, load, rpm and fuel efficiency
+    tank: bool  # a fuel tank (petrol, diesel or hydrogen): its fuel level
+    traction_battery: bool  # a battery that drives the car: its state of charge
+
+
+def powertrain(fuel_type: str) -> Powertrain:
+    return Powertrain(
+        engine=fuel_type in ("GASOLINE", "DIESEL", "HYBRID", "PLUGIN_HYBRID"),
+        tank=fuel_type != "ELECTRIC",
+        traction_battery=fuel_type in ("ELECTRIC", "HYBRID", "PLUGIN_HYBRID"),
+    )
+
+
 TRANSMISSIONS = ("AUTOMATIC", "MANUAL", "CVT", "SEMI_AUTOMATIC")
 ALERT_SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 ALERT_STATUSES = ("OPEN", "CLOSED")

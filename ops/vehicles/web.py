@@ -24,7 +24,7 @@ from ops.vehicles.charts import Series, line_chart
 from ops.vehicles.health import reason_label
 from ops.vehicles.live import ALERT_BADGE_URL, fleet_topics
 from ops.vehicles.maintenance.service import state_label
-from ops.vehicles.models import FUEL_TYPES, TRANSMISSIONS, VEHICLE_STATUSES, Vehicle
+from ops.vehicles.models import FUEL_TYPES, TRANSMISSIONS, VEHICLE_STATUSES, Powertrain, Vehicle, powertrain
 from ops.vehicles.service import (
     MAX_DOCUMENT_BYTES,
     VehicleData,
@@ -357,7 +357,8 @@ def _trend_period() -> int:
     return days if days in TREND_PERIODS else TREND_PERIODS[0]
 
 
-def _charts(trends: list[Any], days: int) -> list[Any]:
+def _charts(trends: list[Any], days: int, fitted: Powertrain) -> list[Any]:
+    """The trend charts of the measures the vehicle's powertrain has."""
     shown = units()
     first_day = tenant_today() - timedelta(days=days - 1)
 
@@ -385,18 +386,24 @@ def _charts(trends: list[Any], days: int) -> list[Any]:
         "%",
         lambda trend: None if trend.engine_load_avg is None else trend.engine_load_avg * 100,
     )
+    charge = series(
+        _("State of charge"),
+        "%",
+        lambda trend: None if trend.state_of_charge_avg is None else trend.state_of_charge_avg * 100,
+    )
     battery = series(_("Battery voltage"), "V", lambda trend: trend.battery_v_avg)
     tyres = series(
         _("Tyre pressure"),
         shown.pressure_unit,
         lambda trend: None if trend.tyre_kpa_avg is None else shown.pressure_from_kpa(trend.tyre_kpa_avg),
     )
-    return [
-        (efficiency, line_chart(efficiency, first_day, days, number(1), label_day)),
-        (load, line_chart(load, first_day, days, number(0), label_day)),
-        (battery, line_chart(battery, first_day, days, number(1), label_day)),
-        (tyres, line_chart(tyres, first_day, days, number(1 if shown.imperial else 2), label_day)),
-    ]
+    shown_series = []
+    if fitted.engine:
+        shown_series += [(efficiency, number(1)), (load, number(0))]
+    if fitted.traction_battery:
+        shown_series.append((charge, number(0)))
+    shown_series += [(battery, number(1)), (tyres, number(1 if shown.imperial else 2))]
+    return [(chart, line_chart(chart, first_day, days, style, label_day)) for chart, style in shown_series]
 
 
 async def _render_profile(vehicle_id: int, block: str | None = None, **extra: Any) -> str:
@@ -409,11 +416,13 @@ async def _render_profile(vehicle_id: int, block: str | None = None, **extra: An
             abort(404)
         found = await queries.profile(session, vehicle)
         trends = await daily_trends(session, vehicle_id, days)
+    fitted = powertrain(found.vehicle.fuel_type)
     context = {
         "profile": found,
         "vehicle": found.vehicle,
         "units": units(),
-        "charts": _charts(trends, days),
+        "charts": _charts(trends, days, fitted),
+        "powertrain": fitted,
         "days": days,
         "periods": TREND_PERIODS,
         "can_edit": actor.can("vehicle.edit"),

@@ -3,7 +3,9 @@ maintenance, service history; another dealership's or another fleet's vehicle is
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from typing import Any
 
 from ops.db import utcnow
 from tests.vehicles import helpers
@@ -90,3 +92,75 @@ async def test_a_vehicle_without_readings_or_history_says_so(client, factory):
     assert "No readings yet." in page and "No open alerts." in page
     assert "No work orders for this vehicle yet." in page and "No documents yet." in page
     assert page.count("No readings in this period.") == 4
+
+
+def _telemetry_rows(page: str) -> list[str]:
+    panel = re.search(r'<section class="panel vehicle-telemetry".*?</section>', page, re.S)
+    assert panel, "no telemetry panel"
+    return re.findall(r"<dt>([^<]+)</dt>", panel.group(0))
+
+
+def _chart_titles(page: str) -> list[str]:
+    return re.findall(r'<figure class="trend">\s*<figcaption>([^<]+?) <span', page)
+
+
+async def _car_with_readings(shop, fuel_type: str, reading: dict[str, Any]):  # type: ignore[no-untyped-def]
+    car = await helpers.vehicle(shop, make="Skoda", model="Enyaq", fuel_type=fuel_type)
+    now = utcnow()
+    await helpers.readings(
+        shop,
+        car.id,
+        [{"recorded_at": now - timedelta(days=day), "battery_v": 12.6, **reading} for day in range(3)],
+    )
+    return car
+
+
+async def test_an_electric_car_shows_its_charge_and_nothing_of_an_engine_or_fuel(client, factory):
+    """An Enyaq's panel listed engine temperature, fuel efficiency and engine load as not measured."""
+    shop = await factory.tenant()
+    car = await _car_with_readings(shop, "ELECTRIC", {"state_of_charge": 0.64})
+    await helpers.sign_in_as(client, shop, "service_advisor")
+
+    page = await (await client.get(f"/vehicles/{car.id}")).get_data(as_text=True)
+    # The panel as the live update re-renders it for this reader.
+    live = await (
+        await client.get(f"/vehicles/{car.id}", headers={"HX-Request": "true", "HX-Target": "vehicle-live"})
+    ).get_data(as_text=True)
+
+    for shown in (page, live):
+        rows = _telemetry_rows(shown)
+        assert "State of charge" in rows and "Battery" in rows
+        assert not {"Engine temperature", "Fuel efficiency", "Engine load", "Fuel level"} & set(rows)
+    assert "64 %" in live and "rpm" not in live
+    assert _chart_titles(page) == ["State of charge", "Battery voltage", "Tyre pressure"]
+    # Drawn from the daily charge and voltage; the tyres reported nothing.
+    assert page.count('<svg class="trend-chart"') == 2
+
+
+async def test_a_combustion_car_shows_its_engine_and_fuel_and_no_charge(client, factory):
+    shop = await factory.tenant()
+    car = await _car_with_readings(
+        shop, "DIESEL", {"fuel_level": 0.5, "engine_temp_c": 90.0, "engine_load": 0.3, "rpm": 1800}
+    )
+    await helpers.sign_in_as(client, shop, "service_advisor")
+
+    page = await (await client.get(f"/vehicles/{car.id}")).get_data(as_text=True)
+
+    rows = _telemetry_rows(page)
+    assert {"Fuel level", "Engine temperature", "Fuel efficiency", "Engine load", "Battery"} <= set(rows)
+    assert "State of charge" not in rows and "1800 rpm" in page
+    assert _chart_titles(page) == ["Fuel efficiency", "Engine load", "Battery voltage", "Tyre pressure"]
+
+
+async def test_a_plug_in_hybrid_shows_its_engine_its_fuel_and_its_charge(client, factory):
+    shop = await factory.tenant()
+    car = await _car_with_readings(
+        shop, "PLUGIN_HYBRID", {"fuel_level": 0.5, "state_of_charge": 0.8, "engine_temp_c": 88.0}
+    )
+    await helpers.sign_in_as(client, shop, "service_advisor")
+
+    page = await (await client.get(f"/vehicles/{car.id}")).get_data(as_text=True)
+
+    rows = _telemetry_rows(page)
+    assert {"State of charge", "Fuel level", "Engine temperature", "Engine load"} <= set(rows)
+    assert "State of charge" in _chart_titles(page) and "Engine load" in _chart_titles(page)

@@ -42,6 +42,7 @@ class DailyTrend:
     day: date
     fuel_l_per_100km_avg: float | None
     engine_load_avg: float | None
+    state_of_charge_avg: float | None
     battery_v_avg: float | None
     tyre_kpa_avg: float | None
 
@@ -60,6 +61,7 @@ async def daily_trends(
             day,
             func.avg(TelemetryReading.fuel_l_per_100km),
             func.avg(TelemetryReading.engine_load),
+            func.avg(TelemetryReading.state_of_charge),
             func.avg(TelemetryReading.battery_v),
             func.avg(TelemetryReading.tyre_fl_kpa),
             func.avg(TelemetryReading.tyre_fr_kpa),
@@ -76,13 +78,14 @@ async def daily_trends(
     )
     trends = []
     for row in rows:
-        tyres = [float(value) for value in row[4:8] if value is not None]
+        tyres = [float(value) for value in row[5:9] if value is not None]
         trends.append(
             DailyTrend(
                 day=_as_date(row[0]),
                 fuel_l_per_100km_avg=_float(row[1]),
                 engine_load_avg=_float(row[2]),
-                battery_v_avg=_float(row[3]),
+                state_of_charge_avg=_float(row[3]),
+                battery_v_avg=_float(row[4]),
                 tyre_kpa_avg=sum(tyres) / len(tyres) if tyres else None,
             )
         )

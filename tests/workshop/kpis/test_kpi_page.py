@@ -138,3 +138,27 @@ async def test_other_roles_are_refused_and_not_offered_the_link(client, factory,
 
     assert (await client.get(KPIS)).status_code == 403
     assert 'href="/workshop/kpis"' not in board
+
+
+async def test_each_job_past_its_promised_time_links_to_its_work_order(client, factory):
+    """A manager who sees a late job opens it from the list; it was plain text to copy and search for."""
+    shop = await factory.tenant()
+    manager = await shop.user("workshop_manager", locale="en")
+    vehicle = await shop.vehicle()
+    async with shop.db.uow(shop.admin.actor) as uow:
+        late = WorkOrder(
+            number=7,
+            vehicle_id=vehicle.id,
+            complaint="Brakes",
+            status="IN_PROGRESS",
+            promised_at=utcnow() - timedelta(hours=2),
+        )
+        uow.session.add(late)
+        await uow.commit()
+    await sign_in(client, manager.email)
+
+    page = await (await client.get(KPIS)).get_data(as_text=True)
+    overdue = re.search(r'id="kpi-overdue".*?</section>', page, re.S)
+
+    assert overdue and f'href="/workshop/work-orders/{late.id}">WO-000007</a>' in overdue.group(0)
+    assert (await client.get(f"/workshop/work-orders/{late.id}")).status_code == 200
