@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import io
 from contextvars import ContextVar
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -36,6 +36,7 @@ from babel import Locale, localedata
 from babel.core import parse_locale
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
+from babel.dates import format_time as babel_format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
@@ -143,12 +144,42 @@ def format_money(amount: Decimal, currency: str | None = None) -> str:
     return format_currency(amount, currency or current_currency.get(), format=pattern, locale=locale)
 
 
-def format_datetime(value: datetime | None, format: str = "short") -> str:
+def format_datetime(value: datetime | None, format: str | None = None) -> str:
+    """A moment in the tenant's timezone: its day written as `format_date` writes days, then the time of
+    day (24.11.2026, 14:05; 24 Nov 2026, 14:05), so a day reads the same with or without its time.
+    Babel's own short style wrote the day another way (24.11.26 beside 24.11.2026, 24.11.2026 beside
+    24 Nov 2026). `format` is a Babel pattern for a machine's reading (a datetime-local input's value)."""
     if value is None:
         return ""
-    return babel_format_datetime(
-        value, format=format, tzinfo=ZoneInfo(current_timezone.get()), locale=current_locale.get()
+    timezone, locale = ZoneInfo(current_timezone.get()), current_locale.get()
+    if format is not None:
+        return babel_format_datetime(value, format=format, tzinfo=timezone, locale=locale)
+    local = _aware(value).astimezone(timezone)
+    day = babel_format_date(local.date(), format="medium", locale=locale)
+    time_of_day = babel_format_time(local, format="short", locale=locale)
+    return str(Locale.parse(locale).datetime_formats["medium"]).format(time_of_day, day)
+
+
+def _aware(value: datetime) -> datetime:
+    """A stored moment; one without a timezone is UTC, as Babel reads it."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def format_time(value: datetime | None) -> str:
+    """A moment's time of day in the tenant's timezone, as `format_datetime` writes it (14:05, 2:05 PM)."""
+    if value is None:
+        return ""
+    return babel_format_time(
+        value, format="short", tzinfo=ZoneInfo(current_timezone.get()), locale=current_locale.get()
     )
+
+
+def format_span(start: datetime, end: datetime) -> str:
+    """A slot, joined by an en dash; its end is only a time of day when it ends on the day it starts
+    (4 Mar 2030, 08:30 to 10:30 reads "4 Mar 2030, 08:30" dash "10:30")."""
+    timezone = ZoneInfo(current_timezone.get())
+    same_day = _aware(start).astimezone(timezone).date() == _aware(end).astimezone(timezone).date()
+    return f"{format_datetime(start)}\u2013{format_time(end) if same_day else format_datetime(end)}"
 
 
 def format_date(value: datetime | date | None, format: str = "medium") -> str:

@@ -17,7 +17,15 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
 from ops.config import Settings
-from ops.i18n import LANGUAGES, TRANSLATIONS_DIR, format_datetime, format_money, locale_for
+from ops.i18n import (
+    LANGUAGES,
+    TRANSLATIONS_DIR,
+    format_date,
+    format_datetime,
+    format_money,
+    format_time,
+    locale_for,
+)
 from ops.mail.service import written_for
 from ops.workshop.service import NewWorkOrder, create_work_order, move_work_order
 from realtime.hub import View
@@ -206,6 +214,21 @@ def test_a_negative_amount_is_the_positive_one_with_a_minus_in_front(locale, cur
         assert (format_money(Decimal("1000")), format_money(Decimal("-1000"))) == shown
 
 
+@pytest.mark.parametrize(
+    ("locale", "shown"),
+    [
+        ("de_CH", ("04.03.2030", "04.03.2030, 14:05", "14:05")),
+        ("en_CH", ("4 Mar 2030", "4 Mar 2030, 14:05", "14:05")),
+        ("en", ("Mar 4, 2030", "Mar 4, 2030, 2:05\u202fPM", "2:05\u202fPM")),
+    ],
+)
+def test_a_moment_writes_its_day_as_a_day_is_written(locale, shown):
+    # Babel's short style wrote 04.03.30 beside a page's 04.03.2030, and 04.03.2030 beside 4 Mar 2030.
+    moment = datetime(2030, 3, 4, 13, 5, tzinfo=UTC)
+    with written_for(locale, "Europe/Zurich", "CHF"):
+        assert (format_date(moment), format_datetime(moment), format_time(moment)) == shown
+
+
 async def _work_order_promised(shop, promised_at: datetime):  # type: ignore[no-untyped-def]
     vehicle = await shop.vehicle(plate="ZH 123456")
     async with shop.db.uow(shop.admin.actor) as uow:
@@ -231,8 +254,9 @@ async def test_a_german_user_of_a_swiss_dealership_sees_the_board_in_swiss_germa
     assert ">Verschieben<" in html
     assert "Abmelden" in html
     assert "Job board" not in html and "Promised" not in html
-    # The promised time in the dealership's timezone, in Swiss German format.
-    assert "04.03.30, 14:05" in html
+    # The promised time in the dealership's timezone, in Swiss German format, its day written as
+    # every other day on the page is.
+    assert "04.03.2030, 14:05" in html
 
 
 async def test_an_english_user_of_a_swiss_dealership_reads_english_with_swiss_dates(client, factory):
@@ -246,7 +270,7 @@ async def test_an_english_user_of_a_swiss_dealership_reads_english_with_swiss_da
     assert '<html lang="en-CH">' in html
     assert "<h1>Job board</h1>" in html
     assert "<dt>Promised</dt>" in html
-    assert "04.03.2030, 14:05" in html
+    assert "4 Mar 2030, 14:05" in html
 
 
 async def test_the_new_work_order_form_shows_the_default_categories_in_german(client, factory):
@@ -314,18 +338,18 @@ async def test_one_move_reaches_each_watcher_in_their_own_language(live_server):
         english_update = (await english_stream.next(wait=10)).data
 
     assert f"{work_order.code} von Admin Person nach «Eingeplant» verschoben." in german_update
-    assert "<dt>Zugesagt</dt>" in german_update and "04.03.30, 14:05" in german_update
+    assert "<dt>Zugesagt</dt>" in german_update and "04.03.2030, 14:05" in german_update
     assert f"{work_order.code} moved to Scheduled by Admin Person." in english_update
-    assert "<dt>Promised</dt>" in english_update and "04.03.2030, 14:05" in english_update
+    assert "<dt>Promised</dt>" in english_update and "4 Mar 2030, 14:05" in english_update
 
 
 async def test_live_renders_format_money_and_dates_for_the_dealership(runtime, factory):
     swiss = await factory.tenant(country="CH")
     american = await factory.tenant(country="US")
     cases = [
-        (swiss, "de", "CHF\xa01\u2019234.50", "04.03.30, 14:05"),
-        (swiss, "en", "CHF\xa01\u2019234.50", "04.03.2030, 14:05"),
-        (american, "en", "$1,234.50", "3/4/30, 8:05\u202fAM"),
+        (swiss, "de", "CHF\xa01\u2019234.50", "04.03.2030, 14:05"),
+        (swiss, "en", "CHF\xa01\u2019234.50", "4 Mar 2030, 14:05"),
+        (american, "en", "$1,234.50", "Mar 4, 2030, 8:05\u202fAM"),
     ]
     for shop, language, money, promised in cases:
         user = await shop.user("technician", locale=language)
@@ -463,7 +487,7 @@ async def test_staff_who_read_french_get_french_formats_and_english_where_untran
     assert '<html lang="fr-CH">' in html
     # The board has no French yet: English text, not a missing or garbled page.
     assert "<h1>Job board</h1>" in html and "<dt>Promised</dt>" in html
-    assert "04.03.30 14:05" in html  # fr_CH's short date and time, in the dealership's timezone
+    assert "4 mars 2030, 14:05" in html  # fr_CH's date and time, in the dealership's timezone
     assert "Se déconnecter" in html
 
 

@@ -114,8 +114,8 @@ async def test_the_page_shows_every_section_of_the_order(client, factory):
         "Admin Person",  # the advisor who created it
         "Luca Technician",
         "Lift 2",
-        "04.03.2030, 08:30 \u2013 04.03.2030, 10:30",  # the slot, in Zurich time
-        "04.03.2030, 16:30",  # promised
+        "4 Mar 2030, 08:30\u201310:30",  # the slot, in Zurich time, its end on the same day
+        "4 Mar 2030, 16:30",  # promised
         "48\u2019250 km",  # checked in with
     ):
         assert shown in header, shown
