@@ -96,7 +96,7 @@ def _board_text(locale: str) -> BoardText:
         no_budget=escape(_("No budget")),
         owner=escape(_("Owner")),
         unassigned=escape(_("Unassigned")),
-        next_action=escape(_("Next")),
+        next_action=escape(_("Next action")),
         no_next_action=escape(_("No next action")),
         overdue=escape(_("overdue")),
         in_stage=escape(_("In stage")),

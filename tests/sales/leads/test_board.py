@@ -107,6 +107,20 @@ async def test_a_card_shows_customer_interest_budget_score_owner_next_action_and
     assert f'href="/sales/leads/{lead.id}"' in card
 
 
+async def test_the_board_reads_as_a_swiss_dealer_writes_german(client, factory):
+    """The owner filter read "Leads aller", a card's next action "Weiter" (a pager's "next page")."""
+    shop = await factory.tenant()
+    rep = await shop.user("sales_rep", locale="de")
+    lead = await new_lead(shop, rep, next_action="Zurückrufen")
+    await sign_in(client, rep.email)
+
+    page = await (await client.get(BOARD)).get_data(as_text=True)
+
+    assert '<option value="">Alle Leads</option>' in page
+    text = " ".join(re.sub(r"<[^>]+>", " ", card_of(page, lead.id)).split())
+    assert "Nächste Aktion Zurückrufen" in text and "+10 Kürzlich kontaktiert" in text
+
+
 async def test_filters_show_my_leads_or_one_source(client, factory):
     shop = await factory.tenant()
     me, colleague = await shop.user("sales_rep", locale="en"), await shop.user("sales_rep")
