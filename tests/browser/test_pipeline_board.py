@@ -1,7 +1,7 @@
 """The pipeline board in two browsers: a rep's keyboard move shows on the manager's board with both
 counts, a move to Lost asks for the reason first (from the menu and from a drop), and Cancel leaves the
-lead where it was; a rep's own board keeps its column limit and its own counts through live updates,
-and "Show all" keeps the filter."""
+lead where it was; Won is offered once the customer has accepted a quote; a rep's own board keeps its
+column limit and its own counts through live updates, and "Show all" keeps the filter."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from playwright.async_api import Locator, expect
 
 from ops.sales.leads.queries import COLUMN_LIMIT
 from ops.sales.leads.service import move_lead
+from ops.sales.quotes.service import accept_quote
 from tests.browser.pages import BoardPage
 from tests.factories import PASSWORD, TenantHandle
 from tests.sales.leads.helpers import customer, new_lead, stored_lead
+from tests.sales.quotes.helpers import LINKS, send, showroom, unit_quote
 
 pytestmark = pytest.mark.browser
 
@@ -135,6 +137,36 @@ async def test_dropping_a_card_on_lost_asks_for_the_reason_and_cancel_puts_it_ba
     await expect(card_in(board, "LOST", other.id)).to_be_visible()
     await expect(board.count("CONTACTED")).to_have_text("1")
     assert (await stored_lead(live_server.runtime.db, shop.id, other.id)).lost_reason == "PRICE"
+
+
+async def test_won_waits_for_an_accepted_quote_and_opens_when_the_customer_accepts(
+    open_page, shop, live_server
+):
+    rep = await shop.user("sales_rep", locale="en")
+    lead = await new_lead(shop, rep, stage="NEGOTIATION")
+    room = await showroom(shop)
+    token = await send(room, await unit_quote(room, lead=lead))
+    board = await open_pipeline(open_page, rep.email)
+    won = board.page.locator(f"#move-{lead.id} option[value=WON]")
+    await expect(won).to_be_disabled()
+    await expect(won).to_have_text("Won (needs an accepted quote)")
+
+    # A drop on Won still asks the server, which says why; the card goes back.
+    await card(board, lead.id).locator(".interest").drag_to(board.page.locator("#cards-WON"))
+    await expect(board.toast("error")).to_have_text(
+        "A lead is won with an accepted quote, and this lead has none yet."
+    )
+    await expect(card_in(board, "NEGOTIATION", lead.id)).to_be_visible()
+    await expect(board.count("WON")).to_have_text("0")
+
+    # The customer accepts the quote: Won opens on the open board, and the lead is won from the menu.
+    await accept_quote(live_server.runtime.db, token, links=LINKS)
+    await expect(won).to_be_enabled()
+    await expect(won).to_have_text("Won")
+    await board.page.select_option(f"#move-{lead.id}", "WON")
+    await card(board, lead.id).get_by_role("button", name="Move").click()
+    await expect(card_in(board, "WON", lead.id)).to_be_visible()
+    assert (await stored_lead(live_server.runtime.db, shop.id, lead.id)).stage == "WON"
 
 
 async def move_elsewhere(shop: TenantHandle, lead_id: int, stage: str) -> None:

@@ -54,8 +54,10 @@ class BoardText:
     stages: dict[str, str]
     sources: dict[str, str]
     lost_reasons: dict[str, str]
-    # The move menu's options for a card in each stage.
+    # The move menu's options for a card in each stage; `_without_quote` for a lead with no accepted
+    # quote, whose Won is shown but disabled, with the reason.
     move_options: dict[str, Markup]
+    move_options_without_quote: dict[str, Markup]
     budget: Markup
     no_budget: Markup
     owner: Markup
@@ -73,23 +75,28 @@ class BoardText:
 @cache
 def _board_text(locale: str) -> BoardText:
     stages = stage_labels()
-    move_options = {
-        stage: Markup("").join(
-            Markup('<option value="{}">{}</option>').format(target, stages[target])
+    option = Markup('<option value="{}">{}</option>')
+    won_needs_quote = Markup('<option value="WON" disabled>{} ({})</option>').format(
+        stages["WON"], _("needs an accepted quote")
+    )
+
+    def options(stage: str, can_win: bool) -> Markup:
+        return Markup("").join(
+            option.format(target, stages[target]) if target != "WON" or can_win else won_needs_quote
             for target in allowed_moves(stage)
         )
-        for stage in BOARD_STAGES
-    }
+
     return BoardText(
         stages=stages,
         sources=source_labels(),
         lost_reasons=lost_reason_labels(),
-        move_options=move_options,
+        move_options={stage: options(stage, True) for stage in BOARD_STAGES},
+        move_options_without_quote={stage: options(stage, False) for stage in BOARD_STAGES},
         budget=escape(_("Budget")),
         no_budget=escape(_("No budget")),
         owner=escape(_("Owner")),
         unassigned=escape(_("Unassigned")),
-        next_action=escape(_("Next")),
+        next_action=escape(_("Next action")),
         no_next_action=escape(_("No next action")),
         overdue=escape(_("overdue")),
         in_stage=escape(_("In stage")),
@@ -147,8 +154,11 @@ class CardDisplay:
     # A colour band for the score badge: 60 and up high, 30 and up medium, else low.
     band: str
     reasons: Markup
-    # The stages the card may move to, for drag and drop (data-allowed).
+    # The stages the card may move to, for drag and drop (data-allowed): without Won when the lead has
+    # no accepted quote, so that the Won column reads as refused while the card is dragged.
     allowed: str
+    # The move menu's options: Won disabled, with the reason, when the lead has no accepted quote.
+    move_options: Markup
 
 
 @lru_cache(maxsize=4096)
@@ -165,8 +175,8 @@ def _reasons(locale: str, reasons: tuple[ScoreReason, ...]) -> Markup:
 
 
 @cache
-def _allowed(stage: str) -> str:
-    return " ".join(allowed_moves(stage))
+def _allowed(stage: str, can_win: bool) -> str:
+    return " ".join(target for target in allowed_moves(stage) if target != "WON" or can_win)
 
 
 NO_TEXT = Markup("")
@@ -194,7 +204,10 @@ def card_display(card: Card, today: date, now: datetime, text: BoardText) -> Car
         days_in_stage=_days_text(locale, max(0, (now - card.stage_changed_at).days)),
         band="high" if points >= 60 else "medium" if points >= 30 else "low",
         reasons=_reasons(locale, card.score.reasons),
-        allowed=_allowed(card.stage),
+        allowed=_allowed(card.stage, card.has_accepted_quote),
+        move_options=(text.move_options if card.has_accepted_quote else text.move_options_without_quote)[
+            card.stage
+        ],
     )
 
 
@@ -268,8 +281,17 @@ async def render_board_update(
     )
 
 
+def _lead_of(record: EventRecord) -> int | None:
+    """The lead whose card an event changes: its own events, and a quote's acceptance (Won opens up)."""
+    if record.type.startswith("lead."):
+        return int(record.payload["id"])
+    if record.type == "quote.accepted":
+        return int(record.payload["lead_id"])
+    return None
+
+
 class SalesBoardLive:
-    """Renderer for the `sales` topic: move the card, update every column count, announce."""
+    """Renderer for the `sales` topic: move (or redraw) the card, update every column count, announce."""
 
     def __init__(self, db: Database, env: Environment) -> None:
         self.db = db
@@ -279,9 +301,7 @@ class SalesBoardLive:
         """The cards the events touched and the column counts: one round of queries for the batch.
 
         Every event of the batch shows the counts as they are now, so the last one leaves them right."""
-        lead_ids = [
-            int(record.payload["id"]) if record.type.startswith("lead.") else None for record in records
-        ]
+        lead_ids = [_lead_of(record) for record in records]
         wanted = [lead_id for lead_id in lead_ids if lead_id is not None]
         if not wanted:
             return [None] * len(records)

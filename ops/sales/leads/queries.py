@@ -83,6 +83,8 @@ class Card:
     last_contact_at: datetime | None
     trade_in_offered: bool
     financing_preapproved: bool
+    # Won needs an accepted quote: the move menu offers Won only then.
+    has_accepted_quote: bool
     score: Score = NO_SCORE
 
     @property
@@ -98,6 +100,12 @@ def _card_query() -> Select[*tuple[Any, ...]]:
         .where(TestDrive.lead_id == Lead.id, TestDrive.status == "RETURNED")
         .correlate(Lead)
         .label("test_drive_done")
+    )
+    has_accepted_quote = (
+        exists()
+        .where(Quote.lead_id == Lead.id, Quote.status == "ACCEPTED")
+        .correlate(Lead)
+        .label("has_accepted_quote")
     )
     # The score's "budget fits stock": the unit the lead names must itself be available and in
     # budget; else the cheapest available unit of the trim it names, or of any trim.
@@ -143,6 +151,7 @@ def _card_query() -> Select[*tuple[Any, ...]]:
             Lead.financing_preapproved,
             test_drive_done,
             budget_fits_stock,
+            has_accepted_quote,
         )
         .join(Customer, Customer.id == Lead.customer_id)
         .outerjoin(CatalogTrim, CatalogTrim.id == Lead.interest_trim_id)
@@ -188,6 +197,7 @@ async def _cards(
             financing_preapproved,
             test_drive_done,
             budget_fits_stock,
+            has_accepted_quote,
         ) = tuple(row)
         card = Card(
             id=id_,
@@ -207,6 +217,7 @@ async def _cards(
             last_contact_at=last_contact_at,
             trade_in_offered=bool(trade_in_offered),
             financing_preapproved=bool(financing_preapproved),
+            has_accepted_quote=bool(has_accepted_quote),
         )
         context = ScoreContext(
             weights=weights,

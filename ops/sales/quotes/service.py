@@ -35,7 +35,7 @@ from ops.customers.models import Customer
 from ops.customers.service import customer_topic
 from ops.db import Database, UnitOfWork, utcnow
 from ops.events import record
-from ops.i18n import N_, format_number, language_of, locale_for
+from ops.i18n import N_, format_money, format_number, language_of, locale_for
 from ops.i18n import gettext as _
 from ops.mail.service import queue_mail, render_mail, valid_address, written_for
 from ops.notices import notice_payload, user_topic
@@ -223,19 +223,20 @@ def _validated_terms(terms: QuoteTerms) -> dict[str, Any]:
     return values
 
 
-def check_figures(price: QuotePrice) -> None:
+def check_figures(price: QuotePrice, currency: str) -> None:
     """Rules on the priced quote: a discount within the vehicle's price, a down payment within what
-    there is to pay."""
+    there is to pay. The messages write the limit in the dealership's currency."""
     errors: dict[str, str] = {}
     if price.discount > price.vehicle_total:
         errors["discount"] = _(
             "The discount cannot be more than the vehicle's price with its options (%(price)s).",
-            price=str(price.vehicle_total),
+            price=format_money(price.vehicle_total, currency),
         )
-    if price.down_payment > max(price.payable, Decimal(0)):
+    payable = max(price.payable, Decimal(0))
+    if price.down_payment > payable:
         errors["down_payment"] = _(
             "The down payment is more than there is to pay after the trade-in (%(payable)s).",
-            payable=str(price.payable),
+            payable=format_money(payable, currency),
         )
     if errors:
         raise QuoteInvalid(errors)
@@ -253,7 +254,7 @@ def preview_terms(
     values = _validated_terms(terms)
     candidate = Quote(**{**_snapshot(quote), **values, "vat_rate": vat_rate})
     price = queries.price_of(candidate, options, currency, vehicle_name)
-    check_figures(price)
+    check_figures(price, currency)
     return price
 
 
@@ -449,7 +450,7 @@ async def update_quote(
     tenant = await _tenant(uow)
     candidate = Quote(**{**_snapshot(quote), **values, "vat_rate": tenant.vat_rate})
     price = queries.price_of(candidate, await queries.options_for(uow.session, candidate), tenant.currency)
-    check_figures(price)
+    check_figures(price, tenant.currency)
     from_status = quote.status
     values.update(_priced_values(price))
     values.update(

@@ -107,6 +107,20 @@ async def test_a_card_shows_customer_interest_budget_score_owner_next_action_and
     assert f'href="/sales/leads/{lead.id}"' in card
 
 
+async def test_the_board_reads_as_a_swiss_dealer_writes_german(client, factory):
+    """The owner filter read "Leads aller", a card's next action "Weiter" (a pager's "next page")."""
+    shop = await factory.tenant()
+    rep = await shop.user("sales_rep", locale="de")
+    lead = await new_lead(shop, rep, next_action="Zurückrufen")
+    await sign_in(client, rep.email)
+
+    page = await (await client.get(BOARD)).get_data(as_text=True)
+
+    assert '<option value="">Alle Leads</option>' in page
+    text = " ".join(re.sub(r"<[^>]+>", " ", card_of(page, lead.id)).split())
+    assert "Nächste Aktion Zurückrufen" in text and "+10 Kürzlich kontaktiert" in text
+
+
 async def test_filters_show_my_leads_or_one_source(client, factory):
     shop = await factory.tenant()
     me, colleague = await shop.user("sales_rep", locale="en"), await shop.user("sales_rep")
@@ -271,6 +285,38 @@ async def test_a_refused_or_stale_move_puts_the_card_back_and_says_why(client, f
         headers=HTMX,
     )
     assert won.status_code == 200 and "afterbegin:#cards-WON" in await won.get_data(as_text=True)
+
+
+async def test_won_in_a_cards_menu_is_disabled_with_the_reason_until_the_lead_has_an_accepted_quote(
+    app, client, factory
+):
+    """The board offered Won on every card, and the server then refused the move: a rep could not tell
+    which leads can be closed as won."""
+    shop = await factory.tenant()
+    rep = await shop.user("sales_rep", locale="en")
+    german = await shop.user("sales_manager", locale="de")
+    without = await new_lead(shop, rep, stage="NEGOTIATION")
+    only_sent = await new_lead(shop, rep, stage="NEGOTIATION")
+    await accepted_quote(shop, only_sent, status="SENT")
+    accepted = await new_lead(shop, rep, stage="NEGOTIATION")
+    await accepted_quote(shop, accepted)
+    await sign_in(client, rep.email)
+
+    page = await (await client.get(BOARD)).get_data(as_text=True)
+
+    for lead in (without, only_sent):
+        card = card_of(page, lead.id)
+        assert '<option value="WON" disabled>Won (needs an accepted quote)</option>' in card
+        assert 'data-allowed="QUOTE LOST"' in card  # dragging it, the Won column reads as refused
+    card = card_of(page, accepted.id)
+    assert '<option value="WON">Won</option>' in card and 'data-allowed="QUOTE WON LOST"' in card
+
+    in_german = app.test_client()
+    await sign_in(in_german, german.email)
+    page = await (await in_german.get(BOARD)).get_data(as_text=True)
+    card = card_of(page, without.id)
+    assert '<option value="WON" disabled>Gewonnen (braucht eine akzeptierte Offerte)</option>' in card
+    assert '<option value="WON">Gewonnen</option>' in card_of(page, accepted.id)
 
 
 async def test_lost_from_the_board_takes_the_reason_and_without_javascript_asks_for_it_on_the_lead_page(

@@ -1,13 +1,16 @@
 """The pipeline board live: a move reaches every board watching `sales` as the moved card with every
-column count, and the customer's page hears of it on `customer:<id>`."""
+column count, and the customer's page hears of it on `customer:<id>`; a quote the customer accepts
+redraws its lead's card with Won open."""
 
 from __future__ import annotations
 
 import re
 
 from ops.sales.leads.service import move_lead
+from ops.sales.quotes.service import accept_quote
 from tests.factories import TenantFactory
-from tests.sales.leads.helpers import counts_of, new_lead
+from tests.sales.leads.helpers import card_of, counts_of, new_lead
+from tests.sales.quotes.helpers import LINKS, send, showroom, unit_quote
 from tests.web import http_sign_in, open_sse
 
 
@@ -61,3 +64,22 @@ async def test_a_viewer_gets_cards_without_the_move_menu_and_workshop_staff_cann
     async with http_sign_in(live_server.url, technician.email) as (client, _token):
         refused = await client.get("/live", params={"topic": "sales"})
     assert refused.status_code == 404
+
+
+async def test_a_quote_the_customer_accepts_opens_won_on_the_cards_of_every_board(live_server):
+    """A wall screen kept Won disabled on the lead's card until someone reloaded the board."""
+    factory = TenantFactory(live_server.runtime.db)
+    room = await showroom(await factory.tenant())
+    quote = await unit_quote(room)
+    token = await send(room, quote)
+
+    async with (
+        http_sign_in(live_server.url, room.manager.email) as (client, _token),
+        open_sse(client, "sales") as stream,
+    ):
+        await accept_quote(live_server.runtime.db, token, links=LINKS)
+        message = await stream.next()
+
+    card = card_of(message.data, quote.lead_id)
+    assert '<option value="WON">Won</option>' in card
+    assert re.search(r'data-allowed="[^"]*\bWON\b', card)

@@ -134,6 +134,32 @@ async def test_a_bad_term_is_named_next_to_its_field_and_nothing_is_saved(client
     assert (await reload(runtime.db, room.shop.id, quote.id)).version == 1
 
 
+async def test_the_limits_of_discount_and_down_payment_are_written_as_money_in_the_readers_language(
+    client, factory, runtime
+):
+    """A Swiss rep read "(12345.5)": a bare number, neither francs nor the way Switzerland writes them."""
+    room = await showroom(await factory.tenant())
+    rep = await room.shop.user("sales_rep", locale="de")
+    quote = await unit_quote(room)
+    csrf = await sign_in(client, rep.email)
+
+    async def refused(**terms: str) -> str:
+        response = await client.post(
+            f"/sales/quotes/{quote.id}/edit", form={"csrf_token": csrf, "version": "1", **terms}
+        )
+        assert response.status_code == 422
+        return await response.get_data(as_text=True)
+
+    # 40,000 plus 8.1 % VAT is 43,240.00; a trade-in worth 30,894.50 net leaves 12,345.50 to pay.
+    html = await refused(trade_in_allowance="30894.50", down_payment="20000")
+    assert "der nach dem Eintausch zu zahlen bleibt (CHF\xa012\u2019345.50)." in html
+    # A discount beyond the price leaves nothing to pay, and the down payment's limit says so.
+    html = await refused(discount="50000", down_payment="100")
+    assert "mit seinen Optionen (CHF\xa040\u2019000.00)." in html
+    assert "zu zahlen bleibt (CHF\xa00.00)." in html
+    assert (await reload(runtime.db, room.shop.id, quote.id)).version == 1
+
+
 async def test_saving_the_terms_and_a_stale_form(client, factory, runtime):
     room = await showroom(await factory.tenant())
     quote = await unit_quote(room)
