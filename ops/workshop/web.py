@@ -252,8 +252,9 @@ async def create_work_order_view() -> Any:
             )
     except RuleViolation as violation:
         return await _render_form(form, {violation.field or "__all__": str(violation)}), 422
-    await flash_message(_("%(number)s created.", number=work_order.code), "success")
-    return redirect(url_for("workshop.board"))
+    # The new job's own page, where its work goes on; the board gets the new card live all the same.
+    await flash_message(_("Work order %(number)s created.", number=work_order.code), "success")
+    return redirect(url_for("jobs.order", work_order_id=work_order.id))
 
 
 def _wall_clock(value: datetime | None) -> datetime | None:

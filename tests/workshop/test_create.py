@@ -76,10 +76,10 @@ async def test_the_form_offers_only_this_dealerships_vehicles_categories_and_tec
     assert 'name="csrf_token"' in page
 
 
-async def test_creating_a_work_order_redirects_to_the_board_with_a_flash_and_the_new_card(
+async def test_creating_a_work_order_lands_on_its_page_with_a_flash_and_puts_the_card_on_the_board(
     client, factory, runtime
 ):
-    """The advisor would not know the job was created, or could not find it on the board."""
+    """The advisor landed on the board and had to hunt for the new job among thirty cards."""
     shop = await factory.tenant()
     advisor = await shop.user("service_advisor", locale="en", name="Sara Advisor")
     technician = await shop.user("technician", name="Luca Brunner")
@@ -100,11 +100,11 @@ async def test_creating_a_work_order_redirects_to_the_board_with_a_flash_and_the
         },
     )
 
-    assert response.status_code == 302
-    assert response.headers["Location"].endswith("/workshop/board")
     async with runtime.db.read(shop.id) as session:
         stored = (await session.scalars(select(WorkOrder))).one()
         created = (await session.scalars(select(Event).where(Event.type == "work_order.created"))).one()
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/workshop/work-orders/{stored.id}"
     assert (stored.code, stored.status, stored.priority) == ("WO-000001", "NEW", "HIGH")
     assert stored.complaint == "Clunk from the front axle over bumps"
     assert (stored.vehicle_id, stored.customer_id) == (vehicle.id, vehicle.customer_id)
@@ -113,8 +113,10 @@ async def test_creating_a_work_order_redirects_to_the_board_with_a_flash_and_the
     assert created.payload["id"] == stored.id
     assert created.actor_id == advisor.actor.user_id
 
+    page = await (await client.get(response.headers["Location"])).get_data(as_text=True)
+    assert "Work order WO-000001 created." in page
+    assert '<span class="number">WO-000001</span>' in page
     board = await (await client.get("/workshop/board")).get_data(as_text=True)
-    assert "WO-000001 created." in board
     new_column = board.split('id="cards-NEW"', 1)[1].split("</ol>", 1)[0]
     assert f'id="wo-{stored.id}"' in new_column
     assert "ZH 424242" in new_column
