@@ -45,6 +45,7 @@ from ops.workshop.service import (
     NewWorkOrder,
     assign_work_order,
     check_in_work_order,
+    check_new_promise,
     close_work_order,
     create_work_order,
     move_work_order,
@@ -237,7 +238,9 @@ async def create_work_order_view() -> Any:
     data, errors = parse_form(WorkOrderForm, form)
     if data is None:
         return await _render_form(form, errors), 422
+    promised_at = _wall_clock(data.promised_at)
     try:
+        check_new_promise(promised_at)
         async with runtime().db.uow(actor) as uow:
             work_order = await create_work_order(
                 uow,
@@ -247,7 +250,7 @@ async def create_work_order_view() -> Any:
                     priority=data.priority,
                     category_id=data.category_id,
                     technician_id=data.technician_id,
-                    promised_at=_wall_clock(data.promised_at),
+                    promised_at=promised_at,
                 ),
             )
     except RuleViolation as violation:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -159,6 +160,64 @@ async def test_the_promised_time_is_the_dealerships_local_time_stored_in_utc(
     board = await (await client.get("/workshop/board")).get_data(as_text=True)
     promised = re.search(r"<dt>Promised</dt><dd[^>]*>([^<]*)</dd>", board)
     assert promised and shown in promised.group(1)
+
+
+def _zurich_wall_clock(delta: timedelta) -> str:
+    """Now in Zurich moved by `delta`, as a datetime-local field holds it."""
+    return (datetime.now(ZoneInfo("Europe/Zurich")) + delta).strftime("%Y-%m-%dT%H:%M")
+
+
+@pytest.mark.parametrize("ago", [timedelta(minutes=30), timedelta(days=365)])
+async def test_a_promised_time_already_past_in_the_dealerships_time_is_refused_and_writes_nothing(
+    client, factory, runtime, ago
+):
+    """A slip of the day or the year promised the customer a time gone by, and the job was overdue from
+    the start. Zurich's half an hour ago would still lie ahead if it were read as UTC."""
+    shop = await factory.tenant(country="CH")
+    advisor = await shop.user("service_advisor", locale="en")
+    vehicle = await shop.vehicle()
+    token = await sign_in(client, advisor.email)
+    typed = _zurich_wall_clock(-ago)
+    before = await _counts(runtime.db, shop.id)
+
+    response = await client.post(
+        CREATE,
+        form={
+            "csrf_token": token,
+            "vehicle_id": str(vehicle.id),
+            "complaint": "Service",
+            "promised_at": typed,
+        },
+    )
+
+    assert response.status_code == 422
+    page = await response.get_data(as_text=True)
+    control = _field_markup(page, "promised_at")
+    assert f'value="{typed}"' in control
+    assert 'aria-invalid="true" aria-describedby="promised_at-error"' in control
+    assert '<p class="field-error" id="promised_at-error">The promised time has already passed.</p>' in page
+    assert await _counts(runtime.db, shop.id) == before
+
+
+async def test_a_promise_for_the_minute_the_form_was_started_is_still_taken(client, factory, runtime):
+    """Filling the form in took a few minutes; refusing the time typed at its start would be petty."""
+    shop = await factory.tenant(country="CH")
+    advisor = await shop.user("service_advisor", locale="en")
+    vehicle = await shop.vehicle()
+    token = await sign_in(client, advisor.email)
+
+    response = await client.post(
+        CREATE,
+        form={
+            "csrf_token": token,
+            "vehicle_id": str(vehicle.id),
+            "complaint": "Service",
+            "promised_at": _zurich_wall_clock(-timedelta(minutes=2)),
+        },
+    )
+
+    assert response.status_code == 302
+    assert (await _counts(runtime.db, shop.id))[0] == 1
 
 
 BAD_FIELDS = [

@@ -97,6 +97,37 @@ async def test_a_refused_schedule_answers_422_with_the_reason_and_changes_nothin
     assert (await stored(runtime.db, shop.id, WorkOrder, work_order.id)).status == "NEW"
 
 
+async def test_a_job_whose_promised_time_has_passed_can_still_be_scheduled_and_assigned(
+    client, factory, runtime
+):
+    """Only a promise being made is checked: a late job would be stuck where it was, unbookable."""
+    shop, _advisor, token = await _staff(client, factory)
+    technician = await shop.user("technician")
+    bay = await add_bay(shop)
+    work_order = await shop.work_order()
+    promised = datetime(2020, 5, 4, 16, 0, tzinfo=UTC)
+    async with runtime.db.uow(shop.admin.actor) as uow:
+        await uow.session.execute(
+            update(WorkOrder).where(WorkOrder.id == work_order.id).values(promised_at=promised)
+        )
+        await uow.commit()
+
+    scheduled = await client.post(
+        url(work_order, "schedule"),
+        form=await _schedule_form(shop, bay, technician, work_order.version),
+        headers={**HTMX, "X-CSRF-Token": token},
+    )
+    assigned = await client.post(
+        url(work_order, "assign"),
+        form={"technician_id": "", "bay_id": str(bay.id), "version": str(work_order.version + 1)},
+        headers={**HTMX, "X-CSRF-Token": token},
+    )
+
+    assert (scheduled.status_code, assigned.status_code) == (200, 200)
+    row = await stored(runtime.db, shop.id, WorkOrder, work_order.id)
+    assert (row.status, row.technician_id, row.promised_at) == ("SCHEDULED", None, promised)
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
