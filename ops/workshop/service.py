@@ -87,6 +87,8 @@ IN_BAY_STATUSES = ("IN_PROGRESS", "WAITING_PARTS", "QUALITY_CHECK")
 # A slot can still be booked or moved until the job is done.
 SCHEDULABLE_STATUSES = OPEN_STATUSES[:7]
 COMEBACK_WINDOW = timedelta(days=30)
+# A form filled in slowly may promise a time that passed while it was being typed.
+PROMISE_GRACE = timedelta(minutes=5)
 MAX_ODOMETER_KM = 9_999_999
 
 WORKSHOP_TOPIC = "workshop"
@@ -108,6 +110,15 @@ class NewWorkOrder:
     category_id: int | None = None
     technician_id: int | None = None
     promised_at: datetime | None = None
+
+
+def check_new_promise(promised_at: datetime | None) -> None:
+    """A promise made to a customer now lies ahead: one already past is a slip (a wrong day or year)
+    and would put the job on the board as overdue from the start. Staff forms check what they set;
+    records of promises made earlier (the partner API's imports of historic orders, the demo's
+    history) keep their time, and a promise that has since passed is not a new one."""
+    if promised_at is not None and promised_at < utcnow() - PROMISE_GRACE:
+        raise RuleViolation(_("The promised time has already passed."), field="promised_at")
 
 
 async def create_work_order(uow: UnitOfWork, data: NewWorkOrder) -> WorkOrder:

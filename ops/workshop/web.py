@@ -9,10 +9,12 @@ How a change answers (every POST here, all with CSRF and the version the user sa
 - an htmx post from the work-order page (`/workshop/work-orders/<id>`, the JOBS area's page) gets
   `HX-Redirect` to that page with the flash: the page shows the new state with everything that
   follows from it (lines, totals, invoice), and every other screen gets the change live. The
-  status code is the outcome's all the same (200, 409, 422). A field of a form on that page that
-  is refused (check-in's odometer) is the exception: the page's actions come back with that form
-  still open, what was typed in it and the message next to the field (the whole page with them for
-  a plain post), so nobody has to open it again and retype.
+  status code is the outcome's all the same (200, 409, 422). A refused form of that page (check
+  in, schedule, assign) is the exception: the page's actions come back with that form still open,
+  what was typed in it and the message next to its field, or above the form when no field of it is
+  at fault (a stale version: the form then carries the current one, so sending it again is a
+  decision taken on the state shown); the whole page with them for a plain post. Nobody has to
+  open it again and retype.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from ops.workshop.service import (
     NewWorkOrder,
     assign_work_order,
     check_in_work_order,
+    check_new_promise,
     close_work_order,
     create_work_order,
     move_work_order,
@@ -237,7 +240,9 @@ async def create_work_order_view() -> Any:
     data, errors = parse_form(WorkOrderForm, form)
     if data is None:
         return await _render_form(form, errors), 422
+    promised_at = _wall_clock(data.promised_at)
     try:
+        check_new_promise(promised_at)
         async with runtime().db.uow(actor) as uow:
             work_order = await create_work_order(
                 uow,
@@ -247,13 +252,14 @@ async def create_work_order_view() -> Any:
                     priority=data.priority,
                     category_id=data.category_id,
                     technician_id=data.technician_id,
-                    promised_at=_wall_clock(data.promised_at),
+                    promised_at=promised_at,
                 ),
             )
     except RuleViolation as violation:
         return await _render_form(form, {violation.field or "__all__": str(violation)}), 422
-    await flash_message(_("%(number)s created.", number=work_order.code), "success")
-    return redirect(url_for("workshop.board"))
+    # The new job's own page, where its work goes on; the board gets the new card live all the same.
+    await flash_message(_("Work order %(number)s created.", number=work_order.code), "success")
+    return redirect(url_for("jobs.order", work_order_id=work_order.id))
 
 
 def _wall_clock(value: datetime | None) -> datetime | None:
@@ -283,7 +289,7 @@ async def move(work_order_id: int) -> Any:
 @bp.post("/work-orders/<int:work_order_id>/schedule")
 @login_required
 async def schedule(work_order_id: int) -> Any:
-    data = await _parsed(work_order_id, ScheduleForm, "work_order.schedule")
+    data = await _parsed(work_order_id, ScheduleForm, "work_order.schedule", form_name="schedule")
     if not isinstance(data, ScheduleForm):
         return data
     start, end = _wall_clock(data.start), _wall_clock(data.end)
@@ -294,6 +300,7 @@ async def schedule(work_order_id: int) -> Any:
             uow, work_order_id, data.bay_id, data.technician_id, start, end, version
         ),
         lambda work_order: _("%(number)s scheduled.", number=work_order.code),
+        form_name="schedule",
     )
 
 
@@ -316,13 +323,14 @@ async def assign_form(work_order_id: int) -> Any:
 @bp.post("/work-orders/<int:work_order_id>/assign")
 @login_required
 async def assign(work_order_id: int) -> Any:
-    data = await _parsed(work_order_id, AssignForm, "work_order.assign")
+    data = await _parsed(work_order_id, AssignForm, "work_order.assign", form_name="assign")
     if not isinstance(data, AssignForm):
         return data
     return await _change(
         work_order_id,
         lambda uow, version: assign_work_order(uow, work_order_id, data.technician_id, data.bay_id, version),
         lambda work_order: _("%(number)s reassigned.", number=work_order.code),
+        form_name="assign",
     )
 
 
@@ -399,13 +407,15 @@ async def _change(
             work_order = await change(uow, version)
     except NotFound:
         abort(404)
-    except Conflict as conflict:
-        return await _answer(work_order_id, 409, str(conflict))
-    except RuleViolation as violation:
-        if form_name and violation.field and _from_work_order_page(work_order_id):
-            errors = {violation.field: str(violation)}
-            return await _form_refused(work_order_id, form_name, await _posted_fields(), errors)
-        return await _answer(work_order_id, 422, str(violation))
+    except (Conflict, RuleViolation) as refusal:
+        code = 409 if isinstance(refusal, Conflict) else 422
+        if form_name and _from_work_order_page(work_order_id):
+            form = await _posted_fields()
+            # Next to the field it is about when the form has that field, else above the form.
+            field = refusal.field if isinstance(refusal, RuleViolation) else None
+            errors = {field if field in form else "__all__": str(refusal)}
+            return await _form_refused(work_order_id, form_name, form, errors, code)
+        return await _answer(work_order_id, code, str(refusal))
     # The same sentence the live update announces, so the mover's screen reader says it once.
     return await _answer(work_order_id, 200, success(work_order), announcement=_announcement(uow.committed))
 
@@ -426,7 +436,7 @@ async def _answer(work_order_id: int, code: int, message: str, announcement: str
 
 
 async def _form_refused(
-    work_order_id: int, form_name: str, form: dict[str, Any], errors: dict[str, str]
+    work_order_id: int, form_name: str, form: dict[str, Any], errors: dict[str, str], code: int = 422
 ) -> Any:
     """The work-order page's form, still open, with what was typed and the message next to its field:
     for htmx the page's actions, for a plain post the whole page."""
@@ -437,7 +447,7 @@ async def _form_refused(
         forms={form_name: form},
         errors={form_name: errors},
     )
-    return html, 422
+    return html, code
 
 
 async def _board_answer(work_order_id: int, code: int, message: str | None, announcement: str) -> str:

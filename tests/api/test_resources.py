@@ -233,6 +233,25 @@ async def test_work_orders_open_list_and_move_with_the_version(factory, client):
     assert status == 422 and body["details"][0]["field"] == "vehicle_id"
 
 
+async def test_a_partner_imports_a_historic_work_order_with_its_promised_time(factory, client):
+    """The ERP brings over last year's jobs as they were; refusing their past promises would lose them.
+    Only staff forms, where a promise is being made, refuse a time already past."""
+    tenant = await factory.tenant()
+    token = await issue_token(tenant)
+    vehicle = await tenant.vehicle()
+
+    status, opened, _ = await call(
+        client,
+        "POST",
+        "/api/v1/work-orders",
+        token,
+        {"vehicle_id": vehicle.id, "complaint": "Brakes", "promised_at": "2025-03-14T16:00:00+00:00"},
+    )
+
+    assert status == 201
+    assert opened["promised_at"].startswith("2025-03-14T16:00:00")
+
+
 async def test_two_partners_moving_one_work_order_at_once_end_with_one_move(factory, client):
     """Two systems move the same job with the version they read: one wins, the other gets 409."""
     tenant = await factory.tenant()

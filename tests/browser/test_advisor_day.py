@@ -51,10 +51,9 @@ async def test_an_advisor_takes_a_car_from_check_in_to_invoice(
     await page.get_by_role("button", name="Create work order").click()
     async with db.read(shop.id) as session:
         work_order = (await session.scalars(select(WorkOrder))).one()
-    await expect(board.toast("success")).to_contain_text(f"{work_order.code} created.")
+    await expect(board.toast("success")).to_contain_text(f"Work order {work_order.code} created.")
 
-    # From the board to the work-order page.
-    await board.card(work_order.id).get_by_role("link", name=work_order.code).click()
+    # Straight on the new job's page.
     await page.wait_for_url(f"**/workshop/work-orders/{work_order.id}")
     await board.wait_until_live()
     status = page.locator(".status-badge")
@@ -235,4 +234,46 @@ async def test_a_refused_check_in_keeps_the_form_open_with_the_reading_and_the_f
     await page.get_by_role("button", name="Check the vehicle in").click()
     await expect(page.locator(".status-badge")).to_have_text("Checked in")
     # Chromium logs the refused request's 422 by itself; nothing else may go wrong.
+    assert [error for error in desk.console_errors if "status of 422" not in error] == []
+
+
+async def test_a_refused_schedule_keeps_the_panel_open_with_the_choices_and_the_focus_on_the_field(
+    open_page: OpenPage, shop: TenantHandle, live_server: LiveServer
+):
+    """The panel closed on a bay taken at that time; the advisor chose bay, technician and times again."""
+    db = live_server.runtime.db
+    advisor = await shop.user("service_advisor", locale="en")
+    await shop.user("technician", locale="en", name="Luca Technician")
+    async with db.uow(shop.admin.actor) as uow:
+        uow.session.add_all([Bay(name="Lift 1", kind="LIFT"), Bay(name="Lift 2", kind="LIFT")])
+        await uow.commit()
+    work_order = await shop.work_order()
+    desk = await open_page()
+    page = desk.page
+    await desk.sign_in(advisor.email)
+    await page.goto(f"/workshop/work-orders/{work_order.id}")
+    await desk.wait_until_live()
+    schedule = page.locator("details.action").filter(has=page.locator("summary", has_text="Schedule"))
+
+    await schedule.locator("summary").click()
+    await schedule.get_by_label("Bay").select_option(label="Lift 1")
+    await schedule.get_by_label("Technician").select_option(label="Luca Technician")
+    await schedule.get_by_label("Start").fill("2030-03-04T10:00")
+    await schedule.get_by_label("End").fill("2030-03-04T09:00")
+    await schedule.get_by_role("button", name="Schedule").click()
+
+    end = schedule.get_by_label("End")
+    await expect(end).to_have_attribute("aria-invalid", "true")
+    await expect(end).to_be_focused()
+    await expect(end).to_have_accessible_description("The end must be after the start.")
+    await expect(schedule.get_by_label("Start")).to_have_value("2030-03-04T10:00")
+    assert await schedule.get_by_label("Bay").evaluate("select => select.selectedOptions[0].text") == "Lift 1"
+    assert await schedule.evaluate("details => details.open")
+    await expect(page.locator(".status-badge")).to_have_text("New")
+
+    # The end put right, the job is booked.
+    await end.fill("2030-03-04T12:00")
+    await schedule.get_by_role("button", name="Schedule").click()
+    await expect(page.locator(".status-badge")).to_have_text("Scheduled")
+    await expect(page.locator("#order-header")).to_contain_text("Lift 1")
     assert [error for error in desk.console_errors if "status of 422" not in error] == []

@@ -38,10 +38,14 @@ async def test_an_advisor_finds_the_car_as_they_type_and_opens_a_work_order(open
     await page.keyboard.type("Rattle from the rear left wheel")
     await page.get_by_role("button", name="Create work order").press("Enter")
 
-    await page.wait_for_url("**/workshop/board")
     async with live_server.runtime.db.system() as session:
         created = (await session.scalars(select(WorkOrder).where(WorkOrder.tenant_id == shop.id))).one()
     assert (created.vehicle_id, created.complaint) == (golf.id, "Rattle from the rear left wheel")
+    # The new job's own page, where its work goes on; the board has its card.
+    await page.wait_for_url(f"**/workshop/work-orders/{created.id}")
+    await expect(board.toast("success")).to_contain_text(f"Work order {created.code} created.")
+    await expect(page.locator(".order-head h1")).to_contain_text(created.code)
+    await page.locator(".order-head a.back").click()
     await expect(board.card_in("NEW", created.id)).to_contain_text("ZH 424242")
     assert board.console_errors == []
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -76,10 +77,10 @@ async def test_the_form_offers_only_this_dealerships_vehicles_categories_and_tec
     assert 'name="csrf_token"' in page
 
 
-async def test_creating_a_work_order_redirects_to_the_board_with_a_flash_and_the_new_card(
+async def test_creating_a_work_order_lands_on_its_page_with_a_flash_and_puts_the_card_on_the_board(
     client, factory, runtime
 ):
-    """The advisor would not know the job was created, or could not find it on the board."""
+    """The advisor landed on the board and had to hunt for the new job among thirty cards."""
     shop = await factory.tenant()
     advisor = await shop.user("service_advisor", locale="en", name="Sara Advisor")
     technician = await shop.user("technician", name="Luca Brunner")
@@ -100,11 +101,11 @@ async def test_creating_a_work_order_redirects_to_the_board_with_a_flash_and_the
         },
     )
 
-    assert response.status_code == 302
-    assert response.headers["Location"].endswith("/workshop/board")
     async with runtime.db.read(shop.id) as session:
         stored = (await session.scalars(select(WorkOrder))).one()
         created = (await session.scalars(select(Event).where(Event.type == "work_order.created"))).one()
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/workshop/work-orders/{stored.id}"
     assert (stored.code, stored.status, stored.priority) == ("WO-000001", "NEW", "HIGH")
     assert stored.complaint == "Clunk from the front axle over bumps"
     assert (stored.vehicle_id, stored.customer_id) == (vehicle.id, vehicle.customer_id)
@@ -113,8 +114,10 @@ async def test_creating_a_work_order_redirects_to_the_board_with_a_flash_and_the
     assert created.payload["id"] == stored.id
     assert created.actor_id == advisor.actor.user_id
 
+    page = await (await client.get(response.headers["Location"])).get_data(as_text=True)
+    assert "Work order WO-000001 created." in page
+    assert '<span class="number">WO-000001</span>' in page
     board = await (await client.get("/workshop/board")).get_data(as_text=True)
-    assert "WO-000001 created." in board
     new_column = board.split('id="cards-NEW"', 1)[1].split("</ol>", 1)[0]
     assert f'id="wo-{stored.id}"' in new_column
     assert "ZH 424242" in new_column
@@ -157,6 +160,64 @@ async def test_the_promised_time_is_the_dealerships_local_time_stored_in_utc(
     board = await (await client.get("/workshop/board")).get_data(as_text=True)
     promised = re.search(r"<dt>Promised</dt><dd[^>]*>([^<]*)</dd>", board)
     assert promised and shown in promised.group(1)
+
+
+def _zurich_wall_clock(delta: timedelta) -> str:
+    """Now in Zurich moved by `delta`, as a datetime-local field holds it."""
+    return (datetime.now(ZoneInfo("Europe/Zurich")) + delta).strftime("%Y-%m-%dT%H:%M")
+
+
+@pytest.mark.parametrize("ago", [timedelta(minutes=30), timedelta(days=365)])
+async def test_a_promised_time_already_past_in_the_dealerships_time_is_refused_and_writes_nothing(
+    client, factory, runtime, ago
+):
+    """A slip of the day or the year promised the customer a time gone by, and the job was overdue from
+    the start. Zurich's half an hour ago would still lie ahead if it were read as UTC."""
+    shop = await factory.tenant(country="CH")
+    advisor = await shop.user("service_advisor", locale="en")
+    vehicle = await shop.vehicle()
+    token = await sign_in(client, advisor.email)
+    typed = _zurich_wall_clock(-ago)
+    before = await _counts(runtime.db, shop.id)
+
+    response = await client.post(
+        CREATE,
+        form={
+            "csrf_token": token,
+            "vehicle_id": str(vehicle.id),
+            "complaint": "Service",
+            "promised_at": typed,
+        },
+    )
+
+    assert response.status_code == 422
+    page = await response.get_data(as_text=True)
+    control = _field_markup(page, "promised_at")
+    assert f'value="{typed}"' in control
+    assert 'aria-invalid="true" aria-describedby="promised_at-error"' in control
+    assert '<p class="field-error" id="promised_at-error">The promised time has already passed.</p>' in page
+    assert await _counts(runtime.db, shop.id) == before
+
+
+async def test_a_promise_for_the_minute_the_form_was_started_is_still_taken(client, factory, runtime):
+    """Filling the form in took a few minutes; refusing the time typed at its start would be petty."""
+    shop = await factory.tenant(country="CH")
+    advisor = await shop.user("service_advisor", locale="en")
+    vehicle = await shop.vehicle()
+    token = await sign_in(client, advisor.email)
+
+    response = await client.post(
+        CREATE,
+        form={
+            "csrf_token": token,
+            "vehicle_id": str(vehicle.id),
+            "complaint": "Service",
+            "promised_at": _zurich_wall_clock(-timedelta(minutes=2)),
+        },
+    )
+
+    assert response.status_code == 302
+    assert (await _counts(runtime.db, shop.id))[0] == 1
 
 
 BAD_FIELDS = [

@@ -97,6 +97,37 @@ async def test_a_refused_schedule_answers_422_with_the_reason_and_changes_nothin
     assert (await stored(runtime.db, shop.id, WorkOrder, work_order.id)).status == "NEW"
 
 
+async def test_a_job_whose_promised_time_has_passed_can_still_be_scheduled_and_assigned(
+    client, factory, runtime
+):
+    """Only a promise being made is checked: a late job would be stuck where it was, unbookable."""
+    shop, _advisor, token = await _staff(client, factory)
+    technician = await shop.user("technician")
+    bay = await add_bay(shop)
+    work_order = await shop.work_order()
+    promised = datetime(2020, 5, 4, 16, 0, tzinfo=UTC)
+    async with runtime.db.uow(shop.admin.actor) as uow:
+        await uow.session.execute(
+            update(WorkOrder).where(WorkOrder.id == work_order.id).values(promised_at=promised)
+        )
+        await uow.commit()
+
+    scheduled = await client.post(
+        url(work_order, "schedule"),
+        form=await _schedule_form(shop, bay, technician, work_order.version),
+        headers={**HTMX, "X-CSRF-Token": token},
+    )
+    assigned = await client.post(
+        url(work_order, "assign"),
+        form={"technician_id": "", "bay_id": str(bay.id), "version": str(work_order.version + 1)},
+        headers={**HTMX, "X-CSRF-Token": token},
+    )
+
+    assert (scheduled.status_code, assigned.status_code) == (200, 200)
+    row = await stored(runtime.db, shop.id, WorkOrder, work_order.id)
+    assert (row.status, row.technician_id, row.promised_at) == ("SCHEDULED", None, promised)
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
@@ -279,11 +310,24 @@ async def test_an_htmx_post_from_the_work_order_page_redirects_it_to_itself(clie
     assert f"{work_order.code} checked in." in board
 
 
-def _check_in_form(html: str) -> str:
+def _panel(html: str, summary: str) -> str:
+    """The work-order page's action panel opened with `summary`."""
     found = re.search(
-        r'<details class="action"[^>]*>\s*<summary class="button">Check in</summary>.*?</details>', html, re.S
+        rf'<details class="action"[^>]*>\s*<summary class="button">{summary}</summary>.*?</details>',
+        html,
+        re.S,
     )
     assert found, html
+    return found.group()
+
+
+def _check_in_form(html: str) -> str:
+    return _panel(html, "Check in")
+
+
+def _control(form: str, control_id: str) -> str:
+    found = re.search(rf'<(?:input|select) id="{control_id}"[^>]*>(?:.*?</select>)?', form, re.S)
+    assert found, form
     return found.group()
 
 
@@ -343,22 +387,199 @@ async def test_a_refused_plain_check_in_shows_the_page_with_its_form_open(client
     assert "below the 177\u2019053 km already recorded" in form
 
 
-async def test_a_refusal_that_is_not_about_the_reading_still_reloads_the_page_with_the_reason(
-    client, factory, runtime
-):
-    """A stale version needs the page as it is now, not the old form again."""
+async def test_a_stale_check_in_keeps_the_reading_and_says_why_above_the_form(client, factory, runtime):
+    """The reading was lost to a change someone else made; the form now carries the version shown, so
+    sending it again is a decision taken on the state the page shows."""
     shop, _advisor, token = await _staff(client, factory)
     work_order = await _scheduled_at(runtime, shop, 20_000)
     page = f"/workshop/work-orders/{work_order.id}"
 
     response = await client.post(
         url(work_order, "check-in"),
-        form={"odometer_km": "25000", "version": str(work_order.version - 1 or 99)},
+        form={"odometer_km": "25000", "version": str(work_order.version + 7)},
         headers={**HTMX, "X-CSRF-Token": token, "HX-Current-URL": f"http://localhost{page}"},
     )
 
     assert response.status_code == 409
-    assert response.headers["HX-Redirect"] == page
+    assert "HX-Redirect" not in response.headers
+    form = _check_in_form(await response.get_data(as_text=True))
+    assert form.startswith('<details class="action" open>') and 'value="25000"' in form
+    assert f'<p class="form-error" role="alert">{work_order.code} was changed by someone else' in form
+    assert f'name="version" value="{work_order.version}"' in form
+    assert (await stored(runtime.db, shop.id, WorkOrder, work_order.id)).status == "SCHEDULED"
+
+
+async def _booked_lift(client, shop, token, technician, bay):  # type: ignore[no-untyped-def]
+    """Another job holding `bay` and `technician` on 3 March 2031 from 09:00 to 11:00."""
+    booked = await shop.work_order()
+    await client.post(
+        url(booked, "schedule"),
+        form=await _schedule_form(shop, bay, technician, booked.version),
+        headers={**HTMX, "X-CSRF-Token": token},
+    )
+    return booked
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "message"),
+    [
+        ("bay_id", {}, "Lift 1 is booked for WO-000001 from"),
+        ("start", {"start": "3.3.2031 10:00"}, "Enter a date and time."),
+        ("end", {"start": "2031-03-05T10:00", "end": "2031-03-05T09:00"}, "The end must be after the start."),
+    ],
+)
+async def test_a_refused_schedule_keeps_its_panel_open_with_what_was_typed_and_the_reason_next_to_it(
+    client, factory, runtime, field, typed, message
+):
+    """The panel closed and the reason only flashed by in a toast: the advisor chose bay, technician and
+    times all over again."""
+    shop, _advisor, token = await _staff(client, factory)
+    technician = await shop.user("technician", name="Luca Brunner")
+    bay = await add_bay(shop)
+    await _booked_lift(client, shop, token, await shop.user("technician"), bay)
+    work_order = await shop.work_order()
+    form = {
+        **await _schedule_form(shop, bay, technician, work_order.version, start="2031-03-03T10:00"),
+        **typed,
+    }
+    page = f"/workshop/work-orders/{work_order.id}"
+
+    response = await client.post(
+        url(work_order, "schedule"),
+        form=form,
+        headers={**HTMX, "X-CSRF-Token": token, "HX-Current-URL": f"http://localhost{page}"},
+    )
+
+    assert response.status_code == 422
+    assert "HX-Redirect" not in response.headers
+    html = await response.get_data(as_text=True)
+    assert re.search(r'<section id="order-actions"[^>]* hx-swap-oob="true"', html)
+    panel = _panel(html, "Schedule")
+    assert panel.startswith('<details class="action" open>')
+    assert f'<option value="{bay.id}" selected>' in _control(panel, "schedule-bay")
+    assert f'<option value="{technician.actor.user_id}" selected>' in _control(panel, "schedule-technician")
+    assert f'value="{form["start"]}"' in _control(panel, "schedule-start")
+    assert f'value="{form["end"]}"' in _control(panel, "schedule-end")
+    control = _control(
+        panel, {"bay_id": "schedule-bay", "start": "schedule-start", "end": "schedule-end"}[field]
+    )
+    assert f'aria-invalid="true" aria-describedby="schedule-{field}-error"' in control
+    assert "autofocus" in control
+    assert f'<p class="field-error" id="schedule-{field}-error">{message}' in panel
+    assert 'class="toast' not in html
+    row = await stored(runtime.db, shop.id, WorkOrder, work_order.id)
+    assert (row.status, row.version, row.bay_id) == ("NEW", work_order.version, None)
+
+
+async def test_a_refused_assignment_keeps_its_panel_open_with_the_choice_and_the_reason(
+    client, factory, runtime
+):
+    """Moving a booked job to a bay taken at its time closed the panel; the choice had to be made again."""
+    shop, _manager, token = await _staff(client, factory, role="workshop_manager")
+    technician = await shop.user("technician")
+    lift, other_lift = await add_bay(shop, "Lift 1"), await add_bay(shop, "Lift 2")
+    booked = await _booked_lift(client, shop, token, await shop.user("technician"), other_lift)
+    work_order = await shop.work_order()
+    await client.post(
+        url(work_order, "schedule"),
+        form=await _schedule_form(shop, lift, technician, work_order.version),
+        headers={**HTMX, "X-CSRF-Token": token},
+    )
+    version = work_order.version + 1
+    page = f"/workshop/work-orders/{work_order.id}"
+
+    response = await client.post(
+        url(work_order, "assign"),
+        form={
+            "technician_id": str(technician.actor.user_id),
+            "bay_id": str(other_lift.id),
+            "version": str(version),
+        },
+        headers={**HTMX, "X-CSRF-Token": token, "HX-Current-URL": f"http://localhost{page}"},
+    )
+
+    assert response.status_code == 422
+    panel = _panel(await response.get_data(as_text=True), "Assign")
+    assert panel.startswith('<details class="action" open>')
+    bay_control = _control(panel, "assign-bay")
+    assert f'<option value="{other_lift.id}" selected>' in bay_control
+    assert 'aria-invalid="true" aria-describedby="assign-bay_id-error"' in bay_control
+    assert f'<p class="field-error" id="assign-bay_id-error">Lift 2 is booked for {booked.code} from' in panel
+    row = await stored(runtime.db, shop.id, WorkOrder, work_order.id)
+    assert (row.bay_id, row.version) == (lift.id, version)
+
+
+async def test_a_stale_schedule_keeps_what_was_typed_with_the_current_version(client, factory, runtime):
+    """Someone assigned the job meanwhile: the advisor's slot stays typed, the reason above it."""
+    shop, _advisor, token = await _staff(client, factory)
+    technician = await shop.user("technician")
+    bay = await add_bay(shop)
+    work_order = await shop.work_order()
+    await client.post(
+        url(work_order, "assign"),
+        form={"technician_id": str(technician.actor.user_id), "version": str(work_order.version)},
+        headers={**HTMX, "X-CSRF-Token": token},
+    )
+    form = await _schedule_form(shop, bay, technician, work_order.version, start="2031-03-04T08:00")
+    page = f"/workshop/work-orders/{work_order.id}"
+
+    response = await client.post(
+        url(work_order, "schedule"),
+        form=form,
+        headers={**HTMX, "X-CSRF-Token": token, "HX-Current-URL": f"http://localhost{page}"},
+    )
+
+    assert response.status_code == 409
+    panel = _panel(await response.get_data(as_text=True), "Schedule")
+    assert panel.startswith('<details class="action" open>')
+    assert f'<p class="form-error" role="alert">{work_order.code} was changed by someone else' in panel
+    assert 'value="2031-03-04T08:00"' in _control(panel, "schedule-start")
+    assert f'name="version" value="{work_order.version + 1}"' in panel
+    assert (await stored(runtime.db, shop.id, WorkOrder, work_order.id)).status == "NEW"
+
+
+async def test_a_refusal_of_a_form_the_job_no_longer_offers_is_still_said(client, factory, runtime):
+    """Checked in by a colleague meanwhile, the job has no Schedule panel any more to hold the reason."""
+    shop, _advisor, token = await _staff(client, factory)
+    technician = await shop.user("technician")
+    bay = await add_bay(shop)
+    work_order = await _scheduled_at(runtime, shop, 20_000)
+    await client.post(
+        url(work_order, "check-in"),
+        form={"odometer_km": "21000", "version": str(work_order.version)},
+        headers={**HTMX, "X-CSRF-Token": token},
+    )
+    page = f"/workshop/work-orders/{work_order.id}"
+
+    response = await client.post(
+        url(work_order, "schedule"),
+        form=await _schedule_form(shop, bay, technician, work_order.version),
+        headers={**HTMX, "X-CSRF-Token": token, "HX-Current-URL": f"http://localhost{page}"},
+    )
+
+    assert response.status_code == 409
+    html = await response.get_data(as_text=True)
+    assert '<summary class="button">Schedule</summary>' not in html
+    assert f'<p class="form-error" role="alert">{work_order.code} was changed by someone else' in html
+
+
+async def test_a_refused_plain_schedule_shows_the_page_with_its_panel_open(client, factory, runtime):
+    shop, _advisor, token = await _staff(client, factory)
+    technician = await shop.user("technician")
+    bay = await add_bay(shop)
+    work_order = await shop.work_order()
+    form = await _schedule_form(shop, bay, technician, work_order.version, end="2031-03-03T08:00")
+
+    response = await client.post(
+        url(work_order, "schedule"),
+        form={**form, "csrf_token": token},
+        headers={"Referer": f"http://localhost/workshop/work-orders/{work_order.id}"},
+    )
+
+    assert response.status_code == 422
+    panel = _panel(await response.get_data(as_text=True), "Schedule")
+    assert panel.startswith('<details class="action" open>') and 'value="2031-03-03T08:00"' in panel
+    assert "The end must be after the start." in panel
 
 
 async def test_assigning_from_the_board_shows_the_new_technician_and_bay_on_the_card(
