@@ -1,7 +1,7 @@
 """Translations and Babel formatting, keyed by a per-task locale so live renders can use any locale.
 
 A locale here is a person's language with the dealership's region: an English-speaking user of a Swiss
-tenant reads English text with Swiss dates and money (`en_CH`: 04.03.2030, CHF 1'234.50), a German one
+tenant reads English text with Swiss dates and money (`en_CH`: 4 Mar 2030, CHF 1'234.50), a German one
 `de_CH`. `locale_for` is the one rule for it, from the user's (or else the tenant's) locale and the
 tenant's country; requests and live renders (ops/app.py) set its result in `current_locale`, together
 with the tenant's timezone and currency.
