@@ -57,7 +57,7 @@ async def test_the_customer_reads_in_german_that_the_car_is_ready_with_the_invoi
     customer = await stored(shop.db, shop.id, Customer, work_order.customer_id)
     assert mail.recipient == customer.email
     assert mail.language == "de"
-    assert mail.subject == f"Ihr Skoda Octavia ist abholbereit bei {shop.tenant.name}"
+    assert mail.subject == f"Ihr Skoda Octavia ist bei {shop.tenant.name} abholbereit"
     assert mail.text.startswith("Guten Tag Anna Muster")
     # 2 h at 150.00 plus 8.1 % VAT, as the invoice says (Swiss formats: CHF, a no-break space, 324.30).
     assert "CHF\xa0324.30" in mail.text and "INV-" in mail.text

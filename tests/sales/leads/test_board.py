@@ -315,7 +315,7 @@ async def test_won_in_a_cards_menu_is_disabled_with_the_reason_until_the_lead_ha
     await sign_in(in_german, german.email)
     page = await (await in_german.get(BOARD)).get_data(as_text=True)
     card = card_of(page, without.id)
-    assert '<option value="WON" disabled>Gewonnen (braucht eine akzeptierte Offerte)</option>' in card
+    assert '<option value="WON" disabled>Gewonnen (braucht eine angenommene Offerte)</option>' in card
     assert '<option value="WON">Gewonnen</option>' in card_of(page, accepted.id)
 
 
