@@ -77,7 +77,7 @@ async def test_a_walk_in_becomes_a_delivered_car(open_page, shop, live_server):
     await page.get_by_role("button", name="Build the quote").click()
     await expect(page.get_by_text(re.compile("19-inch wheels")).first).to_be_visible()
     await page.goto(f"/sales/quotes/new?lead_id={lead_id}")
-    await page.get_by_label("Unit", exact=True).select_option(str(unit.id))
+    await page.get_by_label("Vehicle", exact=True).select_option(str(unit.id))
     await page.get_by_role("button", name="Quote this unit").click()
     await page.wait_for_url(re.compile(r"/sales/quotes/\d+/edit$"))
     quote_id = int(re.search(r"/sales/quotes/(\d+)/", page.url).group(1))  # type: ignore[union-attr]

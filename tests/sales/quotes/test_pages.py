@@ -100,6 +100,8 @@ async def test_a_quote_of_a_unit_from_the_lead(client, factory, runtime):
     html = await page.get_data(as_text=True)
     assert page.status_code == 200
     assert f'<option value="{unit.id}"' in html and "CHF\xa029\u2019900.00" in html
+    # A vehicle, not a unit of measure: the parts form's "Unit" reads "Einheit" in German.
+    assert '<label for="quote-unit">Vehicle</label>' in html
 
     built = await client.post(
         "/sales/quotes", form={"csrf_token": csrf, "lead_id": str(lead.id), "stock_unit_id": str(unit.id)}
