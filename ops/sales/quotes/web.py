@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from quart import Blueprint, abort, redirect, request, url_for
+from werkzeug.datastructures import MultiDict
 
 from ops.auth.actor import Conflict, NotFound, RuleViolation
 from ops.auth.web import csrf_token, current_actor, current_tenant, login_required
@@ -155,10 +156,23 @@ async def _configurator(
     return await render_page(CONFIGURE_TEMPLATE, **context), status
 
 
+def _chosen_options(values: MultiDict[str, str]) -> list[str]:
+    """The configurator's choices: each one-choice group's radios are named `option-<group id>` (radios
+    sharing a name are one choice for the whole form, so picking wheels unpicked the paint), the other
+    groups' checkboxes `option`."""
+    return [
+        code
+        for name in values
+        if name == "option" or name.startswith("option-")
+        for code in values.getlist(name)
+        if code
+    ]
+
+
 @bp.get("/sales/configure/<int:trim_id>", endpoint="configure")
 @login_required
 async def configure(trim_id: int) -> Any:
-    codes = [code for code in request.args.getlist("option") if code]
+    codes = _chosen_options(request.args)
     return await _configurator(
         trim_id, codes, lead_id=_id(request.args.get("lead_id")), quote_id=_id(request.args.get("quote_id"))
     )
@@ -209,7 +223,7 @@ async def create() -> Any:
     lead_id = _id(form.get("lead_id"))
     unit_id = _id(form.get("stock_unit_id"))
     trim_id = _id(form.get("trim_id"))
-    codes = [code for code in form.getlist("option") if code]
+    codes = _chosen_options(form)
     if lead_id is None:
         if trim_id is not None:
             return await _configurator(trim_id, codes, lead_id=None, quote_id=None, status=422)
@@ -236,7 +250,7 @@ async def options(quote_id: int) -> Any:
     """The configurator's answer for an existing quote: its options change, its terms stay."""
     actor = current_actor()
     form = await request.form
-    codes = [code for code in form.getlist("option") if code]
+    codes = _chosen_options(form)
     version = _id(form.get("version"))
     async with runtime().db.read(actor.tenant_id) as session:
         detail = await queries.quote_detail(session, quote_id)

@@ -33,10 +33,12 @@ async def test_the_configurator_shows_each_group_and_prices_the_choice(client, f
     html = await page.get_data(as_text=True)
     assert page.status_code == 200
     assert "Skoda Kodiaq Sportline (2025)" in html
-    # Paint takes exactly one: radios; Extras up to five: checkboxes; Wheels may be left empty.
-    assert 'type="radio" name="option" value="BLUE" checked required' in html
+    # Paint takes exactly one: radios; Extras up to five: checkboxes; Wheels may be left empty. Each
+    # group's radios have a name of their own, so choosing wheels leaves the paint chosen.
+    paint = re.search(r'type="radio" name="(option-\d+)" value="BLUE" checked required', html)
+    wheels = re.search(r'type="radio" name="(option-\d+)" value=""', html)
+    assert paint and wheels and paint.group(1) != wheels.group(1)
     assert 'type="checkbox" name="option" value="TOWBAR"' in html
-    assert 'type="radio" name="option" value=""' in html
     assert "This combination can be built." in html
     # 40000 + 950 + 1200 = 42150, VAT 3240 + 76.95 + 97.20 at the line
     assert "CHF\xa045\u2019564.15" in html
