@@ -9,7 +9,7 @@ import re
 from werkzeug.datastructures import MultiDict
 
 from ops.sales.models import Quote
-from ops.sales.quotes.service import request_approval
+from ops.sales.quotes.service import decide_approval, request_approval
 from tests.sales.quotes.helpers import (
     configurable_trim,
     count,
@@ -243,11 +243,19 @@ async def test_the_quote_page_shows_the_figures_and_the_actions_of_the_role(app,
     assert "CHF" in html
 
     async with runtime.db.uow(room.rep.actor) as uow:
-        await request_approval(uow, quote.id, quote.version)
+        quote = await request_approval(uow, quote.id, quote.version)
     html = await page_for(room.manager.email)
     assert (
         'name="decision" value="APPROVED"' in html and "Rita Rep asked a sales manager to approve it." in html
     )
+    assert "A sales manager must approve these figures before the quote is sent:" in html
+
+    # Approved: the figures no longer wait for a manager, and the page says so.
+    async with runtime.db.uow(room.manager.actor) as uow:
+        await decide_approval(uow, quote.id, "APPROVED", "", quote.version)
+    html = await page_for(room.rep.email)
+    assert "must approve these figures" not in html
+    assert "The figures a sales manager approved:" in html and "5 points above the 5 % limit" in html
 
 
 async def test_who_may_open_the_quote_pages(app, factory, runtime):
