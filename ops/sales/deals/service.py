@@ -505,6 +505,8 @@ async def schedule_delivery(
         raise ValueError("naive delivery time")
     if when <= utcnow():
         raise RuleViolation(_("Choose a time that has not passed."), field="delivery_at")
+    if deal.status == "READY_FOR_DELIVERY" and deal.delivery_scheduled_at == when:
+        return deal  # booked for that time already: nothing changes, nothing goes in the history
     await _write(uow, deal, status="READY_FOR_DELIVERY", delivery_scheduled_at=when)
     record(uow, "deal.delivery_scheduled", _payload(deal, delivery_at=when.isoformat()), _topics(deal))
     await uow.commit()

@@ -12,7 +12,7 @@ from quart import Blueprint, abort, redirect, request, url_for
 
 from ops.auth.actor import Actor, Conflict, NotFound, RuleViolation
 from ops.auth.web import csrf_token, current_actor, login_required
-from ops.i18n import current_timezone, format_datetime, format_money
+from ops.i18n import current_timezone, format_datetime, format_money, format_number
 from ops.i18n import gettext as _
 from ops.list_filters import page_number
 from ops.pages import flash_message, is_htmx, posted_form, render_fragment, render_page
@@ -92,6 +92,7 @@ LABELS = {
     "timeline_text": timeline_text,
     "payment_status_text": payment_queries.payment_status_text,
     "refund_status_text": payment_queries.refund_status_text,
+    "format_number": format_number,
 }
 
 

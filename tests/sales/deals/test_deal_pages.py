@@ -37,6 +37,8 @@ async def test_a_rep_makes_a_deal_from_the_list_and_lands_on_its_page(runtime, f
     html = await page.get_data(as_text=True)
     assert "Deal D-000001" in html and "Deal D-000001 created" in html
     assert 'id="deal-status">Open<' in html
+    # Rates as the rest of the app writes them: VAT 8.1 %, not the stored 8.10.
+    assert "VAT 8.1 %" in html and "VAT 8.10" not in html
     assert "Record the deposit" in html and 'value="3989.00"' in html
     # A rep does not cancel deals; the manager does.
     assert "Cancel the deal" not in html

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from ops.auth.actor import Conflict, NotFound, PermissionDenied, RuleViolation
 from ops.db import utcnow
+from ops.events import Event
 from ops.sales.deals.service import (
     DealExists,
     approve_financing,
@@ -303,6 +304,14 @@ async def test_a_financed_deal_waits_for_the_financing_before_delivery(runtime, 
 
     assert approved.status == "FINANCING_APPROVED"
     assert (scheduled.status, scheduled.delivery_scheduled_at) == ("READY_FOR_DELIVERY", tomorrow)
+
+    # Booked again for the same time: nothing changes, so the history gets no second line.
+    version = (await stored(runtime.db, shop.id, Deal, deal.id)).version
+    async with shop.db.uow(rep.actor) as uow:
+        await schedule_delivery(uow, deal.id, tomorrow)
+    async with runtime.db.read(shop.id) as session:
+        booked = (await session.execute(select(Event).where(Event.type == "deal.delivery_scheduled"))).all()
+    assert (await stored(runtime.db, shop.id, Deal, deal.id)).version == version and len(booked) == 1
 
 
 async def test_status_refusals_say_what_comes_first(runtime, factory):
