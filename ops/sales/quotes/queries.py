@@ -462,6 +462,7 @@ class UnitChoice:
     label: str
     list_price: Decimal
     status: str
+    trim_id: int
 
 
 async def quotable_units(session: AsyncSession) -> list[UnitChoice]:
@@ -474,7 +475,8 @@ async def quotable_units(session: AsyncSession) -> list[UnitChoice]:
         .limit(500)
     )
     return [
-        UnitChoice(unit.id, vehicle_label(trim, unit), unit.list_price, unit.status) for unit, trim in rows
+        UnitChoice(unit.id, vehicle_label(trim, unit), unit.list_price, unit.status, trim.id)
+        for unit, trim in rows
     ]
 
 

@@ -51,6 +51,7 @@ from ops.sales.quotes.service import (
     send_quote,
     update_quote,
 )
+from ops.sales.stock.service import unit_status_label
 
 bp = Blueprint("quotes", __name__)
 
@@ -65,6 +66,7 @@ UNAVAILABLE_TEMPLATE = "sales/quotes/unavailable.html"
 
 LABELS = {
     "quote_status_label": quote_status_label,
+    "unit_status_label": unit_status_label,
     "reason_text": reason_text,
     "format_number": format_number,
     "format_date": format_date,
@@ -199,8 +201,15 @@ async def _new_quote_page(lead_id: int | None, *, error: str | None = None, stat
         units = await queries.quotable_units(session)
         trims = await queries.trims(session)
     lead, customer = found
-    # The lead's own interest first: it is what the customer came for.
-    units.sort(key=lambda unit: unit.id != lead.interest_unit_id)
+    # The lead's own interest first, the unit or else one of the model it came for, then what is free to
+    # sell: the first is the one the form offers, and a unit held for someone else is not the default.
+    units.sort(
+        key=lambda unit: (
+            unit.id != lead.interest_unit_id,
+            unit.trim_id != lead.interest_trim_id,
+            unit.status != "AVAILABLE",
+        )
+    )
     trims.sort(key=lambda trim: trim.id != lead.interest_trim_id)
     body = await render_page(
         NEW_TEMPLATE,

@@ -111,6 +111,21 @@ async def test_a_quote_of_a_unit_from_the_lead(client, factory, runtime):
     assert built.status_code == 302
 
 
+async def test_the_new_quote_offers_a_free_unit_first_and_names_a_held_one(client, factory, runtime):
+    room = await showroom(await factory.tenant())
+    lead = await lead_for(room)
+    # The cheaper unit is held for someone: listed by price it came first, and the form chose it.
+    held = await room.shop.stock_unit(status="RESERVED", list_price="19900.00")
+    free = await room.shop.stock_unit(list_price="29900.00")
+    await sign_in(client, room.rep.email)
+
+    html = await (await client.get(f"/sales/quotes/new?lead_id={lead.id}")).get_data(as_text=True)
+
+    options = re.findall(r'<option value="(\d+)"[^>]*>([^<]*)</option>', html)
+    assert [int(unit_id) for unit_id, _label in options] == [free.id, held.id]
+    assert options[1][1].endswith("(Reserved)") and not options[0][1].endswith(")")
+
+
 async def test_a_bad_term_is_named_next_to_its_field_and_nothing_is_saved(client, factory, runtime):
     room = await showroom(await factory.tenant())
     quote = await unit_quote(room)
