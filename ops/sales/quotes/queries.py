@@ -169,10 +169,15 @@ async def options_for(session: AsyncSession, quote: Quote) -> list[OptionRow]:
     return found.options if found is not None else []
 
 
+def model_name(trim: CatalogTrim | Trim | None) -> str:
+    """The car as a customer names it (BMW iX1 xDrive30), without the unit's colour and VIN."""
+    return f"{trim.make} {trim.model} {trim.trim}" if trim is not None else ""
+
+
 def vehicle_label(trim: CatalogTrim | Trim | None, unit: StockUnit | None) -> str:
     if trim is None:
         return ""
-    label = f"{trim.make} {trim.model} {trim.trim}"
+    label = model_name(trim)
     if unit is not None:
         details = ", ".join(part for part in (unit.colour, f"VIN …{unit.vin[-6:]}") if part)
         return f"{label} ({details})"
@@ -195,6 +200,8 @@ class QuoteDetail:
     quote: Quote
     price: QuotePrice
     vehicle: str
+    # The car without the unit's colour and VIN: what a mail's subject names.
+    model: str
     customer_id: int
     customer_name: str
     customer_email: str | None
@@ -262,6 +269,7 @@ async def quote_detail(session: AsyncSession, quote_id: int) -> QuoteDetail | No
         quote=quote,
         price=price,
         vehicle=vehicle,
+        model=model_name(trim),
         customer_id=customer.id,
         customer_name=customer.display_name,
         customer_email=customer.email,
@@ -409,6 +417,7 @@ class PublicQuote:
     currency: str
     vat_rate: Decimal
     vehicle: str
+    model: str
     customer_name: str
     customer_email: str | None
     customer_language: str
@@ -438,6 +447,7 @@ async def public_quote(session: AsyncSession, quote_id: int) -> PublicQuote | No
         currency=tenant.currency,
         vat_rate=quote.vat_rate,
         vehicle=detail.vehicle,
+        model=detail.model,
         customer_name=detail.customer_name,
         customer_email=detail.customer_email,
         customer_language=detail.customer_language,

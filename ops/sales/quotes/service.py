@@ -691,7 +691,7 @@ async def send_quote(
         subject = _(
             "Your offer %(number)s for a %(vehicle)s from %(dealership)s",
             number=shown.code,
-            vehicle=shown.vehicle,
+            vehicle=shown.model,
             dealership=shown.dealership,
         )
         text, html = render_mail(

@@ -88,6 +88,8 @@ async def test_sending_mails_the_offer_in_the_customers_language_with_a_link(fac
     assert mail.language == "de"
     assert f"/quote/{token}" in mail.text and mail.html and f"/quote/{token}" in mail.html
     assert "CHF" in mail.text and quote.code in mail.subject
+    # The subject names the car as the customer does; the unit's VIN is no business of a subject line.
+    assert "VIN" not in mail.subject and "Skoda Octavia Style" in mail.subject
     [event] = await events_of(runtime.db, room.shop.id, "quote.sent")
     assert event.payload["mail_id"] == mail.id
 
