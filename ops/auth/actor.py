@@ -24,6 +24,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "work_order.schedule": _WORKSHOP_STAFF,
     "work_order.assign": _WORKSHOP_STAFF,
     "work_order.check_in": _WORKSHOP_STAFF,
+    # Correcting a job's complaint, category, priority or promised time: whoever may open one.
+    "work_order.edit": _WORKSHOP_STAFF,
     # Labour and parts lines: what the customer is quoted and billed, so not the technician.
     "work_order.edit_lines": _WORKSHOP_STAFF,
     # Invoices: everyone in the workshop and anyone who may only look.

@@ -170,6 +170,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "work_order.note_added",
     "work_order.part_marked_used",
     "work_order.scheduled",
+    "work_order.updated",
 )
 # Recorded but never sent to partners: who may sign in, tokens, tenants, settings and secrets, our own
 # integration plumbing, and webhooks themselves.

@@ -156,6 +156,8 @@ def announcement_for(record: EventRecord) -> str:
         return _("%(number)s scheduled by %(who)s.", number=payload["number"], who=who)
     if record.type == "work_order.assigned":
         return _("%(number)s reassigned by %(who)s.", number=payload["number"], who=who)
+    if record.type == "work_order.updated":
+        return _("%(number)s: details changed by %(who)s.", number=payload["number"], who=who)
     return ""
 
 

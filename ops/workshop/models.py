@@ -174,7 +174,8 @@ class WorkOrderLine(TenantScoped, Base):
 
 
 class WorkOrderHistory(TenantScoped, Base):
-    """Every status change of a work order: who moved it, from where to where, when."""
+    """Every status change of a work order: who moved it, from where to where, when; and every
+    correction of its details (complaint, category, priority, promised time): who, which, when."""
 
     __tablename__ = "work_order_history"
 
@@ -187,6 +188,9 @@ class WorkOrderHistory(TenantScoped, Base):
     actor_id: Mapped[int | None] = mapped_column(BigId, default=None)
     actor_name: Mapped[str] = mapped_column(String(120), default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The details a correction changed (field names); None for a status change. A correction keeps
+    # the status: from_status and to_status are both the status it was made in.
+    changes: Mapped[list[str] | None] = mapped_column(default=None)
 
 
 class WorkOrderNote(TenantScoped, Base):

@@ -293,13 +293,15 @@ async def active_bays(session: AsyncSession) -> list[tuple[int, str]]:
 
 async def form_choices(session: AsyncSession) -> dict[str, list[tuple[int, str]]]:
     """Categories and technicians for the create form (the vehicle is searched for)."""
-    categories = await session.execute(
+    return {"categories": await categories(session), "technicians": await active_technicians(session)}
+
+
+async def categories(session: AsyncSession) -> list[tuple[int, str]]:
+    """The dealership's work-order categories (stored in English; pages show them translated)."""
+    rows = await session.execute(
         select(WorkOrderCategory.id, WorkOrderCategory.name).order_by(WorkOrderCategory.name)
     )
-    return {
-        "categories": [(int(c.id), str(c.name)) for c in categories],
-        "technicians": await active_technicians(session),
-    }
+    return [(int(id_), str(name)) for id_, name in rows]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Each use case is one transaction that records its events. Whoever changes a work order's status (the
 board, the technician's screen, the estimate) goes through `change_status`, so these rules hold for
 every move:
-- each status change writes a WorkOrderHistory row (who, when, from, to); creation writes the first;
+- each status change writes a WorkOrderHistory row (who, when, from, to); creation writes the first,
+  and a correction of the details (`update_work_order_details`) one that names what it changed;
 - a job holds its bay (`occupied_bay_id`) while the car is being worked on, and a bay holds one job at
   a time: the database's unique constraint decides a race, and the loser is told which job has the bay;
 - the move to READY completes the job in the same transaction: parts consumed, the vehicle's odometer
@@ -87,6 +88,11 @@ IN_BAY_STATUSES = ("IN_PROGRESS", "WAITING_PARTS", "QUALITY_CHECK")
 # A slot can still be booked or moved until the job is done.
 SCHEDULABLE_STATUSES = OPEN_STATUSES[:7]
 COMEBACK_WINDOW = timedelta(days=30)
+# A job's details (complaint, category, priority, promised time) can be corrected until it is done: a
+# READY job is invoiced, and what it was for and when it was promised stay as its invoice and the
+# workshop's KPIs have read them.
+DETAILS_EDITABLE_STATUSES = OPEN_STATUSES[:7]
+DETAILS = ("complaint", "category_id", "priority", "promised_at")
 # A form filled in slowly may promise a time that passed while it was being typed.
 PROMISE_GRACE = timedelta(minutes=5)
 MAX_ODOMETER_KM = 9_999_999
@@ -308,7 +314,12 @@ def _holds_bay(work_order: WorkOrder) -> bool:
 
 
 def _add_history(
-    uow: UnitOfWork, work_order: WorkOrder, from_status: str | None, to_status: str, at: datetime
+    uow: UnitOfWork,
+    work_order: WorkOrder,
+    from_status: str | None,
+    to_status: str,
+    at: datetime,
+    changes: list[str] | None = None,
 ) -> None:
     uow.session.add(
         WorkOrderHistory(
@@ -318,6 +329,7 @@ def _add_history(
             actor_id=uow.actor.user_id,
             actor_name=uow.actor.name,
             at=at,
+            changes=changes,
         )
     )
 
@@ -733,6 +745,95 @@ async def assign_work_order(
             "number": work_order.code,
             "technician_id": technician_id,
             "bay_id": bay_id,
+            "version": work_order.version,
+        },
+        topics=_topics(work_order),
+    )
+    await uow.commit()
+    return work_order
+
+
+@dataclass(frozen=True)
+class WorkOrderDetails:
+    """What an advisor corrects on a work order after creating it (the customer calls, the first
+    diagnosis was wrong); the vehicle and customer stay, the assignment has its own form."""
+
+    complaint: str
+    priority: str
+    category_id: int | None = None
+    promised_at: datetime | None = None
+
+
+def _same_minute(first: datetime | None, second: datetime | None) -> bool:
+    if first is None or second is None:
+        return first is second
+    return first.replace(second=0, microsecond=0) == second.replace(second=0, microsecond=0)
+
+
+def _detail_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+async def update_work_order_details(
+    uow: UnitOfWork, work_order_id: int, details: WorkOrderDetails, expected_version: int | None
+) -> WorkOrder:
+    """Correct a job's complaint, category, priority or promised time; the status stays.
+
+    Records `work_order.updated` with the values before and after, and a history entry naming what
+    changed; nothing at all when nothing changed. The promised time is checked as a new promise only
+    when it changes (to the minute, as the form shows it), so a late job's other details can still be
+    corrected. Clearing it is allowed (a promise entered on the wrong job, a customer with no date);
+    the history and the event say who cleared which promise.
+    """
+    work_order = await load_for_change(uow, work_order_id, "work_order.edit", expected_version)
+    if work_order.status not in DETAILS_EDITABLE_STATUSES:
+        raise RuleViolation(
+            _(
+                "%(number)s is %(status)s; its details can no longer change.",
+                number=work_order.code,
+                status=status_label(work_order.status),
+            ),
+            field="status",
+        )
+    if details.priority not in PRIORITIES:
+        raise RuleViolation(_("Choose a priority."), field="priority")
+    if details.category_id is not None and details.category_id != work_order.category_id:
+        category = await uow.session.scalar(
+            select(WorkOrderCategory.id).where(WorkOrderCategory.id == details.category_id)
+        )
+        if category is None:
+            raise RuleViolation(_("Choose one of the categories."), field="category_id")
+    promised_at = details.promised_at
+    if promised_at is not None and promised_at.tzinfo is None:
+        raise ValueError("the promised time must be timezone-aware")
+    if _same_minute(promised_at, work_order.promised_at):
+        promised_at = work_order.promised_at
+    else:
+        check_new_promise(promised_at)
+    before = {name: getattr(work_order, name) for name in DETAILS}
+    after = {
+        "complaint": details.complaint,
+        "category_id": details.category_id,
+        "priority": details.priority,
+        "promised_at": promised_at,
+    }
+    changed = [name for name in DETAILS if after[name] != before[name]]
+    if not changed:
+        # Nothing to write or record; committing the empty transaction (a rollback would expire the
+        # order) leaves the caller the order as it is.
+        await uow.commit()
+        return work_order
+    await _write(uow, work_order, {name: after[name] for name in changed})
+    _add_history(uow, work_order, work_order.status, work_order.status, utcnow(), changes=changed)
+    record(
+        uow,
+        "work_order.updated",
+        {
+            "id": work_order.id,
+            "number": work_order.code,
+            "changed": changed,
+            "before": {name: _detail_value(before[name]) for name in changed},
+            "after": {name: _detail_value(after[name]) for name in changed},
             "version": work_order.version,
         },
         topics=_topics(work_order),

@@ -12,9 +12,9 @@ How a change answers (every POST here, all with CSRF and the version the user sa
   status code is the outcome's all the same (200, 409, 422). A refused form of that page (check
   in, schedule, assign) is the exception: the page's actions come back with that form still open,
   what was typed in it and the message next to its field, or above the form when no field of it is
-  at fault (a stale version: the form then carries the current one, so sending it again is a
-  decision taken on the state shown); the whole page with them for a plain post. Nobody has to
-  open it again and retype.
+  at fault (a stale version: the form then carries the current one, and the header beside it shows
+  the order as it is now, so sending it again is a decision taken on the state shown); the whole
+  page with them for a plain post. Nobody has to open it again and retype.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from ops.workshop.service import (
     OPEN_STATUSES,
     PRIORITIES,
     NewWorkOrder,
+    WorkOrderDetails,
     assign_work_order,
     check_in_work_order,
     check_new_promise,
@@ -52,6 +53,7 @@ from ops.workshop.service import (
     create_work_order,
     move_work_order,
     schedule_work_order,
+    update_work_order_details,
 )
 from ops.workshop.service import status_label as label_for_status
 from realtime.hub import View
@@ -61,13 +63,26 @@ bp = Blueprint("workshop", __name__, url_prefix="/workshop")
 BOARD_PATH = "/workshop/board"
 
 
+# A complaint and a priority are taken alike when a work order is created and when it is corrected.
+Complaint = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Priority = Literal["LOW", "NORMAL", "HIGH", "URGENT"]
+
+
 class WorkOrderForm(BaseModel):
     vehicle_id: int
-    complaint: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-    priority: Literal["LOW", "NORMAL", "HIGH", "URGENT"] = "NORMAL"
+    complaint: Complaint
+    priority: Priority = "NORMAL"
     category_id: int | None = None
     technician_id: int | None = None
     promised_at: datetime | None = Field(default=None)
+
+
+class DetailsForm(BaseModel):
+    complaint: Complaint
+    priority: Priority
+    # Empty means "no category" / "no promise".
+    category_id: int | None = None
+    promised_at: datetime | None = None
 
 
 class ScheduleForm(BaseModel):
@@ -94,6 +109,10 @@ def _field_labels() -> dict[str, str]:
         "start": _("Start"),
         "end": _("End"),
         "odometer_km": _("Odometer"),
+        "complaint": _("Complaint"),
+        "category_id": _("Category"),
+        "priority": _("Priority"),
+        "promised_at": _("Promised for"),
     }
 
 
@@ -348,6 +367,32 @@ async def check_in(work_order_id: int) -> Any:
     )
 
 
+@bp.post("/work-orders/<int:work_order_id>/details")
+@login_required
+async def edit_details(work_order_id: int) -> Any:
+    data = await _parsed(work_order_id, DetailsForm, "work_order.edit", form_name="details")
+    if not isinstance(data, DetailsForm):
+        return data
+    details = WorkOrderDetails(
+        complaint=data.complaint,
+        priority=data.priority,
+        category_id=data.category_id,
+        promised_at=_wall_clock(data.promised_at),
+    )
+    seen = _version_from((await request.form).get("version", ""))
+    return await _change(
+        work_order_id,
+        lambda uow, version: update_work_order_details(uow, work_order_id, details, version),
+        # Saved unchanged, the order keeps its version.
+        lambda work_order: (
+            _("%(number)s: details saved.", number=work_order.code)
+            if work_order.version != seen
+            else _("%(number)s: nothing to change.", number=work_order.code)
+        ),
+        form_name="details",
+    )
+
+
 @bp.post("/work-orders/<int:work_order_id>/close")
 @login_required
 async def close(work_order_id: int) -> Any:
@@ -439,11 +484,11 @@ async def _form_refused(
     work_order_id: int, form_name: str, form: dict[str, Any], errors: dict[str, str], code: int = 422
 ) -> Any:
     """The work-order page's form, still open, with what was typed and the message next to its field:
-    for htmx the page's actions, for a plain post the whole page."""
+    for htmx the page's header (the order as it is now) and actions, for a plain post the whole page."""
     html = await render_order(
         current_actor(),
         work_order_id,
-        block="actions" if is_htmx() else None,
+        block="form_answer" if is_htmx() else None,
         forms={form_name: form},
         errors={form_name: errors},
     )

@@ -177,7 +177,7 @@ async def test_a_stale_version_answers_409_with_the_card_as_it_is_now(client, fa
     assert (row.technician_id, row.bay_id) == (None, None)
 
 
-@pytest.mark.parametrize("action", ["schedule", "assign", "check-in", "close", "move"])
+@pytest.mark.parametrize("action", ["schedule", "assign", "check-in", "close", "move", "details"])
 @pytest.mark.parametrize("htmx", [True, False])
 async def test_another_dealerships_job_is_not_found_whatever_the_form_says(
     client, factory, runtime, action, htmx

@@ -24,6 +24,7 @@ from ops.workshop.jobs import queries
 from ops.workshop.jobs.queries import OrderDetail, ScheduleChoices
 from ops.workshop.live import announcement_for
 from ops.workshop.parts.service import format_quantity
+from ops.workshop.service import PRIORITIES
 from realtime.hub import View
 
 ORDER_TEMPLATE = "workshop/jobs/order.html"
@@ -85,6 +86,8 @@ def order_context(
         "csrf_field": csrf_field,
         "field_error": field_error,
         "described": described,
+        "changed_details": changed_details,
+        "priorities": PRIORITIES,
         "order": order,
         "can": lambda permission: role in PERMISSIONS.get(permission, set()),
         "role": role,
@@ -111,6 +114,17 @@ def described(errors: dict[str, str], form_id: str, name: str) -> Markup:
     if not errors.get(name):
         return Markup("")
     return Markup(' aria-invalid="true" aria-describedby="{}-{}-error"').format(form_id, name)
+
+
+def changed_details(names: tuple[str, ...]) -> str:
+    """What a correction changed, as its history entry lists it: "Complaint, Promised"."""
+    labels = {
+        "complaint": _("Complaint"),
+        "category_id": _("Category"),
+        "priority": _("Priority"),
+        "promised_at": _("Promised"),
+    }
+    return ", ".join(labels.get(name, name) for name in names)
 
 
 def line_announcement(record: EventRecord) -> str:

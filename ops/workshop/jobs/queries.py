@@ -30,6 +30,7 @@ from ops.workshop.models import (
     format_invoice_number,
     format_work_order_number,
 )
+from ops.workshop.queries import categories
 from ops.workshop.service import TRANSITIONS
 
 PART_SEARCH_LIMIT = 10
@@ -80,6 +81,8 @@ class HistoryEntry:
     to_status: str
     actor_name: str
     at: datetime
+    # The details a correction changed; empty for a status change.
+    changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class OrderDetail:
     version: int
     priority: str
     complaint: str
+    category_id: int | None
     category: str | None
     vehicle_id: int
     plate: str | None
@@ -240,6 +244,7 @@ async def order_detail(session: AsyncSession, work_order_id: int) -> OrderDetail
         version=order.version,
         priority=order.priority,
         complaint=order.complaint,
+        category_id=order.category_id,
         category=category,
         vehicle_id=vehicle.id,
         plate=vehicle.plate,
@@ -315,7 +320,10 @@ async def _history(session: AsyncSession, work_order_id: int) -> list[HistoryEnt
         .order_by(WorkOrderHistory.at.desc(), WorkOrderHistory.id.desc())
         .limit(HISTORY_LIMIT)
     )
-    return [HistoryEntry(row.from_status, row.to_status, row.actor_name, row.at) for row in rows]
+    return [
+        HistoryEntry(row.from_status, row.to_status, row.actor_name, row.at, tuple(row.changes or ()))
+        for row in rows
+    ]
 
 
 async def _notes(session: AsyncSession, work_order_id: int) -> list[Note]:
@@ -370,8 +378,12 @@ async def search_parts(session: AsyncSession, text: str) -> list[PartChoice]:
 
 @dataclass(frozen=True)
 class ScheduleChoices:
+    """The choices of the page's forms: bays and technicians to schedule and assign, the categories
+    to correct the details with."""
+
     bays: list[tuple[int, str]]
     technicians: list[tuple[int, str]]
+    categories: list[tuple[int, str]]
 
 
 async def schedule_choices(session: AsyncSession) -> ScheduleChoices:
@@ -382,4 +394,5 @@ async def schedule_choices(session: AsyncSession) -> ScheduleChoices:
     return ScheduleChoices(
         bays=[(int(b.id), str(b.name)) for b in bays],
         technicians=[(int(t.id), str(t.name)) for t in technicians],
+        categories=await categories(session),
     )
