@@ -617,6 +617,11 @@ class UnitOfWork:
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
             if self.session.in_transaction():
+                if exc_type is None and not (self.session.new or self.session.dirty or self.session.deleted):
+                    # A use case that read and found nothing to change (the same technician assigned
+                    # again) returns rows its caller still reads, as after a commit: a rollback would
+                    # expire them and the next attribute read would fail outside any session.
+                    self.session.expunge_all()
                 await self.session.rollback()
         finally:
             await self.session.close()

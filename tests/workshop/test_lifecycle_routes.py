@@ -620,6 +620,22 @@ async def test_assigning_from_the_board_shows_the_new_technician_and_bay_on_the_
     )
 
 
+async def test_assigning_the_same_technician_and_bay_again_answers_the_card_as_is(client, factory, runtime):
+    shop, _manager, token = await _staff(client, factory, role="workshop_manager")
+    work_order = await shop.work_order(status="IN_PROGRESS")
+
+    response = await client.post(
+        url(work_order, "assign"),
+        form={"technician_id": "", "bay_id": "", "version": str(work_order.version)},
+        headers={**HTMX, "X-CSRF-Token": token},
+    )
+
+    # Nothing to change: the card as it is, not a server error from reading the unchanged order.
+    assert response.status_code == 200
+    assert f'id="wo-{work_order.id}"' in await response.get_data(as_text=True)
+    assert (await stored(runtime.db, shop.id, WorkOrder, work_order.id)).version == work_order.version
+
+
 async def test_the_assign_form_is_a_page_of_its_own_without_javascript(client, factory):
     shop, _advisor, _token = await _staff(client, factory)
     work_order = await shop.work_order()
