@@ -2,6 +2,7 @@
 
 The admin's settings page edits the tenant row: its postal address and Swiss VAT number go on the
 invoices with the payment terms, and the version guards the page against two admins saving at once.
+Each invoice keeps the payment terms it was issued with (30 days, the default, for the existing ones).
 
 Revision ID: 0013
 Revises: 0012
@@ -25,9 +26,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("vat_number", sa.String(length=24), nullable=True))
         batch_op.add_column(sa.Column("payment_terms_days", sa.Integer(), server_default="30", nullable=False))
         batch_op.add_column(sa.Column("version", sa.Integer(), server_default="1", nullable=False))
+    with op.batch_alter_table("invoices", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("payment_terms_days", sa.Integer(), server_default="30", nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("invoices", schema=None) as batch_op:
+        batch_op.drop_column("payment_terms_days")
     with op.batch_alter_table("tenants", schema=None) as batch_op:
         for column in ("version", "payment_terms_days", "vat_number", "city", "postal_code", "street"):
             batch_op.drop_column(column)

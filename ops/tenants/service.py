@@ -293,7 +293,7 @@ def _settings_values(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str,
         errors["postal_code"] = _("A Swiss postal code has four digits, e.g. 8004.")
     vat_number = form.get("vat_number", "").strip()
     if vat_number and not swiss_vat.is_valid(vat_number):
-        errors["vat_number"] = _("Enter the Swiss VAT number as on the register, e.g. CHE-116.281.710 MWST.")
+        errors["vat_number"] = _("Enter the Swiss VAT number as on the register, e.g. CHE-123.456.788 MWST.")
     values["vat_number"] = swiss_vat.format(vat_number) if vat_number and "vat_number" not in errors else None
     for field in SWITCHES:
         values[field] = form.get(field) == "on"

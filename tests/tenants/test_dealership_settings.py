@@ -28,7 +28,7 @@ def _form(csrf: str, version: str = "1", **changes: str) -> dict[str, str]:
         "postal_code": "8820",
         "city": "Wädenswil",
         "country": "CH",
-        "vat_number": "CHE116281710MWST",
+        "vat_number": "CHE123456788MWST",
         "timezone": "Europe/Zurich",
         "locale": "de",
         "currency": "CHF",
@@ -75,7 +75,7 @@ async def test_the_admin_saves_the_dealerships_settings(client, factory):
         "8820",
         "Wädenswil",
     )
-    assert tenant.vat_number == "CHE-116.281.710 MWST"
+    assert tenant.vat_number == "CHE-123.456.788 MWST"
     assert (tenant.vat_rate, tenant.labour_rate, tenant.margin_floor_percent) == (
         Decimal("8.1"),
         Decimal("172.5"),
@@ -87,7 +87,7 @@ async def test_the_admin_saves_the_dealerships_settings(client, factory):
     assert (tenant.maintenance_reminders, tenant.auto_work_order_numbering) == (True, False)
     async with shop.db.system() as session:
         event = await session.scalar(select(Event).where(Event.type == "tenant.settings_changed"))
-    assert event is not None and event.payload["changed"]["vat_number"] == [None, "CHE-116.281.710 MWST"]
+    assert event is not None and event.payload["changed"]["vat_number"] == [None, "CHE-123.456.788 MWST"]
 
 
 async def test_invalid_fields_are_named_and_nothing_is_saved(client, factory):
@@ -97,7 +97,7 @@ async def test_invalid_fields_are_named_and_nothing_is_saved(client, factory):
     form = _form(
         csrf,
         vat_rate="31",
-        vat_number="CHE-116.281.711 MWST",
+        vat_number="CHE-123.456.789 MWST",
         timezone="Europe/Atlantis",
         postal_code="88200",
         quote_valid_days="0",
