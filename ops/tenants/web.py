@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from babel import Locale
@@ -51,11 +52,20 @@ FIELDS = (
 
 
 def _form_of(tenant: Tenant) -> dict[str, str]:
-    form = {name: "" if getattr(tenant, name) is None else str(getattr(tenant, name)) for name in FIELDS}
+    form = {name: _shown(getattr(tenant, name)) for name in FIELDS}
     form["locale"] = language_of(tenant.locale)
     form.update({name: "on" for name in SWITCHES if getattr(tenant, name)})
     form["version"] = str(tenant.version)
     return form
+
+
+def _shown(value: object) -> str:
+    """A stored value as the form field shows it: 8.1, not the column's 8.10."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)
 
 
 async def _render(tenant: Tenant, form: dict[str, str], errors: dict[str, str]) -> str:
