@@ -23,6 +23,7 @@ from ops.i18n import gettext as _
 from ops.mail.service import queue_welcome_mail
 from ops.sales.models import Quote
 from ops.tenants.models import PLANS, Counter, Tenant
+from ops.tenants.queries import plan_usage
 from ops.workshop.models import DEFAULT_CATEGORIES, Invoice, WorkOrderCategory
 
 SLUG_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{1,58}[a-z0-9]")
@@ -355,3 +356,44 @@ async def save_dealership_settings(
 def _plain(value: Any) -> Any:
     # Event payloads are JSON: decimals travel as strings, never as floats.
     return str(value) if isinstance(value, Decimal) else value
+
+
+async def change_plan(uow: UnitOfWork, plan: str) -> Tenant:
+    """The admin moves the dealership to another plan; a plan whose limits are below what is in use
+    now is refused (DOMAIN.md Plans), naming what to reduce first."""
+    uow.actor.require("tenant.manage")
+    if plan not in PLANS:
+        raise RuleViolation(_("Choose one of the plans."), field="plan")
+    session = uow.session
+    # The row lock also serialises this with adding users and vehicles, which check the limits under it.
+    tenant = (
+        await session.execute(select(Tenant).where(Tenant.id == uow.actor.tenant_id).with_for_update())
+    ).scalar_one()
+    if plan == tenant.plan:
+        return tenant
+    usage = await plan_usage(session, plan)
+    if usage.max_users is not None and usage.users > usage.max_users:
+        raise RuleViolation(
+            _(
+                "The %(plan)s plan allows %(limit)s users and %(count)s are active. Deactivate users first.",
+                plan=plan.title(),
+                limit=usage.max_users,
+                count=usage.users,
+            ),
+            field="plan",
+        )
+    if usage.max_vehicles is not None and usage.vehicles > usage.max_vehicles:
+        raise RuleViolation(
+            _(
+                "The %(plan)s plan allows %(limit)s vehicles and there are %(count)s. "
+                "Retire vehicle profiles first.",
+                plan=plan.title(),
+                limit=usage.max_vehicles,
+                count=usage.vehicles,
+            ),
+            field="plan",
+        )
+    record(uow, "tenant.plan_changed", {"id": tenant.id, "from": tenant.plan, "to": plan}, topics=[])
+    tenant.plan = plan
+    await uow.commit()
+    return tenant

@@ -15,13 +15,14 @@ from ops.i18n import gettext as _
 from ops.pages import flash_message, posted_form, render_page
 from ops.runtime import runtime
 from ops.tenants import queries
-from ops.tenants.models import Tenant
+from ops.tenants.models import PLANS, Tenant
 from ops.tenants.service import (
     COUNTRIES,
     CURRENCIES,
     SWITCHES,
     TIMEZONES,
     InvalidSettings,
+    change_plan,
     language_of,
     save_dealership_settings,
     tenant_by_id,
@@ -82,6 +83,7 @@ async def _render(tenant: Tenant, form: dict[str, str], errors: dict[str, str]) 
         timezones=[(zone, zone) for zone in timezones if zone],
         currencies=[(code, code) for code in CURRENCIES],
         countries=[(code, country_names.get(code, code)) for code in COUNTRIES],
+        plans=list(PLANS),
         csrf=csrf_token(),
     )
 
@@ -118,6 +120,22 @@ async def save() -> Any:
     except RuleViolation as violation:
         return await _render(await _tenant(), form, {violation.field or "__all__": str(violation)}), 422
     await flash_message(_("Dealership settings saved."), "success")
+    return redirect(url_for("dealership.page"))
+
+
+@bp.post("/plan")
+@login_required
+async def save_plan() -> Any:
+    actor = current_actor()
+    actor.require("tenant.manage")
+    form = await posted_form()
+    try:
+        async with runtime().db.uow(actor) as uow:
+            tenant = await change_plan(uow, form.get("plan", ""))
+    except RuleViolation as violation:
+        tenant = await _tenant()
+        return await _render(tenant, _form_of(tenant), {"plan": str(violation)}), 422
+    await flash_message(_("The dealership is on the %(plan)s plan now.", plan=tenant.plan.title()), "success")
     return redirect(url_for("dealership.page"))
 
 

@@ -192,3 +192,23 @@ async def test_live_renders_pick_up_the_new_timezone_and_currency_at_once(runtim
             break
         await asyncio.sleep(0.02)
     assert await shown() == ("Europe/Berlin", "EUR")
+
+
+async def test_a_downgrade_below_what_is_in_use_is_refused(client, factory):
+    """A Starter dealership with 6 active users would be over its limit from the first day."""
+    shop = await factory.tenant(plan="PROFESSIONAL")
+    csrf = await sign_in(client, (await shop.user("admin", locale="en")).email)
+    for role in ("technician", "technician", "service_advisor", "viewer"):
+        await shop.user(role)
+
+    refused = await client.post("/settings/dealership/plan", form={"csrf_token": csrf, "plan": "STARTER"})
+
+    assert refused.status_code == 422
+    html = await refused.get_data(as_text=True)
+    assert 'id="dealership-plan-error"' in html and "allows 5 users and 6 are active" in html
+    assert (await _stored(shop)).plan == "PROFESSIONAL"
+
+    upgraded = await client.post("/settings/dealership/plan", form={"csrf_token": csrf, "plan": "ENTERPRISE"})
+
+    assert upgraded.status_code == 302
+    assert (await _stored(shop)).plan == "ENTERPRISE"
