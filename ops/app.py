@@ -34,6 +34,7 @@ from ops.customers.live import CustomerLive, customer_topic_guard
 from ops.customers.service import format_phone
 from ops.db import Database
 from ops.erp import web as erp_web
+from ops.events import EventRecord
 from ops.i18n import (
     LANGUAGES,
     N_,
@@ -68,6 +69,7 @@ from ops.sales.quotes import web as quotes_web
 from ops.sales.quotes.live import ApprovalsLive, QuoteLive, guard_approvals_topic, quote_topic_guard
 from ops.sales.stock import web as stock_web
 from ops.sales.stock.live import StockLive, guard_stock_topic
+from ops.tenants import web as dealership_web
 from ops.tenants.service import tenant_by_id
 from ops.vehicles import web as vehicles_web
 from ops.vehicles.live import (
@@ -206,6 +208,8 @@ def _navigation() -> list[NavSection]:
     if actor.can("fleet.manage"):
         vehicles.append(_item(_("Telematics"), "telemetry.settings_page"))
     settings = []
+    if actor.can("tenant.manage"):
+        settings.append(_item(_("Dealership"), "dealership.page"))
     if actor.can("integration.view"):
         settings.append(_item(_("Integrations"), "erp.integrations"))
     if actor.can("user.manage"):
@@ -230,7 +234,8 @@ def _navigation() -> list[NavSection]:
 
 
 class TenantDisplayCache:
-    """Country, timezone and currency per tenant for live renders, refreshed every minute."""
+    """Country, timezone and currency per tenant for live renders, refreshed every minute and at once
+    when the hub sees the tenant's settings change (any process's admin may have saved them)."""
 
     def __init__(self, db: Database, ttl: float = 60.0) -> None:
         self.db = db
@@ -258,6 +263,10 @@ class TenantDisplayCache:
             current_locale.reset(tokens[0])
 
         return restore
+
+    async def on_event(self, record: EventRecord) -> None:
+        if record.type == "tenant.settings_changed":
+            self._entries.pop(record.tenant_id, None)
 
 
 class RouteBodyLimits(ASGIHTTPConnection):
@@ -333,6 +342,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     )
     presence = Presence(create_presence_store(settings.redis_url, settings.redis_prefix), live_log)
     hub.presence_listeners.append(presence.on_notice)
+    hub.event_listeners.append(display.on_event)
     app.extensions["pitwall"] = Runtime(
         settings=settings,
         db=db,
@@ -395,6 +405,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         users_web.bp,
         webhooks_web.bp,
         mail_admin_web.bp,
+        dealership_web.bp,
     ):
         app.register_blueprint(blueprint)
 

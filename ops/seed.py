@@ -72,6 +72,7 @@ from ops.workshop.service import OPEN_STATUSES, TRANSITIONS, NewWorkOrder, creat
 
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "pitwall-demo"
+DEMO_VAT_NUMBER = "CHE-123.456.788 MWST"
 DEMO_USERS = (
     # email, name, role, locale (None: the tenant's de-CH)
     ("admin@demo.test", "Martina Keller", "admin", "en"),
@@ -516,6 +517,13 @@ async def seed_demo(db: Database) -> tuple[Tenant, bool]:
         plan="PROFESSIONAL",
     )
     tenant = provisioned.tenant
+    async with db.system(write=True) as session:
+        await session.execute(
+            update(Tenant)
+            .where(Tenant.id == tenant.id)
+            .values(street="Seestrasse 41", postal_code="8820", city="Wädenswil", vat_number=DEMO_VAT_NUMBER)
+        )
+        await session.commit()
     admin = Actor(
         tenant_id=tenant.id, user_id=provisioned.admin.id, name=admin_name, role="admin", locale="en"
     )
@@ -982,6 +990,7 @@ def _history_invoice(
         net=sums.net,
         vat_rate=tenant.vat_rate,
         vat=sums.vat,
+        payment_terms_days=tenant.payment_terms_days,
         total=sums.total,
         issued_at=work_order.completed_at,
     )

@@ -224,6 +224,7 @@ class _Resumed:
 
 
 PresenceListener = Callable[[int, str], Awaitable[None]]
+EventListener = Callable[[EventRecord], Awaitable[None]]
 
 
 class Hub:
@@ -245,6 +246,8 @@ class Hub:
         self.watchers: dict[str, dict[View, set[Client]]] = {}
         self.clients: set[Client] = set()
         self.presence_listeners: list[PresenceListener] = []
+        # Told of each event before it is rendered, e.g. to drop what the event makes stale.
+        self.event_listeners: list[EventListener] = []
         self.epoch: str | None = None
         self.position: StreamKey | None = None
         self._ready = asyncio.Event()
@@ -424,6 +427,8 @@ class Hub:
             if len(self._seen_events) > 20_000:
                 self._seen_events.popitem(last=False)
             fresh.append((entry, record))
+            for on_event in self.event_listeners:
+                await on_event(record)
         loaded = await self._load(fresh, self.watchers.keys())
         touched: set[Client] = set()
         for entry, record in fresh:

@@ -56,10 +56,19 @@ class Tenant(Base):
     # Stripe (ops/payments): the secret API key and the webhook endpoint's signing secret (`whsec_...`).
     stripe_secret_key: Mapped[str | None] = mapped_column(Sealed, default=None)
     stripe_webhook_secret: Mapped[str | None] = mapped_column(Sealed, default=None)
+    # The garage's postal address and Swiss VAT number (UID with MWST), printed on its invoices.
+    street: Mapped[str | None] = mapped_column(String(120), default=None)
+    postal_code: Mapped[str | None] = mapped_column(String(12), default=None)
+    city: Mapped[str | None] = mapped_column(String(80), default=None)
+    vat_number: Mapped[str | None] = mapped_column(String(24), default=None)
+    # An invoice is due this many days after it is issued.
+    payment_terms_days: Mapped[int] = mapped_column(default=30)
     maintenance_reminders: Mapped[bool] = mapped_column(Boolean, default=True)
     email_notifications: Mapped[bool] = mapped_column(Boolean, default=True)
     auto_work_order_numbering: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Bumped by each save of the settings page, so two admins saving at once cannot overwrite each other.
+    version: Mapped[int] = mapped_column(default=1)
 
 
 class Counter(TenantScoped, Base):

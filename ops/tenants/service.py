@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from stdnum.ch import vat as swiss_vat
 
-from ops.auth.actor import Actor, RuleViolation
+from ops.auth.actor import Actor, Conflict, RuleViolation
 from ops.auth.models import User
 from ops.auth.service import NAME_MAX_LENGTH, check_new_password, hash_password_off_loop, normalise_email
 from ops.db import Database, UnitOfWork
 from ops.events import record
 from ops.i18n import gettext as _
 from ops.mail.service import queue_welcome_mail
+from ops.sales.models import Quote
 from ops.tenants.models import PLANS, Counter, Tenant
-from ops.workshop.models import DEFAULT_CATEGORIES, WorkOrderCategory
+from ops.tenants.queries import plan_usage
+from ops.workshop.models import DEFAULT_CATEGORIES, Invoice, WorkOrderCategory
 
 SLUG_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{1,58}[a-z0-9]")
 COUNTRY_PATTERN = re.compile(r"[A-Z]{2}")
@@ -175,3 +181,219 @@ async def next_number(uow: UnitOfWork, name: str) -> int:
         return 1
     except IntegrityError:
         return int((await session.execute(statement)).scalar_one())
+
+
+# The settings page's choices. The time zone select offers the region's zones; any IANA zone is valid.
+TIMEZONES = (
+    "Europe/Zurich",
+    "Europe/Vaduz",
+    "Europe/Berlin",
+    "Europe/Vienna",
+    "Europe/Paris",
+    "Europe/Rome",
+    "Europe/London",
+    "UTC",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+)
+SETTINGS_LOCALES = ("en", "de")
+CURRENCIES = ("CHF", "EUR", "USD")
+DISTANCE_UNITS = ("km", "miles")
+FUEL_UNITS = ("liters", "gallons")
+COUNTRIES = ("CH", "LI", "DE", "AT", "FR", "IT", "US")
+SWITCHES = ("maintenance_reminders", "email_notifications", "auto_work_order_numbering")
+# (lowest, highest) for each number of the form.
+DECIMAL_RANGES = {
+    "vat_rate": (Decimal("0"), Decimal("30")),
+    "labour_rate": (Decimal("0"), Decimal("9999.99")),
+    "discount_approval_percent": (Decimal("0"), Decimal("100")),
+    "margin_floor_percent": (Decimal("0"), Decimal("100")),
+}
+WHOLE_RANGES = {"quote_valid_days": (1, 90), "payment_terms_days": (0, 120)}
+TEXT_LIMITS = {"street": 120, "postal_code": 12, "city": 80}
+
+
+class InvalidSettings(RuleViolation):
+    """One or more fields of the settings page are not valid; `errors` has a message per field."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        first = next(iter(errors))
+        super().__init__(errors[first], field=first)
+        self.errors = errors
+
+
+def language_of(locale: str) -> str:
+    """The settings page's language for a stored locale (`de_CH` -> `de`)."""
+    return locale.split("_")[0]
+
+
+def _decimal_in_range(text: str, lowest: Decimal, highest: Decimal) -> Decimal | str:
+    """The number typed (a decimal comma too), or the message saying why it is refused."""
+    try:
+        value = Decimal(text.strip().replace(",", "."))
+    except InvalidOperation:
+        return _("Enter a number, e.g. 8.1.")
+    if not value.is_finite() or int(value.as_tuple().exponent) < -2:
+        return _("Enter a number with at most two decimals.")
+    if not lowest <= value <= highest:
+        return _("Enter a number from %(low)s to %(high)s.", low=lowest, high=highest)
+    return value
+
+
+def _settings_values(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    name = form.get("name", "").strip()
+    if not name:
+        errors["name"] = _("Enter a name.")
+    elif len(name) > NAME_MAX_LENGTH:
+        errors["name"] = _("Use at most %(max)s characters.", max=NAME_MAX_LENGTH)
+    values["name"] = name
+    timezone = form.get("timezone", "").strip()
+    try:
+        ZoneInfo(timezone)
+        values["timezone"] = timezone
+    except (ZoneInfoNotFoundError, ValueError):
+        errors["timezone"] = _("Choose a time zone from the list.")
+    for field, choices in (
+        ("locale", SETTINGS_LOCALES),
+        ("currency", CURRENCIES),
+        ("distance_unit", DISTANCE_UNITS),
+        ("fuel_unit", FUEL_UNITS),
+        ("country", COUNTRIES),
+    ):
+        value = form.get(field, "")
+        if value in choices:
+            values[field] = value
+        else:
+            errors[field] = _("Choose one of the options.")
+    for field, (lowest, highest) in DECIMAL_RANGES.items():
+        number = _decimal_in_range(form.get(field, ""), lowest, highest)
+        if isinstance(number, str):
+            errors[field] = number
+        else:
+            values[field] = number
+    for field, (low, high) in WHOLE_RANGES.items():
+        text = form.get(field, "").strip()
+        if not text.isdigit() or not low <= int(text) <= high:
+            errors[field] = _("Enter a whole number from %(low)s to %(high)s.", low=low, high=high)
+        else:
+            values[field] = int(text)
+    for field, limit in TEXT_LIMITS.items():
+        text = form.get(field, "").strip()
+        if len(text) > limit:
+            errors[field] = _("Use at most %(max)s characters.", max=limit)
+        values[field] = text or None
+    if (
+        values.get("country") == "CH"
+        and values["postal_code"]
+        and not re.fullmatch(r"\d{4}", values["postal_code"])
+    ):
+        errors["postal_code"] = _("A Swiss postal code has four digits, e.g. 8004.")
+    vat_number = form.get("vat_number", "").strip()
+    if vat_number and not swiss_vat.is_valid(vat_number):
+        errors["vat_number"] = _("Enter the Swiss VAT number as on the register, e.g. CHE-123.456.788 MWST.")
+    values["vat_number"] = swiss_vat.format(vat_number) if vat_number and "vat_number" not in errors else None
+    for field in SWITCHES:
+        values[field] = form.get(field) == "on"
+    return values, errors
+
+
+async def save_dealership_settings(
+    uow: UnitOfWork, form: Mapping[str, str], expected_version: int | None
+) -> Tenant:
+    """The admin saves the dealership's settings: all of them or, with a message per field, none.
+
+    Conflict when another admin saved since the form was loaded. The currency cannot change once
+    quotes or invoices exist: their stored amounts would silently change meaning.
+    """
+    uow.actor.require("tenant.manage")
+    session = uow.session
+    tenant = (
+        await session.execute(select(Tenant).where(Tenant.id == uow.actor.tenant_id).with_for_update())
+    ).scalar_one()
+    if expected_version != tenant.version:
+        raise Conflict(_("Another administrator saved these settings in the meantime."))
+    values, errors = _settings_values(form)
+    if values.get("locale") == language_of(tenant.locale):
+        # `de` and the stored `de_CH` are the same choice: keep the region the tenant was set up with.
+        values["locale"] = tenant.locale
+    if "currency" in values and values["currency"] != tenant.currency:
+        quoted = await session.scalar(select(Quote.id).limit(1))
+        if quoted is not None or await session.scalar(select(Invoice.id).limit(1)) is not None:
+            errors["currency"] = _(
+                "The currency cannot change: quotes or invoices exist, "
+                "and their amounts are stored in %(currency)s.",
+                currency=tenant.currency,
+            )
+    if errors:
+        raise InvalidSettings(errors)
+    changed = {name: value for name, value in values.items() if getattr(tenant, name) != value}
+    if not changed:
+        return tenant
+    before = {name: getattr(tenant, name) for name in changed}
+    for name, value in changed.items():
+        setattr(tenant, name, value)
+    tenant.version += 1
+    await session.flush()
+    # Every web process drops its cached tenant context when it sees this event (ops/app.py).
+    record(
+        uow,
+        "tenant.settings_changed",
+        {
+            "id": tenant.id,
+            "version": tenant.version,
+            "changed": {name: [_plain(before[name]), _plain(value)] for name, value in changed.items()},
+        },
+        topics=[],
+    )
+    await uow.commit()
+    return tenant
+
+
+def _plain(value: Any) -> Any:
+    # Event payloads are JSON: decimals travel as strings, never as floats.
+    return str(value) if isinstance(value, Decimal) else value
+
+
+async def change_plan(uow: UnitOfWork, plan: str) -> Tenant:
+    """The admin moves the dealership to another plan; a plan whose limits are below what is in use
+    now is refused (DOMAIN.md Plans), naming what to reduce first."""
+    uow.actor.require("tenant.manage")
+    if plan not in PLANS:
+        raise RuleViolation(_("Choose one of the plans."), field="plan")
+    session = uow.session
+    # The row lock also serialises this with adding users and vehicles, which check the limits under it.
+    tenant = (
+        await session.execute(select(Tenant).where(Tenant.id == uow.actor.tenant_id).with_for_update())
+    ).scalar_one()
+    if plan == tenant.plan:
+        return tenant
+    usage = await plan_usage(session, plan)
+    if usage.max_users is not None and usage.users > usage.max_users:
+        raise RuleViolation(
+            _(
+                "The %(plan)s plan allows %(limit)s users and %(count)s are active. Deactivate users first.",
+                plan=plan.title(),
+                limit=usage.max_users,
+                count=usage.users,
+            ),
+            field="plan",
+        )
+    if usage.max_vehicles is not None and usage.vehicles > usage.max_vehicles:
+        raise RuleViolation(
+            _(
+                "The %(plan)s plan allows %(limit)s vehicles and there are %(count)s. "
+                "Retire vehicle profiles first.",
+                plan=plan.title(),
+                limit=usage.max_vehicles,
+                count=usage.vehicles,
+            ),
+            field="plan",
+        )
+    record(uow, "tenant.plan_changed", {"id": tenant.id, "from": tenant.plan, "to": plan}, topics=[])
+    tenant.plan = plan
+    await uow.commit()
+    return tenant

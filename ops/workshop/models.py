@@ -304,6 +304,8 @@ class Invoice(TenantScoped, Base):
     vat: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     total: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The dealership's payment terms when the invoice was issued: it is due this many days later.
+    payment_terms_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     # Payment (ops/payments): ISSUED until paid once, by card through the provider or by hand.
     payment_status: Mapped[str] = mapped_column(String(12), default="ISSUED", server_default="ISSUED")
     paid_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -545,6 +545,7 @@ def _invoice_for(
         net=sums.net,
         vat_rate=tenant.vat_rate,
         vat=sums.vat,
+        payment_terms_days=tenant.payment_terms_days,
         total=sums.total,
         issued_at=now,
     )

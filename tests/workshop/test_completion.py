@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from ops.auth.actor import RuleViolation
 from ops.events import Event
+from ops.tenants.models import Tenant
 from ops.vehicles.models import Vehicle
 from ops.workshop.models import Invoice, Part, StockMovement, WorkOrder, WorkOrderLine
 from ops.workshop.parts.service import StockShortage
@@ -293,3 +294,24 @@ async def test_a_completion_inside_another_use_case_rolls_back_with_it(runtime, 
         pass
 
     assert await snapshot(runtime.db, shop.id, work_order.id) == before
+
+
+async def test_the_invoice_keeps_the_payment_terms_it_was_issued_with(runtime, factory):
+    """A due date that moved with each later change of the terms would contradict the customer's paper."""
+    shop = await factory.tenant()
+    async with shop.db.system(write=True) as session:
+        await session.execute(update(Tenant).where(Tenant.id == shop.id).values(payment_terms_days=10))
+        await session.commit()
+    work_order = await _checked_in_at(shop, 52_340)
+    await add_line(
+        shop, work_order, description="Replace front brake pads", quantity="1", unit_price="165.00"
+    )
+
+    await move(shop, work_order, "READY")
+    async with shop.db.system(write=True) as session:
+        await session.execute(update(Tenant).where(Tenant.id == shop.id).values(payment_terms_days=60))
+        await session.commit()
+
+    async with runtime.db.read(shop.id) as session:
+        invoice = await session.scalar(select(Invoice).where(Invoice.work_order_id == work_order.id))
+    assert invoice is not None and invoice.payment_terms_days == 10

@@ -15,7 +15,7 @@ from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
 from ops.customers.service import format_phone
-from ops.i18n import format_date, format_money, format_number
+from ops.i18n import format_date, format_money, format_number, ngettext
 from ops.i18n import gettext as _
 from ops.workshop.invoices.queries import InvoiceDocument
 from ops.workshop.parts.service import unit_label
@@ -68,12 +68,21 @@ def render_invoice_pdf(invoice: InvoiceDocument) -> bytes:
     pdf.cell(width / 2, 8, invoice.dealership)
     pdf.set_font(FONT, "B", 20)
     pdf.cell(width / 2, 8, _("Invoice"), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    # The sender of a Swiss VAT invoice: its address and its VAT number (UID with MWST).
+    pdf.set_font(FONT, "", 9)
+    pdf.set_text_color(*MUTED)
+    for sender_line in (*invoice.dealership_address, invoice.dealership_vat_number):
+        if sender_line:
+            pdf.cell(width / 2, 4.5, sender_line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_text_color(*INK)
     pdf.ln(6)
 
     facts = [
         (_("Invoice number"), invoice.code),
         (_("Date"), format_date(invoice.issued_at)),
         (_("Work order"), invoice.work_order_code),
+        (_("Payment terms"), ngettext("%(num)s day", "%(num)s days", invoice.payment_terms_days)),
+        (_("Due date"), format_date(invoice.due_at)),
     ]
     customer = [
         line

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +39,9 @@ class InvoiceDocument:
     issued_at: datetime
     currency: str
     dealership: str
+    # The garage's street, and postal code with city; its VAT number (CHE-… MWST) when it has one.
+    dealership_address: list[str]
+    dealership_vat_number: str | None
     work_order_code: str
     customer_name: str | None
     customer_company: str | None
@@ -57,10 +60,15 @@ class InvoiceDocument:
     vat_rate: Decimal
     vat: Decimal
     total: Decimal
+    payment_terms_days: int
 
     @property
     def filename(self) -> str:
         return f"{self.code}.pdf"
+
+    @property
+    def due_at(self) -> datetime:
+        return self.issued_at + timedelta(days=self.payment_terms_days)
 
 
 def _decimal(value: Any) -> Decimal:
@@ -85,19 +93,19 @@ def snapshot_line(raw: dict[str, Any], currency: str) -> InvoiceLine:
     )
 
 
-def _address_lines(customer: Customer | None) -> list[str]:
-    if customer is None:
-        return []
-    town = " ".join(part for part in (customer.postal_code, customer.city) if part)
-    if town and customer.country and customer.country != "CH":
-        town = f"{customer.country}-{town}"
-    return [line for line in (customer.address_line, town) if line]
+def _address_lines(
+    street: str | None, postal_code: str | None, city: str | None, country: str | None
+) -> list[str]:
+    town = " ".join(part for part in (postal_code, city) if part)
+    if town and country and country != "CH":
+        town = f"{country}-{town}"
+    return [line for line in (street, town) if line]
 
 
 async def invoice_document(session: AsyncSession, invoice_id: int) -> InvoiceDocument | None:
     row = (
         await session.execute(
-            select(Invoice, WorkOrder.number, WorkOrder.odometer_in_km, Vehicle, Customer, Tenant.name)
+            select(Invoice, WorkOrder.number, WorkOrder.odometer_in_km, Vehicle, Customer, Tenant)
             .join(WorkOrder, WorkOrder.id == Invoice.work_order_id)
             .join(Vehicle, Vehicle.id == WorkOrder.vehicle_id)
             .join(Tenant, Tenant.id == Invoice.tenant_id)
@@ -107,19 +115,25 @@ async def invoice_document(session: AsyncSession, invoice_id: int) -> InvoiceDoc
     ).one_or_none()
     if row is None:
         return None
-    invoice, work_order_number, odometer_in_km, vehicle, customer, dealership = row
+    invoice, work_order_number, odometer_in_km, vehicle, customer, tenant = row
     return InvoiceDocument(
         id=invoice.id,
         code=invoice.code,
         issued_at=invoice.issued_at,
         currency=invoice.currency,
-        dealership=dealership,
+        dealership=tenant.name,
+        dealership_address=_address_lines(tenant.street, tenant.postal_code, tenant.city, tenant.country),
+        dealership_vat_number=tenant.vat_number,
         work_order_code=format_work_order_number(work_order_number),
         customer_name=f"{customer.first_name} {customer.last_name}" if customer else None,
         customer_company=customer.company_name if customer else None,
         customer_email=customer.email if customer else None,
         customer_phone=customer.phone if customer else None,
-        customer_address=_address_lines(customer),
+        customer_address=(
+            _address_lines(customer.address_line, customer.postal_code, customer.city, customer.country)
+            if customer
+            else []
+        ),
         plate=vehicle.plate,
         vin=vehicle.vin,
         vehicle=f"{vehicle.make} {vehicle.model}",
@@ -132,6 +146,7 @@ async def invoice_document(session: AsyncSession, invoice_id: int) -> InvoiceDoc
         vat_rate=invoice.vat_rate,
         vat=invoice.vat,
         total=invoice.total,
+        payment_terms_days=invoice.payment_terms_days,
     )
 
 

@@ -26,6 +26,7 @@ async def make_invoice(
     lines: list[Line],
     *,
     issued_at: datetime | None = None,
+    payment_terms_days: int = 30,
 ) -> Invoice:
     currency, vat_rate = shop.tenant.currency, shop.tenant.vat_rate
     priced = [PricedLine(kind, Decimal(qty), Decimal(price)) for kind, _desc, qty, price in lines]
@@ -54,6 +55,7 @@ async def make_invoice(
             vat=sums.vat,
             total=sums.total,
             issued_at=issued_at or utcnow(),
+            payment_terms_days=payment_terms_days,
         )
         uow.session.add(invoice)
         await uow.commit()

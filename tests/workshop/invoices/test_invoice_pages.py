@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from ops.customers.models import Customer
 from ops.db import utcnow
+from ops.tenants.models import Tenant
 from ops.vehicles.models import Vehicle
 from ops.workshop.models import Invoice, Part, WorkOrder
 from tests.factories import TenantHandle
@@ -124,6 +125,44 @@ async def test_sales_staff_may_not_open_invoices(client, factory):
 
     assert (await client.get(f"/workshop/invoices/{invoice.id}")).status_code == 403
     assert (await client.get("/workshop/invoices")).status_code == 403
+
+
+async def test_the_invoice_names_the_garage_its_vat_number_and_when_it_is_due(client, factory, tmp_path):
+    """A Swiss VAT invoice without the sender's address, MWST number and due date is not one."""
+    shop = await factory.tenant()
+    async with shop.db.system(write=True) as session:
+        await session.execute(
+            update(Tenant)
+            .where(Tenant.id == shop.id)
+            .values(
+                street="Seestrasse 41",
+                postal_code="8820",
+                city="Wädenswil",
+                vat_number="CHE-123.456.788 MWST",
+            )
+        )
+        await session.commit()
+    advisor = await shop.user("service_advisor", locale="en")
+    work_order = await shop.work_order(status="IN_PROGRESS")
+    invoice = await make_invoice(
+        shop, work_order, LINES, issued_at=datetime(2026, 11, 24, 9, 0, tzinfo=UTC), payment_terms_days=20
+    )
+    await sign_in(client, advisor.email)
+
+    page = text_of(await (await client.get(f"/workshop/invoices/{invoice.id}")).get_data(as_text=True))
+    pdf = tmp_path / "invoice.pdf"
+    pdf.write_bytes(await (await client.get(f"/workshop/invoices/{invoice.id}.pdf")).get_data())
+    text = " ".join((await poppler("pdftotext", "-layout", str(pdf), "-")).split())
+
+    for expected in (
+        "Seestrasse 41",
+        "8820 Wädenswil",
+        "CHE-123.456.788 MWST",
+        "Payment terms 20 days",
+        "Due date 14 Dec 2026",
+    ):
+        assert expected in page, expected
+        assert expected in text, expected
 
 
 async def test_the_pdf_is_a_download_named_after_the_invoice_with_its_text(client, factory, tmp_path):
