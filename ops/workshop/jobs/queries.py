@@ -67,6 +67,11 @@ class Line:
         return self.approval == "DECLINED"
 
     @property
+    def is_decided(self) -> bool:
+        """The customer answered it: its figures stay as they were answered."""
+        return self.approval != "PENDING"
+
+    @property
     def short_by(self) -> Decimal:
         """How much of a part line stock could not hold for the job (0 for labour)."""
         if self.kind != "PART" or self.is_declined or self.taken_from_stock:
