@@ -174,7 +174,8 @@ class WorkOrderLine(TenantScoped, Base):
 
 
 class WorkOrderHistory(TenantScoped, Base):
-    """Every status change of a work order: who moved it, from where to where, when."""
+    """Every status change of a work order: who moved it, from where to where, when; and a status an
+    order kept where it was expected to move, with the reason (from and to the same status)."""
 
     __tablename__ = "work_order_history"
 
@@ -187,6 +188,8 @@ class WorkOrderHistory(TenantScoped, Base):
     actor_id: Mapped[int | None] = mapped_column(BigId, default=None)
     actor_name: Mapped[str] = mapped_column(String(120), default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # One of ops.workshop.service.STAY_REASONS when the order kept its status; None for a move.
+    reason: Mapped[str | None] = mapped_column(String(40), default=None)
 
 
 class WorkOrderNote(TenantScoped, Base):

@@ -30,7 +30,7 @@ from ops.workshop.models import (
     format_invoice_number,
     format_work_order_number,
 )
-from ops.workshop.service import TRANSITIONS
+from ops.workshop.service import TRANSITIONS, stay_reason_label
 
 PART_SEARCH_LIMIT = 10
 # Completion consumed the parts of jobs in these statuses.
@@ -85,6 +85,12 @@ class HistoryEntry:
     to_status: str
     actor_name: str
     at: datetime
+    # Why the order kept its status (STAY_REASONS), None for a move.
+    reason: str | None = None
+
+    @property
+    def reason_text(self) -> str:
+        return stay_reason_label(self.reason) if self.reason else ""
 
 
 @dataclass(frozen=True)
@@ -320,7 +326,7 @@ async def _history(session: AsyncSession, work_order_id: int) -> list[HistoryEnt
         .order_by(WorkOrderHistory.at.desc(), WorkOrderHistory.id.desc())
         .limit(HISTORY_LIMIT)
     )
-    return [HistoryEntry(row.from_status, row.to_status, row.actor_name, row.at) for row in rows]
+    return [HistoryEntry(row.from_status, row.to_status, row.actor_name, row.at, row.reason) for row in rows]
 
 
 async def _notes(session: AsyncSession, work_order_id: int) -> list[Note]:
