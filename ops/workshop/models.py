@@ -174,8 +174,9 @@ class WorkOrderLine(TenantScoped, Base):
 
 
 class WorkOrderHistory(TenantScoped, Base):
-    """Every status change of a work order: who moved it, from where to where, when; and every
-    correction of its details (complaint, category, priority, promised time): who, which, when."""
+    """Every status change of a work order: who moved it, from where to where, when; every correction
+    of its details (complaint, category, priority, promised time): who, which, when; and a status an
+    order kept where it was expected to move, with the reason (from and to the same status)."""
 
     __tablename__ = "work_order_history"
 
@@ -191,6 +192,8 @@ class WorkOrderHistory(TenantScoped, Base):
     # The details a correction changed (field names); None for a status change. A correction keeps
     # the status: from_status and to_status are both the status it was made in.
     changes: Mapped[list[str] | None] = mapped_column(default=None)
+    # One of ops.workshop.service.STAY_REASONS when the order kept its status; None for a move.
+    reason: Mapped[str | None] = mapped_column(String(40), default=None)
 
 
 class WorkOrderNote(TenantScoped, Base):

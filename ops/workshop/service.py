@@ -97,6 +97,9 @@ DETAILS = ("complaint", "category_id", "priority", "promised_at")
 PROMISE_GRACE = timedelta(minutes=5)
 MAX_ODOMETER_KM = 9_999_999
 
+# Why an order kept its status where a move was expected, as its history says it.
+STAY_REASONS = ("ANSWERED_BAY_TAKEN",)
+
 WORKSHOP_TOPIC = "workshop"
 
 
@@ -320,6 +323,7 @@ def _add_history(
     to_status: str,
     at: datetime,
     changes: list[str] | None = None,
+    reason: str | None = None,
 ) -> None:
     uow.session.add(
         WorkOrderHistory(
@@ -330,8 +334,19 @@ def _add_history(
             actor_name=uow.actor.name,
             at=at,
             changes=changes,
+            reason=reason,
         )
     )
+
+
+async def keep_status(uow: UnitOfWork, work_order: WorkOrder, reason: str) -> None:
+    """`work_order` stays in its status where a move was expected (in the caller's transaction): its
+    history says why, and its version moves on so that open pages read it again."""
+    if reason not in STAY_REASONS:
+        raise ValueError(f"unknown reason {reason!r}")
+    now = utcnow()
+    await _write(uow, work_order, {"updated_at": now})
+    _add_history(uow, work_order, work_order.status, work_order.status, now, reason=reason)
 
 
 async def _write(uow: UnitOfWork, work_order: WorkOrder, values: dict[str, Any]) -> None:
@@ -914,6 +929,16 @@ def status_label(status: str) -> str:
         "CANCELLED": _("Cancelled"),
     }
     return labels.get(status, status)
+
+
+def stay_reason_label(reason: str) -> str:
+    labels = {
+        "ANSWERED_BAY_TAKEN": _(
+            "The customer answered the estimate, but the bay is taken by another job: the order waits "
+            "here until you move it on."
+        ),
+    }
+    return labels.get(reason, reason)
 
 
 def priority_label(priority: str) -> str:

@@ -34,6 +34,7 @@ from ops.auth.web import csrf_token, current_actor, current_tenant, login_requir
 from ops.db import UnitOfWork
 from ops.events import EventRecord
 from ops.i18n import gettext as _
+from ops.notices import user_topic
 from ops.pages import flash_message, is_htmx, parse_form, render_fragment, render_page
 from ops.runtime import runtime
 from ops.workshop import queries
@@ -44,6 +45,7 @@ from ops.workshop.queries import UNASSIGNED, BoardFilter
 from ops.workshop.service import (
     OPEN_STATUSES,
     PRIORITIES,
+    WORKSHOP_TOPIC,
     NewWorkOrder,
     WorkOrderDetails,
     assign_work_order,
@@ -184,6 +186,8 @@ async def board() -> Any:
         "can_move": can_move,
         "can_create": actor.can("work_order.create"),
         "live_id": live_id,
+        # The board's changes, and the notices meant for whoever is reading it.
+        "live_topics": [WORKSHOP_TOPIC, *([user_topic(actor.user_id)] if actor.user_id is not None else [])],
         "board_filter": board_filter,
         "filter_args": _filter_args(board_filter),
         "expand": expand,

@@ -23,9 +23,10 @@ from ops.auth.actor import Actor, Conflict, RuleViolation
 from ops.customers.models import Customer
 from ops.db import Database, UnitOfWork, utcnow
 from ops.events import record
+from ops.i18n import N_, language_of, locale_for
 from ops.i18n import gettext as _
-from ops.i18n import language_of, locale_for
 from ops.mail.service import queue_mail, render_mail, valid_address, written_for
+from ops.notices import notice_payload, user_topic
 from ops.public_links import LinkExpired, LinkInvalid, SignedLinks
 from ops.workshop.estimates import queries
 from ops.workshop.estimates.queries import AWAITING_DECISION, Estimate
@@ -35,6 +36,7 @@ from ops.workshop.service import (
     TRANSITIONS,
     WORKSHOP_TOPIC,
     change_status,
+    keep_status,
     load_for_change,
     status_label,
     work_order_topic,
@@ -317,19 +319,29 @@ async def _decide(
             line.reserved_quantity = Decimal("0")
     approved = sorted(line.id for line in lines if line.approval == "APPROVED")
     declined = sorted(line.id for line in lines if line.approval == "DECLINED")
-    record(
-        uow,
-        "work_order.estimate_decided",
-        {
-            "id": link.work_order_id,
-            "number": current.code,
-            "from": AWAITING_DECISION,
-            "to": to_status,
-            "approved": approved,
-            "declined": declined,
-        },
-        topics=[WORKSHOP_TOPIC, work_order_topic(link.work_order_id)],
+    payload = {
+        "id": link.work_order_id,
+        "number": current.code,
+        "from": AWAITING_DECISION,
+        "to": to_status,
+        "approved": approved,
+        "declined": declined,
+    }
+    topics = [WORKSHOP_TOPIC, work_order_topic(link.work_order_id)]
+    advisor_id = await session.scalar(
+        select(WorkOrder.service_advisor_id).where(WorkOrder.id == link.work_order_id)
     )
+    if to_status == AWAITING_DECISION and advisor_id is not None:
+        # The workshop has to move the order on itself: its advisor hears it at once.
+        payload |= notice_payload(
+            N_(
+                "The customer answered the estimate for %(number)s, but its bay is taken by another job: "
+                "it stays in Waiting for approval until you move it on."
+            ),
+            number=current.code,
+        )
+        topics.append(user_topic(advisor_id))
+    record(uow, "work_order.estimate_decided", payload, topics=topics)
     await uow.commit()
     return EstimateDecision(link.work_order_id, approved, declined)
 
@@ -338,8 +350,9 @@ async def _leave_waiting(uow: UnitOfWork, work_order_id: int) -> str:
     """Move the answered order on to IN_PROGRESS; returns the status it has now.
 
     A car that waited in the yard (estimate sent at check-in) needs its bay to go into work. When
-    another job holds the bay, the answer is still taken and the order keeps waiting for the workshop
-    to move it: a customer's answer is never refused for the workshop's reasons.
+    another job holds the bay (the one move the transitions allow that can be refused here), the answer
+    is still taken and the order keeps waiting for the workshop to move it, with the reason in its
+    history: a customer's answer is never refused for the workshop's reasons.
     """
     session = uow.session
     work_order = await session.scalar(select(WorkOrder).where(WorkOrder.id == work_order_id))
@@ -349,9 +362,7 @@ async def _leave_waiting(uow: UnitOfWork, work_order_id: int) -> str:
             await change_status(uow, work_order, AFTER_DECISION)
         return AFTER_DECISION
     except RuleViolation:
-        await session.execute(
-            update(WorkOrder)
-            .where(WorkOrder.id == work_order_id)
-            .values(version=WorkOrder.version + 1, updated_at=utcnow())
-        )
+        # Read again what the savepoint rolled back; the order's row lock is this transaction's.
+        await session.refresh(work_order)
+        await keep_status(uow, work_order, "ANSWERED_BAY_TAKEN")
         return AWAITING_DECISION

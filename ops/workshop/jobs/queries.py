@@ -31,7 +31,7 @@ from ops.workshop.models import (
     format_work_order_number,
 )
 from ops.workshop.queries import categories
-from ops.workshop.service import TRANSITIONS
+from ops.workshop.service import TRANSITIONS, stay_reason_label
 
 PART_SEARCH_LIMIT = 10
 # Completion consumed the parts of jobs in these statuses.
@@ -68,6 +68,11 @@ class Line:
         return self.approval == "DECLINED"
 
     @property
+    def is_decided(self) -> bool:
+        """The customer answered it: its figures stay as they were answered."""
+        return self.approval != "PENDING"
+
+    @property
     def short_by(self) -> Decimal:
         """How much of a part line stock could not hold for the job (0 for labour)."""
         if self.kind != "PART" or self.is_declined or self.taken_from_stock:
@@ -83,6 +88,12 @@ class HistoryEntry:
     at: datetime
     # The details a correction changed; empty for a status change.
     changes: tuple[str, ...] = ()
+    # Why the order kept its status (STAY_REASONS), None for a move.
+    reason: str | None = None
+
+    @property
+    def reason_text(self) -> str:
+        return stay_reason_label(self.reason) if self.reason else ""
 
 
 @dataclass(frozen=True)
@@ -321,7 +332,9 @@ async def _history(session: AsyncSession, work_order_id: int) -> list[HistoryEnt
         .limit(HISTORY_LIMIT)
     )
     return [
-        HistoryEntry(row.from_status, row.to_status, row.actor_name, row.at, tuple(row.changes or ()))
+        HistoryEntry(
+            row.from_status, row.to_status, row.actor_name, row.at, tuple(row.changes or ()), row.reason
+        )
         for row in rows
     ]
 

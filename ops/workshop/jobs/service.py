@@ -25,6 +25,10 @@ from ops.workshop.models import Part, WorkOrder, WorkOrderLine, format_work_orde
 from ops.workshop.parts.service import release_part, reserve_part
 from ops.workshop.service import WORKSHOP_TOPIC, status_label, work_order_topic
 
+# Hours, quantity and price the customer approved are what the invoice bills (it bills every line not
+# declined, pending ones included), so a line stays as the customer answered it.
+DECIDED_APPROVALS = ("APPROVED", "DECLINED")
+
 # Once the job is ready it has been invoiced and its parts consumed; the lines are history.
 LOCKED_STATUSES = ("READY", "CLOSED", "CANCELLED")
 MAX_HOURS = Decimal("99.99")
@@ -233,8 +237,20 @@ async def change_line_quantity(
     uow: UnitOfWork, line_id: int, quantity: Decimal, *, work_order_id: int | None = None
 ) -> WorkOrderLine:
     """New hours for a labour line or a new quantity for a part line, reserving or releasing the
-    difference: more asks the stock for the extra; less gives back what the line no longer needs."""
+    difference: more asks the stock for the extra; less gives back what the line no longer needs.
+
+    A line the customer has answered is refused: back at PENDING it would be billed at the new figure
+    without the customer's approval. More work is a new line, sent in a new estimate."""
     work_order, line = await _line_of_open_order(uow, line_id, work_order_id)
+    if line.approval in DECIDED_APPROVALS:
+        raise RuleViolation(
+            _(
+                "The customer has answered the estimate for %(line)s, so it stays as they approved or "
+                "declined it. For more or other work, add a new line and send the estimate for it.",
+                line=line.description,
+            ),
+            field="quantity",
+        )
     if line.kind == "LABOUR":
         quantity = _checked_hours(quantity, field="quantity")
     else:

@@ -13,6 +13,7 @@ from ops.auth.actor import Actor, NotFound, RuleViolation
 from ops.auth.web import csrf_token, current_actor, login_required
 from ops.db import UnitOfWork
 from ops.i18n import gettext as _
+from ops.notices import user_topic
 from ops.pages import flash_message, is_htmx, parse_form, posted_form, render_fragment, render_page
 from ops.runtime import runtime
 from ops.workshop.jobs import queries
@@ -25,6 +26,7 @@ from ops.workshop.jobs.service import (
 )
 from ops.workshop.parts.service import format_quantity
 from ops.workshop.queries import work_order_exists
+from ops.workshop.service import work_order_topic
 
 bp = Blueprint("jobs", __name__, url_prefix="/workshop")
 
@@ -105,6 +107,10 @@ async def render_order(
         oob=block not in (None, "order_page"),
     )
     context["live_id"] = live_id
+    # The order's changes, and the notices meant for whoever is reading it.
+    context["live_topics"] = [work_order_topic(work_order_id)]
+    if actor.user_id is not None:
+        context["live_topics"].append(user_topic(actor.user_id))
     if block is not None:
         return await render_fragment(ORDER_TEMPLATE, block, **context)
     return await render_page(ORDER_TEMPLATE, **context)

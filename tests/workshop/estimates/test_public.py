@@ -23,7 +23,7 @@ from ops.workshop.models import Part, WorkOrderLine
 from ops.workshop.service import assign_work_order, move_work_order
 from tests.conftest import make_settings
 from tests.factories import TenantFactory
-from tests.web import csrf_from
+from tests.web import csrf_from, sign_in
 from tests.workshop.estimates.helpers import (
     SECRET,
     QuotedJob,
@@ -387,7 +387,8 @@ async def test_the_public_page_is_rate_limited(backend, tmp_path):
 
 async def test_an_answer_is_taken_even_when_the_cars_bay_is_busy(client, factory, runtime):
     """The estimate went out at check-in and the car waits in the yard; meanwhile another job took its
-    bay. The answer is recorded all the same, and the order waits for the workshop to move it."""
+    bay. The answer is recorded all the same, and the order waits for the workshop to move it: its
+    history says why, and its advisor hears it at once."""
     shop = await factory.tenant()
     bay = await add_bay(shop)
     job = await quoted_job(shop, status="CHECKED_IN")
@@ -412,5 +413,34 @@ async def test_an_answer_is_taken_even_when_the_cars_bay_is_busy(client, factory
     assert (stored.status, stored.occupied_bay_id) == ("WAITING_APPROVAL", None)
     [decided] = await events_of(runtime.db, shop.id, "work_order.estimate_decided")
     assert decided.payload["to"] == "WAITING_APPROVAL"
+    advisor_id = shop.admin.actor.user_id  # who opened the order
+    assert decided.topics == ["workshop", f"wo:{job.id}", f"user:{advisor_id}"]
+    assert decided.payload["notice"].startswith("The customer answered the estimate for %(number)s, but")
+    assert decided.payload["notice_values"] == {"number": job.work_order.code}
+    assert (await history_of(runtime.db, shop.id, job.id))[-1] == (
+        "WAITING_APPROVAL",
+        "WAITING_APPROVAL",
+        "Anna Muster",
+    )
     _status, html, _fields = await _open(client, token)
     assert "Thank you. Your answer has reached" in html
+    await sign_in(client, shop.admin.email)
+    page = await (await client.get(f"/workshop/work-orders/{job.id}")).get_data(as_text=True)
+    history = page[page.index('id="order-history"') :]
+    # The admin reads German.
+    assert "Der Kunde hat den Kostenvoranschlag beantwortet, aber der Arbeitsplatz ist" in history
+    # The page watches its reader's notices.
+    assert f"topic=user:{advisor_id}&amp;" in page
+
+
+async def test_an_answer_that_moves_the_order_on_sends_no_notice(client, factory, runtime):
+    shop = await factory.tenant()
+    job = await quoted_job(shop)
+    token = await send(job)
+    _status, _html, fields = await _open(client, token)
+
+    await _answer(client, token, _all_of(job, "APPROVED", "APPROVED"), fields)
+
+    [decided] = await events_of(runtime.db, shop.id, "work_order.estimate_decided")
+    assert "notice" not in decided.payload
+    assert decided.topics == ["workshop", f"wo:{job.id}"]
