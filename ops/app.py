@@ -152,6 +152,9 @@ def _one_current(sections: list[NavSection]) -> None:
 
 # Where `/` lands: the sales team's own board; everybody else's is the job board.
 HOME_AREAS = {"sales_rep": "sales", "sales_manager": "sales"}
+# A role whose landing page is not its area's first page: a technician works from their own jobs,
+# on a phone more often than not, where the whole job board is eight columns to scroll across.
+HOME_PAGES = {"technician": "technicians.my_jobs"}
 
 
 def _first_page(area: str) -> str | None:
@@ -414,6 +417,8 @@ def create_app(settings: Settings | None = None) -> Quart:
         actor = g.get("actor")
         if actor is None:
             return redirect(url_for("auth.login"))
+        if actor.role in HOME_PAGES:
+            return redirect(url_for(HOME_PAGES[actor.role]))
         return redirect(_first_page(HOME_AREAS.get(actor.role, "workshop")) or url_for("workshop.board"))
 
     @app.get("/<any(workshop, sales, fleet, settings):area>")

@@ -197,6 +197,14 @@ def format_number(value: Decimal | int, decimals: int = 2) -> str:
     return babel_format_decimal(value, format=pattern, locale=current_locale.get())
 
 
+def format_minutes(minutes: int) -> str:
+    """A duration in hours and minutes (1 h 52 min, 45 min): "2 h" read as on target under 2 h."""
+    hours, rest = divmod(minutes, 60)
+    if hours:
+        return gettext("%(hours)s h %(minutes)s min", hours=hours, minutes=rest)
+    return gettext("%(minutes)s min", minutes=rest)
+
+
 def format_percent(ratio: Decimal, decimals: int = 0) -> str:
     """A ratio (0.875) as a percentage in the reader's locale (88 %, 87.5 %)."""
     locale = Locale.parse(current_locale.get())

@@ -86,9 +86,17 @@ async def test_an_areas_bare_address_opens_its_first_page_for_that_role(client, 
     assert (await client.get("/settings")).status_code == 404
 
 
-async def test_home_is_the_pipeline_for_sales_and_the_job_board_for_the_workshop(app, factory):
+async def test_home_is_the_pipeline_for_sales_my_jobs_for_a_technician_and_the_job_board_for_the_workshop(
+    app, factory
+):
+    """A technician signing in on a phone landed on the whole eight-column board, not their own jobs."""
     shop = await factory.tenant()
-    for role, page in (("sales_rep", "/sales/board"), ("technician", "/workshop/board")):
+    for role, page in (
+        ("sales_rep", "/sales/board"),
+        ("technician", "/workshop/my-jobs"),
+        ("service_advisor", "/workshop/board"),
+        ("workshop_manager", "/workshop/board"),
+    ):
         user = await shop.user(role, locale="en")
         client = app.test_client()
         await sign_in(client, user.email)

@@ -253,6 +253,14 @@ async def _render_form(form: dict[str, Any], errors: dict[str, str], search: str
     return await render_page("workshop/new.html", form=form, choices=choices, priorities=PRIORITIES, **picker)
 
 
+@bp.get("/work-orders")
+@login_required
+async def work_orders() -> Any:
+    """The work orders are on the job board: someone who typed the address, or reloaded after a failed
+    create, lands there instead of on a bare 405."""
+    return redirect(url_for("workshop.board"), 303)
+
+
 @bp.post("/work-orders", endpoint="create_work_order")
 @login_required
 async def create_work_order_view() -> Any:

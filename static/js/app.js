@@ -316,6 +316,14 @@
     });
   });
 
+  // A form that posts without htmx asks its hx-confirm question too (htmx asks only before its own
+  // requests), so every destructive action confirms the same way.
+  document.addEventListener("submit", function (event) {
+    var form = event.target, question = form.getAttribute("hx-confirm");
+    if (!question || form.hasAttribute("hx-post")) return;
+    if (!window.confirm(question)) event.preventDefault();
+  });
+
   // Invoice: the Print button (no inline handlers under the CSP).
   document.addEventListener("click", function (event) {
     if (event.target.closest && event.target.closest("[data-print]")) window.print();

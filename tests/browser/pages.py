@@ -59,13 +59,13 @@ class BoardPage:
             self.console_errors.append(text)
 
     async def sign_in(self, email: str, password: str = PASSWORD) -> None:
-        """Sign in through the form and wait for the home page: the sales team's pipeline, everybody
-        else's job board."""
+        """Sign in through the form and wait for the home page: the sales team's pipeline, a
+        technician's own jobs, everybody else's job board."""
         await self.page.goto("/login")
         await self.page.get_by_label("Email").fill(email)
         await self.page.get_by_label("Password").fill(password)
         await self.page.get_by_role("button", name="Sign in").click()
-        await self.page.wait_for_url(re.compile(r"/(workshop|sales)/board$"))
+        await self.page.wait_for_url(re.compile(r"/(workshop/board|workshop/my-jobs|sales/board)$"))
 
     async def wait_until_live(self) -> None:
         await expect(self.connection).to_have_attribute("data-connection", "live")

@@ -8,6 +8,7 @@ import pytest
 from playwright.async_api import expect
 
 from ops.customers.models import Customer
+from ops.workshop.service import assign_work_order
 from tests.vehicles.helpers import fleet
 
 pytestmark = pytest.mark.browser
@@ -75,3 +76,38 @@ async def test_the_customer_list_lines_up_whether_or_not_a_customer_has_an_owner
         for contact in await page.locator(".customer-row .contact").all()
     ]
     assert len(lefts) == 3 and len(set(lefts)) == 1, lefts
+
+
+async def test_a_dragged_job_and_its_toast_apply_no_inline_style(open_page, shop):
+    """SortableJS leaves an empty style attribute on the jobs it animated; the technician view's re-read
+    then replaced them, and htmx's settling copied that attribute onto the new ones, which the policy
+    refuses and Chromium logs as an error each time."""
+    manager = await shop.user("workshop_manager", locale="en")
+    luca = await shop.user("technician", name="Luca Brunner")
+    mia = await shop.user("technician", name="Mia Keller")
+    jobs = [await shop.work_order(status="CHECKED_IN") for _ in range(3)]
+    async with shop.db.uow(shop.admin.actor) as uow:
+        for job in jobs:
+            await assign_work_order(uow, job.id, luca.actor.user_id, None, job.version)
+    view = await open_page()
+    await view.sign_in(manager.email)
+    page = view.page
+    await page.goto("/workshop/technicians")
+    await view.wait_until_live()
+
+    await page.locator(f"#queued-{jobs[0].id} .vehicle").drag_to(
+        page.locator(f"#tech-{mia.actor.user_id} .queue")
+    )
+
+    await expect(page.locator(f"#tech-{mia.actor.user_id} #queued-{jobs[0].id}")).to_be_visible()
+    await expect(page.locator(f"#tech-{luca.actor.user_id} .queue > li")).to_have_count(2)
+    assert await view.csp_violations() == []
+    # A drop the rules refuse: the card goes back and a toast says why.
+    await page.goto("/workshop/board")
+    await view.wait_until_live()
+    await view.card(jobs[1].id).locator(".vehicle").drag_to(page.locator("#cards-READY"))
+    await expect(page.locator("#toasts .toast-error")).to_be_visible()
+    await expect(view.card_in("CHECKED_IN", jobs[1].id)).to_be_visible()
+
+    assert await view.csp_violations() == []
+    assert not [error for error in view.console_errors if "Content Security Policy" in error]

@@ -77,6 +77,18 @@ async def test_the_form_offers_only_this_dealerships_vehicles_categories_and_tec
     assert 'name="csrf_token"' in page
 
 
+async def test_the_create_address_opened_in_the_browser_leads_to_the_job_board(client, factory):
+    """Reloading after a refused create, or typing the address, answered a bare 405 Method Not Allowed."""
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="en")
+    await sign_in(client, advisor.email)
+
+    response = await client.get(CREATE)
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/workshop/board"
+
+
 async def test_creating_a_work_order_lands_on_its_page_with_a_flash_and_puts_the_card_on_the_board(
     client, factory, runtime
 ):

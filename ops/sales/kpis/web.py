@@ -64,7 +64,10 @@ def bars_of(kpis: queries.SalesKpis) -> dict[str, list[Bar]]:
             (
                 stages.get(stage.stage, stage.stage),
                 stage.value,
-                f"{format_money(stage.value)} · {ngettext('%(num)s lead', '%(num)s leads', stage.leads)}",
+                # Joined rather than an f-string: pybabel does not see a message inside an f-string.
+                " · ".join(
+                    (format_money(stage.value), ngettext("%(num)s lead", "%(num)s leads", stage.leads))
+                ),
             )
             for stage in kpis.pipeline
         ],
@@ -73,7 +76,7 @@ def bars_of(kpis: queries.SalesKpis) -> dict[str, list[Bar]]:
             (
                 rep.name or _("Unassigned"),
                 rep.revenue,
-                f"{format_money(rep.revenue)} · {ngettext('%(num)s deal', '%(num)s deals', rep.deals)}",
+                " · ".join((format_money(rep.revenue), ngettext("%(num)s deal", "%(num)s deals", rep.deals))),
             )
             for rep in kpis.revenue_per_rep
         ],

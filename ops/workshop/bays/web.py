@@ -10,6 +10,7 @@ from quart import Blueprint, abort, redirect, request, url_for
 from ops.auth.actor import NotFound, RuleViolation
 from ops.auth.web import current_actor, login_required
 from ops.db import utcnow
+from ops.i18n import format_minutes
 from ops.i18n import gettext as _
 from ops.pages import flash_message, is_htmx, parse_form, render_fragment, render_page
 from ops.runtime import runtime
@@ -43,10 +44,7 @@ def bay_kind_label(kind: str) -> str:
 def elapsed_label(minutes: int | None) -> str:
     if minutes is None:
         return "—"
-    hours, rest = divmod(minutes, 60)
-    if hours:
-        return _("%(hours)s h %(minutes)s min", hours=hours, minutes=rest)
-    return _("%(minutes)s min", minutes=rest)
+    return format_minutes(minutes)
 
 
 @bp.context_processor

@@ -8,7 +8,7 @@ from quart import Blueprint, request
 
 from ops.auth.web import current_actor, current_tenant, login_required
 from ops.db import utcnow
-from ops.i18n import format_date, format_number, format_percent
+from ops.i18n import format_date, format_minutes, format_number, format_percent
 from ops.i18n import gettext as _
 from ops.pages import is_htmx, render_fragment, render_page
 from ops.runtime import runtime
@@ -36,6 +36,7 @@ def badge_label(badge: str) -> str:
 def helpers() -> dict[str, Any]:
     return {
         "format_date": format_date,
+        "format_minutes": format_minutes,
         "format_number": format_number,
         "format_percent": format_percent,
         "period_label": period_label,

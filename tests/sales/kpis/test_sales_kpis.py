@@ -263,6 +263,20 @@ async def test_the_page_shows_the_months_conversion_and_revenue(runtime, factory
     assert re.search(r'id="kpi-quotes_awaiting_approval".*?<p class="kpi-value">1</p>', html, re.S)
 
 
+async def test_a_german_manager_reads_the_pipeline_value_by_stage_in_german(runtime, factory, client):
+    """The number of leads under each stage's value read "6 leads": the message sat in an f-string,
+    where the extraction never found it, so it had no German translation."""
+    shop = await factory.tenant()
+    await _crafted(shop)
+    manager = await shop.user("sales_manager", locale="de")
+    await sign_in(client, manager.email)
+
+    html = await (await client.get("/sales/kpis?period=month")).get_data(as_text=True)
+
+    assert re.search(r"CHF[^<]*· \d+ Leads?<", html)
+    assert not re.search(r"· \d+ leads?<", html)
+
+
 @pytest.mark.parametrize(
     ("role", "status"),
     [("sales_manager", 200), ("viewer", 200), ("admin", 200), ("sales_rep", 403), ("technician", 403)],

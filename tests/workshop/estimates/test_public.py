@@ -84,7 +84,8 @@ async def test_the_page_shows_the_dealership_the_vehicle_and_each_line_with_vat(
     assert status == 200
     assert shop.tenant.name in html
     assert "Skoda Octavia" in html
-    assert f"Estimate {job.work_order.code}" in html
+    # The number in a span that does not wrap: on a phone "WO-" and "000091" broke onto two lines.
+    assert f'<h1>Estimate <span class="number">{job.work_order.code}</span></h1>' in html
     assert 'lang="en-CH"' in html
     assert "Replace front brake pads" in html and "CHF\xa0267.55" in html
     assert "Brake pad set" in html and "CHF\xa097.29" in html
