@@ -142,13 +142,14 @@ async def create_work_order(uow: UnitOfWork, data: NewWorkOrder) -> WorkOrder:
 
     now = utcnow()
     # A repair within 30 days of a completed one on the same car is a comeback: it counts against
-    # the first-time fix rate and the board flags it.
+    # the first-time fix rate and the board flags it. The car must have come back: a job still READY
+    # has not been collected, so more work on the car meanwhile is not a repeat repair.
     comeback_of = await session.scalar(
         select(WorkOrder.id)
         .where(
             WorkOrder.vehicle_id == vehicle.id,
             WorkOrder.completed_at >= now - COMEBACK_WINDOW,
-            WorkOrder.status != "CANCELLED",
+            WorkOrder.status == "CLOSED",
         )
         .order_by(WorkOrder.completed_at.desc())
         .limit(1)

@@ -582,9 +582,9 @@ async def test_cancelling_a_job_gives_its_reserved_parts_back_to_the_shelf(runti
 # --- Comebacks ------------------------------------------------------------------------------------------
 
 
-async def _completed_days_ago(shop, days: int):  # type: ignore[no-untyped-def]
-    """A job on a fresh vehicle, completed `days` ago."""
-    done = await shop.work_order(status="READY")
+async def _completed_days_ago(shop, days: int, status: str = "CLOSED"):  # type: ignore[no-untyped-def]
+    """A job on a fresh vehicle, completed `days` ago and collected (CLOSED) or not yet (READY)."""
+    done = await shop.work_order(status=status)
     async with shop.db.uow(shop.admin.actor) as uow:
         await uow.session.execute(
             update(WorkOrder)
@@ -606,14 +606,18 @@ async def test_a_repair_within_30_days_of_a_completed_one_on_the_same_car_is_a_c
     recent = await _completed_days_ago(shop, 29)
     old = await _completed_days_ago(shop, 31)
     open_job = await shop.work_order(status="IN_PROGRESS")
+    not_collected = await _completed_days_ago(shop, 1, status="READY")
 
     again = await _new_job_on(shop, recent.vehicle_id)
     long_after = await _new_job_on(shop, old.vehicle_id)
     while_open = await _new_job_on(shop, open_job.vehicle_id)
+    while_waiting_for_pick_up = await _new_job_on(shop, not_collected.vehicle_id)
     other_car = await shop.work_order()
 
     assert again.comeback_of_id == recent.id
     assert (await stored(runtime.db, shop.id, WorkOrder, again.id)).comeback_of_id == recent.id
     assert long_after.comeback_of_id is None
     assert while_open.comeback_of_id is None
+    # The car has not left the workshop yet, so it has not come back.
+    assert while_waiting_for_pick_up.comeback_of_id is None
     assert other_car.comeback_of_id is None
