@@ -767,6 +767,18 @@ async def check_in_work_order(
         )
     now = utcnow()
     await change_status(uow, work_order, "CHECKED_IN", odometer_in_km=odometer_km, checked_in_at=now)
+    # The reading is the car's latest: the vehicle shows it from now on, not only once the job is done.
+    # Never lower: telematics may have sent a higher one since the check above.
+    await uow.session.execute(
+        update(Vehicle)
+        .where(Vehicle.id == work_order.vehicle_id)
+        .values(
+            odometer_km=case((Vehicle.odometer_km < odometer_km, odometer_km), else_=Vehicle.odometer_km),
+            odometer_m=case(
+                (Vehicle.odometer_m < odometer_km * 1000, odometer_km * 1000), else_=Vehicle.odometer_m
+            ),
+        )
+    )
     record(
         uow,
         "work_order.checked_in",

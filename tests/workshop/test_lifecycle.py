@@ -469,6 +469,18 @@ async def test_check_in_records_the_odometer_and_the_time_and_moves_to_checked_i
     assert [r.to_status for r in await history(runtime.db, shop.id, work_order.id)][-1] == "CHECKED_IN"
 
 
+async def test_the_vehicle_shows_the_check_in_reading_before_the_job_is_done(runtime, factory):
+    """The work order's vehicle panel showed the reading from before the visit until completion."""
+    shop = await factory.tenant()
+    work_order = await shop.work_order(status="SCHEDULED")
+    await _vehicle_at(shop, work_order, 78_588)
+
+    await _check_in(shop, work_order, 78_900)
+
+    vehicle = await stored(runtime.db, shop.id, Vehicle, work_order.vehicle_id)
+    assert (vehicle.odometer_km, vehicle.odometer_m) == (78_900, 78_900_000)
+
+
 async def test_an_odometer_below_the_vehicles_last_reading_is_refused_and_says_why(runtime, factory):
     """A typo (4,800 for 48,000) would roll the car's odometer back on the invoice and the history."""
     shop = await factory.tenant()

@@ -106,7 +106,6 @@ async def test_the_page_shows_every_section_of_the_order(client, factory):
         "Priority: Normal",
         "Skoda Octavia",
         "TESTVIN",
-        "48\u2019000 km",  # the vehicle's odometer, as the Swiss write it
         "Anna Muster",
         "mailto:",
         "Squealing brakes at low speed",
@@ -119,6 +118,8 @@ async def test_the_page_shows_every_section_of_the_order(client, factory):
         "48\u2019250 km",  # checked in with
     ):
         assert shown in header, shown
+    # The vehicle's odometer is the check-in reading, as the Swiss write it, not the 48'000 from before.
+    assert header.count("48\u2019250 km") == 2 and "48\u2019000 km" not in header
     lines = section(page, "order-lines")
     assert "Replace front pads" in lines and "Brake pad set" in lines and "BP-100" in lines
     assert lines.count('class="approval approval-pending">Pending<') == 2
