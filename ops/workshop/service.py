@@ -704,6 +704,19 @@ async def assign_work_order(
         )
     if (technician_id, bay_id) == (work_order.technician_id, work_order.bay_id):
         return work_order
+    if bay_id is None and work_order.occupied_bay_id is not None:
+        # A job keeps the bay its car is in until the work stops; without it, the bay would look free.
+        held = await uow.session.scalar(select(Bay.name).where(Bay.id == work_order.occupied_bay_id))
+        raise RuleViolation(
+            _(
+                "%(number)s is being worked on in %(bay)s and keeps that bay while it is %(status)s. "
+                "Choose another free bay, or move the job out of work first.",
+                number=work_order.code,
+                bay=held,
+                status=status_label(work_order.status),
+            ),
+            field="bay_id",
+        )
     # Only what changes is checked: a job may stay with a bay since taken out of service.
     new_bay = bay_id is not None and bay_id != work_order.bay_id
     new_technician = technician_id is not None and technician_id != work_order.technician_id

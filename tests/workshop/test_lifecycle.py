@@ -412,6 +412,27 @@ async def test_reassigning_a_job_on_a_lift_into_an_occupied_bay_is_refused(runti
     assert (await stored(runtime.db, shop.id, WorkOrder, work_order.id)).occupied_bay_id == first_bay.id
 
 
+async def test_a_job_in_work_keeps_its_bay_and_removing_the_bay_is_refused(runtime, factory):
+    """Taking the bay away would show the lift free while the car is still on it."""
+    shop = await factory.tenant()
+    bay = await add_bay(shop, "Achsvermessung")
+    technician = await shop.user("technician")
+    work_order = await move(shop, await _in_bay(shop, bay), "IN_PROGRESS")
+
+    refused = await _refusal(_assign(shop, work_order, technician.actor.user_id, None))
+
+    assert str(refused) == (
+        f"{work_order.code} is being worked on in Achsvermessung and keeps that bay while it is In progress. "
+        "Choose another free bay, or move the job out of work first."
+    )
+    assert refused.field == "bay_id"
+    row = await stored(runtime.db, shop.id, WorkOrder, work_order.id)
+    assert (row.bay_id, row.occupied_bay_id, row.technician_id) == (bay.id, bay.id, work_order.technician_id)
+    # Out of work the car may leave the bay, and the bay is free again.
+    work_order = await move(shop, work_order, "WAITING_PARTS", "IN_PROGRESS", "QUALITY_CHECK", "READY")
+    assert (await stored(runtime.db, shop.id, WorkOrder, work_order.id)).occupied_bay_id is None
+
+
 async def test_reassigning_a_scheduled_job_to_a_technician_busy_in_its_slot_is_refused(runtime, factory):
     shop = await factory.tenant()
     busy, free = await shop.user("technician", name="Busy Tech"), await shop.user("technician")
