@@ -259,7 +259,12 @@ async def _render_form(form: dict[str, str], errors: dict[str, str], vehicle: Ve
 @login_required
 async def new_vehicle() -> Any:
     current_actor().require("vehicle.edit")
-    form = {"status": "ACTIVE", "fuel_type": "GASOLINE", "customer_id": request.args.get("customer_id", "")}
+    form = {
+        "status": "ACTIVE",
+        "fuel_type": "GASOLINE",
+        "customer_id": request.args.get("customer_id", ""),
+        "then": request.args.get("then", ""),
+    }
     return await _render_form(form, {})
 
 
@@ -281,6 +286,9 @@ async def create() -> Any:
     except RuleViolation as violation:
         return await _render_form(form, {violation.field or "__all__": str(violation)}), 422
     await flash_message(_("Vehicle %(vin)s added.", vin=vehicle.vin), "success")
+    if form.get("then") == "work_order":
+        # Added from the new work order: back there with the car chosen.
+        return redirect(url_for("workshop.new_work_order", vehicle_id=vehicle.id))
     return redirect(url_for("vehicles.profile", vehicle_id=vehicle.id))
 
 

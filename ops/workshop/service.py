@@ -151,13 +151,14 @@ async def create_work_order(uow: UnitOfWork, data: NewWorkOrder) -> WorkOrder:
 
     now = utcnow()
     # A repair within 30 days of a completed one on the same car is a comeback: it counts against
-    # the first-time fix rate and the board flags it.
+    # the first-time fix rate and the board flags it. The car must have come back: a job still READY
+    # has not been collected, so more work on the car meanwhile is not a repeat repair.
     comeback_of = await session.scalar(
         select(WorkOrder.id)
         .where(
             WorkOrder.vehicle_id == vehicle.id,
             WorkOrder.completed_at >= now - COMEBACK_WINDOW,
-            WorkOrder.status != "CANCELLED",
+            WorkOrder.status == "CLOSED",
         )
         .order_by(WorkOrder.completed_at.desc())
         .limit(1)
@@ -731,6 +732,19 @@ async def assign_work_order(
         )
     if (technician_id, bay_id) == (work_order.technician_id, work_order.bay_id):
         return work_order
+    if bay_id is None and work_order.occupied_bay_id is not None:
+        # A job keeps the bay its car is in until the work stops; without it, the bay would look free.
+        held = await uow.session.scalar(select(Bay.name).where(Bay.id == work_order.occupied_bay_id))
+        raise RuleViolation(
+            _(
+                "%(number)s is being worked on in %(bay)s and keeps that bay while it is %(status)s. "
+                "Choose another free bay, or move the job out of work first.",
+                number=work_order.code,
+                bay=held,
+                status=status_label(work_order.status),
+            ),
+            field="bay_id",
+        )
     # Only what changes is checked: a job may stay with a bay since taken out of service.
     new_bay = bay_id is not None and bay_id != work_order.bay_id
     new_technician = technician_id is not None and technician_id != work_order.technician_id
@@ -883,6 +897,18 @@ async def check_in_work_order(
         )
     now = utcnow()
     await change_status(uow, work_order, "CHECKED_IN", odometer_in_km=odometer_km, checked_in_at=now)
+    # The reading is the car's latest: the vehicle shows it from now on, not only once the job is done.
+    # Never lower: telematics may have sent a higher one since the check above.
+    await uow.session.execute(
+        update(Vehicle)
+        .where(Vehicle.id == work_order.vehicle_id)
+        .values(
+            odometer_km=case((Vehicle.odometer_km < odometer_km, odometer_km), else_=Vehicle.odometer_km),
+            odometer_m=case(
+                (Vehicle.odometer_m < odometer_km * 1000, odometer_km * 1000), else_=Vehicle.odometer_m
+            ),
+        )
+    )
     record(
         uow,
         "work_order.checked_in",

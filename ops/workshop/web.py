@@ -250,7 +250,17 @@ async def _render_form(form: dict[str, Any], errors: dict[str, str], search: str
     picker = await _vehicle_picker(search, str(form.get("vehicle_id") or ""), errors)
     async with runtime().db.read(actor.tenant_id) as session:
         choices = await queries.form_choices(session)
-    return await render_page("workshop/new.html", form=form, choices=choices, priorities=PRIORITIES, **picker)
+    # A car the dealership has not seen yet is added on the vehicle form, which comes back here with it.
+    can_add = actor.can("vehicle.edit")
+    new_vehicle_url = url_for("vehicles.new_vehicle", then="work_order") if can_add else None
+    return await render_page(
+        "workshop/new.html",
+        form=form,
+        choices=choices,
+        priorities=PRIORITIES,
+        new_vehicle_url=new_vehicle_url,
+        **picker,
+    )
 
 
 @bp.get("/work-orders")

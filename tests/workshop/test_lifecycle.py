@@ -412,6 +412,27 @@ async def test_reassigning_a_job_on_a_lift_into_an_occupied_bay_is_refused(runti
     assert (await stored(runtime.db, shop.id, WorkOrder, work_order.id)).occupied_bay_id == first_bay.id
 
 
+async def test_a_job_in_work_keeps_its_bay_and_removing_the_bay_is_refused(runtime, factory):
+    """Taking the bay away would show the lift free while the car is still on it."""
+    shop = await factory.tenant()
+    bay = await add_bay(shop, "Achsvermessung")
+    technician = await shop.user("technician")
+    work_order = await move(shop, await _in_bay(shop, bay), "IN_PROGRESS")
+
+    refused = await _refusal(_assign(shop, work_order, technician.actor.user_id, None))
+
+    assert str(refused) == (
+        f"{work_order.code} is being worked on in Achsvermessung and keeps that bay while it is In progress. "
+        "Choose another free bay, or move the job out of work first."
+    )
+    assert refused.field == "bay_id"
+    row = await stored(runtime.db, shop.id, WorkOrder, work_order.id)
+    assert (row.bay_id, row.occupied_bay_id, row.technician_id) == (bay.id, bay.id, work_order.technician_id)
+    # Out of work the car may leave the bay, and the bay is free again.
+    work_order = await move(shop, work_order, "WAITING_PARTS", "IN_PROGRESS", "QUALITY_CHECK", "READY")
+    assert (await stored(runtime.db, shop.id, WorkOrder, work_order.id)).occupied_bay_id is None
+
+
 async def test_reassigning_a_scheduled_job_to_a_technician_busy_in_its_slot_is_refused(runtime, factory):
     shop = await factory.tenant()
     busy, free = await shop.user("technician", name="Busy Tech"), await shop.user("technician")
@@ -467,6 +488,18 @@ async def test_check_in_records_the_odometer_and_the_time_and_moves_to_checked_i
     assert row.checked_in_at is not None and before <= row.checked_in_at <= utcnow()
     assert (await event_types(runtime.db, shop.id))[-2:] == ["work_order.moved", "work_order.checked_in"]
     assert [r.to_status for r in await history(runtime.db, shop.id, work_order.id)][-1] == "CHECKED_IN"
+
+
+async def test_the_vehicle_shows_the_check_in_reading_before_the_job_is_done(runtime, factory):
+    """The work order's vehicle panel showed the reading from before the visit until completion."""
+    shop = await factory.tenant()
+    work_order = await shop.work_order(status="SCHEDULED")
+    await _vehicle_at(shop, work_order, 78_588)
+
+    await _check_in(shop, work_order, 78_900)
+
+    vehicle = await stored(runtime.db, shop.id, Vehicle, work_order.vehicle_id)
+    assert (vehicle.odometer_km, vehicle.odometer_m) == (78_900, 78_900_000)
 
 
 async def test_an_odometer_below_the_vehicles_last_reading_is_refused_and_says_why(runtime, factory):
@@ -582,9 +615,9 @@ async def test_cancelling_a_job_gives_its_reserved_parts_back_to_the_shelf(runti
 # --- Comebacks ------------------------------------------------------------------------------------------
 
 
-async def _completed_days_ago(shop, days: int):  # type: ignore[no-untyped-def]
-    """A job on a fresh vehicle, completed `days` ago."""
-    done = await shop.work_order(status="READY")
+async def _completed_days_ago(shop, days: int, status: str = "CLOSED"):  # type: ignore[no-untyped-def]
+    """A job on a fresh vehicle, completed `days` ago and collected (CLOSED) or not yet (READY)."""
+    done = await shop.work_order(status=status)
     async with shop.db.uow(shop.admin.actor) as uow:
         await uow.session.execute(
             update(WorkOrder)
@@ -606,14 +639,18 @@ async def test_a_repair_within_30_days_of_a_completed_one_on_the_same_car_is_a_c
     recent = await _completed_days_ago(shop, 29)
     old = await _completed_days_ago(shop, 31)
     open_job = await shop.work_order(status="IN_PROGRESS")
+    not_collected = await _completed_days_ago(shop, 1, status="READY")
 
     again = await _new_job_on(shop, recent.vehicle_id)
     long_after = await _new_job_on(shop, old.vehicle_id)
     while_open = await _new_job_on(shop, open_job.vehicle_id)
+    while_waiting_for_pick_up = await _new_job_on(shop, not_collected.vehicle_id)
     other_car = await shop.work_order()
 
     assert again.comeback_of_id == recent.id
     assert (await stored(runtime.db, shop.id, WorkOrder, again.id)).comeback_of_id == recent.id
     assert long_after.comeback_of_id is None
     assert while_open.comeback_of_id is None
+    # The car has not left the workshop yet, so it has not come back.
+    assert while_waiting_for_pick_up.comeback_of_id is None
     assert other_car.comeback_of_id is None

@@ -173,3 +173,38 @@ async def test_only_those_who_create_work_orders_may_search_vehicles(client, gar
     response = await client.get(SEARCH, query_string={"q": "zh"}, headers=HTMX)
 
     assert response.status_code == 403
+
+
+async def test_a_car_not_found_is_added_and_the_new_work_order_comes_back_with_it_chosen(client, garage):
+    """Without the link the advisor hit a dead end for every car the dealership had not seen before."""
+    shop, advisor, _cars = garage
+    token = await sign_in(client, advisor.email)
+    page = await (await client.get(NEW_FORM, query_string={"q": "ZZ 999999"})).get_data(as_text=True)
+    assert "No vehicle matches “ZZ 999999”." in page
+    link = re.search(r'Not found\? <a href="([^"]+)">Add the vehicle</a>', page)
+    assert link is not None
+
+    form = await (await client.get(link.group(1).replace("&amp;", "&"))).get_data(as_text=True)
+    assert '<input type="hidden" name="then" value="work_order">' in form
+    response = await client.post(
+        "/vehicles",
+        form={
+            "vin": "WVWZZZ1KZ8W123456",
+            "plate": "ZZ 999999",
+            "make": "VW",
+            "model": "Caddy",
+            "year": "2019",
+            "fuel_type": "DIESEL",
+            "status": "ACTIVE",
+            "odometer_km": "54321",
+            "then": "work_order",
+            "csrf_token": token,
+        },
+    )
+
+    async with shop.db.read(shop.id) as session:
+        added = (await session.execute(select(Vehicle).where(Vehicle.model == "Caddy"))).scalar_one()
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"{NEW_FORM}?vehicle_id={added.id}"
+    back = await (await client.get(response.headers["Location"])).get_data(as_text=True)
+    assert radios(back) == {added.id: True}

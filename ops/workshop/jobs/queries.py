@@ -129,6 +129,8 @@ class OrderDetail:
     technician_name: str | None
     bay_id: int | None
     bay_name: str | None
+    # Another job in the order's bay right now: booked on a busy bay, this one waits until it leaves.
+    bay_taken_by: str | None
     scheduled_start: datetime | None
     scheduled_end: datetime | None
     promised_at: datetime | None
@@ -246,6 +248,10 @@ async def order_detail(session: AsyncSession, work_order_id: int) -> OrderDetail
         await session.execute(select(Invoice.id, Invoice.number).where(Invoice.work_order_id == order.id))
     ).one_or_none()
 
+    in_its_bay = select(WorkOrder.number).where(
+        WorkOrder.occupied_bay_id == order.bay_id, WorkOrder.id != order.id
+    )
+    bay_holder = await session.scalar(in_its_bay) if order.bay_id is not None else None
     lines = await _lines(session, order.id, tenant.currency, completed=order.status in COMPLETED_STATUSES)
     chosen = [PricedLine(line.kind, line.quantity, line.unit_price) for line in lines if not line.is_declined]
     return OrderDetail(
@@ -275,6 +281,7 @@ async def order_detail(session: AsyncSession, work_order_id: int) -> OrderDetail
         technician_name=technician_name,
         bay_id=order.bay_id,
         bay_name=bay_name,
+        bay_taken_by=format_work_order_number(bay_holder) if bay_holder is not None else None,
         scheduled_start=order.scheduled_start,
         scheduled_end=order.scheduled_end,
         promised_at=order.promised_at,

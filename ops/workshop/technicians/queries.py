@@ -101,6 +101,16 @@ class PartUse:
     approval: str
 
 
+@dataclass(frozen=True)
+class Operation:
+    """A labour line: the work the technician is to do and the hours it is estimated at."""
+
+    id: int
+    description: str
+    hours: Decimal
+    approval: str
+
+
 @dataclass
 class MyJob:
     id: int
@@ -118,6 +128,7 @@ class MyJob:
     promised_at: datetime | None
     clock: RunningClock | None = None
     notes: list[NoteView] = field(default_factory=list)
+    operations: list[Operation] = field(default_factory=list)
     parts: list[PartUse] = field(default_factory=list)
 
     @property
@@ -244,8 +255,12 @@ async def my_day(session: AsyncSession, technician_id: int, day_end: datetime) -
         by_id[running.work_order_id].clock = running
     for work_order_id, note in await _notes(session, list(by_id)):
         by_id[work_order_id].notes.append(note)
-    for work_order_id, part in await _parts(session, list(by_id)):
-        by_id[work_order_id].parts.append(part)
+    for work_order_id, line in await _lines_to_do(session, list(by_id)):
+        job = by_id[work_order_id]
+        if isinstance(line, Operation):
+            job.operations.append(line)
+        else:
+            job.parts.append(line)
     return MyDay(jobs, running)
 
 
@@ -276,11 +291,16 @@ async def _notes(session: AsyncSession, work_order_ids: list[int]) -> list[tuple
     return notes
 
 
-async def _parts(session: AsyncSession, work_order_ids: list[int]) -> list[tuple[int, PartUse]]:
+async def _lines_to_do(
+    session: AsyncSession, work_order_ids: list[int]
+) -> list[tuple[int, Operation | PartUse]]:
+    """The labour and parts of each job in the order's line order; a line the customer declined is
+    not to be done, so it is left out."""
     rows = await session.execute(
         select(
             WorkOrderLine.work_order_id,
             WorkOrderLine.id,
+            WorkOrderLine.kind,
             WorkOrderLine.description,
             Part.sku,
             WorkOrderLine.quantity,
@@ -289,24 +309,18 @@ async def _parts(session: AsyncSession, work_order_ids: list[int]) -> list[tuple
             WorkOrderLine.approval,
         )
         .outerjoin(Part, Part.id == WorkOrderLine.part_id)
-        .where(WorkOrderLine.work_order_id.in_(work_order_ids), WorkOrderLine.kind == "PART")
+        .where(WorkOrderLine.work_order_id.in_(work_order_ids), WorkOrderLine.approval != "DECLINED")
         .order_by(WorkOrderLine.position, WorkOrderLine.id)
     )
-    return [
-        (
-            int(row[0]),
-            PartUse(
-                int(row[1]),
-                str(row[2]),
-                row[3],
-                Decimal(row[4]),
-                str(row[5] or ""),
-                bool(row[6]),
-                str(row[7]),
-            ),
-        )
-        for row in rows
-    ]
+    lines: list[tuple[int, Operation | PartUse]] = []
+    for row in rows:
+        line_id, description, quantity, approval = int(row[1]), str(row[3]), Decimal(row[5]), str(row[8])
+        if row[2] == "LABOUR":
+            lines.append((int(row[0]), Operation(line_id, description, quantity, approval)))
+        else:
+            part = PartUse(line_id, description, row[4], quantity, str(row[6] or ""), bool(row[7]), approval)
+            lines.append((int(row[0]), part))
+    return lines
 
 
 async def note_photo(session: AsyncSession, note_id: int) -> tuple[bytes, str] | None:

@@ -12,10 +12,11 @@ from ops.customers.models import Customer
 from ops.vehicles.models import Vehicle
 from ops.workshop.jobs.service import add_labour_line, add_part_line
 from ops.workshop.models import Bay, WorkOrder, WorkOrderCategory, WorkOrderNote
-from ops.workshop.service import check_in_work_order, schedule_work_order
+from ops.workshop.service import assign_work_order, check_in_work_order, schedule_work_order
 from tests.factories import TenantHandle
 from tests.web import sign_in
 from tests.workshop.jobs.helpers import stocked_part
+from tests.workshop.order_helpers import add_bay, move
 
 # Two bytes short of nothing: a 1x1 transparent PNG, enough for the page to show a photo.
 PIXEL_PNG = bytes.fromhex(
@@ -106,7 +107,6 @@ async def test_the_page_shows_every_section_of_the_order(client, factory):
         "Priority: Normal",
         "Skoda Octavia",
         "TESTVIN",
-        "48\u2019000 km",  # the vehicle's odometer, as the Swiss write it
         "Anna Muster",
         "mailto:",
         "Squealing brakes at low speed",
@@ -119,6 +119,8 @@ async def test_the_page_shows_every_section_of_the_order(client, factory):
         "48\u2019250 km",  # checked in with
     ):
         assert shown in header, shown
+    # The vehicle's odometer is the check-in reading, as the Swiss write it, not the 48'000 from before.
+    assert header.count("48\u2019250 km") == 2 and "48\u2019000 km" not in header
     lines = section(page, "order-lines")
     assert "Replace front pads" in lines and "Brake pad set" in lines and "BP-100" in lines
     assert lines.count('class="approval approval-pending">Pending<') == 2
@@ -298,3 +300,26 @@ async def test_a_german_page_names_part_units_in_german_and_formats_the_customer
     assert '<span class="unit">Stk</span>' in page and '<span class="unit">pc</span>' not in page
     # Written as people read it; the link dials the stored E.164 number.
     assert '<a href="tel:+41791234567">+41 79 123 45 67</a>' in page
+
+
+async def test_a_job_booked_on_a_bay_another_job_is_in_says_which_job_holds_it(client, factory):
+    """Booking a busy bay gave no sign that the car could not go in until the other job leaves it."""
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="en")
+    technician = await shop.user("technician")
+    alignment = await add_bay(shop, "Achsvermessung")
+    holder = await move(shop, await shop.work_order(status="CHECKED_IN"), "IN_PROGRESS")
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await assign_work_order(uow, holder.id, None, alignment.id, holder.version)
+    booked = await shop.work_order()
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await schedule_work_order(
+            uow, booked.id, alignment.id, technician.actor.user_id, START, START + timedelta(hours=1), 1
+        )
+    await sign_in(client, advisor.email)
+
+    booked_page = await (await client.get(page_path(booked.id))).get_data(as_text=True)
+    holder_page = await (await client.get(page_path(holder.id))).get_data(as_text=True)
+
+    assert f'Achsvermessung <span class="late">in use by {holder.code} now</span>' in booked_page
+    assert "in use by" not in holder_page

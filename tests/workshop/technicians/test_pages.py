@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import update
 
 from ops.db import utcnow
 from ops.tenants.models import Tenant
-from ops.workshop.models import TimeEntry
+from ops.workshop.jobs.service import add_labour_line
+from ops.workshop.models import TimeEntry, WorkOrderLine
 from ops.workshop.technicians.queries import day_bounds
 from ops.workshop.technicians.service import clock_on
 from tests.web import sign_in
-from tests.workshop.technicians.helpers import assigned_job, bay, scheduled_job, soon
+from tests.workshop.technicians.helpers import assigned_job, bay, part_line, scheduled_job, soon
 
 
 def job_ids(page: str) -> list[int]:
@@ -202,3 +204,43 @@ async def test_the_technician_view_without_technicians_says_how_to_get_them(clie
     page = await (await client.get("/workshop/technicians")).get_data(as_text=True)
 
     assert "There are no technicians yet." in page
+
+
+async def test_my_jobs_lists_the_labour_to_do_and_leaves_out_what_the_customer_declined(client, factory):
+    shop = await factory.tenant()
+    tech = await shop.user("technician", locale="en")
+    job = await assigned_job(shop, tech, status="IN_PROGRESS")
+    async with shop.db.uow(shop.admin.actor) as uow:
+        pads = await add_labour_line(uow, job.id, "Replace front brake pads", Decimal("1.5"))
+    async with shop.db.uow(shop.admin.actor) as uow:
+        flush = await add_labour_line(uow, job.id, "Flush brake fluid", Decimal("0.5"))
+    fluid = await part_line(shop, job, name="Brake fluid DOT 4")
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await uow.session.execute(
+            update(WorkOrderLine).where(WorkOrderLine.id == pads.id).values(approval="APPROVED")
+        )
+        await uow.session.execute(
+            update(WorkOrderLine)
+            .where(WorkOrderLine.id.in_([flush.id, fluid.id]))
+            .values(approval="DECLINED")
+        )
+        await uow.commit()
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await add_labour_line(uow, job.id, "Check rear discs", Decimal("0.3"))
+    await sign_in(client, tech.email)
+
+    # The live update re-fetches the same block the page shows.
+    for headers in ({}, {"HX-Request": "true"}):
+        page = await (await client.get("/workshop/my-jobs", headers=headers)).get_data(as_text=True)
+        operations = re.findall(
+            r'<li class="operation">\s*<span class="operation-name">([^<]+)</span>\s*'
+            r'<span class="operation-hours">([^<]+)</span>\s*(?:<span class="badge">([^<]+)</span>)?',
+            page,
+        )
+        assert operations == [
+            ("Replace front brake pads", "1.5 h", ""),
+            ("Check rear discs", "0.3 h", "Awaiting approval"),
+        ]
+        # Declined lines are not to be done, so the technician does not see them.
+        assert "Flush brake fluid" not in page
+        assert "Brake fluid DOT 4" not in page
