@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
-from playwright.async_api import Locator, Page, Request, expect
+from playwright.async_api import Dialog, Locator, Page, Request, expect
 
 from ops.db import Database
 from ops.workshop import queries
@@ -121,6 +121,17 @@ class BoardPage:
 
     async def csp_violations(self) -> list[str]:
         return await self.page.evaluate("window.pitwallTest.violations")  # type: ignore[no-any-return]
+
+
+def answer_next_question(page: Page, *, yes: bool, asked: list[str] | None = None) -> None:
+    """Answer the next confirm() dialog (a destructive action asks first), noting its question."""
+
+    async def answer(dialog: Dialog) -> None:
+        if asked is not None:
+            asked.append(dialog.message)
+        await (dialog.accept() if yes else dialog.dismiss())
+
+    page.once("dialog", answer)
 
 
 async def resume_id_of(request: Request) -> str | None:

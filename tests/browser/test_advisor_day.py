@@ -13,7 +13,7 @@ from ops.workshop.models import Bay, WorkOrder
 from ops.workshop.parts.service import NewPart, create_part
 from ops.workshop.service import move_work_order
 from tests.browser.conftest import OpenPage
-from tests.browser.pages import Cable
+from tests.browser.pages import Cable, answer_next_question
 from tests.browser.test_board_live import (
     _resume_from_a_forgotten_position as resume_from_a_forgotten_position,
 )
@@ -108,7 +108,8 @@ async def test_an_advisor_takes_a_car_from_check_in_to_invoice(
     await expect(page.locator(".grand-total")).to_contain_text("CHF 364.84")
     await page.go_back()
 
-    # The customer picks the car up.
+    # The customer picks the car up; closing asks first.
+    answer_next_question(page, yes=True)
     await page.get_by_role("button", name="Close: picked up by the customer").click()
     await expect(status).to_have_text("Closed")
     await expect(page.locator("#order-history")).to_contain_text("Ready → Closed")

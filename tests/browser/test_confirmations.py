@@ -4,23 +4,14 @@
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Dialog, Page, expect
+from playwright.async_api import expect
 
 from ops.auth.models import User
 from ops.workshop.models import WorkOrderLine
+from tests.browser.pages import answer_next_question
 from tests.workshop.order_helpers import add_line, stored
 
 pytestmark = pytest.mark.browser
-
-
-def answer_next_question(page: Page, *, yes: bool, asked: list[str]) -> None:
-    """Answer the next confirm() dialog, noting its question."""
-
-    async def answer(dialog: Dialog) -> None:
-        asked.append(dialog.message)
-        await (dialog.accept() if yes else dialog.dismiss())
-
-    page.once("dialog", answer)
 
 
 async def test_removing_a_work_order_line_asks_first(open_page, shop):
