@@ -56,8 +56,9 @@ async def test_a_board_filtered_by_bay_follows_only_that_bays_jobs_live(open_pag
     await expect(watcher.count("CHECKED_IN")).to_have_text("0")
     await expect(mover.count("IN_PROGRESS")).to_have_text("2")
 
-    # A job taken out of the bay leaves the filtered board; one put into it arrives.
-    in_lift = await _assign(shop, await _reloaded(shop, in_lift), None)
+    # A job moved to another bay leaves the filtered board (a job in work keeps a bay); one put into
+    # the filtered bay arrives.
+    in_lift = await _assign(shop, await _reloaded(shop, in_lift), await add_bay(shop, "Lift 2"))
     await expect(watcher.card(in_lift.id)).to_have_count(0)
     await expect(watcher.count("IN_PROGRESS")).to_have_text("0")
     newcomer = await _assign(shop, await shop.work_order(), lift)

@@ -33,6 +33,9 @@ async def test_an_advisor_finds_the_car_as_they_type_and_opens_a_work_order(open
     await page.keyboard.press("Tab")  # the Search button
     await page.keyboard.press("Tab")
     await expect(choice).to_be_focused()
+    # The way out when the car is not there yet comes next, then the complaint.
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Add the vehicle")).to_be_focused()
     await page.keyboard.press("Tab")
     await expect(page.get_by_label("Complaint")).to_be_focused()
     await page.keyboard.type("Rattle from the rear left wheel")

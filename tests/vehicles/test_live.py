@@ -119,7 +119,8 @@ async def test_every_page_of_a_manager_holds_one_stream_that_also_brings_the_fle
     assert [url.split("&amp;")[0] for url in live_streams(plain_page)] == ["/live?header=1"]
     board = await (await client.get("/workshop/board")).get_data(as_text=True)
     (stream,) = live_streams(board)
-    assert stream.startswith("/live?topic=workshop&amp;header=1")
+    # The board's one stream: the board, the reader's own notices, and the header (alerts included).
+    assert re.match(r"/live\?topic=workshop&amp;topic=user:\d+&amp;header=1", stream)
     fleet_board = await (await client.get("/fleet/board")).get_data(as_text=True)
     (stream,) = live_streams(fleet_board)
     assert stream.startswith("/live?topic=fleet&amp;header=1")
