@@ -267,7 +267,7 @@ class TenantDisplayCache:
 
         return restore
 
-    async def on_event(self, record: EventRecord) -> None:
+    def on_event(self, record: EventRecord) -> None:
         if record.type == "tenant.settings_changed":
             self._entries.pop(record.tenant_id, None)
 

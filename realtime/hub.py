@@ -224,7 +224,7 @@ class _Resumed:
 
 
 PresenceListener = Callable[[int, str], Awaitable[None]]
-EventListener = Callable[[EventRecord], Awaitable[None]]
+EventListener = Callable[[EventRecord], None]
 
 
 class Hub:
@@ -246,7 +246,8 @@ class Hub:
         self.watchers: dict[str, dict[View, set[Client]]] = {}
         self.clients: set[Client] = set()
         self.presence_listeners: list[PresenceListener] = []
-        # Told of each event before it is rendered, e.g. to drop what the event makes stale.
+        # Told of each event before it is rendered, e.g. to drop what the event makes stale; plain calls
+        # (on the fan-out's path for every event, so they must be quick and never wait).
         self.event_listeners: list[EventListener] = []
         self.epoch: str | None = None
         self.position: StreamKey | None = None
@@ -428,7 +429,7 @@ class Hub:
                 self._seen_events.popitem(last=False)
             fresh.append((entry, record))
             for on_event in self.event_listeners:
-                await on_event(record)
+                on_event(record)
         loaded = await self._load(fresh, self.watchers.keys())
         touched: set[Client] = set()
         for entry, record in fresh:
