@@ -78,7 +78,7 @@ async def test_a_german_wall_screen_shows_every_columns_count_above_its_cards(op
 
 
 async def test_on_a_phone_another_areas_menu_opens_where_it_can_be_tapped(open_page, shop):
-    """The top bar scrolls sideways on a phone; a menu hanging from it was clipped out of sight."""
+    """A menu hanging from the top bar opens on screen, whichever line of the bar its name is on."""
     advisor = await shop.user("service_advisor", locale="en")
     board = await open_page(phone=True)
     await board.sign_in(advisor.email)
@@ -91,3 +91,18 @@ async def test_on_a_phone_another_areas_menu_opens_where_it_can_be_tapped(open_p
     await expect(customers).to_be_in_viewport()
     await customers.click()
     await expect(page).to_have_url(re.compile(r"/customers$"))
+
+
+async def test_on_a_phone_the_top_bar_shows_every_label_whole(open_page, shop):
+    """The bar wraps onto more lines on a phone: a sideways scroller cut the last label in half."""
+    admin = await shop.user("admin", locale="en")
+    board = await open_page(phone=True)
+    await board.sign_in(admin.email)
+    boxes = await board.page.evaluate(
+        """[...document.querySelectorAll('.topbar nav > ul > li > a, .topbar nav > ul > li summary')]
+             .map(link => { const box = link.getBoundingClientRect();
+                            return [link.textContent.trim(), box.left, box.right]; })"""
+    )
+
+    assert len(boxes) >= 8  # the workshop's pages and the other areas' menus
+    assert [label for label, left, right in boxes if left < 0 or right > 390] == []
