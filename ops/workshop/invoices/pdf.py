@@ -51,13 +51,15 @@ class _InvoicePdf(FPDF):
         self.set_font(FONT, "", 8)
         self.set_text_color(*MUTED)
         self.cell(0, 5, self.footer_text, align="L")
-        self.cell(0, 5, f"{self.page_no()}/{{nb}}", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        # fpdf2 writes the page count where the alias {nb} stands once the last page is drawn.
+        page_of = _("Page %(page)s of %(pages)s", page=self.page_no(), pages=self.str_alias_nb_pages)
+        self.cell(0, 5, page_of, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def render_invoice_pdf(invoice: InvoiceDocument) -> bytes:
     """The PDF bytes; call it where the request's locale, timezone and currency are set."""
     pdf = _InvoicePdf(f"{invoice.dealership} · {invoice.code}")
-    pdf.set_title(f"{_('Invoice')} {invoice.code}")
+    pdf.set_title(_("Invoice %(number)s", number=invoice.code))
     pdf.set_author(invoice.dealership)
     pdf.set_creator("Pitwall")
     pdf.add_page()
@@ -96,12 +98,12 @@ def render_invoice_pdf(invoice: InvoiceDocument) -> bytes:
         if line
     ] or ["—"]
     vehicle = [
-        f"{_('Plate')}: {invoice.plate or '—'}",
+        _("Plate: %(plate)s", plate=invoice.plate or "—"),
         invoice.vehicle,
-        f"{_('VIN')}: {invoice.vin}",
+        _("VIN: %(vin)s", vin=invoice.vin),
     ]
     if invoice.odometer_km is not None:
-        vehicle.append(f"{_('Odometer')}: {format_number(invoice.odometer_km, 0)} km")
+        vehicle.append(_("Odometer: %(km)s km", km=format_number(invoice.odometer_km, 0)))
     top = pdf.get_y()
     column = width / 3
     for index, (heading, lines) in enumerate(((_("Bill to"), customer), (_("Vehicle"), vehicle))):

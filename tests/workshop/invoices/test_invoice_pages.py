@@ -346,3 +346,25 @@ async def test_a_completed_job_invoices_each_quantity_with_its_unit_on_the_page_
         for expected in (*shown, "Tape 2 roll"):
             assert expected in text, expected
         assert "4.5 can" not in text
+
+
+async def test_the_pdf_has_no_text_put_together_from_pieces(client, factory, tmp_path):
+    """Each text of the PDF is one message with placeholders, so a translation can order and punctuate
+    it as its language does (French writes «Plaque : ZH 123»); pieces glued together in code kept the
+    English order and colon, and a page count that was never translated."""
+    shop = await factory.tenant(country="CH")
+    _job, invoice = await _invoiced_job(shop)
+    await sign_in(client, (await shop.user("service_advisor", locale="de")).email)
+
+    pdf = tmp_path / "invoice.pdf"
+    pdf.write_bytes(await (await client.get(f"/workshop/invoices/{invoice.id}.pdf")).get_data())
+
+    text = " ".join((await poppler("pdftotext", "-layout", str(pdf), "-")).split())
+    for expected in (
+        "Kontrollschild: ZH",
+        "Fahrgestellnummer: ",
+        f"Kilometerstand: 48{SWISS_THOUSANDS}213 km",
+    ):
+        assert expected in text, expected
+    assert "Seite 1 von 1" in text
+    assert re.search(r"Title:\s+Rechnung INV-000001", await poppler("pdfinfo", str(pdf)))
