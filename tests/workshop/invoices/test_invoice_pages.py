@@ -32,6 +32,17 @@ LINES = [
 ]
 
 
+async def _customer_reads(shop: TenantHandle, work_order: WorkOrder, language: str, **values: str) -> None:
+    """The invoice's customer: the language they read, and whatever else the test names."""
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await uow.session.execute(
+            update(Customer)
+            .where(Customer.id == work_order.customer_id)
+            .values(preferred_language=language, **values)
+        )
+        await uow.commit()
+
+
 async def _invoiced_job(shop: TenantHandle):  # type: ignore[no-untyped-def]
     work_order = await shop.work_order(status="IN_PROGRESS")
     async with shop.db.uow(shop.admin.actor) as uow:
@@ -346,6 +357,89 @@ async def test_a_completed_job_invoices_each_quantity_with_its_unit_on_the_page_
         for expected in (*shown, "Tape 2 roll"):
             assert expected in text, expected
         assert "4.5 can" not in text
+
+
+def _word_boxes(bbox_html: str) -> list[tuple[str, float, float, float, float]]:
+    """Each word of pdftotext -bbox as (text, x min, y min, x max, y max), in points from the top left."""
+    return [
+        (text, float(x0), float(y0), float(x1), float(y1))
+        for x0, y0, x1, y1, text in re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', bbox_html
+        )
+    ]
+
+
+def _overlap(a: tuple[str, float, float, float, float], b: tuple[str, float, float, float, float]) -> bool:
+    # A fraction of a point is the fonts' ascent and descent touching, not text over text.
+    slack = 0.5
+    return min(a[3], b[3]) - max(a[1], b[1]) > slack and min(a[4], b[4]) - max(a[2], b[2]) > slack
+
+
+async def test_a_long_name_and_address_never_run_into_the_other_blocks(client, factory, tmp_path):
+    """A company with a long name, a person with a double name and an address of several parts: the
+    recipient block wraps in its column and the table starts below it; the garage's long name never runs
+    under the title."""
+    shop = await factory.tenant(country="CH")
+    async with shop.db.system(write=True) as session:
+        await session.execute(
+            update(Tenant)
+            .where(Tenant.id == shop.id)
+            .values(
+                name="Garage Zürichsee Automobile und Nutzfahrzeuge AG Wädenswil",
+                street="Seestrasse 41",
+                postal_code="8820",
+                city="Wädenswil",
+                vat_number="CHE-123.456.788 MWST",
+            )
+        )
+        await session.commit()
+    work_order = await shop.work_order(status="IN_PROGRESS")
+    await _customer_reads(
+        shop,
+        work_order,
+        "de",
+        company_name="Internationale Transport- und Logistikgesellschaft Müller-Lüdenscheidt & Söhne GmbH",
+        first_name="Maximiliane Alexandra",
+        last_name="Müller-Lüdenscheidt-Brandenburger",
+        email="maximiliane.alexandra.mueller-luedenscheidt@transport-logistik-international.example.ch",
+        phone="+41791234567",
+        address_line="Industriestrasse 123, Gebäude C, 4. Stock, Postfach 4711",
+        postal_code="8952",
+        city="Schlieren-Zürich Industriequartier",
+    )
+    invoice = await make_invoice(shop, work_order, LINES)
+    await sign_in(client, (await shop.user("service_advisor", locale="de")).email)
+
+    pdf = tmp_path / "long.pdf"
+    pdf.write_bytes(await (await client.get(f"/workshop/invoices/{invoice.id}.pdf")).get_data())
+    words = _word_boxes(await poppler("pdftotext", "-f", "1", "-l", "1", "-bbox", str(pdf), "-"))
+
+    overlapping = [(a[0], b[0]) for i, a in enumerate(words) for b in words[i + 1 :] if _overlap(a, b)]
+    assert overlapping == []
+
+    def box(*texts: str) -> tuple[float, float, float, float]:
+        # Each word where it first stands: the garage's name comes again in the footer.
+        chosen = [next(word for word in words if word[0] == text) for text in texts]
+        return (
+            min(w[1] for w in chosen),
+            min(w[2] for w in chosen),
+            max(w[3] for w in chosen),
+            max(w[4] for w in chosen),
+        )
+
+    bill_to = box("Rechnungsadresse", "Industriequartier", "67")
+    vehicle = box("Fahrzeug", "Kilometerstand:")
+    facts = box("Rechnungsnummer", "Zahlbar")
+    title = box("Rechnung")
+    table = box("Beschreibung")
+    dealership_name = box("Nutzfahrzeuge")
+    # The table starts below the longest column, the recipient's.
+    assert table[1] > bill_to[3] > vehicle[3]
+    assert table[1] > facts[3]
+    # The columns stand side by side, each within its own width.
+    assert bill_to[2] < vehicle[0] and vehicle[2] < facts[0]
+    # The garage's name wrapped to the left of the title.
+    assert dealership_name[2] < title[0]
 
 
 async def test_the_pdf_has_no_text_put_together_from_pieces(client, factory, tmp_path):
