@@ -2,7 +2,8 @@
 
 DejaVu comes from Debian's fonts-dejavu-core, which every machine of this project has (and which
 .ci/run installs when it is missing); the fonts are embedded as subsets, so the PDF reads the same
-everywhere. Text goes through the same translations and Babel formats as the HTML invoice.
+everywhere. Text goes through the same translations and Babel formats as the HTML invoice, in the
+customer's language (the invoice is theirs, whoever downloads it).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
 from ops.customers.service import format_phone
-from ops.i18n import format_date, format_money, format_number, ngettext
+from ops.i18n import format_date, format_money, format_number, language_of, ngettext
 from ops.i18n import gettext as _
-from ops.workshop.invoices.queries import InvoiceDocument
+from ops.mail.service import written_for
+from ops.workshop.invoices.queries import InvoiceDocument, customer_locale
 from ops.workshop.parts.service import unit_label
 
 # fontTools reports every glyph it keeps when it subsets a font: noise in the server's log.
@@ -94,11 +96,17 @@ class _InvoicePdf(FPDF):
 
 
 def render_invoice_pdf(invoice: InvoiceDocument) -> bytes:
-    """The PDF bytes; call it where the request's locale, timezone and currency are set."""
+    """The PDF bytes, in the customer's language whoever downloads it: it is the customer's document."""
+    with written_for(customer_locale(invoice), invoice.timezone, invoice.currency):
+        return _draw(invoice)
+
+
+def _draw(invoice: InvoiceDocument) -> bytes:
     pdf = _InvoicePdf(f"{invoice.dealership} · {invoice.code}")
     pdf.set_title(_("Invoice %(number)s", number=invoice.code))
     pdf.set_author(invoice.dealership)
     pdf.set_creator("Pitwall")
+    pdf.set_lang(language_of(customer_locale(invoice)))
     pdf.add_page()
     width = pdf.epw
     left, top = pdf.l_margin, pdf.get_y()

@@ -43,21 +43,20 @@ async def _customer_reads(shop: TenantHandle, work_order: WorkOrder, language: s
         await uow.commit()
 
 
-async def _invoiced_job(shop: TenantHandle):  # type: ignore[no-untyped-def]
+async def _invoiced_job(shop: TenantHandle, language: str = "en"):  # type: ignore[no-untyped-def]
     work_order = await shop.work_order(status="IN_PROGRESS")
+    await _customer_reads(
+        shop,
+        work_order,
+        language,
+        first_name="Jürg",
+        last_name="Müller-Lüthi",
+        phone="+41791234567",
+        address_line="Bahnhofstrasse 12",
+        postal_code="8001",
+        city="Zürich",
+    )
     async with shop.db.uow(shop.admin.actor) as uow:
-        await uow.session.execute(
-            update(Customer)
-            .where(Customer.id == work_order.customer_id)
-            .values(
-                first_name="Jürg",
-                last_name="Müller-Lüthi",
-                phone="+41791234567",
-                address_line="Bahnhofstrasse 12",
-                postal_code="8001",
-                city="Zürich",
-            )
-        )
         await uow.session.execute(
             update(WorkOrder).where(WorkOrder.id == work_order.id).values(odometer_in_km=48213)
         )
@@ -155,6 +154,7 @@ async def test_the_invoice_names_the_garage_its_vat_number_and_when_it_is_due(cl
         await session.commit()
     advisor = await shop.user("service_advisor", locale="en")
     work_order = await shop.work_order(status="IN_PROGRESS")
+    await _customer_reads(shop, work_order, "en")
     invoice = await make_invoice(
         shop, work_order, LINES, issued_at=datetime(2026, 11, 24, 9, 0, tzinfo=UTC), payment_terms_days=20
     )
@@ -212,6 +212,7 @@ async def test_a_long_job_spills_onto_more_a4_pages_with_the_heading_on_each(cli
     """A big repair must still print as a readable invoice: every page says what its columns are."""
     shop = await factory.tenant()
     work_order = await shop.work_order(status="IN_PROGRESS")
+    await _customer_reads(shop, work_order, "en")
     lines = [("PART", f"Schraube M8 Nr. {n}", "1", "1.20") for n in range(70)]
     invoice = await make_invoice(shop, work_order, lines)
     await sign_in(client, (await shop.user("admin", locale="en")).email)
@@ -307,13 +308,14 @@ async def test_a_completed_job_invoices_each_quantity_with_its_unit_on_the_page_
     client, factory, tmp_path, language, shown
 ):
     """'4.5' of engine oil could be litres or cans: the invoice says which, from the part's unit as it
-    was at completion (the snapshot), hours for labour; in the reader's words for the known units, a
+    was at completion (the snapshot), hours for labour; in the customer's words for the known units, a
     unit of the dealership's own as it was entered."""
     shop = await factory.tenant()
     viewer = await shop.user("viewer", locale=language)
     oil = await add_part(shop, "OIL-5W30", "Engine oil 5W-30", on_hand="20", unit="l")
     filter_ = await add_part(shop, "OF-1", "Oil filter", on_hand="3")
     work_order = await shop.work_order(status="QUALITY_CHECK")
+    await _customer_reads(shop, work_order, language)
     await add_line(shop, work_order, description="Oil service", quantity="0.75", unit_price="165.00")
     await add_line(
         shop,
@@ -357,6 +359,64 @@ async def test_a_completed_job_invoices_each_quantity_with_its_unit_on_the_page_
         for expected in (*shown, "Tape 2 roll"):
             assert expected in text, expected
         assert "4.5 can" not in text
+
+
+# The invoice's words in the customer's language, and the ones of the other languages that must not show.
+CUSTOMER_WORDS = {
+    "fr": (
+        ("Facture", "Facturé à", "Numéro de facture", "Délai de paiement 30 jours", "Échéance", "Plaque :"),
+        ("Main-d\u2019œuvre", "Kilométrage : 48", "Page 1 sur 1", "TVA 8,1 %"),
+    ),
+    # A language without a catalog: English, not German nor a page of two languages.
+    "es": (
+        ("Invoice", "Bill to", "Invoice number", "Payment terms 30 days", "Due date", "Plate:"),
+        ("Labour", "Odometer: 48", "Page 1 of 1", "VAT 8.1 %"),
+    ),
+}
+OTHER_WORDS = ("Rechnung", "Zahlungsfrist", "Kontrollschild", "Arbeit", "Seite")
+
+
+@pytest.mark.parametrize("language", CUSTOMER_WORDS)
+async def test_the_pdf_is_in_the_customers_language_whoever_downloads_it(client, factory, tmp_path, language):
+    """A French customer handed a German invoice (because a German-speaking advisor printed it) cannot
+    read what they are asked to pay; the PDF is the customer's document."""
+    shop = await factory.tenant(country="CH")
+    advisor = await shop.user("service_advisor", locale="de")
+    _job, invoice = await _invoiced_job(shop, language)
+    await sign_in(client, advisor.email)
+
+    body = await (await client.get(f"/workshop/invoices/{invoice.id}.pdf")).get_data()
+
+    pdf = tmp_path / "invoice.pdf"
+    pdf.write_bytes(body)
+    text = " ".join((await poppler("pdftotext", "-layout", str(pdf), "-")).split())
+    for expected in (*CUSTOMER_WORDS[language][0], *CUSTOMER_WORDS[language][1]):
+        assert expected.replace("\xa0", " ") in text.replace("\xa0", " "), expected
+    for german in OTHER_WORDS:
+        assert german not in text, german
+    info = await poppler("pdfinfo", str(pdf))
+    assert re.search(r"Title:\s+" + re.escape(CUSTOMER_WORDS[language][0][0]) + " INV-", info), info
+
+
+async def test_the_page_shows_the_customers_invoice_inside_the_advisors_page(client, factory):
+    """Printed from the page, the invoice is the customer's too; the payment desk around it stays the
+    advisor's."""
+    shop = await factory.tenant(country="CH")
+    advisor = await shop.user("service_advisor", locale="de")
+    _job, invoice = await _invoiced_job(shop, "fr")
+    await sign_in(client, advisor.email)
+
+    html = await (await client.get(f"/workshop/invoices/{invoice.id}")).get_data(as_text=True)
+
+    assert '<html lang="de-CH">' in html
+    assert '<article class="invoice" lang="fr-CH"' in html
+    article = html[html.index('<article class="invoice"') : html.index("</article>")]
+    rest = html.replace(article, "")
+    for french in ("Facturé à", "Numéro de facture", "Délai de paiement", "Main-d\u2019œuvre"):
+        assert french in article, french
+    assert "Rechnung" not in article and "Zahlungsfrist" not in article
+    for german in ("PDF herunterladen", "Drucken", '<h2 id="invoice-payment-title">Zahlung</h2>'):
+        assert german in rest, german
 
 
 def _word_boxes(bbox_html: str) -> list[tuple[str, float, float, float, float]]:
@@ -447,7 +507,7 @@ async def test_the_pdf_has_no_text_put_together_from_pieces(client, factory, tmp
     it as its language does (French writes «Plaque : ZH 123»); pieces glued together in code kept the
     English order and colon, and a page count that was never translated."""
     shop = await factory.tenant(country="CH")
-    _job, invoice = await _invoiced_job(shop)
+    _job, invoice = await _invoiced_job(shop, "de")
     await sign_in(client, (await shop.user("service_advisor", locale="de")).email)
 
     pdf = tmp_path / "invoice.pdf"
