@@ -17,9 +17,9 @@ from the repository root:
 
 then translate what is new or fuzzy in ops/translations/de/LC_MESSAGES/messages.po (tests/test_i18n.py
 fails while a message is untranslated or fuzzy). The French and Italian catalogs (fr, it) cover what a
-dealership's customers read: the public estimate page and its mail (tests/test_i18n.py fails while one of
-their messages is untranslated there); staff pages in fr or it read English where a message has no
-translation, with the language's formats.
+dealership's customers read: the public estimate page and its mail, the invoice and its PDF
+(tests/test_i18n.py fails while one of their messages is untranslated there); staff pages in fr or it
+read English where a message has no translation, with the language's formats.
 """
 
 from __future__ import annotations

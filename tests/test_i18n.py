@@ -1,6 +1,7 @@
 """Languages and regional formats: every text has its German translation, a German user of a Swiss
 dealership reads the board and its live updates in German, and dates and money follow the dealership.
-A dealership's French and Italian customers read their estimate page and its mail in their language."""
+A dealership's French and Italian customers read their estimate page, its mail and their invoice in their
+language."""
 
 from __future__ import annotations
 
@@ -38,13 +39,16 @@ from tests.workshop.estimates.helpers import last_mail, quoted_job, send
 ROOT = Path(__file__).resolve().parent.parent
 GERMAN_CATALOG = TRANSLATIONS_DIR / "de" / "LC_MESSAGES" / "messages.po"
 # What a dealership's customers read, who may read French or Italian where staff read German or English:
-# the public estimate and offer pages (and the page frame around them), the mails, and the estimate's own
-# messages (the page's errors, the mail's subject). Every message from these has to be in fr and it.
+# the public estimate and offer pages (and the page frame around them), the mails, the estimate's own
+# messages (the page's errors, the mail's subject), and the invoice (its PDF and the printed page).
+# Every message from these has to be in fr and it.
 CUSTOMER_FACING = (
     "templates/base.html",
     "templates/mail/",
     "templates/workshop/estimates/",
     "ops/workshop/estimates/",
+    "templates/workshop/invoices/_document.html",
+    "ops/workshop/invoices/pdf.py",
     "templates/sales/quotes/public.html",
     "templates/sales/quotes/unavailable.html",
     "templates/sales/quotes/_figures.html",
@@ -60,6 +64,16 @@ CUSTOMER_FACING_MESSAGES = (
     # The subjects of the vehicle-ready and welcome mails (their bodies are in templates/mail/).
     "Your %(vehicle)s is ready for collection at %(dealership)s",
     "Your Pitwall account at %(dealership)s",
+    # The units after an invoice line's quantity (ops/workshop/parts), and how a paid invoice was paid
+    # (ops/payments), as the invoice prints them.
+    "pc",
+    "set",
+    "l",
+    "h",
+    "Card (Stripe)",
+    "Cash",
+    "Bank transfer",
+    "Recorded by hand",
 )
 CUSTOMER_LANGUAGES = ("fr", "it")
 HIDDEN = re.compile(r'<input type="hidden" name="(csrf_token|fingerprint)" value="([^"]+)"')

@@ -2,7 +2,8 @@
 
 DejaVu comes from Debian's fonts-dejavu-core, which every machine of this project has (and which
 .ci/run installs when it is missing); the fonts are embedded as subsets, so the PDF reads the same
-everywhere. Text goes through the same translations and Babel formats as the HTML invoice.
+everywhere. Text goes through the same translations and Babel formats as the HTML invoice, in the
+customer's language (the invoice is theirs, whoever downloads it).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
 from ops.customers.service import format_phone
-from ops.i18n import format_date, format_money, format_number, ngettext
+from ops.i18n import format_date, format_money, format_number, language_of, ngettext
 from ops.i18n import gettext as _
-from ops.workshop.invoices.queries import InvoiceDocument
+from ops.mail.service import written_for
+from ops.workshop.invoices.queries import InvoiceDocument, customer_locale
 from ops.workshop.parts.service import unit_label
 
 # fontTools reports every glyph it keeps when it subsets a font: noise in the server's log.
@@ -51,29 +53,82 @@ class _InvoicePdf(FPDF):
         self.set_font(FONT, "", 8)
         self.set_text_color(*MUTED)
         self.cell(0, 5, self.footer_text, align="L")
-        self.cell(0, 5, f"{self.page_no()}/{{nb}}", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        # fpdf2 writes the page count where the alias {nb} stands once the last page is drawn.
+        page_of = _("Page %(page)s of %(pages)s", page=self.page_no(), pages=self.str_alias_nb_pages)
+        self.cell(0, 5, page_of, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def text_block(
+        self, x: float, y: float, w: float, lines: list[str], *, heading: str | None = None
+    ) -> float:
+        """Lines wrapped at word boundaries inside `w` (a word longer than that is split), from (x, y);
+        returns where the block ends, so what follows starts below it and never over it."""
+        self.set_xy(x, y)
+        if heading:
+            self.set_font(FONT, "B", 9)
+            self.set_text_color(*MUTED)
+            self.multi_cell(w, 5, heading, align="L", new_x=XPos.LEFT, new_y=YPos.NEXT)
+        self.set_font(FONT, "", 9.5)
+        self.set_text_color(*INK)
+        for text in lines:
+            self.multi_cell(w, 5, text, align="L", new_x=XPos.LEFT, new_y=YPos.NEXT)
+        return self.get_y()
+
+    def facts_block(self, x: float, y: float, w: float, facts: list[tuple[str, str]]) -> float:
+        """Label and value pairs, the value right-aligned at its full width and the label wrapping in
+        the room left beside it; each pair starts below the taller half of the one before."""
+        self.set_font(FONT, "B", 9.5)
+        # A cell keeps its margin on either side of the text: without it the value would wrap.
+        widest = max(self.get_string_width(value) for _label, value in facts) + 2 * self.c_margin + 0.5
+        value_width = min(widest, w * 0.6)
+        for label, value in facts:
+            self.set_xy(x, y)
+            self.set_font(FONT, "", 9)
+            self.set_text_color(*MUTED)
+            self.multi_cell(w - value_width - 2, 5, label, align="L", new_x=XPos.LEFT, new_y=YPos.NEXT)
+            label_end = self.get_y()
+            self.set_xy(x + w - value_width, y)
+            self.set_font(FONT, "B", 9.5)
+            self.set_text_color(*INK)
+            self.multi_cell(value_width, 5, value, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
+            y = max(label_end, self.get_y())
+        self.set_text_color(*INK)
+        return y
 
 
 def render_invoice_pdf(invoice: InvoiceDocument) -> bytes:
-    """The PDF bytes; call it where the request's locale, timezone and currency are set."""
+    """The PDF bytes, in the customer's language whoever downloads it: it is the customer's document."""
+    with written_for(customer_locale(invoice), invoice.timezone, invoice.currency):
+        return _draw(invoice)
+
+
+def _draw(invoice: InvoiceDocument) -> bytes:
     pdf = _InvoicePdf(f"{invoice.dealership} · {invoice.code}")
-    pdf.set_title(f"{_('Invoice')} {invoice.code}")
+    pdf.set_title(_("Invoice %(number)s", number=invoice.code))
     pdf.set_author(invoice.dealership)
     pdf.set_creator("Pitwall")
+    pdf.set_lang(language_of(customer_locale(invoice)))
     pdf.add_page()
     width = pdf.epw
+    left, top = pdf.l_margin, pdf.get_y()
 
-    pdf.set_text_color(*INK)
-    pdf.set_font(FONT, "B", 15)
-    pdf.cell(width / 2, 8, invoice.dealership)
+    # The title on the right; the garage's name wraps in the room left of it rather than running under it.
+    title = _("Invoice")
     pdf.set_font(FONT, "B", 20)
-    pdf.cell(width / 2, 8, _("Invoice"), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    title_width = pdf.get_string_width(title) + 2
+    pdf.set_text_color(*INK)
+    pdf.set_xy(left + width - title_width, top)
+    pdf.cell(title_width, 8, title, align="R")
+    pdf.set_xy(left, top)
+    pdf.set_font(FONT, "B", 15)
+    pdf.multi_cell(
+        width - title_width - 6, 8, invoice.dealership, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+    )
     # The sender of a Swiss VAT invoice: its address and its VAT number (UID with MWST).
     pdf.set_font(FONT, "", 9)
     pdf.set_text_color(*MUTED)
     for sender_line in (*invoice.dealership_address, invoice.dealership_vat_number):
         if sender_line:
-            pdf.cell(width / 2, 4.5, sender_line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.multi_cell(width / 2, 4.5, sender_line, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(*INK)
     pdf.ln(6)
 
@@ -96,35 +151,22 @@ def render_invoice_pdf(invoice: InvoiceDocument) -> bytes:
         if line
     ] or ["—"]
     vehicle = [
-        f"{_('Plate')}: {invoice.plate or '—'}",
+        _("Plate: %(plate)s", plate=invoice.plate or "—"),
         invoice.vehicle,
-        f"{_('VIN')}: {invoice.vin}",
+        _("VIN: %(vin)s", vin=invoice.vin),
     ]
     if invoice.odometer_km is not None:
-        vehicle.append(f"{_('Odometer')}: {format_number(invoice.odometer_km, 0)} km")
+        vehicle.append(_("Odometer: %(km)s km", km=format_number(invoice.odometer_km, 0)))
+    # Three columns side by side, the facts the widest so that their labels mostly fit on one line;
+    # the table starts below the longest of them.
     top = pdf.get_y()
-    column = width / 3
-    for index, (heading, lines) in enumerate(((_("Bill to"), customer), (_("Vehicle"), vehicle))):
-        pdf.set_xy(pdf.l_margin + index * column, top)
-        if heading:
-            pdf.set_font(FONT, "B", 9)
-            pdf.set_text_color(*MUTED)
-            pdf.cell(column - 4, 5, heading, new_x=XPos.LEFT, new_y=YPos.NEXT)
-        pdf.set_font(FONT, "", 9.5)
-        pdf.set_text_color(*INK)
-        for text in lines:
-            pdf.multi_cell(column - 4, 5, text, new_x=XPos.LEFT, new_y=YPos.NEXT)
-    bottom = pdf.get_y()
-    pdf.set_xy(pdf.l_margin + 2 * column, top)
-    for label, value in facts:
-        pdf.set_font(FONT, "", 9)
-        pdf.set_text_color(*MUTED)
-        pdf.cell(column * 0.5, 5, label)
-        pdf.set_font(FONT, "B", 9.5)
-        pdf.set_text_color(*INK)
-        pdf.cell(column * 0.5, 5, value, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
-        pdf.set_x(pdf.l_margin + 2 * column)
-    pdf.set_y(max(bottom, pdf.get_y()) + 8)
+    bill_to, vehicle_width = width * 0.34, width * 0.30
+    bottom = max(
+        pdf.text_block(left, top, bill_to - 4, customer, heading=_("Bill to")),
+        pdf.text_block(left + bill_to, top, vehicle_width - 4, vehicle, heading=_("Vehicle")),
+        pdf.facts_block(left + bill_to + vehicle_width, top, width - bill_to - vehicle_width, facts),
+    )
+    pdf.set_xy(left, bottom + 8)
 
     heading_style = FontFace(emphasis="BOLD", color=MUTED, fill_color=(244, 245, 247))
     pdf.set_font(FONT, "", 9.5)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ops.customers.models import Customer
+from ops.i18n import locale_for
 from ops.money import line_net
 from ops.tenants.models import Tenant
 from ops.vehicles.models import Vehicle
@@ -61,6 +62,11 @@ class InvoiceDocument:
     vat: Decimal
     total: Decimal
     payment_terms_days: int
+    # Whom the invoice is written for: the customer's language (the dealership's when there is no
+    # customer), with the dealership's country for formats and its timezone for the dates.
+    customer_language: str | None
+    country: str | None
+    timezone: str
 
     @property
     def filename(self) -> str:
@@ -69,6 +75,12 @@ class InvoiceDocument:
     @property
     def due_at(self) -> datetime:
         return self.issued_at + timedelta(days=self.payment_terms_days)
+
+
+def customer_locale(invoice: InvoiceDocument) -> str:
+    """The invoice is the customer's document: their language (English when it is not one of
+    ops.i18n.LANGUAGES), with dates and money as in the dealership's country, whoever reads it."""
+    return locale_for(invoice.customer_language, invoice.country)
 
 
 def _decimal(value: Any) -> Decimal:
@@ -147,6 +159,9 @@ async def invoice_document(session: AsyncSession, invoice_id: int) -> InvoiceDoc
         vat=invoice.vat,
         total=invoice.total,
         payment_terms_days=invoice.payment_terms_days,
+        customer_language=customer.preferred_language if customer else tenant.locale,
+        country=tenant.country,
+        timezone=tenant.timezone,
     )
 
 

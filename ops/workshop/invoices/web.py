@@ -1,17 +1,23 @@
 """Invoice pages: the printable invoice with its payment (status, card payment through Stripe, a payment
-recorded at the desk), the same invoice as a PDF download, and the list."""
+recorded at the desk), the same invoice as a PDF download, and the list.
+
+The invoice is the customer's document: the invoice itself (on the page, printed, and the PDF) is in the
+customer's language whoever opens it; the page around it, with the payment desk, is in the reader's.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from quart import Blueprint, Response, abort, redirect, request, url_for
+from markupsafe import Markup
+from quart import Blueprint, Response, abort, redirect, render_template, request, url_for
 
 from ops.auth.actor import Conflict, NotFound, RuleViolation
 from ops.auth.web import csrf_token, current_actor, login_required
-from ops.i18n import format_date, format_number
+from ops.i18n import current_locale, format_date, format_number
 from ops.i18n import gettext as _
+from ops.mail.service import written_for
 from ops.pages import flash_message, is_htmx, posted_form, render_fragment, render_page
 from ops.payments import queries as payment_queries
 from ops.payments.models import MANUAL_METHODS
@@ -28,6 +34,7 @@ from ops.workshop.invoices.pdf import render_invoice_pdf
 bp = Blueprint("invoices", __name__, url_prefix="/workshop/invoices")
 
 INVOICE_TEMPLATE = "workshop/invoices/invoice.html"
+DOCUMENT_TEMPLATE = "workshop/invoices/_document.html"
 
 
 @bp.context_processor
@@ -90,7 +97,23 @@ async def _render_invoice(
     }
     if block is not None:
         return await render_fragment(INVOICE_TEMPLATE, block, **context)
-    return await render_page(INVOICE_TEMPLATE, **context)
+    return await render_page(
+        INVOICE_TEMPLATE, customers_copy=await _customers_copy(document, payment), **context
+    )
+
+
+async def _customers_copy(document: queries.InvoiceDocument, payment: Any) -> Markup:
+    """The invoice as the customer reads it (and gets it printed): in their language and formats."""
+    with written_for(queries.customer_locale(document), document.timezone, document.currency):
+        html = await render_template(
+            DOCUMENT_TEMPLATE,
+            invoice=document,
+            payment=payment,
+            method_label=method_label,
+            lang=current_locale.get().replace("_", "-"),
+        )
+    # Rendered by Jinja with autoescaping: the values in it are escaped already.
+    return Markup(html)
 
 
 @bp.get("/<int:invoice_id>")
@@ -162,7 +185,7 @@ async def manual_payment(invoice_id: int) -> Any:
 async def invoice_pdf(invoice_id: int) -> Any:
     document = await _document(invoice_id)
     # Drawing and subsetting the fonts takes tens of milliseconds: keep the event loop free meanwhile.
-    # to_thread copies the context, so the request's locale, timezone and currency go along.
+    # The PDF sets the customer's locale itself, in the thread's copy of the request's context.
     body = await asyncio.to_thread(render_invoice_pdf, document)
     return Response(
         body,

@@ -32,21 +32,31 @@ LINES = [
 ]
 
 
-async def _invoiced_job(shop: TenantHandle):  # type: ignore[no-untyped-def]
-    work_order = await shop.work_order(status="IN_PROGRESS")
+async def _customer_reads(shop: TenantHandle, work_order: WorkOrder, language: str, **values: str) -> None:
+    """The invoice's customer: the language they read, and whatever else the test names."""
     async with shop.db.uow(shop.admin.actor) as uow:
         await uow.session.execute(
             update(Customer)
             .where(Customer.id == work_order.customer_id)
-            .values(
-                first_name="Jürg",
-                last_name="Müller-Lüthi",
-                phone="+41791234567",
-                address_line="Bahnhofstrasse 12",
-                postal_code="8001",
-                city="Zürich",
-            )
+            .values(preferred_language=language, **values)
         )
+        await uow.commit()
+
+
+async def _invoiced_job(shop: TenantHandle, language: str = "en"):  # type: ignore[no-untyped-def]
+    work_order = await shop.work_order(status="IN_PROGRESS")
+    await _customer_reads(
+        shop,
+        work_order,
+        language,
+        first_name="Jürg",
+        last_name="Müller-Lüthi",
+        phone="+41791234567",
+        address_line="Bahnhofstrasse 12",
+        postal_code="8001",
+        city="Zürich",
+    )
+    async with shop.db.uow(shop.admin.actor) as uow:
         await uow.session.execute(
             update(WorkOrder).where(WorkOrder.id == work_order.id).values(odometer_in_km=48213)
         )
@@ -144,6 +154,7 @@ async def test_the_invoice_names_the_garage_its_vat_number_and_when_it_is_due(cl
         await session.commit()
     advisor = await shop.user("service_advisor", locale="en")
     work_order = await shop.work_order(status="IN_PROGRESS")
+    await _customer_reads(shop, work_order, "en")
     invoice = await make_invoice(
         shop, work_order, LINES, issued_at=datetime(2026, 11, 24, 9, 0, tzinfo=UTC), payment_terms_days=20
     )
@@ -201,6 +212,7 @@ async def test_a_long_job_spills_onto_more_a4_pages_with_the_heading_on_each(cli
     """A big repair must still print as a readable invoice: every page says what its columns are."""
     shop = await factory.tenant()
     work_order = await shop.work_order(status="IN_PROGRESS")
+    await _customer_reads(shop, work_order, "en")
     lines = [("PART", f"Schraube M8 Nr. {n}", "1", "1.20") for n in range(70)]
     invoice = await make_invoice(shop, work_order, lines)
     await sign_in(client, (await shop.user("admin", locale="en")).email)
@@ -296,13 +308,14 @@ async def test_a_completed_job_invoices_each_quantity_with_its_unit_on_the_page_
     client, factory, tmp_path, language, shown
 ):
     """'4.5' of engine oil could be litres or cans: the invoice says which, from the part's unit as it
-    was at completion (the snapshot), hours for labour; in the reader's words for the known units, a
+    was at completion (the snapshot), hours for labour; in the customer's words for the known units, a
     unit of the dealership's own as it was entered."""
     shop = await factory.tenant()
     viewer = await shop.user("viewer", locale=language)
     oil = await add_part(shop, "OIL-5W30", "Engine oil 5W-30", on_hand="20", unit="l")
     filter_ = await add_part(shop, "OF-1", "Oil filter", on_hand="3")
     work_order = await shop.work_order(status="QUALITY_CHECK")
+    await _customer_reads(shop, work_order, language)
     await add_line(shop, work_order, description="Oil service", quantity="0.75", unit_price="165.00")
     await add_line(
         shop,
@@ -346,3 +359,166 @@ async def test_a_completed_job_invoices_each_quantity_with_its_unit_on_the_page_
         for expected in (*shown, "Tape 2 roll"):
             assert expected in text, expected
         assert "4.5 can" not in text
+
+
+# The invoice's words in the customer's language, and the ones of the other languages that must not show.
+CUSTOMER_WORDS = {
+    "fr": (
+        ("Facture", "Facturé à", "Numéro de facture", "Délai de paiement 30 jours", "Échéance", "Plaque :"),
+        ("Main-d\u2019œuvre", "Kilométrage : 48", "Page 1 sur 1", "TVA 8,1 %"),
+    ),
+    # A language without a catalog: English, not German nor a page of two languages.
+    "es": (
+        ("Invoice", "Bill to", "Invoice number", "Payment terms 30 days", "Due date", "Plate:"),
+        ("Labour", "Odometer: 48", "Page 1 of 1", "VAT 8.1 %"),
+    ),
+}
+OTHER_WORDS = ("Rechnung", "Zahlungsfrist", "Kontrollschild", "Arbeit", "Seite")
+
+
+@pytest.mark.parametrize("language", CUSTOMER_WORDS)
+async def test_the_pdf_is_in_the_customers_language_whoever_downloads_it(client, factory, tmp_path, language):
+    """A French customer handed a German invoice (because a German-speaking advisor printed it) cannot
+    read what they are asked to pay; the PDF is the customer's document."""
+    shop = await factory.tenant(country="CH")
+    advisor = await shop.user("service_advisor", locale="de")
+    _job, invoice = await _invoiced_job(shop, language)
+    await sign_in(client, advisor.email)
+
+    body = await (await client.get(f"/workshop/invoices/{invoice.id}.pdf")).get_data()
+
+    pdf = tmp_path / "invoice.pdf"
+    pdf.write_bytes(body)
+    text = " ".join((await poppler("pdftotext", "-layout", str(pdf), "-")).split())
+    for expected in (*CUSTOMER_WORDS[language][0], *CUSTOMER_WORDS[language][1]):
+        assert expected.replace("\xa0", " ") in text.replace("\xa0", " "), expected
+    for german in OTHER_WORDS:
+        assert german not in text, german
+    info = await poppler("pdfinfo", str(pdf))
+    assert re.search(r"Title:\s+" + re.escape(CUSTOMER_WORDS[language][0][0]) + " INV-", info), info
+
+
+async def test_the_page_shows_the_customers_invoice_inside_the_advisors_page(client, factory):
+    """Printed from the page, the invoice is the customer's too; the payment desk around it stays the
+    advisor's."""
+    shop = await factory.tenant(country="CH")
+    advisor = await shop.user("service_advisor", locale="de")
+    _job, invoice = await _invoiced_job(shop, "fr")
+    await sign_in(client, advisor.email)
+
+    html = await (await client.get(f"/workshop/invoices/{invoice.id}")).get_data(as_text=True)
+
+    assert '<html lang="de-CH">' in html
+    assert '<article class="invoice" lang="fr-CH"' in html
+    article = html[html.index('<article class="invoice"') : html.index("</article>")]
+    rest = html.replace(article, "")
+    for french in ("Facturé à", "Numéro de facture", "Délai de paiement", "Main-d\u2019œuvre"):
+        assert french in article, french
+    assert "Rechnung" not in article and "Zahlungsfrist" not in article
+    for german in ("PDF herunterladen", "Drucken", '<h2 id="invoice-payment-title">Zahlung</h2>'):
+        assert german in rest, german
+
+
+def _word_boxes(bbox_html: str) -> list[tuple[str, float, float, float, float]]:
+    """Each word of pdftotext -bbox as (text, x min, y min, x max, y max), in points from the top left."""
+    return [
+        (text, float(x0), float(y0), float(x1), float(y1))
+        for x0, y0, x1, y1, text in re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', bbox_html
+        )
+    ]
+
+
+def _overlap(a: tuple[str, float, float, float, float], b: tuple[str, float, float, float, float]) -> bool:
+    # A fraction of a point is the fonts' ascent and descent touching, not text over text.
+    slack = 0.5
+    return min(a[3], b[3]) - max(a[1], b[1]) > slack and min(a[4], b[4]) - max(a[2], b[2]) > slack
+
+
+async def test_a_long_name_and_address_never_run_into_the_other_blocks(client, factory, tmp_path):
+    """A company with a long name, a person with a double name and an address of several parts: the
+    recipient block wraps in its column and the table starts below it; the garage's long name never runs
+    under the title."""
+    shop = await factory.tenant(country="CH")
+    async with shop.db.system(write=True) as session:
+        await session.execute(
+            update(Tenant)
+            .where(Tenant.id == shop.id)
+            .values(
+                name="Garage Zürichsee Automobile und Nutzfahrzeuge AG Wädenswil",
+                street="Seestrasse 41",
+                postal_code="8820",
+                city="Wädenswil",
+                vat_number="CHE-123.456.788 MWST",
+            )
+        )
+        await session.commit()
+    work_order = await shop.work_order(status="IN_PROGRESS")
+    await _customer_reads(
+        shop,
+        work_order,
+        "de",
+        company_name="Internationale Transport- und Logistikgesellschaft Müller-Lüdenscheidt & Söhne GmbH",
+        first_name="Maximiliane Alexandra",
+        last_name="Müller-Lüdenscheidt-Brandenburger",
+        email="maximiliane.alexandra.mueller-luedenscheidt@transport-logistik-international.example.ch",
+        phone="+41791234567",
+        address_line="Industriestrasse 123, Gebäude C, 4. Stock, Postfach 4711",
+        postal_code="8952",
+        city="Schlieren-Zürich Industriequartier",
+    )
+    invoice = await make_invoice(shop, work_order, LINES)
+    await sign_in(client, (await shop.user("service_advisor", locale="de")).email)
+
+    pdf = tmp_path / "long.pdf"
+    pdf.write_bytes(await (await client.get(f"/workshop/invoices/{invoice.id}.pdf")).get_data())
+    words = _word_boxes(await poppler("pdftotext", "-f", "1", "-l", "1", "-bbox", str(pdf), "-"))
+
+    overlapping = [(a[0], b[0]) for i, a in enumerate(words) for b in words[i + 1 :] if _overlap(a, b)]
+    assert overlapping == []
+
+    def box(*texts: str) -> tuple[float, float, float, float]:
+        # Each word where it first stands: the garage's name comes again in the footer.
+        chosen = [next(word for word in words if word[0] == text) for text in texts]
+        return (
+            min(w[1] for w in chosen),
+            min(w[2] for w in chosen),
+            max(w[3] for w in chosen),
+            max(w[4] for w in chosen),
+        )
+
+    bill_to = box("Rechnungsadresse", "Industriequartier", "67")
+    vehicle = box("Fahrzeug", "Kilometerstand:")
+    facts = box("Rechnungsnummer", "Zahlbar")
+    title = box("Rechnung")
+    table = box("Beschreibung")
+    dealership_name = box("Nutzfahrzeuge")
+    # The table starts below the longest column, the recipient's.
+    assert table[1] > bill_to[3] > vehicle[3]
+    assert table[1] > facts[3]
+    # The columns stand side by side, each within its own width.
+    assert bill_to[2] < vehicle[0] and vehicle[2] < facts[0]
+    # The garage's name wrapped to the left of the title.
+    assert dealership_name[2] < title[0]
+
+
+async def test_the_pdf_has_no_text_put_together_from_pieces(client, factory, tmp_path):
+    """Each text of the PDF is one message with placeholders, so a translation can order and punctuate
+    it as its language does (French writes «Plaque : ZH 123»); pieces glued together in code kept the
+    English order and colon, and a page count that was never translated."""
+    shop = await factory.tenant(country="CH")
+    _job, invoice = await _invoiced_job(shop, "de")
+    await sign_in(client, (await shop.user("service_advisor", locale="de")).email)
+
+    pdf = tmp_path / "invoice.pdf"
+    pdf.write_bytes(await (await client.get(f"/workshop/invoices/{invoice.id}.pdf")).get_data())
+
+    text = " ".join((await poppler("pdftotext", "-layout", str(pdf), "-")).split())
+    for expected in (
+        "Kontrollschild: ZH",
+        "Fahrgestellnummer: ",
+        f"Kilometerstand: 48{SWISS_THOUSANDS}213 km",
+    ):
+        assert expected in text, expected
+    assert "Seite 1 von 1" in text
+    assert re.search(r"Title:\s+Rechnung INV-000001", await poppler("pdfinfo", str(pdf)))
