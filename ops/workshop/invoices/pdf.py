@@ -60,8 +60,9 @@ class _InvoicePdf(FPDF):
     def text_block(
         self, x: float, y: float, w: float, lines: list[str], *, heading: str | None = None
     ) -> float:
-        """Lines wrapped at word boundaries inside `w` (a word longer than that is split), from (x, y);
-        returns where the block ends, so what follows starts below it and never over it."""
+        """Lines wrapped at word boundaries inside `w`, from (x, y); returns where the block ends, so
+        what follows starts below it and never over it. A single word too wide for `w` (a long e-mail
+        address) is set smaller to fit, down to a size still read easily, and split only below that."""
         self.set_xy(x, y)
         if heading:
             self.set_font(FONT, "B", 9)
@@ -70,7 +71,13 @@ class _InvoicePdf(FPDF):
         self.set_font(FONT, "", 9.5)
         self.set_text_color(*INK)
         for text in lines:
+            size = 9.5
+            if " " not in text.strip():
+                fits = (w - 2 * self.c_margin) / max(self.get_string_width(text), 0.01) * size
+                size = max(7.0, min(size, fits))
+            self.set_font_size(size)
             self.multi_cell(w, 5, text, align="L", new_x=XPos.LEFT, new_y=YPos.NEXT)
+            self.set_font_size(9.5)
         return self.get_y()
 
     def facts_block(self, x: float, y: float, w: float, facts: list[tuple[str, str]]) -> float:

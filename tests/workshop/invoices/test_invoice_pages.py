@@ -502,6 +502,22 @@ async def test_a_long_name_and_address_never_run_into_the_other_blocks(client, f
     assert dealership_name[2] < title[0]
 
 
+async def test_an_ordinary_email_address_stands_whole_in_its_column(client, factory, tmp_path):
+    """An address has no space to wrap at: it is set a little smaller rather than cut at its last
+    letters ('…@exampl' above 'e.ch')."""
+    shop = await factory.tenant(country="CH")
+    work_order = await shop.work_order(status="IN_PROGRESS")
+    await _customer_reads(shop, work_order, "de", email="olivia.zimmermann30@example.ch")
+    invoice = await make_invoice(shop, work_order, LINES)
+    await sign_in(client, (await shop.user("service_advisor", locale="de")).email)
+
+    pdf = tmp_path / "invoice.pdf"
+    pdf.write_bytes(await (await client.get(f"/workshop/invoices/{invoice.id}.pdf")).get_data())
+    words = [word[0] for word in _word_boxes(await poppler("pdftotext", "-bbox", str(pdf), "-"))]
+
+    assert "olivia.zimmermann30@example.ch" in words
+
+
 async def test_the_pdf_has_no_text_put_together_from_pieces(client, factory, tmp_path):
     """Each text of the PDF is one message with placeholders, so a translation can order and punctuate
     it as its language does (French writes «Plaque : ZH 123»); pieces glued together in code kept the
