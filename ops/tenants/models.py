@@ -12,8 +12,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ops.db import Base, BigId, TenantScoped, utcnow
 from ops.sealing import Sealed
 
+# The plans' prices are Pitwall's own price list, from the design documents (DOMAIN.md), whose figures
+# are in US dollars (their defaults are US ones: USD, America/New_York). They are shown in that currency
+# for every dealership: in the dealership's own currency "99" would read CHF 99, a price nobody set.
+PLAN_CURRENCY = "USD"
 PLANS = {
-    # plan: (max users, max vehicles, storage GB, monthly price); None = unlimited
+    # plan: (max users, max vehicles, storage GB, monthly price in PLAN_CURRENCY); None = unlimited
     "STARTER": (5, 25, 10, 99),
     "PROFESSIONAL": (20, 100, 50, 299),
     "ENTERPRISE": (None, None, 500, 999),

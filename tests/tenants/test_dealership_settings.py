@@ -90,6 +90,21 @@ async def test_the_admin_saves_the_dealerships_settings(client, factory):
     assert event is not None and event.payload["changed"]["vat_number"] == [None, "CHE-123.456.788 MWST"]
 
 
+async def test_the_plan_price_is_money_in_the_price_lists_dollars_whatever_the_dealerships_currency(
+    app, factory
+):
+    """A bare "99" leaves the admin guessing the currency, and "CHF 99" would be a price nobody set:
+    the plans are priced in US dollars (DOMAIN.md's figures come from the US design documents)."""
+    shop = await factory.tenant(plan="STARTER")
+    assert shop.tenant.currency == "CHF"
+    # Each reader's own locale writes the dollars its way.
+    for locale, shown in (("en", "US$\xa099.00"), ("de", "$\xa099.00")):
+        admin = app.test_client()
+        await sign_in(admin, (await shop.user("admin", locale=locale)).email)
+        html = await (await admin.get("/settings/dealership")).get_data(as_text=True)
+        assert f'<dd id="plan-price">{shown}</dd>' in html, locale
+
+
 async def test_invalid_fields_are_named_and_nothing_is_saved(client, factory):
     """A mistyped rate or VAT number would go onto every invoice."""
     shop = await factory.tenant()

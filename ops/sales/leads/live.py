@@ -168,7 +168,7 @@ def _reasons(locale: str, reasons: tuple[ScoreReason, ...]) -> Markup:
     return Markup(
         "".join(
             f'<li class="{"minus" if reason.points < 0 else "plus"}">{reason.points:+d} '
-            f"{escape(labels.get(reason.rule, reason.rule))}</li>"
+            f"{escape(labels.get(reason.label_key, reason.rule))}</li>"
             for reason in reasons
         )
     )

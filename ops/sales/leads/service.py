@@ -73,8 +73,8 @@ DEFAULT_SCORE_WEIGHTS: dict[str, int] = {
     "test_drive_done": 20,
     "trade_in_offered": 10,
     "financing_preapproved": 15,
-    # Last contact (or, never contacted, the lead's creation) at most `recent_contact_days` ago adds
-    # `recent_contact`; more than `stale_contact_days` ago adds `stale_contact` (negative).
+    # Last contact at most `recent_contact_days` ago adds `recent_contact`; more than
+    # `stale_contact_days` ago adds `stale_contact` (negative). A lead never contacted: see score_lead.
     "recent_contact": 10,
     "recent_contact_days": 3,
     "stale_contact": -15,
@@ -163,11 +163,18 @@ class ScoreContext:
 @dataclass(frozen=True)
 class ScoreReason:
     """`rule` names the rule (a key of DEFAULT_SCORE_WEIGHTS without the source name); `days` is the
-    days since the last contact for the contact rules."""
+    days since the last contact for the contact rules, or since the lead came in when `contacted` is
+    False (nobody has contacted the customer yet)."""
 
     rule: str
     points: int
     days: int | None = None
+    contacted: bool = True
+
+    @property
+    def label_key(self) -> str:
+        """The key of score_rule_labels() for the card's short label."""
+        return self.rule if self.contacted else "not_contacted"
 
 
 @dataclass(frozen=True)
@@ -194,9 +201,9 @@ def score_lead(lead: ScoredLead, context: ScoreContext) -> Score:
     weights = context.weights
     reasons: list[ScoreReason] = []
 
-    def add(rule: str, points: int, days: int | None = None) -> None:
+    def add(rule: str, points: int, days: int | None = None, *, contacted: bool = True) -> None:
         if points:
-            reasons.append(ScoreReason(rule, points, days))
+            reasons.append(ScoreReason(rule, points, days, contacted))
 
     add(f"source_{lead.source}", weights.get(f"source_{lead.source}", 0))
     if context.budget_fits_stock:
@@ -207,12 +214,20 @@ def score_lead(lead: ScoredLead, context: ScoreContext) -> Score:
         add("trade_in_offered", weights["trade_in_offered"])
     if lead.financing_preapproved:
         add("financing_preapproved", weights["financing_preapproved"])
-    last_contact = lead.last_contact_at or lead.created_at
-    days = max(0, (context.now - last_contact).days)
-    if days <= weights["recent_contact_days"]:
-        add("recent_contact", weights["recent_contact"], days)
-    elif days > weights["stale_contact_days"]:
-        add("stale_contact", weights["stale_contact"], days)
+    # DOMAIN.md scores the days since the last contact. A lead nobody has contacted has no last
+    # contact, so it earns nothing for recent contact; but once it has waited more than
+    # `stale_contact_days` since it came in, it has gone at least that long without contact and loses
+    # the stale points like a lead whose last contact is that old.
+    if lead.last_contact_at is None:
+        waiting = max(0, (context.now - lead.created_at).days)
+        if waiting > weights["stale_contact_days"]:
+            add("stale_contact", weights["stale_contact"], waiting, contacted=False)
+    else:
+        days = max(0, (context.now - lead.last_contact_at).days)
+        if days <= weights["recent_contact_days"]:
+            add("recent_contact", weights["recent_contact"], days)
+        elif days > weights["stale_contact_days"]:
+            add("stale_contact", weights["stale_contact"], days)
     if context.customer_type in BUSINESS_TYPES and valid_uid(context.customer_uid):
         add("business_uid", weights["business_uid"])
     total = sum(reason.points for reason in reasons)
@@ -230,6 +245,7 @@ def score_rule_labels() -> dict[str, str]:
             "financing_preapproved": _("Financing pre-approved"),
             "recent_contact": _("Recent contact"),
             "stale_contact": _("No recent contact"),
+            "not_contacted": _("Not contacted yet"),
             "business_uid": _("Business with valid UID"),
         }
     )
@@ -241,6 +257,14 @@ def score_reason_text(reason: ScoreReason) -> str:
     if reason.rule.startswith("source_"):
         source = source_labels().get(reason.rule.removeprefix("source_"), reason.rule)
         return _("Source: %(source)s", source=source)
+    if not reason.contacted:
+        if reason.days == 0:
+            return _("Not contacted yet; created today")
+        return ngettext(
+            "Not contacted yet; created %(num)d day ago",
+            "Not contacted yet; created %(num)d days ago",
+            reason.days or 0,
+        )
     if reason.rule in ("recent_contact", "stale_contact"):
         if reason.days == 0:
             return _("Last contact today")
@@ -267,8 +291,9 @@ def score_rules_text(weights: Mapping[str, int]) -> list[str]:
         _("Trade-in offered %(points)+d.", points=weights["trade_in_offered"]),
         _("Financing pre-approved %(points)+d.", points=weights["financing_preapproved"]),
         _(
-            "Contact: %(recent)+d when the last contact (or the lead's creation) is at most %(recent_days)s "
-            "days ago, %(stale)+d when it is more than %(stale_days)s days ago.",
+            "Contact: %(recent)+d when the last contact is at most %(recent_days)s days ago, %(stale)+d "
+            "when it is more than %(stale_days)s days ago. A lead not contacted yet gets no contact points "
+            "until it came in more than %(stale_days)s days ago, then %(stale)+d.",
             recent=weights["recent_contact"],
             recent_days=weights["recent_contact_days"],
             stale=weights["stale_contact"],

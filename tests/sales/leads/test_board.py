@@ -80,7 +80,9 @@ async def test_a_card_shows_customer_interest_budget_score_owner_next_action_and
         next_action="Call back about trade-in",
         next_action_on=(date.today() - timedelta(days=2)).isoformat(),
     )
-    await set_lead(shop, lead.id, stage_changed_at=utcnow() - timedelta(days=4))
+    now = utcnow()
+    contacted = now - timedelta(hours=3)
+    await set_lead(shop, lead.id, stage_changed_at=now - timedelta(days=4), last_contact_at=contacted)
     await sign_in(client, rep.email)
 
     card = card_of(await (await client.get(BOARD)).get_data(as_text=True), lead.id)
@@ -107,18 +109,40 @@ async def test_a_card_shows_customer_interest_budget_score_owner_next_action_and
     assert f'href="/sales/leads/{lead.id}"' in card
 
 
+async def test_a_card_calls_a_lead_nobody_contacted_what_it_is(client, factory):
+    """A card that says "No recent contact" or "+10 Recent contact" for a lead never called would hide
+    that nobody has picked it up yet."""
+    shop = await factory.tenant()
+    rep = await shop.user("sales_rep", locale="en")
+    fresh = await new_lead(shop, rep, source="REFERRAL")
+    forgotten = await new_lead(shop, rep, source="REFERRAL")
+    await set_lead(shop, forgotten.id, created_at=utcnow() - timedelta(days=20))
+    await sign_in(client, rep.email)
+
+    page = await (await client.get(BOARD)).get_data(as_text=True)
+
+    def reasons(card: str) -> list[str]:
+        return re.findall(r'<li class="(?:plus|minus)">([^<]*)</li>', card)
+
+    assert reasons(card_of(page, fresh.id)) == ["+20 Referral"]
+    forgotten_card = card_of(page, forgotten.id)
+    assert reasons(forgotten_card) == ["+20 Referral", "-15 Not contacted yet"]
+    assert re.search(r'class="score score-low"[^>]*>.*?5</span>', forgotten_card, re.S)
+
+
 async def test_the_board_reads_as_a_swiss_dealer_writes_german(client, factory):
     """The owner filter read "Leads aller", a card's next action "Weiter" (a pager's "next page")."""
     shop = await factory.tenant()
     rep = await shop.user("sales_rep", locale="de")
     lead = await new_lead(shop, rep, next_action="Zurückrufen")
+    await set_lead(shop, lead.id, created_at=utcnow() - timedelta(days=20))
     await sign_in(client, rep.email)
 
     page = await (await client.get(BOARD)).get_data(as_text=True)
 
     assert '<option value="">Alle Leads</option>' in page
     text = " ".join(re.sub(r"<[^>]+>", " ", card_of(page, lead.id)).split())
-    assert "Nächste Aktion Zurückrufen" in text and "+10 Kürzlich kontaktiert" in text
+    assert "Nächste Aktion Zurückrufen" in text and "-15 Noch nicht kontaktiert" in text
 
 
 async def test_filters_show_my_leads_or_one_source(client, factory):

@@ -151,6 +151,7 @@ async def test_the_lead_page_shows_details_score_reasons_history_and_links(clien
         lead = await move_lead(uow, lead.id, "TEST_DRIVE", lead.version)
     await returned_drive(shop, lead, unit)
     quote = await accepted_quote(shop, lead)
+    await set_lead(shop, lead.id, last_contact_at=utcnow())
     await sign_in(client, rep.email)
 
     response = await client.get(f"/sales/leads/{lead.id}")
@@ -216,13 +217,37 @@ async def test_editing_a_lead_needs_the_version_the_rep_saw(client, factory):
     assert bad.status_code == 422 and "Enter an amount of zero or more." in await bad.get_data(as_text=True)
 
 
+async def test_the_score_explains_a_lead_never_contacted_as_it_scores_it(client, factory):
+    """The page must not say "Last contact: never" and then count a recent contact: a lead nobody has
+    contacted earns no contact points while fresh, and once left waiting the minus says so."""
+    shop = await factory.tenant()
+    rep = await shop.user("sales_rep", locale="en")
+    lead = await new_lead(shop, rep, source="WEB")
+    await sign_in(client, rep.email)
+
+    fresh = text_of(await (await client.get(f"/sales/leads/{lead.id}")).get_data(as_text=True))
+    assert "Last contact: never" in fresh and "Score: 5" in fresh
+    assert "Last contact today" not in fresh and "Recent contact" not in fresh
+
+    await set_lead(shop, lead.id, created_at=utcnow() - timedelta(days=20))
+    waiting = text_of(await (await client.get(f"/sales/leads/{lead.id}")).get_data(as_text=True))
+    assert "Last contact: never" in waiting and "Score: 0" in waiting
+    assert "-15 Not contacted yet; created 20 days ago" in waiting
+    assert "Last contact 20 days ago" not in waiting
+
+    # Contacted 20 days ago reads as a last contact, with the same minus.
+    await set_lead(shop, lead.id, last_contact_at=utcnow() - timedelta(days=20, hours=1))
+    contacted = text_of(await (await client.get(f"/sales/leads/{lead.id}")).get_data(as_text=True))
+    assert "-15 Last contact 20 days ago" in contacted and "Not contacted yet" not in contacted
+
+
 async def test_contacted_today_refreshes_the_contact_rule(client, factory):
     shop = await factory.tenant()
     rep = await shop.user("sales_rep", locale="en")
     lead = await new_lead(shop, rep)
     await set_lead(shop, lead.id, created_at=utcnow() - timedelta(days=20))
     csrf = await sign_in(client, rep.email)
-    assert "-15 Last contact 20 days ago" in text_of(
+    assert "-15 Not contacted yet; created 20 days ago" in text_of(
         await (await client.get(f"/sales/leads/{lead.id}")).get_data(as_text=True)
     )
 

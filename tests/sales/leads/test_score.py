@@ -11,7 +11,13 @@ from sqlalchemy import update
 
 from ops.db import utcnow
 from ops.sales.leads import queries
-from ops.sales.leads.service import DEFAULT_SCORE_WEIGHTS, ScoreContext, score_lead, score_weights
+from ops.sales.leads.service import (
+    DEFAULT_SCORE_WEIGHTS,
+    ScoreContext,
+    score_lead,
+    score_reason_text,
+    score_weights,
+)
 from ops.tenants.models import Tenant
 from tests.sales.leads.helpers import customer, new_lead, returned_drive, set_lead
 
@@ -66,17 +72,30 @@ def test_a_rule_not_met_gives_no_points_and_no_reason():
     assert score.points == 5
 
 
-def test_recent_contact_adds_stale_contact_subtracts_and_never_contacted_counts_from_creation():
+def test_recent_contact_adds_and_stale_contact_subtracts():
     recent = score_lead(Facts(last_contact_at=NOW - timedelta(days=3)), context())
     assert rules(recent)["recent_contact"] == 10 and recent.reasons[-1].days == 3
+    assert score_reason_text(recent.reasons[-1]) == "Last contact 3 days ago"
     middling = score_lead(Facts(last_contact_at=NOW - timedelta(days=10)), context())
     assert "recent_contact" not in rules(middling) and "stale_contact" not in rules(middling)
     stale = score_lead(Facts(last_contact_at=NOW - timedelta(days=15)), context())
     assert rules(stale)["stale_contact"] == -15 and stale.reasons[-1].days == 15
-    never = score_lead(Facts(created_at=NOW - timedelta(days=40)), context())
-    assert rules(never)["stale_contact"] == -15
+    assert score_reason_text(stale.reasons[-1]) == "Last contact 15 days ago"
+    assert stale.reasons[-1].label_key == "stale_contact"
+
+
+def test_a_lead_never_contacted_earns_no_contact_points_and_loses_them_once_it_has_waited_too_long():
+    """A rep would read "Last contact: never" next to "+10 recent contact" and stop trusting the score:
+    a lead nobody has called earns nothing for contact, and one left waiting is called out as such."""
     brand_new = score_lead(Facts(created_at=NOW), context())
-    assert rules(brand_new)["recent_contact"] == 10
+    assert rules(brand_new) == {"source_WEB": 5}
+    waiting_a_week = score_lead(Facts(created_at=NOW - timedelta(days=7)), context())
+    assert rules(waiting_a_week) == {"source_WEB": 5}
+    forgotten = score_lead(Facts(created_at=NOW - timedelta(days=40)), context())
+    assert rules(forgotten) == {"source_WEB": 5, "stale_contact": -15}
+    reason = forgotten.reasons[-1]
+    assert (reason.days, reason.contacted, reason.label_key) == (40, False, "not_contacted")
+    assert score_reason_text(reason) == "Not contacted yet; created 40 days ago"
 
 
 def test_the_uid_rule_needs_a_business_and_a_valid_checksum():
@@ -140,10 +159,9 @@ async def test_the_board_scores_with_the_tenants_weights_and_the_facts_around_th
         "source_PHONE": 10,
         "budget_fits_stock": 15,
         "trade_in_offered": 10,
-        "recent_contact": 10,
         "business_uid": 10,
     }
-    assert card.score.points == 55
+    assert card.score.points == 45
 
     # The tenant weighs phone leads and trade-ins differently.
     async with shop.db.uow(shop.admin.actor) as uow:
@@ -157,7 +175,6 @@ async def test_the_board_scores_with_the_tenants_weights_and_the_facts_around_th
     assert {r.rule: r.points for r in card.score.reasons} == {
         "source_PHONE": 25,
         "budget_fits_stock": 15,
-        "recent_contact": 10,
         "business_uid": 10,
     }
 
