@@ -1,4 +1,5 @@
-"""The ERP adapter: what Pitwall pushes to an ERP (sales orders, invoices) and pulls from it (part levels).
+"""The ERP adapter: what Pitwall pushes to an ERP (sales orders, invoices, purchase requests) and pulls
+from it (part levels).
 
 Two implementations: `OdooErp` over Odoo's external JSON-RPC API, and `GenericErp`, which posts the same
 documents as Standard-Webhooks-signed JSON to a middleware endpoint (SAP and others). Every push is
@@ -69,6 +70,25 @@ class ErpDocument:
 
 
 @dataclass(frozen=True)
+class PurchaseRequestDoc:
+    """A request to reorder a part; the ERP's purchasing turns it into an order with the supplier.
+    Quantities and the expected unit cost are Decimal strings."""
+
+    kind: str  # purchase_request
+    id: str  # stable across retries: the generic adapter's webhook-id
+    reference: str  # "autohaus-muster/PR-000003"
+    number: str
+    date: str
+    currency: str
+    # The part's supplier, or the dealership's "supplier to be chosen" when the part names none.
+    supplier: PartnerDoc
+    lines: list[DocLine] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class PartLevel:
     """One part as the ERP has it: stock on hand and prices."""
 
@@ -86,6 +106,8 @@ class ErpAdapter(Protocol):
     async def push_sales_order(self, document: ErpDocument) -> str: ...
 
     async def push_invoice(self, document: ErpDocument) -> str: ...
+
+    async def push_purchase_request(self, document: PurchaseRequestDoc) -> str: ...
 
     async def pull_parts(self, skus: list[str] | None) -> list[PartLevel]: ...
 

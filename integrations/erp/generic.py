@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from integrations.erp import ERP_BREAKER, ErpDocument, ErpRejected, PartLevel
+from integrations.erp import ERP_BREAKER, ErpDocument, ErpRejected, PartLevel, PurchaseRequestDoc
 from integrations.erp.transport import exchange, retried
 from integrations.resilience import breaker
 
@@ -51,6 +51,9 @@ class GenericErp:
     async def push_invoice(self, document: ErpDocument) -> str:
         return await self._push(document)
 
+    async def push_purchase_request(self, document: PurchaseRequestDoc) -> str:
+        return await self._push(document)
+
     async def pull_parts(self, skus: list[str] | None) -> list[PartLevel]:
         if self.pull_url is None:
             raise ErpRejected("no pull address is configured for the ERP (PITWALL_ERP_PULL_URL)")
@@ -77,7 +80,7 @@ class GenericErp:
         except (ValueError, KeyError, TypeError, InvalidOperation):
             raise ErpRejected("the ERP's part list is not a list of sku, on_hand, price and cost") from None
 
-    async def _push(self, document: ErpDocument) -> str:
+    async def _push(self, document: ErpDocument | PurchaseRequestDoc) -> str:
         body = json.dumps(
             {
                 "type": f"erp.{document.kind}",

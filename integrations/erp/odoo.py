@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from integrations.erp import ERP_BREAKER, ErpDocument, ErpRejected, PartLevel, PartnerDoc
+from integrations.erp import ERP_BREAKER, ErpDocument, ErpRejected, PartLevel, PartnerDoc, PurchaseRequestDoc
 from integrations.erp.transport import exchange, retried
 from integrations.resilience import breaker
 
@@ -120,6 +120,45 @@ class OdooErp:
 
         return await retried("Odoo", find_or_create)
 
+    async def push_purchase_request(self, document: PurchaseRequestDoc) -> str:
+        """A draft request for quotation (purchase.order) for the purchasing team to confirm in Odoo,
+        found again by our reference in its source document. The part must be a product in Odoo already:
+        one made here would have no stock, and the next parts pull would empty Pitwall's shelf with it."""
+
+        async def find_or_create() -> str:
+            found = await self._search_read("purchase.order", [["origin", "=", document.reference]], ["name"])
+            if found:
+                return str(found[0]["name"])
+            partner_id = await self._vendor_id(document.supplier)
+            lines = [
+                [
+                    0,
+                    0,
+                    {
+                        "product_id": await self._existing_product_id(line.sku),
+                        "name": line.description,
+                        "product_qty": float(Decimal(line.quantity)),
+                        "price_unit": float(Decimal(line.unit_price)),
+                    },
+                ]
+                for line in document.lines
+            ]
+            created = await self._execute(
+                "purchase.order",
+                "create",
+                [
+                    {
+                        "partner_id": partner_id,
+                        "origin": document.reference,
+                        "date_order": document.date,
+                        "order_line": lines,
+                    }
+                ],
+            )
+            return await self._name_of("purchase.order", int(created))
+
+        return await retried("Odoo", find_or_create)
+
     async def pull_parts(self, skus: list[str] | None) -> list[PartLevel]:
         domain: list[Any] = (
             [["default_code", "in", skus]] if skus is not None else [["default_code", "!=", False]]
@@ -174,6 +213,22 @@ class OdooErp:
             if countries:
                 values["country_id"] = int(countries[0])
         return int(await self._execute("res.partner", "create", [values]))
+
+    async def _vendor_id(self, supplier: PartnerDoc) -> int:
+        """The supplier as Odoo knows them: ours by reference, else a vendor the purchasing team keeps
+        under the same name, else a new vendor."""
+        for domain in ([["ref", "=", supplier.reference]], [["name", "=", supplier.name]]):
+            found = await self._execute("res.partner", "search", [domain], {"limit": 1})
+            if found:
+                return int(found[0])
+        values = {"name": supplier.name, "ref": supplier.reference, "is_company": True, "supplier_rank": 1}
+        return int(await self._execute("res.partner", "create", [values]))
+
+    async def _existing_product_id(self, sku: str) -> int:
+        found = await self._execute("product.product", "search", [[["default_code", "=", sku]]], {"limit": 1})
+        if not found:
+            raise ErpRejected(f"no product with the internal reference {sku} in Odoo; add it there first")
+        return int(found[0])
 
     async def _product_id(self, sku: str, description: str) -> int:
         found = await self._execute("product.product", "search", [[["default_code", "=", sku]]], {"limit": 1})

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from integrations.erp import ERP_BREAKER, DocLine, ErpDocument, PartnerDoc
+from integrations.erp import ERP_BREAKER, DocLine, ErpDocument, PartnerDoc, PurchaseRequestDoc
 from integrations.resilience import CLOSED, HALF_OPEN, OPEN, all_breakers
 from ops.auth.actor import NotFound
 from ops.customers.models import Customer
 from ops.db import Database
-from ops.erp.models import ErpSyncJob
+from ops.erp.models import PUSH_KINDS, ErpSyncJob
 from ops.i18n import format_datetime, ngettext
 from ops.i18n import gettext as _
 from ops.mail.models import OutgoingMail
@@ -24,10 +24,21 @@ from ops.payments.queries import stripe_configured
 from ops.sales.models import CatalogTrim, Deal, Quote, StockUnit
 from ops.tenants.models import Tenant
 from ops.webhooks.queries import endpoint_rows
-from ops.workshop.models import Invoice, Part, format_invoice_number
+from ops.workshop.models import (
+    Invoice,
+    Part,
+    PurchaseRequest,
+    format_invoice_number,
+    format_purchase_request_number,
+)
 
 # What each page calls its document, and the job kind that syncs it.
-PAGE_KINDS = {"deal": "sales_order", "invoice": "invoice", "part": "part"}
+PAGE_KINDS = {
+    "deal": "sales_order",
+    "invoice": "invoice",
+    "part": "part",
+    "purchase_request": "purchase_request",
+}
 
 
 async def _tenant(session: AsyncSession, tenant_id: int) -> Tenant:
@@ -130,6 +141,44 @@ async def invoice_document(db: Database, tenant_id: int, invoice_id: int) -> Erp
     )
 
 
+def _supplier(tenant: Tenant, name: str | None) -> PartnerDoc:
+    if not name:
+        # A part with no supplier on file: purchasing picks one in the ERP, as for a counter sale.
+        return PartnerDoc(reference=f"{tenant.slug}/supplier-to-choose", name="Supplier to be chosen")
+    return PartnerDoc(reference=f"{tenant.slug}/supplier/{name}", name=name, is_company=True)
+
+
+async def purchase_request_document(db: Database, tenant_id: int, request_id: int) -> PurchaseRequestDoc:
+    """A part's reorder: the part by its SKU, the quantity asked for, the last known cost."""
+    async with db.read(tenant_id) as session:
+        row = (
+            await session.execute(
+                select(PurchaseRequest, Part)
+                .join(Part, Part.id == PurchaseRequest.part_id)
+                .where(PurchaseRequest.id == request_id)
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound(request_id)
+        request, part = row
+        tenant = await _tenant(session, tenant_id)
+    number = format_purchase_request_number(request.number)
+    return PurchaseRequestDoc(
+        kind="purchase_request",
+        id=f"pitwall-{tenant.slug}-purchase-request-{request.id}",
+        reference=f"{tenant.slug}/{number}",
+        number=number,
+        date=_local_date(request.requested_at, tenant),
+        currency=tenant.currency,
+        supplier=_supplier(tenant, part.supplier),
+        lines=[
+            DocLine(
+                description=part.name, quantity=str(request.quantity), unit_price=str(part.cost), sku=part.sku
+            )
+        ],
+    )
+
+
 @dataclass(frozen=True)
 class PartForPull:
     id: int
@@ -204,7 +253,8 @@ def _describe(job: ErpSyncJob, pull: ErpSyncJob | None = None) -> SyncStatus:
 
 
 async def sync_status_for(session: AsyncSession, kind: str, local_id: int) -> SyncStatus | None:
-    """The status line of a deal, invoice or part (`kind` as the page names it); None: never synced."""
+    """The status line of a deal, invoice, part or purchase request (`kind` as the page names it);
+    None: never synced."""
     job_kind = PAGE_KINDS.get(kind)
     if job_kind is None:
         raise ValueError(f"no ERP sync for {kind!r}")
@@ -242,7 +292,7 @@ async def erp_summary(session: AsyncSession) -> ErpSummary:
         (
             await session.execute(
                 select(ErpSyncJob.status, func.count())
-                .where(ErpSyncJob.kind.in_(("sales_order", "invoice")))
+                .where(ErpSyncJob.kind.in_(PUSH_KINDS))
                 .group_by(ErpSyncJob.status)
             )
         ).all()
@@ -251,9 +301,7 @@ async def erp_summary(session: AsyncSession) -> ErpSummary:
         select(func.count()).where(ErpSyncJob.status == "PENDING", ErpSyncJob.unavailable.is_(True))
     )
     last_success = await session.scalar(
-        select(func.max(ErpSyncJob.synced_at)).where(
-            ErpSyncJob.kind.in_(("sales_order", "invoice", "parts_pull"))
-        )
+        select(func.max(ErpSyncJob.synced_at)).where(ErpSyncJob.kind.in_((*PUSH_KINDS, "parts_pull")))
     )
     errored = (
         await session.execute(
@@ -291,7 +339,7 @@ async def pushes_needing_attention(session: AsyncSession, limit: int = 50) -> li
         await session.execute(
             select(ErpSyncJob)
             .where(
-                ErpSyncJob.kind.in_(("sales_order", "invoice")),
+                ErpSyncJob.kind.in_(PUSH_KINDS),
                 ErpSyncJob.status != "SYNCED",
                 ErpSyncJob.attempts > 0,
             )
@@ -460,6 +508,12 @@ async def integrations_overview(
 
 
 async def document_exists(session: AsyncSession, kind: str, local_id: int) -> bool:
-    """Is this deal, invoice or part one of the tenant's? (Another tenant's id answers 404.)"""
-    column = {"deal": Deal.id, "invoice": Invoice.id, "part": Part.id}[kind]
+    """Is this deal, invoice, part or purchase request one of the tenant's? (Another tenant's id
+    answers 404.)"""
+    column = {
+        "deal": Deal.id,
+        "invoice": Invoice.id,
+        "part": Part.id,
+        "purchase_request": PurchaseRequest.id,
+    }[kind]
     return await session.scalar(select(column).where(column == local_id)) is not None

@@ -1,6 +1,7 @@
 """ERP sync: domain events become sync jobs, the worker pushes them, and part levels are pulled.
 
-- `enqueue_from_events` reads new `deal.created` and `invoice.created` events past a durable cursor
+- `enqueue_from_events` reads new `deal.created`, `invoice.created` and `part.purchase_requested`
+  events past a durable cursor
   (with a grace period, so an event committed late with a smaller id is not stepped over) and queues
   one job per document; the unique (tenant, kind, document) key makes a second read harmless.
 - `run_due_jobs` claims due jobs with a lease (SKIP LOCKED on PostgreSQL), calls the adapter outside
@@ -31,7 +32,7 @@ from integrations.resilience import ProviderUnavailable
 from ops.auth.actor import Actor, Conflict, NotFound, RuleViolation
 from ops.db import Database, UnitOfWork, utcnow
 from ops.erp import queries
-from ops.erp.models import ErpEventCursor, ErpSyncJob
+from ops.erp.models import PUSH_KINDS, ErpEventCursor, ErpSyncJob
 from ops.events import Event, record
 from ops.i18n import gettext as _
 from ops.sales.deals.service import format_deal_number
@@ -42,8 +43,11 @@ log = logging.getLogger(__name__)
 
 CURSOR_NAME = "erp"
 # Which events push which document.
-PUSHED_BY = {"deal.created": "sales_order", "invoice.created": "invoice"}
-PUSH_KINDS = ("sales_order", "invoice")
+PUSHED_BY = {
+    "deal.created": "sales_order",
+    "invoice.created": "invoice",
+    "part.purchase_requested": "purchase_request",
+}
 PULL_KIND = "parts_pull"
 # A refused document is tried this often (about a day with the backoff below), then left FAILED.
 MAX_ATTEMPTS = 12
@@ -67,7 +71,7 @@ def _insert(session: AsyncSession) -> Any:
 
 
 async def enqueue_from_events(db: Database, now: datetime, *, grace_seconds: float, batch: int = 500) -> int:
-    """Queue a push for each new deal and invoice; returns how many jobs were queued."""
+    """Queue a push for each new deal, invoice and purchase request; returns how many were queued."""
     cutoff = now - timedelta(seconds=grace_seconds)
     async with db.system(write=True) as session:
         insert = _insert(session)
@@ -122,6 +126,8 @@ def _job_for(tenant_id: int, event_type: str, payload: dict[str, Any], now: date
     kind = PUSHED_BY[event_type]
     if kind == "sales_order":
         local_id, number = int(payload["deal_id"]), format_deal_number(int(payload["number"]))
+    elif kind == "purchase_request":
+        local_id, number = int(payload["request_id"]), str(payload["number"])
     else:
         local_id, number = int(payload["id"]), str(payload["number"])
     return {
@@ -274,6 +280,9 @@ async def _run(db: Database, adapter: ErpAdapter, job: Claimed, now: datetime, p
         elif job.kind == "invoice":
             document = await queries.invoice_document(db, job.tenant_id, job.local_id)
             external_ref = await adapter.push_invoice(document)
+        elif job.kind == "purchase_request":
+            request = await queries.purchase_request_document(db, job.tenant_id, job.local_id)
+            external_ref = await adapter.push_purchase_request(request)
         else:
             await _pull_parts(db, adapter, job.tenant_id)
     except ProviderUnavailable as error:

@@ -22,7 +22,12 @@ bp = Blueprint("erp", __name__)
 STATUS_TEMPLATE = "erp/_sync_status.html"
 INTEGRATIONS_TEMPLATE = "erp/integrations.html"
 # Who may see the sync line of each kind of document: whoever may see the document.
-VIEW_PERMISSION = {"deal": "deal.view", "invoice": "invoice.view", "part": "parts.view"}
+VIEW_PERMISSION = {
+    "deal": "deal.view",
+    "invoice": "invoice.view",
+    "part": "parts.view",
+    "purchase_request": "parts.view",
+}
 
 
 @bp.app_context_processor
@@ -96,4 +101,9 @@ async def retry(job_id: int) -> Any:
 
 
 def kind_label(kind: str) -> str:
-    return {"sales_order": _("Sales order"), "invoice": _("Invoice")}.get(kind, kind)
+    labels = {
+        "sales_order": _("Sales order"),
+        "invoice": _("Invoice"),
+        "purchase_request": _("Purchase request"),
+    }
+    return labels.get(kind, kind)

@@ -5,7 +5,8 @@ Quantities and money are Numeric (Decimal in Python), never float. Rules that mu
 concurrency are constraints here, so that two requests racing cannot both win:
 - a technician is clocked onto one job at a time (a unique index over the running entries);
 - a bay holds one job at a time (`work_orders.occupied_bay_id` is unique while the job is in the bay);
-- stock never goes negative (check constraints on `parts`).
+- stock never goes negative (check constraints on `parts`);
+- a part has one open purchase request at a time (a unique index over the open requests).
 """
 
 from __future__ import annotations
@@ -286,6 +287,41 @@ class StockMovement(TenantScoped, Base):
     actor_id: Mapped[int | None] = mapped_column(BigId, default=None)
     actor_name: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PurchaseRequest(TenantScoped, Base):
+    """A request to reorder one part, raised here and pushed to the ERP, which does the purchasing.
+
+    Not a stock movement: the shelf changes only when the goods arrive, and that receipt (a RECEIVE
+    movement) closes the request. One open request per part, enforced by the database under
+    concurrent clicks.
+    """
+
+    __tablename__ = "purchase_requests"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number"),
+        Index(
+            "uq_purchase_requests_one_open_per_part",
+            "part_id",
+            unique=True,
+            postgresql_where=text("status = 'OPEN'"),
+            sqlite_where=text("status = 'OPEN'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    number: Mapped[int] = mapped_column(Integer)
+    part_id: Mapped[int] = mapped_column(BigId, ForeignKey("parts.id", ondelete="CASCADE"), index=True)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    status: Mapped[str] = mapped_column(String(10), default="OPEN")  # OPEN | RECEIVED
+    requested_by_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    requested_by_name: Mapped[str] = mapped_column(String(120), default="")
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+def format_purchase_request_number(number: int) -> str:
+    return f"PR-{number:06d}"
 
 
 class Invoice(TenantScoped, Base):

@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
-from integrations.erp import DocLine, ErpDocument, PartnerDoc
+from integrations.erp import DocLine, ErpDocument, PartnerDoc, PurchaseRequestDoc
 from integrations.erp.generic import GenericErp
 from integrations.erp.odoo import OdooErp
 from ops.db import Database, utcnow
 from ops.erp.models import ErpSyncJob
 from ops.erp.service import enqueue_from_events, run_due_jobs, schedule_parts_pulls
 from ops.sales.models import Deal
-from ops.workshop.models import Invoice, Part
+from ops.workshop.models import Invoice, Part, PurchaseRequest
+from ops.workshop.parts.service import request_purchase
 from tests.erp.servers import ODOO_DB, ODOO_KEY, ODOO_LOGIN
 from tests.factories import TenantHandle
 from tests.sales.deals.helpers import make_deal
 from tests.workshop.order_helpers import add_line, move, path_between
+from tests.workshop.parts.stock import new_part
 
 PULL_EVERY = timedelta(minutes=60)
 
@@ -74,6 +77,19 @@ async def invoiced_work_order(shop: TenantHandle) -> Invoice:
         ).scalar_one()
 
 
+async def purchase_requested(
+    shop: TenantHandle, *, sku: str = "BRK-100", supplier: str | None = "Bosch", quantity: str = "6"
+) -> tuple[Part, PurchaseRequest]:
+    """A part at its reorder point (cost 40.00) and the reorder a workshop manager asked for."""
+    part = await new_part(
+        shop, sku=sku, name="Brake pads front", stock="1", reorder_point="3", supplier=supplier
+    )
+    manager = await shop.user("workshop_manager", locale="en")
+    async with shop.db.uow(manager.actor) as uow:
+        request = await request_purchase(uow, part.id, Decimal(quantity))
+    return part, request
+
+
 async def jobs_of(db: Database, tenant_id: int, kind: str | None = None) -> list[ErpSyncJob]:
     async with db.read(tenant_id) as session:
         query = select(ErpSyncJob).order_by(ErpSyncJob.id)
@@ -103,4 +119,18 @@ def sample_order(reference: str = "garage/D-000007", sku: str = "WVWZZZ1JZXW0000
         net="36900.00",
         vat="2988.90",
         total="39888.90",
+    )
+
+
+def sample_purchase_request(supplier: str = "Bosch AG") -> PurchaseRequestDoc:
+    """A purchase request as the parts area would hand it over, for the adapter tests."""
+    return PurchaseRequestDoc(
+        kind="purchase_request",
+        id="pitwall-garage-purchase-request-3",
+        reference="garage/PR-000003",
+        number="PR-000003",
+        date="2026-11-24",
+        currency="CHF",
+        supplier=PartnerDoc(reference=f"garage/supplier/{supplier}", name=supplier, is_company=True),
+        lines=[DocLine("Brake pads front", "6.00", "40.00", sku="BRK-100")],
     )

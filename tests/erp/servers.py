@@ -84,7 +84,15 @@ class FakeOdoo:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
-        for model in ("res.partner", "sale.order", "account.move", "product.product", "res.country"):
+        models = (
+            "res.partner",
+            "sale.order",
+            "purchase.order",
+            "account.move",
+            "product.product",
+            "res.country",
+        )
+        for model in models:
             self.records.setdefault(model, {})
         self.add("res.country", code="CH", name="Switzerland")
         self.add("res.country", code="DE", name="Germany")
@@ -165,6 +173,16 @@ class FakeOdoo:
                         "odoo.exceptions.ValidationError", "Missing required product on a sale order line"
                     )
             values["name"] = f"S{len(self.records[model]) + 1:05d}"
+            values["state"] = "draft"
+        if model == "purchase.order":
+            # purchase.order's partner_id is required; every line names its product.
+            if not values.get("partner_id"):
+                raise OdooError("odoo.exceptions.ValidationError", "A purchase order needs a vendor")
+            if any(not line.get("product_id") for _zero, _none, line in values.get("order_line", [])):
+                raise OdooError(
+                    "odoo.exceptions.ValidationError", "Missing required product on a purchase line"
+                )
+            values["name"] = f"P{len(self.records[model]) + 1:05d}"
             values["state"] = "draft"
         if model == "account.move":
             if not values.get("partner_id"):

@@ -1,4 +1,5 @@
-"""The ERP on the pages: the sync line on a deal, an invoice and a part, the parts page's pull button,
+"""The ERP on the pages: the sync line on a deal, an invoice, a part and a purchase request, the parts
+page's pull and reorder actions,
 the integrations page, and who may see and do what."""
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from integrations.erp import ERP_BREAKER
 from integrations.resilience import breaker
 from ops.db import utcnow
 from ops.erp.models import ErpSyncJob
+from ops.workshop.models import PurchaseRequest
 from tests.conftest import make_settings
-from tests.erp.helpers import deal_made, invoiced_work_order, jobs_of, odoo_adapter, sync
+from tests.erp.helpers import deal_made, invoiced_work_order, jobs_of, odoo_adapter, purchase_requested, sync
 from tests.erp.servers import ODOO_DB, ODOO_KEY, ODOO_LOGIN
 from tests.web import sign_in
 from tests.workshop.order_helpers import add_part
+from tests.workshop.parts.stock import new_part
 
 
 @pytest.fixture
@@ -212,3 +215,81 @@ async def test_the_integrations_page_says_when_the_erps_circuit_is_open(runtime,
 
     assert '<tr id="integration-erp" class="integration-open">' in page
     assert "Unavailable (circuit open), will retry" in page and "connection refused" in page
+
+
+async def test_a_reorder_from_the_part_page_goes_to_odoo_and_the_page_follows_it(
+    runtime, factory, client, odoo
+):
+    fake, server = odoo
+    shop = await factory.tenant()
+    part = await new_part(
+        shop, sku="BRK-910", name="Brake disc", stock="1", reorder_point="2", supplier="ATE"
+    )
+    fake.add(
+        "product.product", default_code="BRK-910", qty_available=1.0, list_price=89.5, standard_price=40.0
+    )
+    manager = await shop.user("workshop_manager", locale="en")
+    csrf = await sign_in(client, manager.email)
+    page = await _text(await client.get(f"/workshop/parts/{part.id}"))
+    assert "Sent to the ERP as a purchase request." in page
+
+    answer = await client.post(
+        f"/workshop/parts/{part.id}/purchase-request", form={"csrf_token": csrf, "quantity": "3"}
+    )
+
+    assert answer.status_code == 302
+    page = await _text(await client.get(f"/workshop/parts/{part.id}"))
+    assert "PR-000001 requested: 3 pc of BRK-910; it goes to the ERP in a moment." in page
+    async with runtime.db.read(shop.id) as session:
+        request_id = await session.scalar(select(PurchaseRequest.id))
+    line_url = f"/erp/status/purchase_request/{request_id}"
+    assert f'id="erp-sync-purchase_request-{request_id}"' in page and f'hx-get="{line_url}"' in page
+    assert "Not sent to the ERP." in await _text(await client.get(line_url))
+    adapter = odoo_adapter(server.url)
+    await sync(runtime.db, adapter)
+    [order] = fake.find("purchase.order", origin=f"{shop.tenant.slug}/PR-000001")
+    line = await _text(await client.get(line_url))
+    assert "Synced to the ERP" in line and f"({order['name']})" in line
+    await adapter.aclose()
+
+
+async def test_a_refused_purchase_request_is_listed_for_the_admin_to_send_again(
+    runtime, factory, client, odoo
+):
+    fake, server = odoo
+    shop = await factory.tenant()
+    await purchase_requested(shop, sku="BRK-100")
+    fake.add(
+        "product.product", default_code="BRK-100", qty_available=1.0, list_price=89.5, standard_price=40.0
+    )
+    fake.refusals["purchase.order"] = "Purchase is not installed"
+    adapter = odoo_adapter(server.url)
+    await sync(runtime.db, adapter)
+    csrf = await sign_in(client, (await shop.user("admin", locale="en")).email)
+
+    page = await _text(await client.get("/settings/integrations"))
+
+    assert "Purchase request PR-000001" in page and "Purchase is not installed" in page
+    [job] = await jobs_of(runtime.db, shop.id, "purchase_request")
+    answer = await client.post(f"/settings/integrations/erp/{job.id}/retry", form={"csrf_token": csrf})
+    assert answer.status_code == 303
+    del fake.refusals["purchase.order"]
+    await sync(runtime.db, adapter)
+    assert [j.status for j in await jobs_of(runtime.db, shop.id, "purchase_request")] == ["SYNCED"]
+    assert len(fake.find("purchase.order")) == 1
+    await adapter.aclose()
+
+
+async def test_a_requests_erp_line_is_for_the_workshop_of_its_own_dealership(runtime, factory, client):
+    shop, other = await factory.tenant(), await factory.tenant()
+    _part, request = await purchase_requested(shop)
+    line_url = f"/erp/status/purchase_request/{request.id}"
+
+    await sign_in(client, (await shop.user("technician", locale="en")).email)
+    assert (await client.get(line_url)).status_code == 200
+    client.cookie_jar.clear()
+    await sign_in(client, (await shop.user("sales_rep", locale="en")).email)
+    assert (await client.get(line_url)).status_code == 403
+    client.cookie_jar.clear()
+    await sign_in(client, (await other.user("workshop_manager", locale="en")).email)
+    assert (await client.get(line_url)).status_code == 404

@@ -1,4 +1,5 @@
-"""ERP sync against a local Odoo: a deal becomes one sale order, an invoice one account.move, a replay
+"""ERP sync against a local Odoo: a deal becomes one sale order, an invoice one account.move, a
+purchase request one draft purchase.order, a replay
 finds what Odoo already made, an Odoo that is down leaves the jobs waiting ("unavailable, will retry")
 and invents nothing, and part levels come back through the stock ledger."""
 
@@ -13,10 +14,18 @@ from sqlalchemy import func, select
 from integrations.resilience import OPEN
 from ops.db import utcnow
 from ops.erp.models import ErpEventCursor
-from ops.erp.queries import sales_order_document, sync_status_for
+from ops.erp.queries import purchase_request_document, sales_order_document, sync_status_for
 from ops.events import Event
 from ops.workshop.models import StockMovement
-from tests.erp.helpers import deal_made, invoiced_work_order, jobs_of, odoo_adapter, part_named, sync
+from tests.erp.helpers import (
+    deal_made,
+    invoiced_work_order,
+    jobs_of,
+    odoo_adapter,
+    part_named,
+    purchase_requested,
+    sync,
+)
 from tests.workshop.order_helpers import add_line, add_part
 
 
@@ -281,4 +290,72 @@ async def test_the_event_reader_moves_past_events_that_push_nothing(runtime, fac
         )
     # Otherwise every pass would read the same work-order moves again, a longer list each day.
     assert cursor == newest
+    await adapter.aclose()
+
+
+async def test_a_purchase_request_becomes_one_draft_rfq_even_when_its_answer_was_lost(runtime, factory, odoo):
+    """Purchasing would order the same parts twice, or never hear of the reorder."""
+    fake, server = odoo
+    shop = await factory.tenant()
+    vendor = fake.add("res.partner", name="Bosch", supplier_rank=1)
+    # The pull in the same pass finds the levels Pitwall has, so only the request can change anything.
+    product = fake.add(
+        "product.product",
+        name="Brake pads",
+        default_code="BRK-100",
+        qty_available=1.0,
+        list_price=89.5,
+        standard_price=40.0,
+    )
+    part, request = await purchase_requested(shop, supplier="Bosch", quantity="6")
+    # Odoo makes the order, then answers after our timeout: the retry must search before it creates.
+    fake.stall_after_create = 1.5
+    adapter = odoo_adapter(server.url, timeout=0.5)
+
+    await sync(runtime.db, adapter)
+    await sync(runtime.db, adapter)
+
+    reference = f"{shop.tenant.slug}/PR-000001"
+    [order] = fake.find("purchase.order", origin=reference)
+    assert (order["state"], order["partner_id"]) == ("draft", vendor), "the vendor Odoo already keeps"
+    [(_zero, _none, line)] = order["order_line"]
+    assert (line["product_id"], line["product_qty"], line["price_unit"]) == (product, 6.0, 40.0)
+    assert len(fake.find("product.product", default_code="BRK-100")) == 1
+    [job] = await jobs_of(runtime.db, shop.id, "purchase_request")
+    assert (job.status, job.local_id, job.document_number, job.external_ref) == (
+        "SYNCED",
+        request.id,
+        "PR-000001",
+        order["name"],
+    )
+    again = await adapter.push_purchase_request(
+        await purchase_request_document(runtime.db, shop.id, request.id)
+    )
+    assert again == order["name"] and len(fake.find("purchase.order")) == 1
+    async with runtime.db.read(shop.id) as session:
+        status = await sync_status_for(session, "purchase_request", request.id)
+    assert status is not None and status.state == "synced" and f"({order['name']})" in status.text
+    assert (await part_named(runtime.db, shop.id, part.id)).on_hand == Decimal("1.00"), (
+        "ordered, not received"
+    )
+    await adapter.aclose()
+
+
+async def test_a_part_without_a_supplier_goes_to_a_vendor_purchasing_chooses(runtime, factory, odoo):
+    fake, server = odoo
+    shop = await factory.tenant()
+    await purchase_requested(shop, sku="FLT-9", supplier=None)
+    fake.add("product.product", default_code="FLT-9", qty_available=1.0, list_price=89.5, standard_price=40.0)
+    adapter = odoo_adapter(server.url)
+
+    await sync(runtime.db, adapter)
+
+    [order] = fake.find("purchase.order", origin=f"{shop.tenant.slug}/PR-000001")
+    partner = fake.records["res.partner"][order["partner_id"]]
+    assert (partner["name"], partner["ref"]) == (
+        "Supplier to be chosen",
+        f"{shop.tenant.slug}/supplier-to-choose",
+    )
+    product = fake.records["product.product"][order["order_line"][0][2]["product_id"]]
+    assert product["default_code"] == "FLT-9", "Odoo's product is found by the part's SKU"
     await adapter.aclose()

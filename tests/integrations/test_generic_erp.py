@@ -12,7 +12,15 @@ from integrations.erp import ErpRejected, PartLevel
 from integrations.resilience import ProviderUnavailable
 from ops.db import utcnow
 from tests.erp.conftest import MIDDLEWARE_SECRET
-from tests.erp.helpers import deal_made, generic_adapter, invoiced_work_order, jobs_of, sample_order, sync
+from tests.erp.helpers import (
+    deal_made,
+    generic_adapter,
+    invoiced_work_order,
+    jobs_of,
+    purchase_requested,
+    sample_order,
+    sync,
+)
 
 
 async def test_a_push_is_signed_verified_and_processed_once_when_sent_twice(middleware):
@@ -75,4 +83,32 @@ async def test_deals_and_invoices_reach_the_middleware_after_it_was_down(runtime
     assert ids <= set(receiver.processed)
     pushed = [job for job in await jobs_of(runtime.db, shop.id) if job.kind in ("sales_order", "invoice")]
     assert [job.status for job in pushed] == ["SYNCED", "SYNCED"]
+    await adapter.aclose()
+
+
+async def test_a_purchase_request_reaches_the_middleware_signed_and_once(runtime, factory, middleware):
+    receiver, server = middleware
+    shop = await factory.tenant()
+    part, request = await purchase_requested(shop, sku="BRK-100", supplier="Bosch", quantity="6")
+    adapter = generic_adapter(server.url, MIDDLEWARE_SECRET)
+
+    await sync(runtime.db, adapter)
+    await sync(runtime.db, adapter, utcnow() + timedelta(days=1))
+
+    message_id = f"pitwall-{shop.tenant.slug}-purchase-request-{request.id}"
+    assert receiver.deliveries == [message_id] and receiver.rejected == 0
+    payload = receiver.processed[message_id]
+    assert payload["type"] == "erp.purchase_request"
+    data = payload["data"]
+    assert (data["kind"], data["reference"], data["number"]) == (
+        "purchase_request",
+        f"{shop.tenant.slug}/PR-000001",
+        "PR-000001",
+    )
+    assert data["supplier"]["name"] == "Bosch"
+    assert data["lines"] == [
+        {"description": part.name, "quantity": "6.00", "unit_price": "40.00", "sku": "BRK-100"}
+    ]
+    [job] = await jobs_of(runtime.db, shop.id, "purchase_request")
+    assert (job.status, job.external_ref) == ("SYNCED", "SAP-0001")
     await adapter.aclose()

@@ -10,7 +10,7 @@ import pytest
 from integrations.erp import ErpRejected
 from integrations.erp.odoo import OdooErp
 from integrations.resilience import CLOSED, OPEN, ProviderUnavailable
-from tests.erp.helpers import odoo_adapter, sample_order
+from tests.erp.helpers import odoo_adapter, sample_order, sample_purchase_request
 from tests.erp.servers import ODOO_DB, ODOO_LOGIN
 
 
@@ -86,4 +86,40 @@ async def test_part_levels_come_back_as_exact_decimals(odoo):
         Decimal("11.35"),
     )
     assert await adapter.pull_parts([]) == []
+    await adapter.aclose()
+
+
+async def test_a_purchase_request_is_one_draft_rfq_for_odoos_product_with_a_new_vendor(odoo):
+    fake, server = odoo
+    product = fake.add("product.product", name="Brake pads", default_code="BRK-100")
+    adapter = odoo_adapter(server.url)
+
+    first = await adapter.push_purchase_request(sample_purchase_request())
+    second = await adapter.push_purchase_request(sample_purchase_request())
+
+    assert first == second == "P00001"
+    [order] = fake.find("purchase.order", origin="garage/PR-000003")
+    assert order["state"] == "draft"
+    vendor = fake.records["res.partner"][order["partner_id"]]
+    assert (vendor["name"], vendor["ref"], vendor["supplier_rank"]) == (
+        "Bosch AG",
+        "garage/supplier/Bosch AG",
+        1,
+    )
+    [(_zero, _none, line)] = order["order_line"]
+    assert (line["product_id"], line["product_qty"], line["price_unit"]) == (product, 6.0, 40.0)
+    creates = [call for call in fake.calls if call[1] == "create"]
+    assert creates == [("res.partner", "create"), ("purchase.order", "create")]
+    await adapter.aclose()
+
+
+async def test_a_purchase_request_for_a_part_odoo_does_not_know_is_refused_and_makes_nothing(odoo):
+    """A product made here would have no stock, and the next pull would empty the part's shelf."""
+    fake, server = odoo
+    adapter = odoo_adapter(server.url)
+
+    with pytest.raises(ErpRejected, match="no product with the internal reference BRK-100 in Odoo"):
+        await adapter.push_purchase_request(sample_purchase_request())
+
+    assert fake.find("purchase.order") == [] and fake.find("product.product") == []
     await adapter.aclose()

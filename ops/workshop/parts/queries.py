@@ -1,4 +1,5 @@
-"""Read models for the inventory pages: the part list with its reorder flags, one part, its ledger."""
+"""Read models for the inventory pages: the part list with its reorder flags, one part, its ledger and
+its purchase requests."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ops.paging import Page
-from ops.workshop.models import Part, StockMovement, WorkOrder, format_work_order_number
+from ops.workshop.models import (
+    Part,
+    PurchaseRequest,
+    StockMovement,
+    WorkOrder,
+    format_purchase_request_number,
+    format_work_order_number,
+)
 
 PAGE_SIZE = 20
 
@@ -70,10 +78,59 @@ def _matching(search: str) -> ColumnElement[bool]:
 
 
 @dataclass(frozen=True)
+class PurchaseRequestRow:
+    id: int
+    number: str
+    quantity: Decimal
+    status: str  # OPEN | RECEIVED
+    requested_by_name: str
+    requested_at: datetime
+    received_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "OPEN"
+
+
+def _request_row(request: PurchaseRequest) -> PurchaseRequestRow:
+    return PurchaseRequestRow(
+        id=request.id,
+        number=format_purchase_request_number(request.number),
+        quantity=request.quantity,
+        status=request.status,
+        requested_by_name=request.requested_by_name,
+        requested_at=request.requested_at,
+        received_at=request.received_at,
+    )
+
+
+async def purchase_requests(session: AsyncSession, part_id: int, limit: int = 10) -> list[PurchaseRequestRow]:
+    """A part's latest purchase requests, newest first (the open one, if any, is the newest)."""
+    rows = await session.scalars(
+        select(PurchaseRequest)
+        .where(PurchaseRequest.part_id == part_id)
+        .order_by(PurchaseRequest.id.desc())
+        .limit(limit)
+    )
+    return [_request_row(request) for request in rows]
+
+
+async def open_purchase_requests(session: AsyncSession, part_ids: list[int]) -> dict[int, PurchaseRequestRow]:
+    if not part_ids:
+        return {}
+    rows = await session.scalars(
+        select(PurchaseRequest).where(PurchaseRequest.part_id.in_(part_ids), PurchaseRequest.status == "OPEN")
+    )
+    return {request.part_id: _request_row(request) for request in rows}
+
+
+@dataclass(frozen=True)
 class PartList:
     rows: list[PartRow]
     page: Page
     below_count: int
+    # Part id -> its open purchase request, for the parts on this page.
+    open_requests: dict[int, PurchaseRequestRow]
 
 
 async def part_list(
@@ -93,7 +150,9 @@ async def part_list(
     parts = await session.scalars(
         select(Part).where(*conditions).order_by(Part.sku, Part.id).offset(current.offset).limit(current.size)
     )
-    return PartList([_row(part) for part in parts], current, below_count)
+    rows = [_row(part) for part in parts]
+    open_requests = await open_purchase_requests(session, [row.id for row in rows])
+    return PartList(rows, current, below_count, open_requests)
 
 
 async def part(session: AsyncSession, part_id: int) -> PartRow | None:

@@ -11,13 +11,17 @@ nothing.
 the calling use case (adding a part line, completing a job) checks the actor's permission. When a use
 case changes several parts, it should change them in ascending part id, so that two transactions on
 PostgreSQL take the row locks in the same order. The page-level use cases (`create_part`,
-`receive_stock`, `adjust_stock`, `return_stock`) check `parts.manage` and commit.
+`receive_stock`, `adjust_stock`, `return_stock`, `request_purchase`) check `parts.manage` and commit.
+
+A purchase request is not a movement: it asks the ERP to order, and stock changes only when the goods
+are received, which closes the part's open request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any
 
 from babel.numbers import format_decimal
@@ -26,9 +30,16 @@ from sqlalchemy import ColumnElement, func, select, update
 from ops.auth.actor import Conflict, NotFound, RuleViolation
 from ops.db import UnitOfWork, utcnow
 from ops.events import record
-from ops.i18n import N_, current_locale
+from ops.i18n import N_, current_locale, format_datetime
 from ops.i18n import gettext as _
-from ops.workshop.models import Part, StockMovement, WorkOrder
+from ops.tenants.service import next_number
+from ops.workshop.models import (
+    Part,
+    PurchaseRequest,
+    StockMovement,
+    WorkOrder,
+    format_purchase_request_number,
+)
 
 PARTS_TOPIC = "parts"
 QUANTUM = Decimal("0.01")
@@ -39,6 +50,10 @@ ZERO = Decimal("0")
 # typed in by the dealership in its own words and is shown as entered.
 # Translators: abbreviations after a quantity: pieces, sets, litres, hours.
 UNIT_LABELS = {"pc": N_("pc"), "set": N_("set"), "l": N_("l"), "h": N_("h")}
+# Units that come in whole pieces: nobody orders 2.5 brake discs.
+COUNTABLE_UNITS = ("pc", "set")
+# A typo guard, not a purchasing policy: a larger order is placed in the ERP itself.
+MAX_PURCHASE_QUANTITY = Decimal("10000")
 
 
 def part_topic(part_id: int) -> str:
@@ -465,7 +480,7 @@ async def update_part(
 
 
 async def receive_stock(uow: UnitOfWork, part_id: int, quantity: Decimal, reason: str = "") -> StockLevels:
-    """Goods in from a supplier."""
+    """Goods in from a supplier; they close the part's open purchase request."""
     uow.actor.require("parts.manage")
     amount = validated_quantity(quantity)
     text = _validated_reason(reason, required=False)
@@ -473,6 +488,7 @@ async def receive_stock(uow: UnitOfWork, part_id: int, quantity: Decimal, reason
     if after is None:
         await _current(uow, part_id)
         raise RuleViolation(_("That is more than a stock level can hold."), field="quantity")
+    await _close_purchase_request(uow, after)
     await uow.commit()
     return after
 
@@ -561,3 +577,129 @@ def _refused_adjustment(part: Part, new_on_hand: Decimal, field: str) -> RuleVio
             field=field,
         )
     return RuleViolation(_("That is more than a stock level can hold."), field=field)
+
+
+# --- Purchase requests ----------------------------------------------------------------------------------
+
+
+def suggested_purchase_quantity(available: Decimal, reorder_point: Decimal, unit: str) -> Decimal:
+    """Enough to bring available stock back above the reorder point: twice the reorder point less what
+    is available, at least one unit, in whole pieces for countable units."""
+    wanted = max(reorder_point * 2 - available, Decimal(1))
+    step = Decimal(1) if unit in COUNTABLE_UNITS else QUANTUM
+    rounded = (wanted / step).to_integral_value(ROUND_CEILING) * step
+    return min(rounded, MAX_PURCHASE_QUANTITY)
+
+
+def validated_purchase_quantity(value: Any, unit: str) -> Decimal:
+    quantity = validated_quantity(value)
+    if quantity > MAX_PURCHASE_QUANTITY:
+        raise RuleViolation(
+            _(
+                "Request at most %(max)s at once; place a larger order in the ERP.",
+                max=format_quantity(MAX_PURCHASE_QUANTITY),
+            ),
+            field="quantity",
+        )
+    if unit in COUNTABLE_UNITS and quantity != quantity.to_integral_value():
+        raise RuleViolation(_("This part comes in whole pieces; enter a whole number."), field="quantity")
+    return quantity
+
+
+def purchase_request_is_open_message(
+    number: str, quantity: Decimal, unit: str, sku: str, requested_by: str, requested_at: datetime
+) -> str:
+    """What the part page says of its open request, and why a second one is refused."""
+    return _(
+        "%(number)s for %(quantity)s %(unit)s of %(sku)s is still open (requested by %(name)s, "
+        "%(when)s); it closes when the goods are received.",
+        number=number,
+        quantity=format_quantity(quantity),
+        unit=unit_label(unit),
+        sku=sku,
+        name=requested_by or "—",
+        when=format_datetime(requested_at),
+    )
+
+
+async def request_purchase(uow: UnitOfWork, part_id: int, quantity: Decimal) -> PurchaseRequest:
+    """Ask the ERP to reorder a part that is at or below its reorder point.
+
+    The part's row lock makes a second manager's click wait for the first one's commit, after which
+    it finds the open request and is refused with it (Conflict): one open request per part.
+    """
+    part = await _current(uow, part_id, lock=True)
+    # Looked up before the permission check: another tenant's id is NotFound for every role, never a 403.
+    uow.actor.require("parts.manage")
+    amount = validated_purchase_quantity(quantity, part.unit)
+    session = uow.session
+    open_request = await session.scalar(
+        select(PurchaseRequest).where(PurchaseRequest.part_id == part_id, PurchaseRequest.status == "OPEN")
+    )
+    if open_request is not None:
+        message = purchase_request_is_open_message(
+            format_purchase_request_number(open_request.number),
+            open_request.quantity,
+            part.unit,
+            part.sku,
+            open_request.requested_by_name,
+            open_request.requested_at,
+        )
+        raise Conflict(message, open_request)
+    if not part.below_reorder_point:
+        raise RuleViolation(
+            _("%(sku)s is above its reorder point; there is nothing to reorder.", sku=part.sku),
+            field="quantity",
+        )
+    actor = uow.actor
+    request = PurchaseRequest(
+        number=await next_number(uow, "purchase_request"),
+        part_id=part_id,
+        quantity=amount,
+        status="OPEN",
+        requested_by_id=actor.user_id,
+        requested_by_name=actor.name,
+        requested_at=utcnow(),
+    )
+    session.add(request)
+    await session.flush()
+    record(
+        uow,
+        "part.purchase_requested",
+        {
+            "id": part_id,
+            "sku": part.sku,
+            "request_id": request.id,
+            "number": format_purchase_request_number(request.number),
+            "quantity": str(amount),
+            "available": str(part.available),
+            "reorder_point": str(part.reorder_point),
+        },
+        topics=[PARTS_TOPIC, part_topic(part_id)],
+    )
+    await uow.commit()
+    return request
+
+
+async def _close_purchase_request(uow: UnitOfWork, after: StockLevels) -> None:
+    """Goods in close the part's open purchase request: the ERP ordered them and the shelf has them."""
+    result = await uow.session.execute(
+        update(PurchaseRequest)
+        .where(PurchaseRequest.part_id == after.part_id, PurchaseRequest.status == "OPEN")
+        .values(status="RECEIVED", received_at=utcnow())
+        .returning(PurchaseRequest.id, PurchaseRequest.number)
+    )
+    closed = result.one_or_none()
+    if closed is None:
+        return
+    record(
+        uow,
+        "part.purchase_request_received",
+        {
+            "id": after.part_id,
+            "sku": after.sku,
+            "request_id": closed.id,
+            "number": format_purchase_request_number(closed.number),
+        },
+        topics=[PARTS_TOPIC, part_topic(after.part_id)],
+    )

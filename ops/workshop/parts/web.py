@@ -1,4 +1,5 @@
-"""Inventory pages: the part list with reorder flags, a part with its ledger, and the stock forms."""
+"""Inventory pages: the part list with reorder flags, a part with its ledger, the stock forms, and the
+purchase request of a part at its reorder point."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ops.i18n import gettext as _
 from ops.list_filters import page_number, text_filter
 from ops.pages import flash_message, is_htmx, posted_form, render_fragment, render_page
 from ops.runtime import runtime
+from ops.workshop.models import format_purchase_request_number
 from ops.workshop.parts import queries
 from ops.workshop.parts.service import (
     NewPart,
@@ -23,8 +25,12 @@ from ops.workshop.parts.service import (
     adjust_stock,
     create_part,
     format_quantity,
+    purchase_request_is_open_message,
     receive_stock,
+    request_purchase,
     return_stock,
+    suggested_purchase_quantity,
+    unit_label,
     update_part,
 )
 
@@ -252,9 +258,25 @@ async def _render_part(
         if part is None:
             abort(404)
         ledger = await queries.movements(session, part_id, page=page)
+        requests = await queries.purchase_requests(session, part_id)
+    open_request = requests[0] if requests and requests[0].is_open else None
+    open_request_text = ""
+    if open_request is not None:
+        open_request_text = purchase_request_is_open_message(
+            open_request.number,
+            open_request.quantity,
+            part.unit,
+            part.sku,
+            open_request.requested_by_name,
+            open_request.requested_at,
+        )
     context = {
         "part": part,
         "ledger": ledger,
+        "purchase_requests": requests,
+        "open_request": open_request,
+        "open_request_text": open_request_text,
+        "suggested_quantity": suggested_purchase_quantity(part.available, part.reorder_point, part.unit),
         "can_manage": actor.can("parts.manage"),
         "forms": forms or {},
         "errors": errors or {},
@@ -272,9 +294,10 @@ async def _render_part(
 @bp.get("/<int:part_id>", endpoint="part_page")
 @login_required
 async def part_page(part_id: int) -> Any:
-    # The page's two live sections re-fetch themselves; the ledger is the default one.
+    # The page's live sections re-fetch themselves; the ledger is the default one.
     if is_htmx():
-        block = "part_levels" if request.headers.get("HX-Target") == "part-levels" else "part_ledger"
+        blocks = {"part-levels": "part_levels", "part-requests": "part_requests"}
+        block = blocks.get(request.headers.get("HX-Target", ""), "part_ledger")
         return await _render_part(part_id, block=block)
     return await _render_part(part_id)
 
@@ -393,3 +416,45 @@ async def return_from_job(part_id: int) -> Any:
             on_hand=format_quantity(after.on_hand),
         ),
     )
+
+
+@bp.post("/<int:part_id>/purchase-request", endpoint="request_purchase")
+@login_required
+async def request_purchase_page(part_id: int) -> Any:
+    """Request a reorder; a request still open for the part is shown instead of a second one (409)."""
+    form = await _movement_form(part_id)
+    errors: dict[str, str] = {}
+    quantity = _required_quantity(form, errors)
+    if quantity is None:
+        return await _movement_rejected(part_id, "reorder", form, errors)
+    try:
+        async with runtime().db.uow(current_actor()) as uow:
+            made = await request_purchase(uow, part_id, quantity)
+    except NotFound:
+        abort(404)
+    except Conflict as conflict:
+        return await _render_part(part_id, errors={"reorder": {"__all__": str(conflict)}}), 409
+    except RuleViolation as violation:
+        return await _movement_rejected(
+            part_id, "reorder", form, {violation.field or "quantity": str(violation)}
+        )
+    part = await _part_or_404(part_id)
+    details = {
+        "number": format_purchase_request_number(made.number),
+        "quantity": format_quantity(made.quantity),
+        "unit": unit_label(part.unit),
+        "sku": part.sku,
+    }
+    if runtime().settings.erp is None:
+        message = _(
+            "%(number)s recorded: %(quantity)s %(unit)s of %(sku)s. No ERP is configured, so it was not "
+            "sent anywhere; order from the supplier directly.",
+            **details,
+        )
+    else:
+        message = _(
+            "%(number)s requested: %(quantity)s %(unit)s of %(sku)s; it goes to the ERP in a moment.",
+            **details,
+        )
+    await flash_message(message, "success")
+    return redirect(url_for("parts.part_page", part_id=part_id))
