@@ -372,27 +372,29 @@ async def change_plan(uow: UnitOfWork, plan: str) -> Tenant:
     if plan == tenant.plan:
         return tenant
     usage = await plan_usage(session, plan)
+    # Every limit that is over, in one answer: naming only the first sends the admin round twice.
+    over = []
     if usage.max_users is not None and usage.users > usage.max_users:
-        raise RuleViolation(
+        over.append(
             _(
                 "The %(plan)s plan allows %(limit)s users and %(count)s are active. Deactivate users first.",
                 plan=plan.title(),
                 limit=usage.max_users,
                 count=usage.users,
-            ),
-            field="plan",
+            )
         )
     if usage.max_vehicles is not None and usage.vehicles > usage.max_vehicles:
-        raise RuleViolation(
+        over.append(
             _(
                 "The %(plan)s plan allows %(limit)s vehicles and there are %(count)s. "
                 "Retire vehicle profiles first.",
                 plan=plan.title(),
                 limit=usage.max_vehicles,
                 count=usage.vehicles,
-            ),
-            field="plan",
+            )
         )
+    if over:
+        raise RuleViolation(" ".join(over), field="plan")
     record(uow, "tenant.plan_changed", {"id": tenant.id, "from": tenant.plan, "to": plan}, topics=[])
     tenant.plan = plan
     await uow.commit()

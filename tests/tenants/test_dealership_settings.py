@@ -221,9 +221,28 @@ async def test_a_downgrade_below_what_is_in_use_is_refused(client, factory):
     assert refused.status_code == 422
     html = await refused.get_data(as_text=True)
     assert 'id="dealership-plan-error"' in html and "allows 5 users and 6 are active" in html
+    # The refusal stands beside the plan; the details form above has nothing to correct.
+    assert "Please correct the marked fields" not in html
     assert (await _stored(shop)).plan == "PROFESSIONAL"
 
     upgraded = await client.post("/settings/dealership/plan", form={"csrf_token": csrf, "plan": "ENTERPRISE"})
 
     assert upgraded.status_code == 302
     assert (await _stored(shop)).plan == "ENTERPRISE"
+
+
+async def test_a_downgrade_names_every_limit_it_is_over_at_once(client, factory):
+    """Over both limits, the admin learns both in one answer, not the second after fixing the first."""
+    shop = await factory.tenant(plan="PROFESSIONAL")
+    csrf = await sign_in(client, (await shop.user("admin", locale="en")).email)
+    for role in ("technician", "technician", "service_advisor", "viewer"):
+        await shop.user(role)
+    for _number in range(26):
+        await shop.vehicle()
+
+    refused = await client.post("/settings/dealership/plan", form={"csrf_token": csrf, "plan": "STARTER"})
+
+    assert refused.status_code == 422
+    html = await refused.get_data(as_text=True)
+    assert "allows 5 users and 6 are active" in html and "allows 25 vehicles and there are 26" in html
+    assert (await _stored(shop)).plan == "PROFESSIONAL"
