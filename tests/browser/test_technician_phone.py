@@ -80,7 +80,7 @@ async def test_a_technician_works_a_job_from_the_phone(open_page, shop, live_ser
     manager = await shop.user("workshop_manager")
     another = await assigned_job(shop, None, status="CHECKED_IN", complaint="Air con blows warm")
     async with live_server.runtime.db.uow(manager.actor) as uow:
-        await assign_work_order(uow, another.id, tech.actor.user_id, None, another.version)
+        await assign_work_order(uow, another.id, tech.actor.user_id, another.bay_id, another.version)
     await expect(page.locator(f"#job-{another.id}")).to_contain_text("Air con blows warm")
     await page.screenshot(path=str(tmp_path / "my-jobs-phone-after.png"), full_page=True)
 
