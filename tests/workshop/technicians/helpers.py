@@ -33,9 +33,11 @@ async def assigned_job(
     complaint: str = "Brakes squeal",
     promised_at: datetime | None = None,
     plate: str | None = None,
+    with_bay: bool = True,
 ) -> WorkOrder:
     """A job for `technician` (None: unassigned), moved along allowed transitions to `status`; from
-    check-in on it has a bay of its own, so that it can go into work (a job in work has a bay)."""
+    check-in on it has a bay of its own (unless not `with_bay`), so that it can go into work (a job in
+    work has a bay)."""
     vehicle = await shop.vehicle(plate=plate)
     async with shop.db.uow(shop.admin.actor) as uow:
         work_order = await create_work_order(
@@ -49,7 +51,7 @@ async def assigned_job(
             ),
         )
     path = _path_to(status)
-    if "CHECKED_IN" in path:
+    if with_bay and "CHECKED_IN" in path:
         async with shop.db.uow(shop.admin.actor) as uow:
             bay = Bay(name=f"Lift #{work_order.number}", kind="LIFT")
             uow.session.add(bay)
