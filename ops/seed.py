@@ -68,7 +68,14 @@ from ops.workshop.models import (
     WorkOrderLine,
 )
 from ops.workshop.parts.service import NewPart, create_part
-from ops.workshop.service import OPEN_STATUSES, TRANSITIONS, NewWorkOrder, create_work_order, move_work_order
+from ops.workshop.service import (
+    IN_BAY_STATUSES,
+    TRANSITIONS,
+    NewWorkOrder,
+    assign_work_order,
+    create_work_order,
+    move_work_order,
+)
 
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "pitwall-demo"
@@ -255,6 +262,14 @@ HISTORY_WEEKS = 6
 # The open jobs' cars first, then the cars of the past six weeks: each of those comes back at most
 # every 50 jobs (about 35 days), so only the two planned comebacks are within 30 days.
 OPEN_JOBS = 30
+# The open jobs on the board by status, mixed the way they arrive: at most five in work, so each has
+# one of the six bays and the last bay is free for the jobs that pass through it to READY.
+OPEN_BOARD = (
+    *("NEW", "SCHEDULED", "CHECKED_IN", "IN_PROGRESS", "WAITING_PARTS", "WAITING_APPROVAL", "QUALITY_CHECK"),
+    *("READY", "NEW", "SCHEDULED", "CHECKED_IN", "IN_PROGRESS", "WAITING_APPROVAL", "READY"),
+    *("NEW", "SCHEDULED", "CHECKED_IN", "IN_PROGRESS", "WAITING_APPROVAL", "READY", "NEW"),
+    *("SCHEDULED", "CHECKED_IN", "WAITING_APPROVAL", "READY", "NEW", "SCHEDULED", "READY"),
+)
 HISTORY_VEHICLES = 50
 VEHICLES = OPEN_JOBS + HISTORY_VEHICLES
 FIRST_NAMES = (
@@ -624,8 +639,11 @@ async def seed_demo(db: Database) -> tuple[Tenant, bool]:
     await _seed_history(
         db, tenant, manager, rng, vehicle_ids[OPEN_JOBS:], categories, technicians, bay_ids, parts
     )
-    statuses = [OPEN_STATUSES[i % len(OPEN_STATUSES)] for i in range(28)] + ["CLOSED", "CLOSED"]
+    statuses = [*OPEN_BOARD, "CLOSED", "CLOSED"]
     open_orders: list[tuple[int, str, int | None, float]] = []
+    # A job goes into work on a bay: those that stay in work keep theirs, the finished ones worked on
+    # the one left over and gave it back.
+    free_bays = list(bay_ids)
     for index, status in enumerate(statuses):
         technician_id = rng.choice(technician_ids) if status != "NEW" else None
         complaint, category, operations, _cars = job_for(fuel_of[vehicle_ids[index]], index)
@@ -644,7 +662,13 @@ async def seed_demo(db: Database) -> tuple[Tenant, bool]:
         for name in operations:
             await _add_lines(db, advisor, work_order.id, OPERATION_BY_NAME[name], parts)
         version = work_order.version
-        for step in _path_to(status):
+        path = _path_to(status)
+        if any(step in IN_BAY_STATUSES for step in path):
+            bay_id = free_bays.pop(0) if status in IN_BAY_STATUSES else free_bays[0]
+            async with db.uow(manager) as uow:
+                assigned = await assign_work_order(uow, work_order.id, technician_id, bay_id, version)
+            version = assigned.version
+        for step in path:
             async with db.uow(advisor) as uow:
                 moved = await move_work_order(uow, work_order.id, step, version)
             version = moved.version
@@ -729,13 +753,12 @@ async def _put_open_orders_on_bays(
     now: datetime,
     rng: random.Random,
 ) -> None:
-    """Jobs in the workshop hold a bay; scheduled ones are booked on one; a working technician's clock runs,
-    and the jobs they have worked on were clocked earlier today, one after the other, for about their
-    labour hours (jobs invoiced without any clocked time made the efficiency read 365 %).
+    """Scheduled jobs are booked on a bay; a working technician's clock runs, and the jobs they have worked
+    on were clocked earlier today, one after the other, for about their labour hours (jobs invoiced
+    without any clocked time made the efficiency read 365 %).
 
-    Written directly: the demo's open jobs were moved along the board, which knows no bays or clocks."""
-    in_bay = ("CHECKED_IN", "IN_PROGRESS", "WAITING_PARTS", "QUALITY_CHECK")
-    free = list(bay_ids)
+    Written directly: the demo's open jobs were moved along the board, which knows no clocks. The jobs
+    in work got their bays before they went into work, as the board requires."""
     clocked: set[int] = set()
     # Each technician's earlier work ends before the running clock began, the jobs completed (now) last.
     worked_until: dict[int, datetime] = {}
@@ -758,13 +781,8 @@ async def _put_open_orders_on_bays(
             )
         for position, (work_order_id, status, technician_id, _hours) in enumerate(open_orders):
             values: dict[str, object] = {}
-            if status in in_bay and free:
-                bay_id = free.pop(0)
-                values = {
-                    "bay_id": bay_id,
-                    "occupied_bay_id": bay_id,
-                    "checked_in_at": now - timedelta(minutes=25 + 17 * position),
-                }
+            if status in ("CHECKED_IN", *IN_BAY_STATUSES):
+                values = {"checked_in_at": now - timedelta(minutes=25 + 17 * position)}
                 if status == "IN_PROGRESS" and technician_id is not None and technician_id not in clocked:
                     clocked.add(technician_id)
                     uow.session.add(

@@ -17,8 +17,14 @@ from ops.sales.models import CatalogTrim, Lead, StockUnit
 from ops.tenants.models import Tenant
 from ops.tenants.service import provision_tenant
 from ops.vehicles.models import Vehicle
-from ops.workshop.models import WorkOrder
-from ops.workshop.service import NewWorkOrder, create_work_order, move_work_order
+from ops.workshop.models import Bay, WorkOrder
+from ops.workshop.service import (
+    IN_BAY_STATUSES,
+    NewWorkOrder,
+    assign_work_order,
+    create_work_order,
+    move_work_order,
+)
 
 PASSWORD = "correct-horse-battery"
 _vin_counter = itertools.count(1)
@@ -95,7 +101,8 @@ class TenantHandle:
         by: Actor | None = None,
         priority: str = "NORMAL",
     ) -> WorkOrder:
-        """A work order, moved along allowed transitions until it has `status`."""
+        """A work order, moved along allowed transitions until it has `status`; one that goes into
+        work on the way is first given a bay of its own, as a job in work must have one."""
         from ops.seed import _path_to
 
         actor = by or self.admin.actor
@@ -104,7 +111,14 @@ class TenantHandle:
             work_order = await create_work_order(
                 uow, NewWorkOrder(vehicle_id=vehicle.id, complaint=complaint, priority=priority)
             )
-        for step in _path_to(status):
+        path = _path_to(status)
+        if any(step in IN_BAY_STATUSES for step in path):
+            async with self.db.uow(self.admin.actor) as uow:
+                bay = Bay(name=f"Lift #{work_order.number}", kind="LIFT")
+                uow.session.add(bay)
+                await uow.session.flush()
+                work_order = await assign_work_order(uow, work_order.id, None, bay.id, work_order.version)
+        for step in path:
             async with self.db.uow(actor) as uow:
                 work_order = await move_work_order(uow, work_order.id, step, work_order.version)
         return work_order

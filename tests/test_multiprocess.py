@@ -29,6 +29,7 @@ from ops.workshop import queries
 from tests.conftest import _create_postgres_database, _drop_postgres_database, free_port
 from tests.factories import TenantFactory, TenantHandle
 from tests.web import SseMessage, SseStream, http_sign_in, open_sse
+from tests.workshop.order_helpers import give_bay
 
 pytestmark = pytest.mark.slow
 
@@ -193,7 +194,8 @@ async def test_moves_cross_web_processes_and_survive_a_redis_restart(tmp_path):
             shop = await TenantFactory(db).tenant()
             advisor = await shop.user("service_advisor")
             tech = await shop.user("technician")
-            card = (await shop.work_order()).id
+            # It goes into work, on a bay.
+            card = (await give_bay(shop, await shop.work_order())).id
             await asyncio.gather(wait_for_http(url_a), wait_for_http(url_b))
 
             async with (

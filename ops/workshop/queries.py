@@ -157,8 +157,14 @@ def _to_card(row: tuple[object, ...], now: datetime) -> Card:
         bay_id=bay_id,  # type: ignore[arg-type]
         bay_name=bay_name,  # type: ignore[arg-type]
         comeback_of_id=comeback_of_id,  # type: ignore[arg-type]
-        overdue=promised_at is not None and promised_at < now,  # type: ignore[operator]
+        overdue=is_late(str(status), promised_at, now),  # type: ignore[arg-type]
     )
+
+
+def is_late(status: str, promised_at: datetime | None, now: datetime) -> bool:
+    """Past its promised time and not yet ready: a READY job's car waits for its customer, not for the
+    workshop (the KPI page's "Jobs past their promised time" count the same jobs)."""
+    return promised_at is not None and promised_at < now and status != "READY"
 
 
 @dataclass(frozen=True)
@@ -191,7 +197,7 @@ class BoardFilter:
         if self.priority is not None:
             conditions.append(WorkOrder.priority == self.priority)
         if self.overdue:
-            conditions.append(WorkOrder.promised_at < utcnow())
+            conditions.extend((WorkOrder.promised_at < utcnow(), WorkOrder.status != "READY"))
         return conditions
 
 

@@ -7,6 +7,7 @@ every move:
   and a correction of the details (`update_work_order_details`) one that names what it changed;
 - a job holds its bay (`occupied_bay_id`) while the car is being worked on, and a bay holds one job at
   a time: the database's unique constraint decides a race, and the loser is told which job has the bay;
+  a job without a bay does not go into work (IN_BAY_STATUSES) until it is given one;
 - the move to READY completes the job in the same transaction: parts consumed, the vehicle's odometer
   and last service set, the invoice created; if any of it fails, nothing changes;
 - the move to CANCELLED releases every reserved part; a READY (invoiced) job only moves on to CLOSED.
@@ -98,7 +99,7 @@ PROMISE_GRACE = timedelta(minutes=5)
 MAX_ODOMETER_KM = 9_999_999
 
 # Why an order kept its status where a move was expected, as its history says it.
-STAY_REASONS = ("ANSWERED_BAY_TAKEN",)
+STAY_REASONS = ("ANSWERED_BAY_TAKEN", "ANSWERED_NO_BAY")
 
 WORKSHOP_TOPIC = "workshop"
 
@@ -246,6 +247,18 @@ async def change_status(uow: UnitOfWork, work_order: WorkOrder, to_status: str, 
     now = utcnow()
     values: dict[str, Any] = {"status": to_status, "status_changed_at": now, **changes}
     bay_id = values.get("bay_id", work_order.bay_id)
+    if to_status in IN_BAY_STATUSES and bay_id is None:
+        # The car is worked on on a bay; without one the job would be in work nowhere, and no bay
+        # would show it taken.
+        raise RuleViolation(
+            _(
+                "%(number)s has no bay: a job is worked on in a bay. Assign a bay to it first, then move "
+                "it to %(status)s.",
+                number=work_order.code,
+                status=status_label(to_status),
+            ),
+            field="bay_id",
+        )
     stays_in_bay = to_status == "WAITING_APPROVAL" and _holds_bay(work_order)
     values["occupied_bay_id"] = bay_id if to_status in IN_BAY_STATUSES or stays_in_bay else None
     if to_status == "NEW":
@@ -962,6 +975,10 @@ def stay_reason_label(reason: str) -> str:
         "ANSWERED_BAY_TAKEN": _(
             "The customer answered the estimate, but the bay is taken by another job: the order waits "
             "here until you move it on."
+        ),
+        "ANSWERED_NO_BAY": _(
+            "The customer answered the estimate, but the order has no bay: the order waits here until you "
+            "assign a bay and move it on."
         ),
     }
     return labels.get(reason, reason)

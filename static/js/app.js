@@ -504,7 +504,8 @@
       var name = key.charAt(6).toLowerCase() + key.slice(7);
       if (name === "overdue") {
         var promised = Date.parse(card.dataset.promised || "");
-        if (!(promised < Date.now())) return false;
+        // A ready job is no longer late (ops/workshop/queries.py, is_late).
+        if (!(promised < Date.now()) || card.dataset.status === "READY") return false;
       } else if (card.dataset[name] !== wanted[key]) {
         return false;
       }

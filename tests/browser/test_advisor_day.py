@@ -19,6 +19,7 @@ from tests.browser.test_board_live import (
 )
 from tests.conftest import LiveServer
 from tests.factories import TenantHandle
+from tests.workshop.order_helpers import give_bay
 
 PLATE = "ZH 424242"
 
@@ -125,7 +126,7 @@ async def test_the_open_page_follows_changes_made_elsewhere_without_losing_what_
     db = live_server.runtime.db
     advisor = await shop.user("service_advisor", locale="en")
     manager = await shop.user("workshop_manager", locale="en", name="Mia Manager")
-    work_order = await shop.work_order(status="CHECKED_IN")
+    work_order = await give_bay(shop, await shop.work_order(status="CHECKED_IN"))
     board = await open_page()
     page = board.page
     await board.sign_in(advisor.email)

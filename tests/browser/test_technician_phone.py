@@ -78,7 +78,9 @@ async def test_a_technician_works_a_job_from_the_phone(open_page, shop, live_ser
 
     # The manager gives Luca another job: it appears on the phone without a reload.
     manager = await shop.user("workshop_manager")
-    another = await assigned_job(shop, None, status="CHECKED_IN", complaint="Air con blows warm")
+    another = await assigned_job(
+        shop, None, status="CHECKED_IN", complaint="Air con blows warm", with_bay=False
+    )
     async with live_server.runtime.db.uow(manager.actor) as uow:
         await assign_work_order(uow, another.id, tech.actor.user_id, None, another.version)
     await expect(page.locator(f"#job-{another.id}")).to_contain_text("Air con blows warm")

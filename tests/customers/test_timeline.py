@@ -18,6 +18,7 @@ from ops.workshop.models import Invoice
 from ops.workshop.service import NewWorkOrder, create_work_order, move_work_order
 from tests.customers.helpers import events, interactions, new_customer, sales_history
 from tests.web import sign_in
+from tests.workshop.order_helpers import give_bay
 
 
 def entry_ids(page: str) -> list[str]:
@@ -47,6 +48,7 @@ async def workshop_visit(shop, customer_id: int):  # type: ignore[no-untyped-def
         order = await create_work_order(uow, NewWorkOrder(vehicle_id=vehicle.id, complaint="Brakes squeal"))
     async with shop.db.uow(shop.admin.actor) as uow:
         await add_labour_line(uow, order.id, "Replace brake pads", Decimal("1.5"), Decimal("120"))
+    order = await give_bay(shop, order)
     for step in ("CHECKED_IN", "IN_PROGRESS", "QUALITY_CHECK", "READY"):
         async with shop.db.uow(shop.admin.actor) as uow:
             order = await move_work_order(uow, order.id, step, order.version)

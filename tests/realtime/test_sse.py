@@ -12,6 +12,7 @@ from tests.conftest import REDIS_BACKENDS, make_settings
 from tests.factories import TenantFactory
 from tests.realtime.clients import StalledSseClient, cookie_header, move_card, running_server, wait_until
 from tests.web import SseMessage, SseStream, http_sign_in, open_sse, sign_in
+from tests.workshop.order_helpers import give_bay
 
 
 async def test_a_move_reaches_a_board_watcher_with_both_counts(live_server):
@@ -37,6 +38,8 @@ async def test_a_reconnecting_client_gets_exactly_the_20_missed_events_in_order(
     shop = await TenantFactory(live_server.runtime.db).tenant()
     tech = await shop.user("technician")
     orders = [await shop.work_order() for _ in range(10)]
+    # The first goes into work, on a bay.
+    orders[0] = await give_bay(shop, orders[0])
     async with http_sign_in(live_server.url, tech.email) as (client, _token):
         async with open_sse(client, "workshop") as stream:
             await asyncio.sleep(0.05)

@@ -24,6 +24,7 @@ from ops.workshop.models import WorkOrderCategory
 from ops.workshop.service import NewWorkOrder, check_in_work_order, create_work_order, move_work_order
 from tests.factories import TenantHandle
 from tests.vehicles import helpers
+from tests.workshop.order_helpers import give_bay
 
 TODAY = date(2026, 6, 15)
 
@@ -227,6 +228,7 @@ async def test_completing_the_work_order_counts_as_the_service_done(factory):
         )
     async with shop.db.uow(actor) as uow:
         work_order = await check_in_work_order(uow, work_order.id, 17_200, work_order.version)
+    work_order = await give_bay(shop, work_order)
     for step in ("IN_PROGRESS", "QUALITY_CHECK", "READY"):
         async with shop.db.uow(actor) as uow:
             work_order = await move_work_order(uow, work_order.id, step, work_order.version)

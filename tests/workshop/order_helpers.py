@@ -15,7 +15,7 @@ from ops.events import Event
 from ops.seed import _path_to
 from ops.vehicles.models import Vehicle
 from ops.workshop.models import Bay, Invoice, Part, StockMovement, WorkOrder, WorkOrderHistory, WorkOrderLine
-from ops.workshop.service import TRANSITIONS, move_work_order
+from ops.workshop.service import IN_BAY_STATUSES, TRANSITIONS, assign_work_order, move_work_order
 from tests.factories import TenantHandle
 
 # A Monday morning well in the future, so that no slot is in the past.
@@ -80,10 +80,23 @@ async def add_line(
 
 
 async def move(shop: TenantHandle, work_order: WorkOrder, *steps: str, by: Actor | None = None) -> WorkOrder:
+    """Move through `steps`; a job going into work without a bay is first given one of its own, as a job
+    in work must have one (tests of that rule call move_work_order themselves)."""
     for step in steps:
+        if step in IN_BAY_STATUSES and work_order.bay_id is None:
+            work_order = await give_bay(shop, work_order)
         async with shop.db.uow(by or shop.admin.actor) as uow:
             work_order = await move_work_order(uow, work_order.id, step, work_order.version)
     return work_order
+
+
+async def give_bay(shop: TenantHandle, work_order: WorkOrder) -> WorkOrder:
+    """A new bay of its own for `work_order`, assigned as the Assign form does."""
+    bay = await add_bay(shop, f"Lift #{work_order.number}")
+    async with shop.db.uow(shop.admin.actor) as uow:
+        return await assign_work_order(
+            uow, work_order.id, work_order.technician_id, bay.id, work_order.version
+        )
 
 
 def path_between(from_status: str, to_status: str) -> list[str]:

@@ -8,13 +8,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ops.auth.actor import PermissionDenied, RuleViolation
 from ops.db import utcnow
 from ops.i18n import current_locale
 from ops.vehicles.models import Vehicle
-from ops.workshop.models import Part, StockMovement, WorkOrder, WorkOrderLine
+from ops.workshop.models import Part, StockMovement, TimeEntry, WorkOrder, WorkOrderLine
 from ops.workshop.service import (
     NewWorkOrder,
     assign_work_order,
@@ -26,6 +26,7 @@ from ops.workshop.service import (
     move_work_order,
     schedule_work_order,
 )
+from ops.workshop.technicians.service import clock_on
 from tests.workshop.order_helpers import (
     add_bay,
     add_line,
@@ -34,6 +35,7 @@ from tests.workshop.order_helpers import (
     history,
     hours,
     move,
+    snapshot,
     stored,
 )
 
@@ -654,3 +656,74 @@ async def test_a_repair_within_30_days_of_a_completed_one_on_the_same_car_is_a_c
     # The car has not left the workshop yet, so it has not come back.
     assert while_waiting_for_pick_up.comeback_of_id is None
     assert other_car.comeback_of_id is None
+
+
+# --- A job in work has a bay ---------------------------------------------------------------------------
+
+
+async def test_a_job_whose_bay_was_cleared_at_check_in_does_not_go_into_work(runtime, factory):
+    """The Assign form clears the bay of a checked-in job; moved on, it was in work on no bay, and every
+    lift showed free while its car was on one."""
+    shop = await factory.tenant()
+    work_order = await _in_bay(shop, await add_bay(shop))
+    work_order = await _assign(shop, work_order, None, None)
+    before = await snapshot(runtime.db, shop.id, work_order.id)
+
+    refused = await _refusal(move_work_order_as_admin(shop, work_order, "IN_PROGRESS"))
+
+    assert str(refused) == (
+        f"{work_order.code} has no bay: a job is worked on in a bay. Assign a bay to it first, then move "
+        "it to In progress."
+    )
+    assert refused.field == "bay_id"
+    assert await snapshot(runtime.db, shop.id, work_order.id) == before
+
+
+async def test_a_job_waiting_for_approval_in_the_yard_does_not_go_into_work_without_a_bay(runtime, factory):
+    """Its estimate went out at check-in, before it had a bay: neither work nor the quality check
+    happen on no bay."""
+    shop = await factory.tenant()
+    work_order = await move_work_order_as_admin(
+        shop, await shop.work_order(status="CHECKED_IN"), "WAITING_APPROVAL"
+    )
+    before = await snapshot(runtime.db, shop.id, work_order.id)
+
+    for to_status, label in (("IN_PROGRESS", "In progress"), ("QUALITY_CHECK", "Quality check")):
+        refused = await _refusal(move_work_order_as_admin(shop, work_order, to_status))
+
+        assert str(refused).endswith(f"Assign a bay to it first, then move it to {label}.")
+        assert await snapshot(runtime.db, shop.id, work_order.id) == before
+
+
+async def test_a_technician_clocking_on_a_job_without_a_bay_is_refused_and_no_clock_runs(runtime, factory):
+    shop = await factory.tenant()
+    technician = await shop.user("technician")
+    work_order = await shop.work_order(status="CHECKED_IN")
+    work_order = await _assign(shop, work_order, technician.actor.user_id, None)
+    before = await snapshot(runtime.db, shop.id, work_order.id)
+
+    async with runtime.db.uow(technician.actor) as uow:
+        refused = await _refusal(clock_on(uow, work_order.id))
+
+    assert str(refused).startswith(f"{work_order.code} has no bay")
+    assert await snapshot(runtime.db, shop.id, work_order.id) == before
+    async with runtime.db.read(shop.id) as session:
+        assert await session.scalar(select(func.count()).select_from(TimeEntry)) == 0
+
+
+async def test_with_a_bay_assigned_the_job_goes_into_work_on_it(runtime, factory):
+    shop = await factory.tenant()
+    bay = await add_bay(shop, "Hebebühne 2")
+    work_order = await shop.work_order(status="CHECKED_IN")
+    work_order = await _assign(shop, work_order, None, bay.id)
+
+    work_order = await move_work_order_as_admin(shop, work_order, "IN_PROGRESS")
+
+    row = await stored(runtime.db, shop.id, WorkOrder, work_order.id)
+    assert (row.status, row.occupied_bay_id) == ("IN_PROGRESS", bay.id)
+
+
+async def move_work_order_as_admin(shop, work_order, to_status):  # type: ignore[no-untyped-def]
+    """The board's move itself, with no help from the test helpers."""
+    async with shop.db.uow(shop.admin.actor) as uow:
+        return await move_work_order(uow, work_order.id, to_status, work_order.version)

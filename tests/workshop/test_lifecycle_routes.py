@@ -626,7 +626,7 @@ async def test_assigning_the_same_technician_and_bay_again_answers_the_card_as_i
 
     response = await client.post(
         url(work_order, "assign"),
-        form={"technician_id": "", "bay_id": "", "version": str(work_order.version)},
+        form={"technician_id": "", "bay_id": str(work_order.bay_id), "version": str(work_order.version)},
         headers={**HTMX, "X-CSRF-Token": token},
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ops.auth.actor import Conflict
 from ops.events import Event
@@ -142,3 +142,30 @@ async def test_a_move_without_the_cards_version_is_refused_with_a_reason(client,
         assert "version is missing; reload the board" in await response.get_data(as_text=True)
 
     assert (await _reload(runtime.db, shop.id, work_order.id)).status == "NEW"
+
+
+async def test_a_job_without_a_bay_is_not_moved_into_work_and_the_board_says_why(client, factory, runtime):
+    """Dragged to In progress (or sent there with the move menu) with no bay, the card went into work on
+    no bay; now it stays checked in, with the reason on the board, and nothing is written."""
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="en")
+    work_order = await shop.work_order(status="CHECKED_IN")
+    token = await sign_in(client, advisor.email)
+    async with runtime.db.read(shop.id) as session:
+        events_before = await session.scalar(select(func.count()).select_from(Event))
+
+    response = await client.post(
+        f"/workshop/work-orders/{work_order.id}/move",
+        form={"status": "IN_PROGRESS", "version": str(work_order.version)},
+        headers={"HX-Request": "true", "X-CSRF-Token": token},
+    )
+
+    assert response.status_code == 422
+    html = await response.get_data(as_text=True)
+    assert f"{work_order.code} has no bay: a job is worked on in a bay. Assign a bay to it first" in html
+    # The card is put back where it really is.
+    assert 'hx-swap-oob="afterbegin:#cards-CHECKED_IN"' in html
+    stored = await _reload(runtime.db, shop.id, work_order.id)
+    assert (stored.status, stored.version, stored.occupied_bay_id) == ("CHECKED_IN", work_order.version, None)
+    async with runtime.db.read(shop.id) as session:
+        assert await session.scalar(select(func.count()).select_from(Event)) == events_before

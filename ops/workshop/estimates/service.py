@@ -47,6 +47,17 @@ LINK_VALID_FOR = timedelta(days=14)
 DECISIONS = ("APPROVED", "DECLINED")
 # Where the order goes once the customer has answered: the workshop carries on with what was approved.
 AFTER_DECISION = "IN_PROGRESS"
+# What the advisor is told when the answered order stays waiting, by its stay reason.
+STAY_NOTICES = {
+    "ANSWERED_BAY_TAKEN": N_(
+        "The customer answered the estimate for %(number)s, but its bay is taken by another job: "
+        "it stays in Waiting for approval until you move it on."
+    ),
+    "ANSWERED_NO_BAY": N_(
+        "The customer answered the estimate for %(number)s, but it has no bay: it stays in Waiting for "
+        "approval until you assign a bay and move it on."
+    ),
+}
 
 
 class EstimateLinkInvalid(LinkInvalid):
@@ -296,7 +307,7 @@ async def _decide(
     if missing:
         raise DecisionsMissing(missing)
 
-    to_status = await _leave_waiting(uow, link.work_order_id)
+    to_status, stay_reason = await _leave_waiting(uow, link.work_order_id)
     lines = (
         await session.scalars(
             select(WorkOrderLine)
@@ -331,38 +342,36 @@ async def _decide(
     advisor_id = await session.scalar(
         select(WorkOrder.service_advisor_id).where(WorkOrder.id == link.work_order_id)
     )
-    if to_status == AWAITING_DECISION and advisor_id is not None:
+    if stay_reason is not None and advisor_id is not None:
         # The workshop has to move the order on itself: its advisor hears it at once.
-        payload |= notice_payload(
-            N_(
-                "The customer answered the estimate for %(number)s, but its bay is taken by another job: "
-                "it stays in Waiting for approval until you move it on."
-            ),
-            number=current.code,
-        )
+        payload |= notice_payload(STAY_NOTICES[stay_reason], number=current.code)
         topics.append(user_topic(advisor_id))
     record(uow, "work_order.estimate_decided", payload, topics=topics)
     await uow.commit()
     return EstimateDecision(link.work_order_id, approved, declined)
 
 
-async def _leave_waiting(uow: UnitOfWork, work_order_id: int) -> str:
-    """Move the answered order on to IN_PROGRESS; returns the status it has now.
+async def _leave_waiting(uow: UnitOfWork, work_order_id: int) -> tuple[str, str | None]:
+    """Move the answered order on to IN_PROGRESS; returns the status it has now and, when it stayed,
+    why (one of STAY_REASONS).
 
-    A car that waited in the yard (estimate sent at check-in) needs its bay to go into work. When
-    another job holds the bay (the one move the transitions allow that can be refused here), the answer
-    is still taken and the order keeps waiting for the workshop to move it, with the reason in its
-    history: a customer's answer is never refused for the workshop's reasons.
+    A car that waited in the yard (estimate sent at check-in) needs its bay to go into work. When the
+    order has no bay, or another job holds its bay (the moves the transitions allow that can be refused
+    here), the answer is still taken and the order keeps waiting for the workshop to move it, with the
+    reason in its history: a customer's answer is never refused for the workshop's reasons.
     """
     session = uow.session
     work_order = await session.scalar(select(WorkOrder).where(WorkOrder.id == work_order_id))
     assert work_order is not None
+    if work_order.bay_id is None:
+        await keep_status(uow, work_order, "ANSWERED_NO_BAY")
+        return AWAITING_DECISION, "ANSWERED_NO_BAY"
     try:
         async with session.begin_nested():
             await change_status(uow, work_order, AFTER_DECISION)
-        return AFTER_DECISION
+        return AFTER_DECISION, None
     except RuleViolation:
         # Read again what the savepoint rolled back; the order's row lock is this transaction's.
         await session.refresh(work_order)
         await keep_status(uow, work_order, "ANSWERED_BAY_TAKEN")
-        return AWAITING_DECISION
+        return AWAITING_DECISION, "ANSWERED_BAY_TAKEN"

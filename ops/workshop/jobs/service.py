@@ -22,7 +22,7 @@ from ops.events import record
 from ops.i18n import gettext as _
 from ops.tenants.models import Tenant
 from ops.workshop.models import Part, WorkOrder, WorkOrderLine, format_work_order_number
-from ops.workshop.parts.service import release_part, reserve_part
+from ops.workshop.parts.service import refuse_fraction_of_counted, release_part, reserve_part
 from ops.workshop.service import WORKSHOP_TOPIC, status_label, work_order_topic
 
 # Hours, quantity and price the customer approved are what the invoice bills (it bills every line not
@@ -182,6 +182,7 @@ async def add_part_line(
     part = await uow.session.scalar(select(Part).where(Part.id == part_id))
     if part is None:
         raise RuleViolation(_("Choose a part from stock."), field="part_id")
+    refuse_fraction_of_counted(quantity, part.unit)
     unit_price = _checked_price(part.price if unit_price is None else unit_price, "unit_price")
     # Reserve before the line exists: inserting a row that references the part takes a share lock on
     # it, and two jobs holding that while both wait for the part's row lock would deadlock.
@@ -256,6 +257,9 @@ async def change_line_quantity(
     else:
         quantity = _checked_quantity(quantity)
     if line.part_id is not None:
+        refuse_fraction_of_counted(
+            quantity, await uow.session.scalar(select(Part.unit).where(Part.id == line.part_id))
+        )
         if quantity > line.reserved_quantity:
             line.reserved_quantity += await reserve_part(
                 uow, line.part_id, quantity - line.reserved_quantity, work_order.id

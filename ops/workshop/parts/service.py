@@ -56,6 +56,11 @@ COUNTABLE_UNITS = ("pc", "set")
 MAX_PURCHASE_QUANTITY = Decimal("10000")
 
 
+# Units counted in whole items: half an oil filter or half a set of brake pads is neither fitted, sold
+# nor put on the shelf. Litres, kilograms and a dealership's own units keep their decimals.
+COUNTED_UNITS = ("pc", "set")
+
+
 def part_topic(part_id: int) -> str:
     return f"part:{part_id}"
 
@@ -132,6 +137,19 @@ def validated_quantity(value: Any, field: str = "quantity", *, allow_zero: bool 
     if quantity > MAX_LEVEL:
         raise RuleViolation(_("That is more than a stock level can hold."), field=field)
     return quantity
+
+
+def refuse_fraction_of_counted(quantity: Decimal, unit: str | None, field: str = "quantity") -> None:
+    """Raise RuleViolation when `quantity` of a part counted in whole items (COUNTED_UNITS) has decimals."""
+    if unit in COUNTED_UNITS and quantity != quantity.to_integral_value():
+        raise RuleViolation(
+            _(
+                "%(quantity)s %(unit)s: this part is counted in whole items; enter a whole number.",
+                quantity=format_quantity(quantity),
+                unit=unit_label(unit),
+            ),
+            field=field,
+        )
 
 
 def _validated_reason(reason: str, *, required: bool) -> str:
@@ -378,6 +396,7 @@ async def create_part(uow: UnitOfWork, data: NewPart) -> Part:
     sku = _validated_text(data.sku, "sku", 40)
     name, unit, supplier, reorder_point, cost, price = _validated_description(data)
     opening_stock = validated_quantity(data.opening_stock, "opening_stock", allow_zero=True)
+    refuse_fraction_of_counted(opening_stock, unit, "opening_stock")
     # Case-insensitive, so that "bp-1" and "BP-1" cannot become two parts on the same shelf.
     taken = await uow.session.scalar(select(Part.id).where(func.lower(Part.sku) == sku.lower()))
     if taken is not None:
@@ -484,6 +503,7 @@ async def receive_stock(uow: UnitOfWork, part_id: int, quantity: Decimal, reason
     uow.actor.require("parts.manage")
     amount = validated_quantity(quantity)
     text = _validated_reason(reason, required=False)
+    refuse_fraction_of_counted(amount, (await _current(uow, part_id)).unit)
     after = await _change_stock(uow, part_id, "RECEIVE", on_hand_change=amount, reason=text)
     if after is None:
         await _current(uow, part_id)
@@ -500,6 +520,7 @@ async def return_stock(
     uow.actor.require("parts.manage")
     amount = validated_quantity(quantity)
     text = _validated_reason(reason, required=False)
+    refuse_fraction_of_counted(amount, (await _current(uow, part_id)).unit)
     if work_order_id is not None:
         found = await uow.session.scalar(select(WorkOrder.id).where(WorkOrder.id == work_order_id))
         if found is None:
@@ -532,6 +553,7 @@ async def adjust_stock(
     if counted is not None:
         level = validated_quantity(counted, "counted", allow_zero=True)
         part = await _current(uow, part_id, lock=True)
+        refuse_fraction_of_counted(level, part.unit, "counted")
         delta = level - part.on_hand
         if delta == 0:
             raise RuleViolation(
@@ -548,6 +570,7 @@ async def adjust_stock(
         if delta == 0 or not delta.is_finite():
             raise RuleViolation(_("Enter a change other than zero."), field="change")
         validated_quantity(abs(delta), "change")
+        refuse_fraction_of_counted(delta, (await _current(uow, part_id)).unit, "change")
     after = await _change_stock(uow, part_id, "ADJUST", on_hand_change=delta, reason=text)
     if after is None:
         part = await _current(uow, part_id)

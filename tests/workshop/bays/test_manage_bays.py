@@ -7,12 +7,13 @@ import html
 import re
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from ops.auth.actor import RuleViolation
 from ops.events import Event
 from ops.workshop.bays.service import create_bay, update_bay
-from ops.workshop.models import Bay, WorkOrder
+from ops.workshop.models import Bay
+from ops.workshop.service import assign_work_order, move_work_order
 from tests.web import sign_in
 
 
@@ -102,14 +103,11 @@ async def test_a_bay_holding_a_job_cannot_be_switched_off(client, factory):
     manager = await shop.user("workshop_manager", locale="en")
     async with shop.db.uow(manager.actor) as uow:
         bay = await create_bay(uow, name="Hebebühne 2", kind="LIFT")
-    work_order = await shop.work_order(status="IN_PROGRESS")
+    work_order = await shop.work_order(status="CHECKED_IN")
     async with shop.db.uow(manager.actor) as uow:
-        await uow.session.execute(
-            update(WorkOrder)
-            .where(WorkOrder.id == work_order.id)
-            .values(bay_id=bay.id, occupied_bay_id=bay.id)
-        )
-        await uow.commit()
+        work_order = await assign_work_order(uow, work_order.id, None, bay.id, work_order.version)
+    async with shop.db.uow(manager.actor) as uow:
+        await move_work_order(uow, work_order.id, "IN_PROGRESS", work_order.version)
     csrf = await sign_in(client, manager.email)
 
     response = await client.post(

@@ -445,3 +445,29 @@ async def test_an_answer_that_moves_the_order_on_sends_no_notice(client, factory
     [decided] = await events_of(runtime.db, shop.id, "work_order.estimate_decided")
     assert "notice" not in decided.payload
     assert decided.topics == ["workshop", f"wo:{job.id}"]
+
+
+async def test_an_answer_is_taken_when_the_order_has_no_bay_and_it_waits_for_one(client, factory, runtime):
+    """The estimate went out at check-in, before the job had a bay. Moving on to In progress would put
+    the job in work on no bay; the answer is recorded, the order waits, and its advisor is told why."""
+    shop = await factory.tenant()
+    job = await quoted_job(shop, status="CHECKED_IN")
+    token = await send(job)
+    _status, _html, fields = await _open(client, token)
+
+    response = await _answer(client, token, _all_of(job, "APPROVED", "APPROVED"), fields)
+
+    assert response.status_code == 303
+    states = await _line_states(runtime.db, shop.id, job)
+    assert (states[job.labour.id][0], states[job.part_line.id][0]) == ("APPROVED", "APPROVED")
+    stored = await reload(runtime.db, shop.id, job.id)
+    assert (stored.status, stored.bay_id, stored.occupied_bay_id) == ("WAITING_APPROVAL", None, None)
+    [decided] = await events_of(runtime.db, shop.id, "work_order.estimate_decided")
+    assert decided.payload["to"] == "WAITING_APPROVAL"
+    assert "but it has no bay" in decided.payload["notice"]
+    moves = await events_of(runtime.db, shop.id, "work_order.moved")
+    assert [move.payload["to"] for move in moves] == ["CHECKED_IN", "WAITING_APPROVAL"]
+    await sign_in(client, shop.admin.email)
+    page = await (await client.get(f"/workshop/work-orders/{job.id}")).get_data(as_text=True)
+    history = page[page.index('id="order-history"') :]
+    assert "aber der Auftrag hat keinen Arbeitsplatz" in history

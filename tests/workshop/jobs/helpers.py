@@ -20,6 +20,7 @@ async def stocked_part(
     price: str = "45.00",
     name: str = "Brake pad set",
     sku: str | None = None,
+    unit: str = "pc",
 ) -> Part:
     async with shop.db.uow(shop.admin.actor) as uow:
         return await create_part(
@@ -30,6 +31,7 @@ async def stocked_part(
                 price=Decimal(price),
                 cost=Decimal("20"),
                 opening_stock=Decimal(on_hand),
+                unit=unit,
             ),
         )
 

@@ -239,7 +239,12 @@ async def test_a_missing_operation_is_named(client, factory, runtime):
 
 @pytest.mark.parametrize(
     ("quantity", "message"),
-    [("0", "Enter a quantity above 0."), ("-2", "Enter a quantity above 0."), ("two", "Enter a number.")],
+    [
+        ("0", "Enter a quantity above 0."),
+        ("-2", "Enter a quantity above 0."),
+        ("two", "Enter a number."),
+        ("1.5", "1.5 pc: this part is counted in whole items; enter a whole number."),
+    ],
 )
 async def test_a_bad_part_quantity_answers_422_and_reserves_nothing(
     client, factory, runtime, quantity, message
@@ -513,3 +518,42 @@ async def test_a_quantity_is_changed_from_the_page_and_a_bad_one_is_named(client
     assert stored.quantity == Decimal("2.25")
     [event] = await _events(runtime.db, shop.id, "work_order.line_changed")
     assert event.payload["quantity"] == "2.25"
+
+
+async def test_a_part_line_of_a_part_counted_in_pieces_takes_whole_pieces_only(factory, runtime):
+    """1.5 brake pad sets were accepted on a job, reserved and billed: half a set is never fitted."""
+    shop = await factory.tenant()
+    work_order = await shop.work_order(status="CHECKED_IN")
+    part = await stocked_part(shop, on_hand="10")
+    async with runtime.db.uow(shop.admin.actor) as uow:
+        line = await add_part_line(uow, work_order.id, part.id, Decimal("2"))
+
+    with pytest.raises(RuleViolation) as added:
+        async with runtime.db.uow(shop.admin.actor) as uow:
+            await add_part_line(uow, work_order.id, part.id, Decimal("1.5"))
+    with pytest.raises(RuleViolation) as changed:
+        async with runtime.db.uow(shop.admin.actor) as uow:
+            await change_line_quantity(uow, line.id, Decimal("2.5"))
+
+    assert str(added.value) == "1.5 pc: this part is counted in whole items; enter a whole number."
+    assert (changed.value.field, str(changed.value)) == (
+        "quantity",
+        "2.5 pc: this part is counted in whole items; enter a whole number.",
+    )
+    [stored] = await lines_of(runtime.db, shop.id, work_order.id)
+    assert (stored.quantity, stored.reserved_quantity) == (Decimal("2"), Decimal("2"))
+    assert await part_levels(runtime.db, shop.id, part.id) == (Decimal("10"), Decimal("2"))
+
+
+async def test_a_part_line_of_oil_keeps_its_decimals(factory, runtime):
+    shop = await factory.tenant()
+    work_order = await shop.work_order(status="CHECKED_IN")
+    oil = await stocked_part(shop, on_hand="20", name="Engine oil 5W-30", unit="l")
+
+    async with runtime.db.uow(shop.admin.actor) as uow:
+        line = await add_part_line(uow, work_order.id, oil.id, Decimal("4.5"))
+    async with runtime.db.uow(shop.admin.actor) as uow:
+        await change_line_quantity(uow, line.id, Decimal("5.25"))
+
+    [stored] = await lines_of(runtime.db, shop.id, work_order.id)
+    assert (stored.quantity, stored.reserved_quantity) == (Decimal("5.25"), Decimal("5.25"))

@@ -10,6 +10,7 @@ from ops.workshop.jobs.service import add_labour_line
 from ops.workshop.service import move_work_order
 from tests.factories import TenantFactory
 from tests.web import SseStream, http_sign_in, open_sse
+from tests.workshop.order_helpers import give_bay
 
 
 async def _update_with(stream: SseStream, text: str) -> str:
@@ -63,7 +64,7 @@ async def test_a_status_change_from_elsewhere_updates_the_header_and_history(liv
     shows the new status, the move in the history and actions for the new version."""
     shop = await TenantFactory(live_server.runtime.db).tenant()
     advisor = await shop.user("service_advisor", locale="en")
-    work_order = await shop.work_order(status="CHECKED_IN")
+    work_order = await give_bay(shop, await shop.work_order(status="CHECKED_IN"))
     async with (
         http_sign_in(live_server.url, advisor.email) as (client, _),
         open_sse(client, f"wo:{work_order.id}") as stream,

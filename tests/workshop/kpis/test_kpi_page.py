@@ -163,3 +163,43 @@ async def test_each_job_past_its_promised_time_links_to_its_work_order(client, f
 
     assert overdue and f'href="/workshop/work-orders/{late.id}">WO-000007</a>' in overdue.group(0)
     assert (await client.get(f"/workshop/work-orders/{late.id}")).status_code == 200
+
+
+async def test_and_n_more_late_jobs_links_to_the_board_showing_every_late_job(client, factory):
+    """Past the first five, the late jobs were "and 2 more" in plain text: the manager could not see
+    which. The link opens the board filtered to the late jobs, the same ones the count counts."""
+    shop = await factory.tenant()
+    manager = await shop.user("workshop_manager", locale="en")
+    vehicle = await shop.vehicle()
+    now = utcnow()
+    async with shop.db.uow(shop.admin.actor) as uow:
+        orders = [
+            WorkOrder(
+                number=number,
+                vehicle_id=vehicle.id,
+                complaint="Brakes",
+                status=status,
+                promised_at=now + promised,
+                status_changed_at=now,
+            )
+            for number, status, promised in [
+                *((n, "IN_PROGRESS", -timedelta(hours=n)) for n in range(1, 8)),
+                (8, "READY", -timedelta(hours=3)),
+                (9, "CHECKED_IN", timedelta(hours=3)),
+            ]
+        ]
+        uow.session.add_all(orders)
+        await uow.commit()
+    late, ready, on_time = orders[:7], orders[7], orders[8]
+    await sign_in(client, manager.email)
+
+    page = await (await client.get(KPIS)).get_data(as_text=True)
+    overdue = re.search(r'id="kpi-overdue".*?</section>', page, re.S)
+    assert overdue
+    more = re.search(r'<a href="([^"]+)">and 2 more</a>', overdue.group(0))
+    assert more and html.unescape(more.group(1)) == "/workshop/board?overdue=1"
+    board = await (await client.get(html.unescape(more.group(1)))).get_data(as_text=True)
+
+    shown = set(re.findall(r'<li class="card [^"]*" id="wo-(\d+)"', board))
+    assert shown == {str(order.id) for order in late}
+    assert all(f'id="wo-{order.id}"' not in board for order in (ready, on_time))

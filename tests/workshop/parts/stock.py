@@ -22,6 +22,7 @@ async def new_part(
     reorder_point: str = "0",
     price: str = "89.50",
     supplier: str | None = "Bosch",
+    unit: str = "pc",
 ) -> Part:
     async with shop.db.uow(shop.admin.actor) as uow:
         return await create_part(
@@ -34,6 +35,7 @@ async def new_part(
                 price=Decimal(price),
                 cost=Decimal("40.00"),
                 supplier=supplier,
+                unit=unit,
             ),
         )
 

@@ -106,7 +106,7 @@ async def test_a_part_with_bad_data_is_refused_with_the_field_named(runtime, fac
 async def test_receiving_stock_adds_to_on_hand_with_the_reason_and_who(runtime, factory):
     shop = await factory.tenant()
     manager = await shop.user("workshop_manager", name="Mira Manager")
-    part = await new_part(shop, stock="2")
+    part = await new_part(shop, name="Brake fluid DOT 4", stock="2", unit="l")
 
     async with shop.db.uow(manager.actor) as uow:
         after = await receive_stock(uow, part.id, D("10.5"), "Delivery note 4711")
@@ -247,7 +247,7 @@ async def test_adjusting_to_a_counted_level_records_the_difference(runtime, fact
 
 async def test_adjusting_by_a_change_adds_or_removes_stock(runtime, factory):
     shop = await factory.tenant()
-    part = await new_part(shop, stock="10")
+    part = await new_part(shop, name="Brake fluid DOT 4", stock="10", unit="l")
 
     async with shop.db.uow(shop.admin.actor) as uow:
         await adjust_stock(uow, part.id, change=D("-2.5"), reason="Damaged in the store")
@@ -399,3 +399,58 @@ async def test_a_return_names_only_a_job_of_the_same_dealership(runtime, factory
 
     assert refused.value.field == "work_order"
     assert await levels(runtime.db, shop.id, part.id) == (D(1), D(0))
+
+
+WHOLE_ITEMS = "%s pc: this part is counted in whole items; enter a whole number."
+
+
+@pytest.mark.parametrize(
+    ("operation", "arguments", "field", "message"),
+    [
+        (receive_stock, {"quantity": D("1.5")}, "quantity", WHOLE_ITEMS % "1.5"),
+        (return_stock, {"quantity": D("1.5"), "reason": "Not fitted"}, "quantity", WHOLE_ITEMS % "1.5"),
+        (adjust_stock, {"counted": D("1.5"), "reason": "Count"}, "counted", WHOLE_ITEMS % "1.5"),
+        (adjust_stock, {"change": D("-1.5"), "reason": "Count"}, "change", WHOLE_ITEMS % "-1.5"),
+    ],
+)
+async def test_half_an_item_of_a_part_counted_in_pieces_is_refused_and_nothing_changes(
+    runtime, factory, operation, arguments, field, message
+):
+    """1.5 oil filters were booked into stock: half a filter is neither fitted nor sold."""
+    shop = await factory.tenant()
+    part = await new_part(shop, stock="10")
+
+    with pytest.raises(RuleViolation) as refused:
+        async with shop.db.uow(shop.admin.actor) as uow:
+            await operation(uow, part.id, **arguments)
+
+    assert (refused.value.field, str(refused.value)) == (field, message)
+    assert await levels(runtime.db, shop.id, part.id) == (D(10), D(0))
+    assert [m.kind for m in await movements(runtime.db, shop.id, part.id)] == ["RECEIVE"]
+
+
+async def test_a_new_part_counted_in_sets_opens_with_whole_sets_only(runtime, factory):
+    shop = await factory.tenant()
+
+    with pytest.raises(RuleViolation) as refused:
+        await new_part(shop, stock="2.5", unit="set")
+
+    assert (refused.value.field, str(refused.value)) == (
+        "opening_stock",
+        "2.5 set: this part is counted in whole items; enter a whole number.",
+    )
+    assert await events(runtime.db, shop.id, "part.created") == []
+
+
+async def test_litres_and_kilograms_keep_their_decimals(runtime, factory):
+    shop = await factory.tenant()
+    oil = await new_part(shop, sku="OIL-5W30", name="Engine oil 5W-30", stock="20.5", unit="l")
+    grease = await new_part(shop, sku="GR-1", name="Wheel bearing grease", stock="1.25", unit="kg")
+
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await receive_stock(uow, oil.id, D("4.5"))
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await adjust_stock(uow, grease.id, counted=D("0.75"), reason="Count")
+
+    assert await levels(runtime.db, shop.id, oil.id) == (D("25"), D(0))
+    assert await levels(runtime.db, shop.id, grease.id) == (D("0.75"), D(0))

@@ -237,6 +237,7 @@ async def test_receiving_through_the_form_books_the_stock_in(client, factory, ru
     [
         ({"quantity": ""}, "This field is required."),
         ({"quantity": "-3"}, "Enter a quantity greater than zero."),
+        ({"quantity": "1.5"}, "1.5 pc: this part is counted in whole items; enter a whole number."),
     ],
 )
 async def test_receiving_a_bad_quantity_answers_422_next_to_the_field_and_books_nothing(

@@ -14,7 +14,13 @@ from ops.seed import _path_to
 from ops.workshop.jobs.service import add_part_line
 from ops.workshop.models import Bay, TimeEntry, WorkOrder, WorkOrderLine
 from ops.workshop.parts.service import NewPart, create_part, receive_stock
-from ops.workshop.service import NewWorkOrder, create_work_order, move_work_order, schedule_work_order
+from ops.workshop.service import (
+    NewWorkOrder,
+    assign_work_order,
+    create_work_order,
+    move_work_order,
+    schedule_work_order,
+)
 from tests.factories import TenantHandle, UserHandle
 
 
@@ -27,8 +33,11 @@ async def assigned_job(
     complaint: str = "Brakes squeal",
     promised_at: datetime | None = None,
     plate: str | None = None,
+    with_bay: bool = True,
 ) -> WorkOrder:
-    """A job for `technician` (None: unassigned), moved along allowed transitions to `status`."""
+    """A job for `technician` (None: unassigned), moved along allowed transitions to `status`; from
+    check-in on it has a bay of its own (unless not `with_bay`), so that it can go into work (a job in
+    work has a bay)."""
     vehicle = await shop.vehicle(plate=plate)
     async with shop.db.uow(shop.admin.actor) as uow:
         work_order = await create_work_order(
@@ -41,7 +50,16 @@ async def assigned_job(
                 promised_at=promised_at,
             ),
         )
-    for step in _path_to(status):
+    path = _path_to(status)
+    if with_bay and "CHECKED_IN" in path:
+        async with shop.db.uow(shop.admin.actor) as uow:
+            bay = Bay(name=f"Lift #{work_order.number}", kind="LIFT")
+            uow.session.add(bay)
+            await uow.session.flush()
+            work_order = await assign_work_order(
+                uow, work_order.id, work_order.technician_id, bay.id, work_order.version
+            )
+    for step in path:
         async with shop.db.uow(shop.admin.actor) as uow:
             work_order = await move_work_order(uow, work_order.id, step, work_order.version)
     return work_order
