@@ -52,9 +52,18 @@ from ops.auth.models import User
 from ops.db import Database, utcnow
 from ops.events import Event
 from ops.vehicles.models import Vehicle
+from ops.workshop.bays.service import create_bay
 from ops.workshop.models import WorkOrder
-from ops.workshop.service import OPEN_STATUSES, NewWorkOrder, create_work_order, move_work_order
+from ops.workshop.service import (
+    OPEN_STATUSES,
+    NewWorkOrder,
+    assign_work_order,
+    create_work_order,
+    move_work_order,
+)
 
+# Gives the bench's jobs in work their bays, as only a manager may add a bay.
+MANAGER_EMAIL = "workshop.manager@demo.test"
 BOARD_P99_LIMIT_MS = 50.0
 FANOUT_P99_LIMIT_MS = 100.0
 CARD = re.compile(r'<li class="card[^"]*" id="wo-\d+"')
@@ -81,9 +90,11 @@ async def _top_up_open_orders(deployment: Deployment, target: int) -> int:
             )
             vehicle_ids = list((await session.scalars(select(Vehicle.id))).all())
             advisor_id = await session.scalar(select(User.id).where(User.email == WATCHER_EMAIL))
+            manager_id = await session.scalar(select(User.id).where(User.email == MANAGER_EMAIL))
         if open_now > target:
             raise RuntimeError(f"the demo seed alone has {open_now} open work orders, more than {target}")
         advisor = Actor(deployment.tenant_id, advisor_id, "Bench", "service_advisor", locale="en")
+        manager = Actor(deployment.tenant_id, manager_id, "Bench", "workshop_manager", locale="en")
         statuses = [status for status, weight in SPREAD.items() for _ in range(weight)]
         for index in range(target - open_now):
             async with db.uow(advisor) as uow:
@@ -95,7 +106,14 @@ async def _top_up_open_orders(deployment: Deployment, target: int) -> int:
                         priority=("LOW", "NORMAL", "NORMAL", "HIGH", "URGENT")[index % 5],
                     ),
                 )
-            for step in PATHS[statuses[index % len(statuses)]]:
+            path = PATHS[statuses[index % len(statuses)]]
+            if "IN_PROGRESS" in path:
+                # A job goes into work on a bay, one job per bay: each bench job in work has its own.
+                async with db.uow(manager) as uow:
+                    bay = await create_bay(uow, name=f"Bench lift {index}", kind="LIFT")
+                async with db.uow(manager) as uow:
+                    work_order = await assign_work_order(uow, work_order.id, None, bay.id, work_order.version)
+            for step in path:
                 async with db.uow(advisor) as uow:
                     work_order = await move_work_order(uow, work_order.id, step, work_order.version)
         # Nobody watches yet; the relay need not re-send the set-up's events at the first server start.
