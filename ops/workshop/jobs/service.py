@@ -22,7 +22,13 @@ from ops.events import record
 from ops.i18n import gettext as _
 from ops.tenants.models import Tenant
 from ops.workshop.models import Part, WorkOrder, WorkOrderLine, format_work_order_number
-from ops.workshop.parts.service import refuse_fraction_of_counted, release_part, reserve_part
+from ops.workshop.parts.service import (
+    format_quantity,
+    refuse_fraction_of_counted,
+    release_part,
+    reserve_part,
+    unit_label,
+)
 from ops.workshop.service import WORKSHOP_TOPIC, status_label, work_order_topic
 
 # Hours, quantity and price the customer approved are what the invoice bills (it bills every line not
@@ -175,14 +181,31 @@ async def add_part_line(
     part_id: int,
     quantity: Decimal,
     unit_price: Decimal | None = None,
+    *,
+    short_ok: bool = True,
 ) -> WorkOrderLine:
-    """A part from stock; reserves what is available now (possibly less than asked, possibly none)."""
+    """A part from stock; reserves what is available now (possibly less than asked, possibly none).
+    With `short_ok` false, asking for more than is available is refused (field `short_ok`), so the
+    person confirms it: a slip of the finger (999 for 9) would otherwise wait for parts nobody needs."""
     work_order = await _open_work_order(uow, work_order_id)
     quantity = _checked_quantity(quantity)
     part = await uow.session.scalar(select(Part).where(Part.id == part_id))
     if part is None:
         raise RuleViolation(_("Choose a part from stock."), field="part_id")
     refuse_fraction_of_counted(quantity, part.unit)
+    available = max(part.on_hand - part.reserved, Decimal(0))
+    if not short_ok and quantity > available:
+        raise RuleViolation(
+            _(
+                "Only %(available)s %(unit)s in stock, %(short)s %(unit)s short of %(quantity)s. Check the "
+                "quantity, or add it anyway and the job waits for the rest.",
+                available=format_quantity(available),
+                short=format_quantity(quantity - available),
+                quantity=format_quantity(quantity),
+                unit=unit_label(part.unit),
+            ),
+            field="short_ok",
+        )
     unit_price = _checked_price(part.price if unit_price is None else unit_price, "unit_price")
     # Reserve before the line exists: inserting a row that references the part takes a share lock on
     # it, and two jobs holding that while both wait for the part's row lock would deadlock.

@@ -61,6 +61,8 @@ class PartForm(BaseModel):
     part_id: int
     quantity: FormDecimal
     unit_price: FormDecimal | None = None
+    # Ticked once the form has said the stock is short of the quantity: add it anyway.
+    short_ok: bool = False
 
 
 class QuantityForm(BaseModel):
@@ -174,7 +176,9 @@ async def add_part_line_view(work_order_id: int) -> Any:
     else:
         errors = await _change_lines(
             actor,
-            lambda uow: add_part_line(uow, work_order_id, data.part_id, data.quantity, data.unit_price),
+            lambda uow: add_part_line(
+                uow, work_order_id, data.part_id, data.quantity, data.unit_price, short_ok=data.short_ok
+            ),
         )
     if errors and form.get("q"):
         # Keep the search the person typed, so the list they chose from, and their choice, is still

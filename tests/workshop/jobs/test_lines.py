@@ -270,6 +270,39 @@ async def test_a_bad_part_quantity_answers_422_and_reserves_nothing(
     assert await part_levels(runtime.db, shop.id, part.id) == (Decimal("3"), Decimal("0"))
 
 
+async def test_more_than_is_in_stock_is_added_only_once_confirmed(client, factory, runtime):
+    """999 typed for 9 would have sat on the job as 'short by 996': the form asks first, and the
+    advisor who meant it ticks the box and the line holds what there is."""
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="en")
+    work_order = await shop.work_order(status="CHECKED_IN")
+    part = await stocked_part(shop, on_hand="3")
+    token = await sign_in(client, advisor.email)
+    path = f"/workshop/work-orders/{work_order.id}/lines/part"
+    form = {"part_id": str(part.id), "quantity": "999", "q": "brake"}
+
+    asked = await client.post(path, form=form, headers={**HTMX, "X-CSRF-Token": token})
+
+    assert asked.status_code == 422
+    html = await asked.get_data(as_text=True)
+    assert (
+        'id="part-short_ok-error">Only 3 pc in stock, 996 pc short of 999. Check the quantity, or add it '
+        "anyway and the job waits for the rest.</p>"
+    ) in html
+    assert 'name="short_ok" value="on"' in html and 'value="999"' in html
+    assert await lines_of(runtime.db, shop.id, work_order.id) == []
+    assert await part_levels(runtime.db, shop.id, part.id) == (Decimal("3"), Decimal("0"))
+
+    confirmed = await client.post(
+        path, form={**form, "short_ok": "on"}, headers={**HTMX, "X-CSRF-Token": token}
+    )
+
+    assert confirmed.status_code == 200
+    assert await part_levels(runtime.db, shop.id, part.id) == (Decimal("3"), Decimal("3"))
+    (line,) = await lines_of(runtime.db, shop.id, work_order.id)
+    assert (line.quantity, line.reserved_quantity) == (Decimal("999"), Decimal("3"))
+
+
 async def test_a_part_line_needs_a_part_of_this_dealership(client, factory, runtime):
     shop = await factory.tenant()
     other = await factory.tenant()
