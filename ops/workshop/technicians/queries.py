@@ -100,6 +100,11 @@ class PartUse:
     used: bool
     approval: str
 
+    @property
+    def may_be_fitted(self) -> bool:
+        """Only a part the customer approved goes on the car (see `mark_part_used`)."""
+        return self.approval == "APPROVED"
+
 
 @dataclass(frozen=True)
 class Operation:

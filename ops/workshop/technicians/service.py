@@ -355,7 +355,7 @@ async def add_note(
 
 
 async def mark_part_used(uow: UnitOfWork, line_id: int, used: bool) -> WorkOrderLine:
-    """Mark a part line as fitted on the car (or take the mark back)."""
+    """Mark a part line the customer approved as fitted on the car (or take the mark back)."""
     line = await uow.session.scalar(select(WorkOrderLine).where(WorkOrderLine.id == line_id))
     if line is None:
         raise NotFound(line_id)
@@ -375,6 +375,15 @@ async def mark_part_used(uow: UnitOfWork, line_id: int, used: bool) -> WorkOrder
         )
     if line.approval == "DECLINED" and used:
         raise RuleViolation(_("The customer declined this part."), field="used")
+    if line.approval == "PENDING" and used:
+        # Fitted before the answer, a part the customer then declines has been used and cannot be billed.
+        raise RuleViolation(
+            _(
+                "%(part)s is awaiting the customer's approval; fit it once they have approved it.",
+                part=line.description,
+            ),
+            field="used",
+        )
     if line.used == used:
         return line
     line.used = used
