@@ -11,7 +11,14 @@ from playwright.async_api import expect
 
 from ops.workshop.service import assign_work_order
 from tests.browser.pages import BoardPage
-from tests.workshop.technicians.helpers import assigned_job, part_line, png, reload, time_entries
+from tests.workshop.technicians.helpers import (
+    assigned_job,
+    estimate_sent,
+    part_line,
+    png,
+    reload,
+    time_entries,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -182,6 +189,7 @@ async def test_a_job_with_parts_fits_the_phone(open_page, shop, tmp_path: Path):
     job = await assigned_job(shop, tech, status="IN_PROGRESS")
     fitted = await part_line(shop, job, name="Bremsflüssigkeitsbehälterdeckel vorne")
     waiting = await part_line(shop, job, name="Scheibenwischer Bosch Aerotwin A863S", approval="PENDING")
+    await estimate_sent(shop, job)
     phone: BoardPage = await open_page(phone=True)
     page = phone.page
     await phone.sign_in(tech.email)

@@ -97,6 +97,15 @@ async def part_line(
     return line
 
 
+async def estimate_sent(shop: TenantHandle, work_order: WorkOrder) -> None:
+    """The estimate goes out now: the job's lines still pending await the customer's answer."""
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await uow.session.execute(
+            update(WorkOrder).where(WorkOrder.id == work_order.id).values(estimate_sent_at=utcnow())
+        )
+        await uow.commit()
+
+
 async def reload(shop: TenantHandle, work_order_id: int) -> WorkOrder:
     async with shop.db.read(shop.id) as session:
         return (await session.execute(select(WorkOrder).where(WorkOrder.id == work_order_id))).scalar_one()
