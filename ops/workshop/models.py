@@ -116,8 +116,9 @@ def format_work_order_number(number: int) -> str:
 BAY_KINDS = ("LIFT", "ALIGNMENT", "EV", "DIAGNOSTICS", "WASH")
 SKILLS = ("ENGINE", "TRANSMISSION", "ELECTRICAL", "DIAGNOSTICS", "AC", "EV_HIGH_VOLTAGE", "BODY", "TIRES")
 LINE_KINDS = ("LABOUR", "PART")
-# PENDING until the customer decides on the estimate; lines added by the workshop without an
-# estimate are APPROVED from the start. DECLINED lines are kept as declined work, never invoiced.
+# A line is PENDING until the customer decides on it in an estimate (APPROVED or DECLINED); DECLINED
+# lines are kept as declined work, never invoiced. A pending line that no estimate has asked about is the
+# workshop's own work: it is billed like an approved one.
 LINE_APPROVALS = ("PENDING", "APPROVED", "DECLINED")
 MOVEMENT_KINDS = ("RECEIVE", "RESERVE", "RELEASE", "CONSUME", "ADJUST", "RETURN")
 
@@ -360,3 +361,9 @@ class Invoice(TenantScoped, Base):
 
 def format_invoice_number(number: int) -> str:
     return f"INV-{number:06d}"
+
+
+def awaits_customer(approval: str, line_created_at: datetime, estimate_sent_at: datetime | None) -> bool:
+    """A line the customer has been asked about in the estimate sent and not answered yet: its part is
+    not fitted before the answer, since a declined part once fitted cannot be billed."""
+    return approval == "PENDING" and estimate_sent_at is not None and line_created_at <= estimate_sent_at

@@ -11,7 +11,14 @@ from playwright.async_api import expect
 
 from ops.workshop.service import assign_work_order
 from tests.browser.pages import BoardPage
-from tests.workshop.technicians.helpers import assigned_job, part_line, png, reload, time_entries
+from tests.workshop.technicians.helpers import (
+    assigned_job,
+    estimate_sent,
+    part_line,
+    png,
+    reload,
+    time_entries,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -175,3 +182,32 @@ async def test_long_move_labels_stay_inside_their_buttons_on_a_phone(
     await page.screenshot(path=str(tmp_path / f"my-jobs-moves-{locale}.png"), full_page=True)
     assert await page.evaluate(OVERFLOWING_BUTTONS_SCRIPT) == []
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+async def test_a_job_with_parts_fits_the_phone(open_page, shop, tmp_path: Path):
+    """The German Used button (Verbaut) stuck out of the card beside a part name with a long word,
+    and the page scrolled sideways."""
+    tech = await shop.user("technician", locale="de")
+    job = await assigned_job(shop, tech, status="IN_PROGRESS")
+    fitted = await part_line(shop, job, name="Bremsflüssigkeitsbehälterdeckel vorne")
+    waiting = await part_line(shop, job, name="Scheibenwischer Bosch Aerotwin A863S", approval="PENDING")
+    await estimate_sent(shop, job)
+    phone: BoardPage = await open_page(phone=True)
+    page = phone.page
+    await phone.sign_in(tech.email)
+    await page.goto("/workshop/my-jobs")
+    await phone.wait_until_live()
+    card = page.locator(f"#job-{job.id}")
+    await expect(card.locator(f"#used-{fitted.id}")).to_be_visible()
+    await expect(card.locator(".part-use").filter(has_text="Scheibenwischer")).to_contain_text(
+        "Wartet auf Freigabe"
+    )
+    await expect(card.locator(f"#used-{waiting.id}")).to_have_count(0)
+
+    await page.screenshot(path=str(tmp_path / "my-jobs-parts-de.png"), full_page=True)
+    assert await page.evaluate("document.documentElement.scrollWidth") == 390
+    card_right = await card.evaluate("card => card.getBoundingClientRect().right")
+    button_right = await card.locator(f"#used-{fitted.id}").evaluate(
+        "button => button.getBoundingClientRect().right"
+    )
+    assert button_right <= card_right

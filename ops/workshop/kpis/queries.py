@@ -434,6 +434,9 @@ async def kpi_panel(session: AsyncSession, period: Period, labour_rate: Decimal,
 # --- leaderboard and badges ---------------------------------------------------------------------
 
 BADGES = ("first_time_fixer", "speedster", "iron_man")
+# The period each badge's rule counts over. A list shows only the badges of its own period: a month's
+# badge next to one job this week would read as if that one job had earned it.
+BADGE_PERIODS = {"first_time_fixer": "month", "speedster": "month", "iron_man": "week"}
 
 
 @dataclass
@@ -469,7 +472,7 @@ def badges_for(month: CompletedStats, week_utilisation: Ratio) -> list[str]:
 
 
 async def leaderboard(session: AsyncSession, now: datetime, timezone: str) -> Leaderboard:
-    """Top technicians by completed jobs this week and this month, with their badges."""
+    """Top technicians by completed jobs this week and this month, each with the badges of that period."""
     week, month = period_for("week", now, timezone), period_for("month", now, timezone)
     team = await technicians(session)
     week_stats = await completed_by_technician(session, week)
@@ -483,9 +486,14 @@ async def leaderboard(session: AsyncSession, now: datetime, timezone: str) -> Le
         for t in team
     }
 
-    def ranking(stats: dict[int | None, CompletedStats]) -> list[LeaderboardEntry]:
+    def ranking(stats: dict[int | None, CompletedStats], period: str) -> list[LeaderboardEntry]:
         entries = [
-            LeaderboardEntry(t.id, t.name, stats[t.id].completed, badges[t.id])
+            LeaderboardEntry(
+                t.id,
+                t.name,
+                stats[t.id].completed,
+                [badge for badge in badges[t.id] if BADGE_PERIODS[badge] == period],
+            )
             for t in team
             if t.id in stats and stats[t.id].completed > 0
         ]
@@ -497,4 +505,4 @@ async def leaderboard(session: AsyncSession, now: datetime, timezone: str) -> Le
     for technician in team:
         for badge in badges[technician.id]:
             holders[badge].append(technician.name)
-    return Leaderboard(week=ranking(week_stats), month=ranking(month_stats), holders=holders)
+    return Leaderboard(week=ranking(week_stats, "week"), month=ranking(month_stats, "month"), holders=holders)

@@ -25,6 +25,7 @@ from ops.workshop.models import (
     WorkOrder,
     WorkOrderLine,
     WorkOrderNote,
+    awaits_customer,
     format_work_order_number,
 )
 from ops.workshop.service import TRANSITIONS
@@ -98,7 +99,8 @@ class PartUse:
     quantity: Decimal
     unit: str
     used: bool
-    approval: str
+    # Asked about in the estimate sent and not answered yet: not fitted before the answer.
+    awaits_customer: bool
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ class Operation:
     id: int
     description: str
     hours: Decimal
-    approval: str
+    awaits_customer: bool
 
 
 @dataclass
@@ -307,18 +309,22 @@ async def _lines_to_do(
             Part.unit,
             WorkOrderLine.used,
             WorkOrderLine.approval,
+            WorkOrderLine.created_at,
+            WorkOrder.estimate_sent_at,
         )
+        .join(WorkOrder, WorkOrder.id == WorkOrderLine.work_order_id)
         .outerjoin(Part, Part.id == WorkOrderLine.part_id)
         .where(WorkOrderLine.work_order_id.in_(work_order_ids), WorkOrderLine.approval != "DECLINED")
         .order_by(WorkOrderLine.position, WorkOrderLine.id)
     )
     lines: list[tuple[int, Operation | PartUse]] = []
     for row in rows:
-        line_id, description, quantity, approval = int(row[1]), str(row[3]), Decimal(row[5]), str(row[8])
+        line_id, description, quantity = int(row[1]), str(row[3]), Decimal(row[5])
+        waiting = awaits_customer(str(row[8]), row[9], row[10])
         if row[2] == "LABOUR":
-            lines.append((int(row[0]), Operation(line_id, description, quantity, approval)))
+            lines.append((int(row[0]), Operation(line_id, description, quantity, waiting)))
         else:
-            part = PartUse(line_id, description, row[4], quantity, str(row[6] or ""), bool(row[7]), approval)
+            part = PartUse(line_id, description, row[4], quantity, str(row[6] or ""), bool(row[7]), waiting)
             lines.append((int(row[0]), part))
     return lines
 

@@ -18,7 +18,14 @@ from ops.auth.models import User
 from ops.db import UnitOfWork, utcnow
 from ops.events import record
 from ops.i18n import gettext as _
-from ops.workshop.models import TimeEntry, WorkOrder, WorkOrderLine, WorkOrderNote, format_work_order_number
+from ops.workshop.models import (
+    TimeEntry,
+    WorkOrder,
+    WorkOrderLine,
+    WorkOrderNote,
+    awaits_customer,
+    format_work_order_number,
+)
 from ops.workshop.service import (
     WORKSHOP_TOPIC,
     change_status,
@@ -355,7 +362,8 @@ async def add_note(
 
 
 async def mark_part_used(uow: UnitOfWork, line_id: int, used: bool) -> WorkOrderLine:
-    """Mark a part line as fitted on the car (or take the mark back)."""
+    """Mark a part line as fitted on the car (or take the mark back); not one the customer declined or
+    has yet to answer in the estimate sent."""
     line = await uow.session.scalar(select(WorkOrderLine).where(WorkOrderLine.id == line_id))
     if line is None:
         raise NotFound(line_id)
@@ -375,6 +383,14 @@ async def mark_part_used(uow: UnitOfWork, line_id: int, used: bool) -> WorkOrder
         )
     if line.approval == "DECLINED" and used:
         raise RuleViolation(_("The customer declined this part."), field="used")
+    if used and awaits_customer(line.approval, line.created_at, work_order.estimate_sent_at):
+        raise RuleViolation(
+            _(
+                "%(part)s is awaiting the customer's approval; fit it once they have approved it.",
+                part=line.description,
+            ),
+            field="used",
+        )
     if line.used == used:
         return line
     line.used = used

@@ -105,6 +105,45 @@ async def test_todays_completed_job_shows_on_the_panel_and_the_leaderboard(clien
     assert leaders and "Nina Brunner" in text(leaders.group(0)) and "1 job" in text(leaders.group(0))
 
 
+async def test_a_months_badges_show_on_the_months_list_not_on_the_weeks(client, factory):
+    """The week's list showed First-time fixer and Speedster, earned over the month, next to a week's
+    count of jobs."""
+    shop = await factory.tenant()
+    technician = await shop.user("technician", name="Fiona Fixer")
+    viewer = await shop.user("viewer", locale="en")
+    vehicle = await shop.vehicle()
+    now = utcnow()
+    async with shop.db.uow(shop.admin.actor) as uow:
+        first = (await uow.session.scalar(select(func.max(WorkOrder.number))) or 0) + 1
+        # Ten quick jobs without a comeback: both of the month's badges.
+        for number in range(first, first + 10):
+            uow.session.add(
+                WorkOrder(
+                    number=number,
+                    vehicle_id=vehicle.id,
+                    complaint="Service",
+                    status="CLOSED",
+                    technician_id=technician.actor.user_id,
+                    checked_in_at=now - timedelta(minutes=60),
+                    completed_at=now - timedelta(minutes=1),
+                )
+            )
+        await uow.commit()
+    await sign_in(client, viewer.email)
+
+    page = await (await client.get(KPIS)).get_data(as_text=True)
+
+    lists = {
+        period: re.search(rf'<section aria-labelledby="leaders-{period}-title".*?</section>', page, re.S)
+        for period in ("week", "month")
+    }
+    week, month = (text(found.group(0)) if found else "" for found in lists.values())
+    assert "Fiona Fixer" in week and "10 jobs" in week
+    assert "First-time fixer" not in week and "Speedster" not in week
+    assert "Fiona Fixer" in month and "First-time fixer" in month and "Speedster" in month
+    assert "Each list shows the badges of its own period" in page
+
+
 async def test_the_fragment_is_the_panel_block_and_the_page_is_live(client, factory):
     shop = await factory.tenant()
     await sign_in(client, (await shop.user("admin", locale="en")).email)

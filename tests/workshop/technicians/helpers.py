@@ -7,7 +7,7 @@ import zlib
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ops.db import utcnow
 from ops.seed import _path_to
@@ -91,7 +91,10 @@ async def bay(shop: TenantHandle, name: str = "Lift 1") -> Bay:
     return row
 
 
-async def part_line(shop: TenantHandle, work_order: WorkOrder, name: str = "Brake pads") -> WorkOrderLine:
+async def part_line(
+    shop: TenantHandle, work_order: WorkOrder, name: str = "Brake pads", *, approval: str = "APPROVED"
+) -> WorkOrderLine:
+    """A part line in stock; `approval` is the customer's answer on it as the estimate leaves it."""
     async with shop.db.uow(shop.admin.actor) as uow:
         part = await create_part(
             uow, NewPart(sku=f"SKU-{work_order.id}-{name[:4]}", name=name, price=Decimal("80.00"))
@@ -99,7 +102,26 @@ async def part_line(shop: TenantHandle, work_order: WorkOrder, name: str = "Brak
     async with shop.db.uow(shop.admin.actor) as uow:
         await receive_stock(uow, part.id, Decimal("5"), "delivery")
     async with shop.db.uow(shop.admin.actor) as uow:
-        return await add_part_line(uow, work_order.id, part.id, Decimal("2"))
+        line = await add_part_line(uow, work_order.id, part.id, Decimal("2"))
+    if approval != "PENDING":
+        async with shop.db.uow(shop.admin.actor) as uow:
+            await uow.session.execute(
+                update(WorkOrderLine)
+                .where(WorkOrderLine.id == line.id)
+                .values(approval=approval, decided_at=utcnow())
+            )
+            await uow.commit()
+        line.approval = approval
+    return line
+
+
+async def estimate_sent(shop: TenantHandle, work_order: WorkOrder) -> None:
+    """The estimate goes out now: the job's lines still pending await the customer's answer."""
+    async with shop.db.uow(shop.admin.actor) as uow:
+        await uow.session.execute(
+            update(WorkOrder).where(WorkOrder.id == work_order.id).values(estimate_sent_at=utcnow())
+        )
+        await uow.commit()
 
 
 async def reload(shop: TenantHandle, work_order_id: int) -> WorkOrder:

@@ -16,7 +16,14 @@ from ops.workshop.models import TimeEntry, WorkOrderLine
 from ops.workshop.technicians.queries import day_bounds
 from ops.workshop.technicians.service import clock_on
 from tests.web import sign_in
-from tests.workshop.technicians.helpers import assigned_job, bay, part_line, scheduled_job, soon
+from tests.workshop.technicians.helpers import (
+    assigned_job,
+    bay,
+    estimate_sent,
+    part_line,
+    scheduled_job,
+    soon,
+)
 
 
 def job_ids(page: str) -> list[int]:
@@ -227,6 +234,8 @@ async def test_my_jobs_lists_the_labour_to_do_and_leaves_out_what_the_customer_d
         await uow.commit()
     async with shop.db.uow(shop.admin.actor) as uow:
         await add_labour_line(uow, job.id, "Check rear discs", Decimal("0.3"))
+    # The estimate asking about the rear discs goes out.
+    await estimate_sent(shop, job)
     await sign_in(client, tech.email)
 
     # The live update re-fetches the same block the page shows.

@@ -13,7 +13,7 @@ from ops.workshop.jobs.service import add_labour_line
 from ops.workshop.models import WorkOrderLine
 from ops.workshop.technicians.service import mark_part_used
 from tests.web import sign_in
-from tests.workshop.technicians.helpers import assigned_job, part_line
+from tests.workshop.technicians.helpers import assigned_job, estimate_sent, part_line
 
 
 async def _line(shop, line_id: int) -> WorkOrderLine:  # type: ignore[no-untyped-def]
@@ -108,3 +108,40 @@ async def test_the_used_toggle_on_the_phone_flips_the_part(client, factory):
     assert f'id="used-{line.id}" aria-pressed="true"' in html
     assert "Brake pads marked as used." in html
     assert (await _line(shop, line.id)).used is True
+
+
+async def test_a_part_awaiting_the_customers_answer_cannot_be_marked_used(client, factory):
+    """Fitted before the answer, a part the customer then declines is used and cannot be billed. A part
+    the workshop added after the estimate went out (or on a job with no estimate) is its own work."""
+    shop = await factory.tenant()
+    tech = await shop.user("technician", locale="en")
+    job = await assigned_job(shop, tech, status="IN_PROGRESS")
+    pending = await part_line(shop, job, name="Wiper blades", approval="PENDING")
+    approved = await part_line(shop, job, name="Brake pads")
+    await estimate_sent(shop, job)
+    not_asked = await part_line(shop, job, name="Oil filter", approval="PENDING")
+
+    with pytest.raises(RuleViolation) as refused:
+        async with shop.db.uow(tech.actor) as uow:
+            await mark_part_used(uow, pending.id, True)
+    assert str(refused.value) == (
+        "Wiper blades is awaiting the customer's approval; fit it once they have approved it."
+    )
+    assert (await _line(shop, pending.id)).used is False
+
+    # The phone offers the button only on the approved part, and a forged post is answered with why.
+    token = await sign_in(client, tech.email)
+    page = await (await client.get("/workshop/my-jobs")).get_data(as_text=True)
+    assert f'id="used-{approved.id}"' in page and f'id="used-{not_asked.id}"' in page
+    assert f'id="used-{pending.id}"' not in page
+    response = await client.post(
+        f"/workshop/my-jobs/lines/{pending.id}/used",
+        form={"used": "1", "work_order_id": str(job.id)},
+        headers={"HX-Request": "true", "X-CSRF-Token": token},
+    )
+    assert response.status_code == 422
+    assert "Wiper blades is awaiting the customer&#39;s approval" in await response.get_data(as_text=True)
+    assert (await _line(shop, pending.id)).used is False
+    async with shop.db.uow(tech.actor) as uow:
+        await mark_part_used(uow, not_asked.id, True)
+    assert (await _line(shop, not_asked.id)).used is True
