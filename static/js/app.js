@@ -128,21 +128,26 @@
       });
     });
   }
-  function sendMove(card, form, target, extra) {
+  // `source` is the element the answer's events go to: the card, or a move dialog's form (the card may
+  // be replaced by the live update before the answer arrives, and its events would reach no one).
+  function sendMove(card, form, target, extra, source) {
     var values = { version: card.dataset.version };
     values[form.querySelector("select").name] = target;
     Object.keys(extra).forEach(function (name) { values[name] = extra[name]; });
-    htmx.ajax("POST", form.getAttribute("hx-post"), { source: card, swap: "none", values: values });
+    htmx.ajax("POST", form.getAttribute("hx-post"), { source: source || card, swap: "none", values: values });
   }
 
   // Move dialog: a move into a column that needs more (a lost lead's reason) opens that column's
   // dialog instead of moving; its form's fields go with the move, and Cancel leaves the card where
-  // it was. The same from the keyboard menu and from a drop.
+  // it was. The same from the keyboard menu and from a drop. The dialog stays open until the server
+  // answers: a refusal about one of its fields (the answer's toast names it in data-field) shows next
+  // to that field with what was chosen kept; any other answer closes it and is shown as usual.
   function askBeforeMove(card, form, list, cancelled) {
     var dialog = list && list.dataset.moveDialog && document.getElementById(list.dataset.moveDialog);
     if (!dialog || typeof dialog.showModal !== "function") return false;
     var fields = dialog.querySelector("form");
     fields.reset();
+    showFieldErrors(dialog, null, "");
     dialog.pendingMove = { card: card, form: form, target: list.dataset.status, cancelled: cancelled };
     dialog.showModal();
     return true;
@@ -164,10 +169,40 @@
     if (!form.reportValidity()) return;
     var move = dialog.pendingMove, extra = {};
     new FormData(form).forEach(function (value, name) { if (name !== "csrf_token") extra[name] = value; });
+    showFieldErrors(dialog, null, "");
+    sendMove(move.card, move.form, move.target, extra, form);
+  }, true);
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var source = event.detail.requestConfig.elt;
+    var dialog = source && source.closest && source.closest("dialog.move-dialog");
+    if (!dialog) return;
+    var answer = document.createElement("template");
+    answer.innerHTML = event.detail.serverResponse || "";
+    var refusal = answer.content.querySelector(".toast[data-field]");
+    var field = refusal && dialog.querySelector('[name="' + refusal.dataset.field + '"][aria-describedby]');
+    if (event.detail.xhr.status === 422 && field && dialog.open && dialog.pendingMove) {
+      // Nothing moved: the card stays where the dialog found it, and the answer is not swapped in.
+      event.detail.shouldSwap = false;
+      showFieldErrors(dialog, field, refusal.textContent);
+      return;
+    }
+    // Decided either way: the answer puts the card where it is, so closing must not put it back.
     dialog.pendingMove = null;
     dialog.close();
-    sendMove(move.card, move.form, move.target, extra);
-  }, true);
+  });
+  // Shows `message` under `field` (its element named by aria-describedby); hides every other error.
+  function showFieldErrors(dialog, field, message) {
+    dialog.querySelectorAll("[aria-describedby]").forEach(function (input) {
+      var error = document.getElementById(input.getAttribute("aria-describedby"));
+      var refused = input === field;
+      if (refused) input.setAttribute("aria-invalid", "true");
+      else input.removeAttribute("aria-invalid");
+      if (!error) return;
+      error.textContent = refused ? message : "";
+      error.hidden = !refused;
+    });
+    if (field) field.focus();
+  }
   document.addEventListener("click", function (event) {
     var cancel = event.target.closest && event.target.closest("dialog [data-dialog-cancel]");
     if (cancel) cancel.closest("dialog").close();

@@ -139,6 +139,71 @@ async def test_dropping_a_card_on_lost_asks_for_the_reason_and_cancel_puts_it_ba
     assert (await stored_lead(live_server.runtime.db, shop.id, other.id)).lost_reason == "PRICE"
 
 
+async def test_a_refused_reason_keeps_the_dialog_open_with_the_error_at_the_note(
+    open_page, shop, live_server
+):
+    """ "Other" without a note closed the dialog with a toast, and the chosen reason was gone: the rep
+    had to start over. The refusal now shows at the note, the reason still chosen."""
+    rep = await shop.user("sales_rep", locale="en")
+    lead = await new_lead(shop, rep, stage="CONTACTED")
+    board = await open_pipeline(open_page, rep.email)
+    page = board.page
+    dialog = page.locator("#lost-dialog")
+    note = page.get_by_label("Note (needed for Other)")
+
+    await card(board, lead.id).locator(".interest").drag_to(page.locator("#cards-LOST"))
+    await expect(dialog).to_be_visible()
+    await page.get_by_label("Reason").select_option("OTHER")
+    async with page.expect_response(lambda r: f"/sales/leads/{lead.id}/move" in r.url) as answer:
+        await dialog.get_by_role("button", name="Mark as lost").click()
+    assert (await answer.value).status == 422
+
+    await expect(page.locator("#lost-note-error")).to_have_text("Say in a few words why the lead was lost.")
+    await expect(dialog).to_be_visible()
+    await expect(page.get_by_label("Reason")).to_have_value("OTHER")
+    await expect(note).to_be_focused()
+    await expect(note).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#toasts .toast")).to_have_count(0)
+    assert (await stored_lead(live_server.runtime.db, shop.id, lead.id)).stage == "CONTACTED"
+
+    # With the note the same dialog sends the move; the error is gone with it.
+    await note.fill("Moved abroad")
+    async with page.expect_response(lambda r: f"/sales/leads/{lead.id}/move" in r.url) as answer:
+        await dialog.get_by_role("button", name="Mark as lost").click()
+    assert (await answer.value).status == 200
+    await expect(dialog).to_be_hidden()
+    await expect(card_in(board, "LOST", lead.id)).to_be_visible()
+    await expect(board.count("LOST")).to_have_text("1")
+    stored = await stored_lead(live_server.runtime.db, shop.id, lead.id)
+    assert (stored.stage, stored.lost_reason, stored.lost_note) == ("LOST", "OTHER", "Moved abroad")
+    # The browser logs the refused request's status; nothing else went wrong.
+    assert [error for error in board.console_errors if "status of 422" not in error] == []
+
+
+async def test_a_dialog_called_off_after_a_refusal_opens_clean_the_next_time(open_page, shop, live_server):
+    rep = await shop.user("sales_rep", locale="en")
+    lead = await new_lead(shop, rep, stage="CONTACTED")
+    board = await open_pipeline(open_page, rep.email)
+    page = board.page
+    dialog = page.locator("#lost-dialog")
+    await card(board, lead.id).locator(".interest").drag_to(page.locator("#cards-LOST"))
+    await page.get_by_label("Reason").select_option("OTHER")
+    async with page.expect_response(lambda r: f"/sales/leads/{lead.id}/move" in r.url):
+        await dialog.get_by_role("button", name="Mark as lost").click()
+    await expect(page.locator("#lost-note-error")).to_be_visible()
+
+    await dialog.get_by_role("button", name="Cancel").click()
+    await expect(dialog).to_be_hidden()
+    await expect(card_in(board, "CONTACTED", lead.id)).to_be_visible()
+
+    await card(board, lead.id).locator(".interest").drag_to(page.locator("#cards-LOST"))
+    await expect(dialog).to_be_visible()
+    await expect(page.locator("#lost-note-error")).to_be_hidden()
+    await expect(page.get_by_label("Reason")).to_have_value("")
+    await expect(page.get_by_label("Note (needed for Other)")).not_to_have_attribute("aria-invalid", "true")
+    assert (await stored_lead(live_server.runtime.db, shop.id, lead.id)).stage == "CONTACTED"
+
+
 async def test_won_waits_for_an_accepted_quote_and_opens_when_the_customer_accepts(
     open_page, shop, live_server
 ):

@@ -3,8 +3,10 @@ grouped query; Python only divides, and a figure with nothing to divide by is "n
 
 Definitions (the KPI page shows the same words next to each figure):
 - *Period*: today, this week (Monday to Sunday) or this month in the tenant's timezone.
-- *Leads by source* and *by stage*: the leads captured in the period (created_at), by their source and
-  by the stage they are in now.
+- *Leads by source*: the leads captured in the period (created_at), by their source.
+- *Leads by stage*: the open leads captured in the period, by the stage they are in now; and the leads
+  closed (won or lost) in the period (closed_at), whenever they were captured. The won and lost counts
+  are the conversion's own: a lead captured last month and won this month counts in this month's both.
 - *Conversion*: leads won ÷ leads closed (won or lost) in the period (closed_at). Doc baseline 18 %,
   target 25 %.
 - *Average days to won*: mean of (closed_at - created_at) in days over the leads won in the period.
@@ -43,6 +45,7 @@ CONVERSION_TARGET = Decimal("0.25")
 DAYS_TO_WON_BEFORE = Decimal(45)
 DAYS_TO_WON_TARGET = Decimal(27)
 OPEN_STAGES = LEAD_STAGES[:6]
+CLOSED_STAGES = LEAD_STAGES[6:]
 ON_PREMISES = ("AVAILABLE", "RESERVED", "DEMO", "LOANER")
 DAY_SECONDS = Decimal(86400)
 
@@ -79,8 +82,10 @@ class RepRevenue:
 class SalesKpis:
     period: Period
     leads_by_source: dict[str, int]
-    leads_by_stage: dict[str, int]
-    conversion: Ratio
+    # Open leads captured in the period, by their stage now.
+    open_by_stage: dict[str, int]
+    # Leads closed in the period: WON and LOST, the counts the conversion divides.
+    closed_by_stage: dict[str, int]
     days_to_won: Ratio
     pipeline: list[StageValue]
     test_drives_today: int
@@ -89,6 +94,11 @@ class SalesKpis:
     stock_without_arrival: int
     gross_profit_per_deal: Ratio
     revenue_per_rep: list[RepRevenue]
+
+    @property
+    def conversion(self) -> Ratio:
+        won, lost = self.closed_by_stage.get("WON", 0), self.closed_by_stage.get("LOST", 0)
+        return Ratio(Decimal(won), Decimal(won + lost))
 
     @property
     def leads_captured(self) -> int:
@@ -115,6 +125,7 @@ class SalesKpis:
 
 
 async def _leads_captured(session: AsyncSession, period: Period) -> tuple[dict[str, int], dict[str, int]]:
+    """The leads captured in the period: by source, and the open ones by their stage now."""
     rows = (
         await session.execute(
             select(Lead.source, Lead.stage, func.count())
@@ -129,22 +140,22 @@ async def _leads_captured(session: AsyncSession, period: Period) -> tuple[dict[s
         by_stage[stage] += count
     return (
         {source: by_source[source] for source in LEAD_SOURCES if by_source[source]},
-        {stage: by_stage[stage] for stage in LEAD_STAGES if by_stage[stage]},
+        {stage: by_stage[stage] for stage in OPEN_STAGES if by_stage[stage]},
     )
 
 
-async def _conversion(session: AsyncSession, period: Period) -> Ratio:
+async def _closed_by_stage(session: AsyncSession, period: Period) -> dict[str, int]:
+    """The leads closed in the period, won and lost, whenever they were captured."""
     rows = dict(
         (
             await session.execute(
                 select(Lead.stage, func.count())
-                .where(Lead.stage.in_(("WON", "LOST")), *_within(Lead.closed_at, period))
+                .where(Lead.stage.in_(CLOSED_STAGES), *_within(Lead.closed_at, period))
                 .group_by(Lead.stage)
             )
         ).all()
     )
-    won, lost = rows.get("WON", 0), rows.get("LOST", 0)
-    return Ratio(Decimal(won), Decimal(won + lost))
+    return {stage: int(rows[stage]) for stage in CLOSED_STAGES if rows.get(stage)}
 
 
 async def _days_to_won(session: AsyncSession, period: Period) -> Ratio:
@@ -248,7 +259,7 @@ async def _delivered_deals(session: AsyncSession, period: Period) -> tuple[Ratio
 
 
 async def sales_kpis(session: AsyncSession, period: Period, now: datetime, timezone: str) -> SalesKpis:
-    by_source, by_stage = await _leads_captured(session, period)
+    by_source, open_by_stage = await _leads_captured(session, period)
     aging, without_arrival = await _stock_aging(session, now.astimezone(period.timezone).date())
     gross_profit, per_rep = await _delivered_deals(session, period)
     awaiting = await session.scalar(
@@ -257,8 +268,8 @@ async def sales_kpis(session: AsyncSession, period: Period, now: datetime, timez
     return SalesKpis(
         period=period,
         leads_by_source=by_source,
-        leads_by_stage=by_stage,
-        conversion=await _conversion(session, period),
+        open_by_stage=open_by_stage,
+        closed_by_stage=await _closed_by_stage(session, period),
         days_to_won=await _days_to_won(session, period),
         pipeline=await _pipeline(session),
         test_drives_today=await _test_drives_today(session, now, timezone),

@@ -25,6 +25,23 @@ def period_label(key: str) -> str:
     return {"today": _("Today"), "week": _("This week"), "month": _("This month")}.get(key, key)
 
 
+def counted_label(what: str, key: str) -> str:
+    """What a period figure counts, in words: "Leads closed this month". The won and lost leads count by
+    the day they closed, the captured ones by the day they were captured (see queries' docstring)."""
+    labels = {
+        ("closed", "today"): _("Leads closed today"),
+        ("closed", "week"): _("Leads closed this week"),
+        ("closed", "month"): _("Leads closed this month"),
+        ("captured", "today"): _("Leads captured today"),
+        ("captured", "week"): _("Leads captured this week"),
+        ("captured", "month"): _("Leads captured this month"),
+        ("open", "today"): _("Open leads captured today, by their stage now"),
+        ("open", "week"): _("Open leads captured this week, by their stage now"),
+        ("open", "month"): _("Open leads captured this month, by their stage now"),
+    }
+    return labels[what, key]
+
+
 def age_label(band: str) -> str:
     labels = {
         "0-30": _("Up to 30 days"),
@@ -42,6 +59,7 @@ def helpers() -> dict[str, Any]:
         "format_number": format_number,
         "format_percent": format_percent,
         "period_label": period_label,
+        "counted_label": counted_label,
         "age_label": age_label,
         "rules": queries,
     }
@@ -57,8 +75,11 @@ def bars_of(kpis: queries.SalesKpis) -> dict[str, list[Bar]]:
         "leads_by_source": [
             (sources.get(source, source), count, str(count)) for source, count in kpis.leads_by_source.items()
         ],
-        "leads_by_stage": [
-            (stages.get(stage, stage), count, str(count)) for stage, count in kpis.leads_by_stage.items()
+        "open_by_stage": [
+            (stages.get(stage, stage), count, str(count)) for stage, count in kpis.open_by_stage.items()
+        ],
+        "closed_by_stage": [
+            (stages.get(stage, stage), count, str(count)) for stage, count in kpis.closed_by_stage.items()
         ],
         "pipeline": [
             (

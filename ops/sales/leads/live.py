@@ -264,6 +264,7 @@ async def render_board_update(
     announcement: str = "",
     message: str | None = None,
     message_kind: str = "error",
+    message_field: str | None = None,
 ) -> str:
     return await render_block_async(
         env,
@@ -278,6 +279,7 @@ async def render_board_update(
         announcement=announcement,
         message=message,
         message_kind=message_kind,
+        message_field=message_field,
     )
 
 

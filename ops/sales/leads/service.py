@@ -11,6 +11,8 @@ NEGOTIATION:
   a reason (and a note when the reason is OTHER);
 - WON and LOST are final: a customer who comes back after a loss is a new lead, and the old one keeps
   its history.
+- sending a quote moves a lead that is not that far yet (New to Test drive) to Quote, in the sending's
+  own transaction (`advance_to_quote`); a lead in Quote or Negotiation stays where it is.
 Every change carries the version the person saw: a stale one is a Conflict (409), never an overwrite,
 and the write itself is one UPDATE guarded by that version, so of two reps moving the same lead at
 the same moment exactly one wins.
@@ -632,6 +634,23 @@ async def move_lead(
         payload["lost_reason"] = lost_reason
     record(uow, "lead.moved", payload, _topics(lead))
     await uow.commit()
+    return lead
+
+
+async def advance_to_quote(uow: UnitOfWork, lead_id: int) -> Lead:
+    """A quote was sent for the lead: a lead before Quote moves to Quote, recorded as any move is (its
+    history, and the board's `lead.moved`); one in Quote or later stays. The caller commits: the move
+    belongs to the sending."""
+    lead = await uow.session.scalar(select(Lead).where(Lead.id == lead_id))
+    if lead is None:
+        raise NotFound(lead_id)
+    if lead.stage not in OPEN_STAGES or OPEN_STAGES.index(lead.stage) >= OPEN_STAGES.index("QUOTE"):
+        return lead
+    now = utcnow()
+    from_stage = lead.stage
+    await _write(uow, lead, {"stage": "QUOTE", "stage_changed_at": now})
+    _add_history(uow, lead, from_stage, "QUOTE", now)
+    record(uow, "lead.moved", _payload(lead, **{"from": from_stage, "to": "QUOTE"}), _topics(lead))
     return lead
 
 

@@ -453,7 +453,7 @@ async def _change(lead_id: int, change: Change, success: str) -> Any:
     except Conflict as conflict:
         return await _answer(lead_id, 409, str(conflict))
     except RuleViolation as violation:
-        return await _answer(lead_id, 422, str(violation))
+        return await _answer(lead_id, 422, str(violation), field=violation.field)
     # The same sentence the live update announces, so the mover's screen reader says it once.
     return await _answer(lead_id, 200, success, announcement=await _announcement(uow.committed))
 
@@ -468,19 +468,24 @@ async def _announcement(records: list[EventRecord]) -> str:
     return announcement_for(moved, cards.get(int(moved.payload["id"])))
 
 
-async def _answer(lead_id: int, code: int, message: str, announcement: str = "") -> Any:
+async def _answer(
+    lead_id: int, code: int, message: str, announcement: str = "", field: str | None = None
+) -> Any:
     failed = code != 200
     page = url_for("leads.lead_page", lead_id=lead_id)
     if is_htmx() and not _sent_from(request.headers.get("HX-Current-URL", ""), page):
-        return await _board_answer(lead_id, message if failed else None, announcement), code
+        return await _board_answer(lead_id, message if failed else None, announcement, field), code
     await flash_message(message, "error" if failed else "success")
     if is_htmx():
         return "", code, {"HX-Redirect": page}
     return redirect(_back_to(lead_id), 303)
 
 
-async def _board_answer(lead_id: int, message: str | None, announcement: str) -> str:
-    """The card where it really is now: moved, or back where it was with the reason."""
+async def _board_answer(
+    lead_id: int, message: str | None, announcement: str, field: str | None = None
+) -> str:
+    """The card where it really is now: moved, or back where it was with the reason. The reason names
+    the field it is about (`field`), so that a board dialog can show it next to that field instead."""
     actor = current_actor()
     now = utcnow()
     async with runtime().db.read(actor.tenant_id) as session:
@@ -496,6 +501,7 @@ async def _board_answer(lead_id: int, message: str | None, announcement: str) ->
         view=View.for_actor(actor),
         announcement=message or announcement,
         message=message,
+        message_field=field,
     )
 
 

@@ -40,6 +40,7 @@ from ops.i18n import gettext as _
 from ops.mail.service import queue_mail, render_mail, valid_address, written_for
 from ops.notices import notice_payload, user_topic
 from ops.public_links import LinkInvalid, SignedLinks
+from ops.sales.leads.service import advance_to_quote
 from ops.sales.models import CatalogTrim, Lead, Quote, StockUnit
 from ops.sales.quotes import queries
 from ops.sales.quotes.configurator import validate_configuration
@@ -644,7 +645,8 @@ async def send_quote(
 ) -> Quote:
     """Mail the quote to the customer with a new link, valid for the dealership's quote validity.
 
-    Sent again, the new mail replaces the old one: its link is the only one that works."""
+    Sent again, the new mail replaces the old one: its link is the only one that works. A lead not yet
+    in Quote moves there with the sending (`advance_to_quote`)."""
     quote = await _quote(uow, quote_id, "quote.edit", expected_version)
     session = uow.session
     if quote.status not in SENDABLE:
@@ -712,6 +714,7 @@ async def send_quote(
         ),
         _topics(quote),
     )
+    await advance_to_quote(uow, quote.lead_id)
     await uow.commit()
     return quote
 

@@ -173,7 +173,10 @@ async def test_this_months_figures_match_the_crafted_showroom(runtime, factory):
     kpis = await _kpis(runtime, shop, "month")
 
     assert kpis.leads_by_source == {"WALK_IN": 2, "PHONE": 1, "WEB": 1}
-    assert kpis.leads_by_stage == {"NEW": 1, "QUOTE": 1, "WON": 1, "LOST": 1}
+    assert kpis.open_by_stage == {"NEW": 1, "QUOTE": 1}
+    # Won and lost count by the day they closed, as the conversion counts them: the web lead captured
+    # in February and won on the 11th is in both; the phone lead lost in February in neither.
+    assert kpis.closed_by_stage == {"WON": 2, "LOST": 1}
     assert (kpis.conversion.numerator, kpis.conversion.denominator) == (2, 3)
     assert kpis.days_to_won_value == Decimal("13.5")
     assert kpis.meets("conversion") is True and kpis.meets("days_to_won") is True
@@ -207,6 +210,7 @@ async def test_the_week_and_today_count_only_their_own_days(runtime, factory):
     today = await _kpis(runtime, shop, "today")
 
     assert week.leads_by_source == {"WALK_IN": 1}
+    assert week.open_by_stage == {"NEW": 1} and week.closed_by_stage == {"WON": 2}
     assert (week.conversion.numerator, week.conversion.denominator) == (2, 2)
     assert week.gross_profit_per_deal.value == Decimal("4950")
     assert today.leads_captured == 1
@@ -221,7 +225,7 @@ async def test_an_empty_showroom_has_no_data_anywhere(runtime, factory):
 
     kpis = await _kpis(runtime, shop, "month")
 
-    assert kpis.leads_by_source == {} and kpis.leads_by_stage == {}
+    assert kpis.leads_by_source == {} and kpis.open_by_stage == {} and kpis.closed_by_stage == {}
     assert kpis.conversion.value is None and kpis.days_to_won_value is None
     assert kpis.gross_profit_per_deal.value is None and kpis.revenue_per_rep == []
     assert kpis.pipeline_value == 0 and kpis.stock_aging == {"0-30": 0, "31-60": 0, "61-90": 0, "90+": 0}
@@ -275,6 +279,47 @@ async def test_a_german_manager_reads_the_pipeline_value_by_stage_in_german(runt
 
     assert re.search(r"CHF[^<]*· \d+ Leads?<", html)
     assert not re.search(r"· \d+ leads?<", html)
+
+
+async def test_the_conversion_and_the_stage_counts_count_the_same_closed_leads(runtime, factory, client):
+    """The page showed a conversion of 62 % beside "Won 3, Lost 1" (75 %): the conversion counted the
+    leads closed in the month, the stage counts the leads captured in it. Both now count the leads closed
+    in the period, and each figure says what it counts."""
+    shop = await factory.tenant()
+    room = Showroom(shop)
+    now = datetime.now(UTC)
+    period = queries.period_for("month", now, shop.tenant.timezone)
+    # Captured before the month and closed in it: counted by both, since both count the closing day.
+    before = period.start - timedelta(days=20)
+    for stage in ("WON", "WON", "WON", "LOST", "LOST"):
+        await room.lead("WEB", stage, before, now, **({"lost_reason": "PRICE"} if stage == "LOST" else {}))
+    await room.lead("PHONE", "WON", now, now)
+    await room.lead("PHONE", "LOST", now, now, lost_reason="PRICE")
+    await room.lead("PHONE", "CONTACTED", now)
+    # Closed before the month: in neither.
+    await room.lead("WEB", "LOST", before, before, lost_reason="PRICE")
+    manager = await shop.user("sales_manager", locale="en")
+    await sign_in(client, manager.email)
+
+    html = await (await client.get("/sales/kpis?period=month")).get_data(as_text=True)
+
+    conversion = _card(html, "conversion")
+    assert '<p class="kpi-value">57%</p>' in conversion.replace("\xa0", "")
+    assert "Leads closed this month: 4 won, 3 lost" in conversion
+    stages = re.search(r'id="kpi-leads_by_stage".*?</section>', html, re.S)
+    assert stages
+    closed = stages.group(0).split('id="kpi-closed_by_stage"')[1]
+    assert "Leads closed this month" in closed
+    assert re.findall(r'<th scope="row">([^<]+)</th>\s*<td class="num">(\d+)</td>', closed) == [
+        ("Won", "4"),
+        ("Lost", "3"),
+    ]
+    opened = stages.group(0).split('id="kpi-closed_by_stage"')[0]
+    assert "Open leads captured this month, by their stage now" in opened
+    assert re.findall(r'<th scope="row">([^<]+)</th>\s*<td class="num">(\d+)</td>', opened) == [
+        ("Contacted", "1")
+    ]
+    assert "Leads captured this month" in _card(html, "leads_captured")
 
 
 @pytest.mark.parametrize(
