@@ -107,7 +107,7 @@ def configured_price(found: Catalog, codes: list[str], vat_rate: Decimal, curren
         down_payment=Decimal(0),
         apr_percent=None,
         term_months=None,
-        vehicle_cost=Decimal(0),
+        vehicle_cost=None,
         options_cost=Decimal(0),
         vehicle_name=found.trim.label,
     )
@@ -299,8 +299,16 @@ def _terms_of(quote: Any) -> QuoteTerms:
         down_payment=str(quote.down_payment),
         apr_percent="" if quote.apr_percent is None else _plain_number(quote.apr_percent),
         term_months="" if quote.term_months is None else str(quote.term_months),
-        vehicle_cost=None if quote.stock_unit_id is not None else str(quote.vehicle_cost),
+        vehicle_cost=_cost_text(quote),
     )
+
+
+def _cost_text(quote: Any) -> str | None:
+    """The configured vehicle's cost as the form shows it: empty while unknown, never a made-up 0.00."""
+    if quote.stock_unit_id is not None:
+        return None
+    cost = queries.known_vehicle_cost(quote)
+    return "" if cost is None else str(cost)
 
 
 # --- The quote list -------------------------------------------------------------------------------
@@ -343,7 +351,9 @@ async def quote_page(quote_id: int) -> Any:
         "can_approve": actor.can("quote.approve"),
         "can_see_margin": actor.can("quote.edit") or actor.can("quote.approve"),
         "editable": quote.status in EDITABLE,
-        "sendable": quote.status in SENDABLE and not (quote.status == "DRAFT" and detail.needs_approval),
+        "sendable": quote.status in SENDABLE
+        and detail.price.cost_known
+        and not (quote.status == "DRAFT" and detail.needs_approval),
         "live_id": live_id,
         "live_topics": live_topics,
         "csrf": csrf_token(),

@@ -352,3 +352,38 @@ async def test_the_list_filters_by_status(client, factory, runtime):
 
     assert f'id="quote-row-{draft.id}"' in everything and f'id="quote-row-{pending.id}"' in everything
     assert f'id="quote-row-{pending.id}"' in waiting and f'id="quote-row-{draft.id}"' not in waiting
+
+
+async def test_a_configured_quote_says_its_cost_is_missing_instead_of_a_margin(client, factory, runtime):
+    room = await showroom(await factory.tenant())
+    trim = await configurable_trim(room.shop)
+    lead = await lead_for(room)
+    csrf = await sign_in(client, room.rep.email)
+    built = await client.post(
+        "/sales/quotes",
+        form=MultiDict(
+            [("csrf_token", csrf), ("lead_id", str(lead.id)), ("trim_id", str(trim.id)), ("option", "BLUE")]
+        ),
+    )
+    edit_url = built.headers["Location"]
+    quote_url = edit_url.removesuffix("/edit")
+    missing = "The vehicle's cost is missing: enter it so the margin can be checked."
+
+    html = await (await client.get(edit_url)).get_data(as_text=True)
+    assert 'name="vehicle_cost" inputmode="decimal" autocomplete="off" value=""' in html
+    assert missing in html and "Unknown until the vehicle's cost is entered" in html
+    assert "Within the limits" not in html and "%</dd>" not in html
+
+    preview = await client.post(
+        f"{quote_url}/preview", form={"csrf_token": csrf, "discount": "500", "vehicle_cost": ""}
+    )
+    assert missing in await preview.get_data(as_text=True)
+
+    page = await (await client.get(quote_url)).get_data(as_text=True)
+    assert missing in page and "Send to the customer" not in page and "Request approval" not in page
+
+    priced = await client.post(
+        f"{quote_url}/preview", form={"csrf_token": csrf, "discount": "500", "vehicle_cost": "38000"}
+    )
+    html = await priced.get_data(as_text=True)
+    assert missing not in html and "Within the limits" in html
