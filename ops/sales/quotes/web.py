@@ -114,8 +114,18 @@ def configured_price(found: Catalog, codes: list[str], vat_rate: Decimal, curren
 
 
 async def _configurator(
-    trim_id: int, codes: list[str], *, lead_id: int | None, quote_id: int | None, status: int = 200
+    trim_id: int,
+    codes: list[str],
+    *,
+    lead_id: int | None,
+    quote_id: int | None,
+    status: int = 200,
+    submitted: bool = False,
 ) -> Any:
+    """The configurator page (or its live summary). A group that still lacks a choice is guidance
+    ("Choose at least 1 in Paint") while the rep is choosing, and an error only once they tried to build
+    the quote (`submitted`); a choice that breaks a rule (too many, a missing or conflicting option) is
+    an error at once. Either way `create_quote` refuses an invalid configuration."""
     actor = current_actor()
     actor.require("quote.view")
     tenant = current_tenant()
@@ -135,16 +145,18 @@ async def _configurator(
     if lead_id is not None and lead is None:
         abort(404)
     violations = validate_configuration(found.groups, found.options, codes)
+    to_choose = [] if submitted else [violation for violation in violations if violation.rule == "min"]
+    errors = [violation for violation in violations if violation not in to_choose]
     by_group: dict[int, list[str]] = {}
-    for violation in violations:
+    for violation in errors:
         if violation.group_id is not None:
             by_group.setdefault(violation.group_id, []).append(violation.message)
     context = {
         "catalog": found,
         "chosen": set(codes),
-        "violations": violations,
+        "violations": errors,
+        "to_choose": to_choose,
         "by_group": by_group,
-        "general": [violation.message for violation in violations if violation.group_id is None],
         "price": configured_price(found, codes, tenant.vat_rate, tenant.currency),
         "lead": lead[0] if lead else None,
         "customer": lead[1] if lead else None,
@@ -235,7 +247,9 @@ async def create() -> Any:
     codes = _chosen_options(form)
     if lead_id is None:
         if trim_id is not None:
-            return await _configurator(trim_id, codes, lead_id=None, quote_id=None, status=422)
+            return await _configurator(
+                trim_id, codes, lead_id=None, quote_id=None, status=422, submitted=True
+            )
         abort(404)
     try:
         async with runtime().db.uow(actor) as uow:
@@ -246,7 +260,7 @@ async def create() -> Any:
         abort(404)
     except QuoteInvalid:
         assert trim_id is not None
-        return await _configurator(trim_id, codes, lead_id=lead_id, quote_id=None, status=422)
+        return await _configurator(trim_id, codes, lead_id=lead_id, quote_id=None, status=422, submitted=True)
     except RuleViolation as violation:
         return await _new_quote_page(lead_id, error=str(violation), status=422)
     await flash_message(_("%(number)s created. Add the terms and send it.", number=quote.code), "success")
@@ -272,7 +286,9 @@ async def options(quote_id: int) -> Any:
     except NotFound:
         abort(404)
     except QuoteInvalid:
-        return await _configurator(trim_id, codes, lead_id=None, quote_id=quote_id, status=422)
+        return await _configurator(
+            trim_id, codes, lead_id=None, quote_id=quote_id, status=422, submitted=True
+        )
     except Conflict as conflict:
         await flash_message(str(conflict), "error")
         return redirect(url_for("quotes.quote_page", quote_id=quote_id)), 303
