@@ -1202,12 +1202,12 @@ async def _seed_showroom(db: Database, tenant: Tenant, users: dict[str, Actor], 
     today = now.astimezone(ZoneInfo(tenant.timezone)).date()
     manager = users["sales_manager"]
     async with db.read(tenant.id) as session:
-        reps = [
-            row.id
-            for row in await session.execute(
-                select(User.id).where(User.role == "sales_rep").order_by(User.id)
-            )
-        ]
+        staff = {
+            row.id: row.name
+            for row in await session.execute(select(User.id, User.name).where(User.role == "sales_rep"))
+        }
+        reps = sorted(staff)
+    staff[manager.user_id or 0] = manager.name
     async with db.uow(manager) as uow:
         session = uow.session
         trims: list[tuple[CatalogTrim, str, dict[str, CatalogOption]]] = []
@@ -1434,6 +1434,33 @@ async def _seed_showroom(db: Database, tenant: Tenant, users: dict[str, Actor], 
             )
             session.add(quote)
             await session.flush()
+            if needs_approval:
+                # The request as `request_approval` records it: the managers' queue reads its time (and
+                # the quote's history its author) from this event. Already published: nothing to send live.
+                requested_at = quoted_at - timedelta(hours=2)
+                session.add(
+                    Event(
+                        type="quote.approval_requested",
+                        topics=["approvals", "sales", f"customer:{customer.id}", f"quote:{quote.id}"],
+                        payload={
+                            "id": quote.id,
+                            "number": quote.code,
+                            "lead_id": lead.id,
+                            "customer_id": customer.id,
+                            "status": "PENDING_APPROVAL",
+                            "version": quote.version,
+                            "total": str(quote.total),
+                            "from": "DRAFT",
+                            "to": "PENDING_APPROVAL",
+                            "reason": quote.approval_reason,
+                        },
+                        actor_kind="user",
+                        actor_id=owner,
+                        actor_name=staff.get(owner or 0, ""),
+                        created_at=requested_at,
+                        published_at=requested_at,
+                    )
+                )
             hold = None
             if unit.status == "RESERVED" or stage == "WON":
                 hold = Reservation(

@@ -430,6 +430,30 @@ async def test_forty_leads_over_the_stages_and_every_won_one_has_its_accepted_qu
     assert drives == 5
 
 
+async def test_a_seeded_approval_request_says_who_asked_and_when_as_one_made_in_the_app(runtime, client):
+    tenant = await _demo(runtime)
+
+    async with runtime.db.read(tenant.id) as session:
+        waiting = (await session.scalars(select(Quote).where(Quote.status == "PENDING_APPROVAL"))).all()
+        names = dict((await session.execute(select(User.id, User.name))).all())
+        requests = {
+            event.payload["id"]: event
+            for event in await session.scalars(select(Event).where(Event.type == "quote.approval_requested"))
+        }
+    assert waiting
+    for quote in waiting:
+        asked = requests[quote.id]
+        assert asked.actor_name == names[quote.approval_requested_by_id]
+        assert asked.payload["reason"] == quote.approval_reason
+        assert quote.created_at < asked.created_at <= utcnow()
+
+    await sign_in(client, "sales.manager@demo.test", DEMO_PASSWORD)
+    html = await (await client.get("/sales/approvals")).get_data(as_text=True)
+    # "angefragt von Lea Frei · 20.11.2026, 14:05": the request's time, as for one made in the app.
+    asked_by = re.findall(r"angefragt von [^<·]+·\s*(\d{2}\.\d{2}\.\d{4}[^<]*)</p>", html)
+    assert len(asked_by) == len(waiting)
+
+
 async def test_the_sales_manager_finds_deals_and_this_months_sales_kpis(runtime, client):
     await _demo(runtime)
 

@@ -21,6 +21,11 @@ Gross margin is what the dealership earns on the vehicle as sold: the vehicle an
 discount (the net selling price), minus their cost. Accessories and fees are left out on both sides:
 the quote knows no cost for them (fees are passed on at cost), and counting their price as margin would
 let a discount hide behind a fee.
+
+The vehicle's cost can be unknown (None): the catalog has a cost per option but none per trim, so a
+configured vehicle's cost is what the rep enters from the importer's price list. Without it there is no
+margin to show or to check, and `cost_known` is False: the quote cannot pass the margin floor by
+pretending the vehicle cost nothing.
 """
 
 from __future__ import annotations
@@ -67,6 +72,8 @@ class QuotePrice:
     selling_price: Decimal
     cost: Decimal
     gross_margin: Decimal
+    # False while the vehicle's cost is not entered: `cost` and `gross_margin` then leave it out.
+    cost_known: bool = True
 
     @property
     def discount_percent(self) -> Decimal:
@@ -77,8 +84,9 @@ class QuotePrice:
 
     @property
     def margin_percent(self) -> Decimal | None:
-        """Gross margin as a percentage of the net selling price; None when nothing is sold for money."""
-        if self.selling_price <= 0:
+        """Gross margin as a percentage of the net selling price; None when nothing is sold for money or
+        the vehicle's cost is unknown."""
+        if self.selling_price <= 0 or not self.cost_known:
             return None
         return self.gross_margin * HUNDRED / self.selling_price
 
@@ -118,7 +126,7 @@ def price_quote(
     down_payment: Decimal,
     apr_percent: Decimal | None,
     term_months: int | None,
-    vehicle_cost: Decimal,
+    vehicle_cost: Decimal | None,
     options_cost: Decimal,
     vehicle_name: str = "",
 ) -> QuotePrice:
@@ -144,7 +152,8 @@ def price_quote(
 
     vehicle_total = sum((line.net for line in lines if line.kind in ("VEHICLE", "OPTION")), Decimal(0))
     selling_price = vehicle_total - rounded_discount
-    cost = round_money(vehicle_cost, currency) + round_money(options_cost, currency)
+    known_vehicle_cost = Decimal(0) if vehicle_cost is None else vehicle_cost
+    cost = round_money(known_vehicle_cost, currency) + round_money(options_cost, currency)
     return QuotePrice(
         lines=lines,
         vehicle_total=vehicle_total,
@@ -163,6 +172,7 @@ def price_quote(
         selling_price=selling_price,
         cost=cost,
         gross_margin=selling_price - cost,
+        cost_known=vehicle_cost is not None,
     )
 
 
@@ -188,11 +198,15 @@ def approval_reasons(
     """Why a sales manager must approve the quote before it is sent; empty when nobody must.
 
     A discount exactly at the limit and a margin exactly at the floor need no approval. The comparison
-    is made on exact amounts (cross-multiplied), never on rounded percentages.
+    is made on exact amounts (cross-multiplied), never on rounded percentages. Without the vehicle's
+    cost the margin cannot be checked at all: such a quote is refused until the cost is entered
+    (ops/sales/quotes/service.py), so no reason here stands for it.
     """
     reasons = []
     if price.discount * HUNDRED > discount_limit_percent * price.vehicle_total:
         reasons.append(ApprovalReason("discount", price.discount_percent, discount_limit_percent))
+    if not price.cost_known:
+        return reasons
     if price.selling_price <= 0 or price.gross_margin * HUNDRED < margin_floor_percent * price.selling_price:
         reasons.append(ApprovalReason("margin", price.margin_percent, margin_floor_percent))
     return reasons

@@ -125,7 +125,8 @@ class QuoteTerms:
     """What the rep typed on the quote form, as text; validated by `update_quote`.
 
     `accessories` and `fees` are (name, price) rows; a row left empty is ignored. `vehicle_cost` is
-    only asked for a configured vehicle (a stock unit has its own cost); None keeps the stored one.
+    only asked for a configured vehicle (a stock unit has its own cost); None keeps the stored one,
+    empty leaves it unknown.
     """
 
     accessories: list[tuple[str, str]] = field(default_factory=list)
@@ -197,7 +198,14 @@ def _validated_terms(terms: QuoteTerms) -> dict[str, Any]:
         "down_payment": _money(errors, "down_payment", terms.down_payment),
     }
     if terms.vehicle_cost is not None:
-        values["vehicle_cost"] = _money(errors, "vehicle_cost", terms.vehicle_cost, required=True)
+        # Left empty, the cost stays unknown and the quote cannot go out (`_require_cost`); a typed cost
+        # is the real one, and a vehicle never costs the dealership nothing.
+        cost = _money(errors, "vehicle_cost", terms.vehicle_cost)
+        if terms.vehicle_cost.strip() and cost == 0 and "vehicle_cost" not in errors:
+            errors["vehicle_cost"] = _(
+                "Enter what the vehicle costs the dealership, or leave the field empty until you know it."
+            )
+        values["vehicle_cost"] = cost
     apr_text, term_text = terms.apr_percent.strip(), terms.term_months.strip()
     apr: Decimal | None = None
     term: int | None = None
@@ -481,7 +489,10 @@ async def _reasons_now(uow: UnitOfWork, quote: Quote, tenant: Tenant) -> list[Ap
 
 
 def _require_cost(quote: Quote) -> None:
-    if quote.trim_id is not None and quote.vehicle_cost <= 0:
+    """A quote whose vehicle cost is unknown goes nowhere, not even to a manager: its margin is a guess,
+    and approving a guess would let it past the floor unseen. The rep enters the cost from the
+    importer's price list, as the stock unit's cost was entered when it arrived."""
+    if queries.known_vehicle_cost(quote) is None:
         raise RuleViolation(
             _("Enter the vehicle's cost first: the margin is checked against it."), field="vehicle_cost"
         )

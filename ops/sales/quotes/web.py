@@ -107,15 +107,25 @@ def configured_price(found: Catalog, codes: list[str], vat_rate: Decimal, curren
         down_payment=Decimal(0),
         apr_percent=None,
         term_months=None,
-        vehicle_cost=Decimal(0),
+        vehicle_cost=None,
         options_cost=Decimal(0),
         vehicle_name=found.trim.label,
     )
 
 
 async def _configurator(
-    trim_id: int, codes: list[str], *, lead_id: int | None, quote_id: int | None, status: int = 200
+    trim_id: int,
+    codes: list[str],
+    *,
+    lead_id: int | None,
+    quote_id: int | None,
+    status: int = 200,
+    submitted: bool = False,
 ) -> Any:
+    """The configurator page (or its live summary). A group that still lacks a choice is guidance
+    ("Choose at least 1 in Paint") while the rep is choosing, and an error only once they tried to build
+    the quote (`submitted`); a choice that breaks a rule (too many, a missing or conflicting option) is
+    an error at once. Either way `create_quote` refuses an invalid configuration."""
     actor = current_actor()
     actor.require("quote.view")
     tenant = current_tenant()
@@ -135,16 +145,18 @@ async def _configurator(
     if lead_id is not None and lead is None:
         abort(404)
     violations = validate_configuration(found.groups, found.options, codes)
+    to_choose = [] if submitted else [violation for violation in violations if violation.rule == "min"]
+    errors = [violation for violation in violations if violation not in to_choose]
     by_group: dict[int, list[str]] = {}
-    for violation in violations:
+    for violation in errors:
         if violation.group_id is not None:
             by_group.setdefault(violation.group_id, []).append(violation.message)
     context = {
         "catalog": found,
         "chosen": set(codes),
-        "violations": violations,
+        "violations": errors,
+        "to_choose": to_choose,
         "by_group": by_group,
-        "general": [violation.message for violation in violations if violation.group_id is None],
         "price": configured_price(found, codes, tenant.vat_rate, tenant.currency),
         "lead": lead[0] if lead else None,
         "customer": lead[1] if lead else None,
@@ -235,7 +247,9 @@ async def create() -> Any:
     codes = _chosen_options(form)
     if lead_id is None:
         if trim_id is not None:
-            return await _configurator(trim_id, codes, lead_id=None, quote_id=None, status=422)
+            return await _configurator(
+                trim_id, codes, lead_id=None, quote_id=None, status=422, submitted=True
+            )
         abort(404)
     try:
         async with runtime().db.uow(actor) as uow:
@@ -246,7 +260,7 @@ async def create() -> Any:
         abort(404)
     except QuoteInvalid:
         assert trim_id is not None
-        return await _configurator(trim_id, codes, lead_id=lead_id, quote_id=None, status=422)
+        return await _configurator(trim_id, codes, lead_id=lead_id, quote_id=None, status=422, submitted=True)
     except RuleViolation as violation:
         return await _new_quote_page(lead_id, error=str(violation), status=422)
     await flash_message(_("%(number)s created. Add the terms and send it.", number=quote.code), "success")
@@ -272,7 +286,9 @@ async def options(quote_id: int) -> Any:
     except NotFound:
         abort(404)
     except QuoteInvalid:
-        return await _configurator(trim_id, codes, lead_id=None, quote_id=quote_id, status=422)
+        return await _configurator(
+            trim_id, codes, lead_id=None, quote_id=quote_id, status=422, submitted=True
+        )
     except Conflict as conflict:
         await flash_message(str(conflict), "error")
         return redirect(url_for("quotes.quote_page", quote_id=quote_id)), 303
@@ -299,8 +315,16 @@ def _terms_of(quote: Any) -> QuoteTerms:
         down_payment=str(quote.down_payment),
         apr_percent="" if quote.apr_percent is None else _plain_number(quote.apr_percent),
         term_months="" if quote.term_months is None else str(quote.term_months),
-        vehicle_cost=None if quote.stock_unit_id is not None else str(quote.vehicle_cost),
+        vehicle_cost=_cost_text(quote),
     )
+
+
+def _cost_text(quote: Any) -> str | None:
+    """The configured vehicle's cost as the form shows it: empty while unknown, never a made-up 0.00."""
+    if quote.stock_unit_id is not None:
+        return None
+    cost = queries.known_vehicle_cost(quote)
+    return "" if cost is None else str(cost)
 
 
 # --- The quote list -------------------------------------------------------------------------------
@@ -343,7 +367,9 @@ async def quote_page(quote_id: int) -> Any:
         "can_approve": actor.can("quote.approve"),
         "can_see_margin": actor.can("quote.edit") or actor.can("quote.approve"),
         "editable": quote.status in EDITABLE,
-        "sendable": quote.status in SENDABLE and not (quote.status == "DRAFT" and detail.needs_approval),
+        "sendable": quote.status in SENDABLE
+        and detail.price.cost_known
+        and not (quote.status == "DRAFT" and detail.needs_approval),
         "live_id": live_id,
         "live_topics": live_topics,
         "csrf": csrf_token(),

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import update
 
 from ops.auth.actor import Conflict, PermissionDenied, RuleViolation
-from ops.sales.quotes.pricing import decode_reasons
+from ops.sales.quotes import queries
+from ops.sales.quotes.pricing import approval_reasons, decode_reasons
 from ops.sales.quotes.service import (
     QuoteInvalid,
     create_quote,
@@ -243,3 +244,35 @@ async def test_a_configured_vehicle_needs_its_cost_before_it_is_sent(factory, ru
     assert refused.value.field == "vehicle_cost"
     quote = await with_terms(room, quote, vehicle_cost="36000")
     assert (await _send(room, quote)).status == "SENT"
+
+
+async def test_a_configured_vehicle_with_no_cost_is_never_within_the_limits(factory, runtime):
+    room = await showroom(await factory.tenant())
+    trim = await configurable_trim(room.shop)
+    lead = await lead_for(room)
+    async with runtime.db.uow(room.rep.actor) as uow:
+        quote = await create_quote(uow, lead.id, trim_id=trim.id, option_codes=["BLUE"])
+
+    # The catalog has the option's cost but none for the trim: the margin is unknown, not 40,950 - 600.
+    async with runtime.db.read(room.shop.id) as session:
+        stored = await reload(runtime.db, room.shop.id, quote.id)
+        price = queries.price_of(stored, await queries.options_for(session, stored), "CHF")
+    assert not price.cost_known and price.margin_percent is None
+    assert approval_reasons(price, Decimal(5), Decimal(3)) == []
+    with pytest.raises(RuleViolation) as refused:
+        await _request(room, quote)
+    assert refused.value.field == "vehicle_cost"
+
+    # A typed 0 is refused (no car costs the dealership nothing); left empty, the terms are saved and the
+    # cost stays unknown.
+    with pytest.raises(QuoteInvalid) as invalid:
+        await with_terms(room, quote, vehicle_cost="0")
+    assert set(invalid.value.errors) == {"vehicle_cost"}
+    quote = await with_terms(room, quote, discount="500", vehicle_cost="")
+    assert quote.discount == Decimal("500.00") and queries.known_vehicle_cost(quote) is None
+    with pytest.raises(RuleViolation):
+        await _send(room, quote)
+
+    # With its cost the margin is real: 40,950 - 500 - (38,000 + 600) = 1,850, 4.57 % of 40,450.
+    quote = await with_terms(room, quote, discount="500", vehicle_cost="38000")
+    assert quote.gross_margin == Decimal("1850.00")

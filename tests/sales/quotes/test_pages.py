@@ -61,12 +61,37 @@ async def test_a_broken_rule_is_shown_next_to_its_group_as_options_change(client
     # Each group's messages replace the slot next to that group (out of band).
     assert re.search(
         r'id="group-errors-\d+" class="group-errors" hx-swap-oob="true">\s*'
-        r'<p class="field-error">Choose at least 1 in Paint',
+        r'<p class="field-error">Sport package requires 19-inch wheels',
         html,
     )
-    assert "Sport package requires 19-inch wheels" in html
     assert "Towbar conflicts with Rear diffuser" in html
-    assert "3 rules are broken:" in html
+    assert "2 rules are broken:" in html
+    # The paint not yet chosen is what is left to do, not a broken rule, while the rep is choosing.
+    assert re.search(r'class="still-to-choose">.*Choose at least 1 in Paint', html, re.S)
+    assert '<p class="field-error">Choose at least 1 in Paint' not in html
+
+
+async def test_the_configurator_opens_with_guidance_and_names_the_missing_choice_on_building(
+    client, factory, runtime
+):
+    room = await showroom(await factory.tenant())
+    trim = await configurable_trim(room.shop)
+    lead = await lead_for(room)
+    csrf = await sign_in(client, room.rep.email)
+
+    opened = await (await client.get(f"/sales/configure/{trim.id}?lead_id={lead.id}")).get_data(as_text=True)
+    assert "rules are broken" not in opened and "rule is broken" not in opened
+    assert 'class="form-error"' not in opened and "field-error" not in opened and " invalid" not in opened
+    assert re.search(r'class="still-to-choose">.*Choose at least 1 in Paint', opened, re.S)
+
+    refused = await client.post(
+        "/sales/quotes", form={"csrf_token": csrf, "lead_id": str(lead.id), "trim_id": str(trim.id)}
+    )
+    html = await refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "1 rule is broken:" in html and '<p class="field-error">Choose at least 1 in Paint' in html
+    assert "still-to-choose" not in html
+    assert await count(runtime.db, room.shop.id, Quote) == 0
 
 
 async def test_building_a_quote_from_the_configurator(client, factory, runtime):
@@ -352,3 +377,38 @@ async def test_the_list_filters_by_status(client, factory, runtime):
 
     assert f'id="quote-row-{draft.id}"' in everything and f'id="quote-row-{pending.id}"' in everything
     assert f'id="quote-row-{pending.id}"' in waiting and f'id="quote-row-{draft.id}"' not in waiting
+
+
+async def test_a_configured_quote_says_its_cost_is_missing_instead_of_a_margin(client, factory, runtime):
+    room = await showroom(await factory.tenant())
+    trim = await configurable_trim(room.shop)
+    lead = await lead_for(room)
+    csrf = await sign_in(client, room.rep.email)
+    built = await client.post(
+        "/sales/quotes",
+        form=MultiDict(
+            [("csrf_token", csrf), ("lead_id", str(lead.id)), ("trim_id", str(trim.id)), ("option", "BLUE")]
+        ),
+    )
+    edit_url = built.headers["Location"]
+    quote_url = edit_url.removesuffix("/edit")
+    missing = "The vehicle's cost is missing: enter it so the margin can be checked."
+
+    html = await (await client.get(edit_url)).get_data(as_text=True)
+    assert 'name="vehicle_cost" inputmode="decimal" autocomplete="off" value=""' in html
+    assert missing in html and "Unknown until the vehicle's cost is entered" in html
+    assert "Within the limits" not in html and "%</dd>" not in html
+
+    preview = await client.post(
+        f"{quote_url}/preview", form={"csrf_token": csrf, "discount": "500", "vehicle_cost": ""}
+    )
+    assert missing in await preview.get_data(as_text=True)
+
+    page = await (await client.get(quote_url)).get_data(as_text=True)
+    assert missing in page and "Send to the customer" not in page and "Request approval" not in page
+
+    priced = await client.post(
+        f"{quote_url}/preview", form={"csrf_token": csrf, "discount": "500", "vehicle_cost": "38000"}
+    )
+    html = await priced.get_data(as_text=True)
+    assert missing not in html and "Within the limits" in html
