@@ -1,5 +1,5 @@
-"""The ERP adapter: what Pitwall pushes to an ERP (sales orders, invoices, purchase requests) and pulls
-from it (part levels).
+"""The ERP adapter: what Pitwall pushes to an ERP (sales orders, invoices, purchase requests and their
+cancellations) and pulls from it (part levels).
 
 Two implementations: `OdooErp` over Odoo's external JSON-RPC API, and `GenericErp`, which posts the same
 documents as Standard-Webhooks-signed JSON to a middleware endpoint (SAP and others). Every push is
@@ -89,6 +89,23 @@ class PurchaseRequestDoc:
 
 
 @dataclass(frozen=True)
+class PurchaseRequestCancellationDoc:
+    """A purchase request withdrawn in Pitwall: the ERP is to cancel the order it made of it."""
+
+    kind: str  # purchase_request_cancellation
+    id: str  # stable across retries: the generic adapter's webhook-id
+    reference: str  # the request's own reference, as pushed: "autohaus-muster/PR-000003"
+    number: str
+    date: str  # the day it was cancelled, in the dealership's time zone
+    reason: str
+    # The ERP's name for its order ("P00012") when the push learned it; empty: find it by `reference`.
+    erp_ref: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class PartLevel:
     """One part as the ERP has it: stock on hand and prices."""
 
@@ -108,6 +125,10 @@ class ErpAdapter(Protocol):
     async def push_invoice(self, document: ErpDocument) -> str: ...
 
     async def push_purchase_request(self, document: PurchaseRequestDoc) -> str: ...
+
+    async def cancel_purchase_request(self, document: PurchaseRequestCancellationDoc) -> str:
+        """Cancel the ERP's order of a withdrawn request; returns its name, or "" when the ERP has none."""
+        ...
 
     async def pull_parts(self, skus: list[str] | None) -> list[PartLevel]: ...
 

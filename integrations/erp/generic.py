@@ -2,7 +2,9 @@
 
 Pushes are `POST <url>` with the body `{"type", "timestamp", "data"}` signed with the Standard Webhooks
 scheme; `webhook-id` is the document's stable id, so a middleware that dedupes on it processes a
-retried push once (that makes the retry safe). The answer may name the ERP's record as
+retried push once (that makes the retry safe). A cancelled purchase request is a document of its own,
+`erp.purchase_request_cancellation`, naming the request's `reference` (and the ERP's `erp_ref` when
+known). The answer may name the ERP's record as
 `{"reference": "..."}`. Part levels come from `GET <pull_url>?sku=...` as a JSON list of
 `{"sku", "on_hand", "price", "cost"}`.
 """
@@ -17,7 +19,14 @@ from decimal import Decimal, InvalidOperation
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from integrations.erp import ERP_BREAKER, ErpDocument, ErpRejected, PartLevel, PurchaseRequestDoc
+from integrations.erp import (
+    ERP_BREAKER,
+    ErpDocument,
+    ErpRejected,
+    PartLevel,
+    PurchaseRequestCancellationDoc,
+    PurchaseRequestDoc,
+)
 from integrations.erp.transport import exchange, retried
 from integrations.resilience import breaker
 
@@ -54,6 +63,9 @@ class GenericErp:
     async def push_purchase_request(self, document: PurchaseRequestDoc) -> str:
         return await self._push(document)
 
+    async def cancel_purchase_request(self, document: PurchaseRequestCancellationDoc) -> str:
+        return await self._push(document)
+
     async def pull_parts(self, skus: list[str] | None) -> list[PartLevel]:
         if self.pull_url is None:
             raise ErpRejected("no pull address is configured for the ERP (PITWALL_ERP_PULL_URL)")
@@ -80,7 +92,7 @@ class GenericErp:
         except (ValueError, KeyError, TypeError, InvalidOperation):
             raise ErpRejected("the ERP's part list is not a list of sku, on_hand, price and cost") from None
 
-    async def _push(self, document: ErpDocument | PurchaseRequestDoc) -> str:
+    async def _push(self, document: ErpDocument | PurchaseRequestDoc | PurchaseRequestCancellationDoc) -> str:
         body = json.dumps(
             {
                 "type": f"erp.{document.kind}",

@@ -14,11 +14,21 @@ from typing import Any
 
 import httpx
 
-from integrations.erp import ERP_BREAKER, ErpDocument, ErpRejected, PartLevel, PartnerDoc, PurchaseRequestDoc
+from integrations.erp import (
+    ERP_BREAKER,
+    ErpDocument,
+    ErpRejected,
+    PartLevel,
+    PartnerDoc,
+    PurchaseRequestCancellationDoc,
+    PurchaseRequestDoc,
+)
 from integrations.erp.transport import exchange, retried
 from integrations.resilience import breaker
 
 PART_FIELDS = ["default_code", "qty_available", "list_price", "standard_price"]
+# A purchase order nobody has confirmed with the supplier yet: a request for quotation, sent or not.
+UNCONFIRMED_STATES = ("draft", "sent", "to approve")
 
 
 class OdooErp:
@@ -158,6 +168,32 @@ class OdooErp:
             return await self._name_of("purchase.order", int(created))
 
         return await retried("Odoo", find_or_create)
+
+    async def cancel_purchase_request(self, document: PurchaseRequestCancellationDoc) -> str:
+        """Cancel the request for quotation the push made, with purchase.order's own `button_cancel`:
+        the order of our reference (its source document), by the name the push learned when it did. An
+        order the purchasing team has confirmed is refused, not cancelled: it went to the supplier, and
+        calling it off is theirs to do in Odoo. Safe to repeat: a cancelled order is left as it is."""
+        domain: list[Any] = [["origin", "=", document.reference]]
+        if document.erp_ref:
+            domain.append(["name", "=", document.erp_ref])
+
+        async def find_and_cancel() -> str:
+            found = await self._search_read("purchase.order", domain, ["name", "state"])
+            if not found:
+                return ""
+            order = found[0]
+            name, state = str(order["name"]), order.get("state")
+            if state == "cancel":
+                return name
+            if state not in UNCONFIRMED_STATES:
+                raise ErpRejected(
+                    f"{name} is already confirmed in Odoo ({state}); the purchasing team cancels it there"
+                )
+            await self._execute("purchase.order", "button_cancel", [[int(order["id"])]])
+            return name
+
+        return await retried("Odoo", find_and_cancel)
 
     async def pull_parts(self, skus: list[str] | None) -> list[PartLevel]:
         domain: list[Any] = (

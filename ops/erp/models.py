@@ -1,10 +1,12 @@
 """ERP sync jobs: one row per document pushed to (or pulled from) the ERP, with its status.
 
 A row is the sync status the deal, invoice, part and purchase request pages show. Kinds: `sales_order`
-(a deal), `invoice` (a work order's invoice), `purchase_request` (a part's reorder), `parts_pull` (the
-tenant's scheduled pull of part levels, one row per tenant with `local_id` 0) and `part` (how the last
-pull went for one part). The worker claims due pushes and pulls with a lease (`claimed_until`), so a
-crashed worker's job is picked up again.
+(a deal), `invoice` (a work order's invoice), `purchase_request` (a part's reorder), `pr_cancellation`
+(that reorder cancelled: the ERP is to cancel its order; `local_id` is the request's id), `parts_pull`
+(the tenant's scheduled pull of part levels, one row per tenant with `local_id` 0) and `part` (how the
+last pull went for one part). The worker claims due pushes and pulls with a lease (`claimed_until`), so
+a crashed worker's job is picked up again. A push whose document was cancelled before it was sent is
+WITHDRAWN: never sent again, and its cancellation tells the ERP whatever it needs to hear.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ops.db import Base, BigId, TenantScoped, utcnow
 
-SYNC_KINDS = ("sales_order", "invoice", "purchase_request", "parts_pull", "part")
+SYNC_KINDS = ("sales_order", "invoice", "purchase_request", "pr_cancellation", "parts_pull", "part")
 # The documents Pitwall pushes; each one is retried, shown and sent again by hand the same way.
-PUSH_KINDS = ("sales_order", "invoice", "purchase_request")
-SYNC_STATUSES = ("PENDING", "SYNCED", "FAILED")
+PUSH_KINDS = ("sales_order", "invoice", "purchase_request", "pr_cancellation")
+SYNC_STATUSES = ("PENDING", "SYNCED", "FAILED", "WITHDRAWN")
 
 
 class ErpSyncJob(TenantScoped, Base):

@@ -11,7 +11,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from integrations.erp import ERP_BREAKER, DocLine, ErpDocument, PartnerDoc, PurchaseRequestDoc
+from integrations.erp import (
+    ERP_BREAKER,
+    DocLine,
+    ErpDocument,
+    PartnerDoc,
+    PurchaseRequestCancellationDoc,
+    PurchaseRequestDoc,
+)
 from integrations.resilience import CLOSED, HALF_OPEN, OPEN, all_breakers
 from ops.auth.actor import NotFound
 from ops.customers.models import Customer
@@ -148,8 +155,13 @@ def _supplier(tenant: Tenant, name: str | None) -> PartnerDoc:
     return PartnerDoc(reference=f"{tenant.slug}/supplier/{name}", name=name, is_company=True)
 
 
+class Withdrawn(Exception):
+    """The document was cancelled before it was sent: it must not reach the ERP any more."""
+
+
 async def purchase_request_document(db: Database, tenant_id: int, request_id: int) -> PurchaseRequestDoc:
-    """A part's reorder: the part by its SKU, the quantity asked for, the last known cost."""
+    """A part's reorder: the part by its SKU, the quantity asked for, the last known cost. A cancelled
+    request raises Withdrawn."""
     async with db.read(tenant_id) as session:
         row = (
             await session.execute(
@@ -161,6 +173,8 @@ async def purchase_request_document(db: Database, tenant_id: int, request_id: in
         if row is None:
             raise NotFound(request_id)
         request, part = row
+        if request.status == "CANCELLED":
+            raise Withdrawn(request_id)
         tenant = await _tenant(session, tenant_id)
     number = format_purchase_request_number(request.number)
     return PurchaseRequestDoc(
@@ -176,6 +190,27 @@ async def purchase_request_document(db: Database, tenant_id: int, request_id: in
                 description=part.name, quantity=str(request.quantity), unit_price=str(part.cost), sku=part.sku
             )
         ],
+    )
+
+
+async def purchase_request_cancellation_document(
+    db: Database, tenant_id: int, request_id: int, erp_ref: str
+) -> PurchaseRequestCancellationDoc:
+    """A cancelled reorder: the request's reference as pushed, the ERP's name for its order, and why."""
+    async with db.read(tenant_id) as session:
+        request = await session.scalar(select(PurchaseRequest).where(PurchaseRequest.id == request_id))
+        if request is None or request.cancelled_at is None:
+            raise NotFound(request_id)
+        tenant = await _tenant(session, tenant_id)
+    number = format_purchase_request_number(request.number)
+    return PurchaseRequestCancellationDoc(
+        kind="purchase_request_cancellation",
+        id=f"pitwall-{tenant.slug}-purchase-request-{request.id}-cancellation",
+        reference=f"{tenant.slug}/{number}",
+        number=number,
+        date=_local_date(request.cancelled_at, tenant),
+        reason=request.cancel_reason or "",
+        erp_ref=erp_ref,
     )
 
 
@@ -211,6 +246,35 @@ class SyncStatus:
     state: str  # waiting | synced | retrying | unavailable | failed
     text: str
     external_ref: str = ""
+
+
+def may_have_reached_erp(status: str, attempts: int, claimed_until: datetime | None) -> bool:
+    """Could the ERP hold a push's document? Once it synced; once an attempt failed (a create may have
+    gone through before its answer was lost); or when a call was started and its outcome never recorded
+    (the lease a worker that died left behind)."""
+    return status == "SYNCED" or attempts > 0 or claimed_until is not None
+
+
+def _describe_cancellation(push: ErpSyncJob | None, cancellation: ErpSyncJob | None) -> SyncStatus:
+    """The status line of a cancelled purchase request: what the ERP knows of the cancellation."""
+    never_sent = SyncStatus("synced", _("Cancelled before it reached the ERP; nothing to cancel there."))
+    if cancellation is None or (cancellation.status == "PENDING" and cancellation.attempts == 0):
+        if push is None or not may_have_reached_erp(push.status, push.attempts, push.claimed_until):
+            return never_sent
+        return SyncStatus("waiting", _("The cancellation is waiting to be sent to the ERP."))
+    if cancellation.status == "SYNCED":
+        if not cancellation.external_ref:
+            return never_sent
+        return SyncStatus(
+            "synced",
+            _(
+                "Cancelled in the ERP %(when)s (%(ref)s).",
+                when=format_datetime(cancellation.synced_at),
+                ref=cancellation.external_ref,
+            ),
+            cancellation.external_ref,
+        )
+    return _describe(cancellation)
 
 
 def _describe(job: ErpSyncJob, pull: ErpSyncJob | None = None) -> SyncStatus:
@@ -258,6 +322,8 @@ async def sync_status_for(session: AsyncSession, kind: str, local_id: int) -> Sy
     job_kind = PAGE_KINDS.get(kind)
     if job_kind is None:
         raise ValueError(f"no ERP sync for {kind!r}")
+    if job_kind == "purchase_request":
+        return await _purchase_request_status(session, local_id)
     job = (
         await session.execute(
             select(ErpSyncJob).where(ErpSyncJob.kind == job_kind, ErpSyncJob.local_id == local_id)
@@ -273,6 +339,26 @@ async def sync_status_for(session: AsyncSession, kind: str, local_id: int) -> Sy
             )
         ).scalar_one_or_none()
     return _describe(job, pull)
+
+
+async def _purchase_request_status(session: AsyncSession, request_id: int) -> SyncStatus | None:
+    """A request's push, or once it is cancelled, its cancellation."""
+    jobs = {
+        job.kind: job
+        for job in (
+            await session.scalars(
+                select(ErpSyncJob).where(
+                    ErpSyncJob.kind.in_(("purchase_request", "pr_cancellation")),
+                    ErpSyncJob.local_id == request_id,
+                )
+            )
+        ).all()
+    }
+    status = await session.scalar(select(PurchaseRequest.status).where(PurchaseRequest.id == request_id))
+    if status == "CANCELLED":
+        return _describe_cancellation(jobs.get("purchase_request"), jobs.get("pr_cancellation"))
+    push = jobs.get("purchase_request")
+    return None if push is None else _describe(push)
 
 
 @dataclass(frozen=True)
@@ -340,7 +426,8 @@ async def pushes_needing_attention(session: AsyncSession, limit: int = 50) -> li
             select(ErpSyncJob)
             .where(
                 ErpSyncJob.kind.in_(PUSH_KINDS),
-                ErpSyncJob.status != "SYNCED",
+                # Not a withdrawn push: its document was cancelled and needs nothing more.
+                ErpSyncJob.status.in_(("PENDING", "FAILED")),
                 ErpSyncJob.attempts > 0,
             )
             .order_by(ErpSyncJob.updated_at.desc())

@@ -1,16 +1,20 @@
 """ERP sync: domain events become sync jobs, the worker pushes them, and part levels are pulled.
 
-- `enqueue_from_events` reads new `deal.created`, `invoice.created` and `part.purchase_requested`
-  events past a durable cursor
+- `enqueue_from_events` reads new `deal.created`, `invoice.created`, `part.purchase_requested` and
+  `part.purchase_request_cancelled` events past a durable cursor
   (with a grace period, so an event committed late with a smaller id is not stepped over) and queues
   one job per document; the unique (tenant, kind, document) key makes a second read harmless.
 - `run_due_jobs` claims due jobs with a lease (SKIP LOCKED on PostgreSQL), calls the adapter outside
   any transaction and records the outcome: synced with the ERP's name for the record, or the next
   attempt with exponential backoff and jitter. "Unavailable" (the ERP cannot be reached, its breaker
   is open) retries for as long as it takes; a refusal gives up after MAX_ATTEMPTS.
+- A cancelled purchase request's push is withdrawn if it has not gone out (it is never sent then),
+  and its cancellation asks the ERP to cancel whatever the push may have made there. The two jobs
+  never run at once: a cancellation that finds its push being sent waits for it.
 - A parts pull changes stock only through the parts ledger (an ADJUST movement, reason "ERP sync") and
-  prices through `update_part`, so live pages and the movement history stay right. An ERP that is
-  down changes nothing.
+  prices through `update_part`, so live pages and the movement history stay right; a rise in stock
+  while a part has an open purchase request is its goods received in the ERP and closes the request.
+  An ERP that is down changes nothing.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from ops.events import Event, record
 from ops.i18n import gettext as _
 from ops.sales.deals.service import format_deal_number
 from ops.workshop.models import Part
-from ops.workshop.parts.service import PartChanges, adjust_stock, update_part
+from ops.workshop.parts.service import PartChanges, take_erp_stock_level, update_part
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,7 @@ PUSHED_BY = {
     "deal.created": "sales_order",
     "invoice.created": "invoice",
     "part.purchase_requested": "purchase_request",
+    "part.purchase_request_cancelled": "pr_cancellation",
 }
 PULL_KIND = "parts_pull"
 # A refused document is tried this often (about a day with the backoff below), then left FAILED.
@@ -126,7 +131,7 @@ def _job_for(tenant_id: int, event_type: str, payload: dict[str, Any], now: date
     kind = PUSHED_BY[event_type]
     if kind == "sales_order":
         local_id, number = int(payload["deal_id"]), format_deal_number(int(payload["number"]))
-    elif kind == "purchase_request":
+    elif kind in ("purchase_request", "pr_cancellation"):
         local_id, number = int(payload["request_id"]), str(payload["number"])
     else:
         local_id, number = int(payload["id"]), str(payload["number"])
@@ -212,6 +217,10 @@ async def retry_job(uow: UnitOfWork, job_id: int, now: datetime) -> None:
     uow.actor.require("integration.manage")
     if job.status == "SYNCED":
         raise RuleViolation(_("%(number)s is already in the ERP.", number=job.document_number))
+    if job.status == "WITHDRAWN":
+        raise RuleViolation(
+            _("%(number)s was cancelled; there is nothing to send.", number=job.document_number)
+        )
     job.status = "PENDING"
     job.attempts = 0
     job.next_attempt_at = now
@@ -232,6 +241,8 @@ class Claimed:
     kind: str
     local_id: int
     attempts: int
+    # The lease a worker that died left on the job: a call of its may have reached the ERP.
+    stale_lease: datetime | None = None
 
 
 async def run_due_jobs(
@@ -265,8 +276,10 @@ async def _claim(db: Database, now: datetime, batch: int) -> list[Claimed]:
         ).scalars()
         claimed = []
         for row in rows:
+            claimed.append(
+                Claimed(row.id, row.tenant_id, row.kind, row.local_id, row.attempts, row.claimed_until)
+            )
             row.claimed_until = now + LEASE
-            claimed.append(Claimed(row.id, row.tenant_id, row.kind, row.local_id, row.attempts))
         await session.commit()
     return claimed
 
@@ -283,8 +296,16 @@ async def _run(db: Database, adapter: ErpAdapter, job: Claimed, now: datetime, p
         elif job.kind == "purchase_request":
             request = await queries.purchase_request_document(db, job.tenant_id, job.local_id)
             external_ref = await adapter.push_purchase_request(request)
+        elif job.kind == "pr_cancellation":
+            cancelled = await _cancel_purchase_request(db, adapter, job, now)
+            if cancelled is None:
+                await _wait_for_push(db, job, now)
+                return
+            external_ref = cancelled
         else:
             await _pull_parts(db, adapter, job.tenant_id)
+    except queries.Withdrawn:
+        await _withdraw(db, job, now)
     except ProviderUnavailable as error:
         await _record_failure(db, job, now, error.reason, unavailable=True, pull_every=pull_every)
     except ErpRejected as error:
@@ -298,6 +319,70 @@ async def _run(db: Database, adapter: ErpAdapter, job: Claimed, now: datetime, p
         )
     else:
         await _record_success(db, job, now, external_ref, pull_every)
+
+
+async def _cancel_purchase_request(
+    db: Database, adapter: ErpAdapter, job: Claimed, now: datetime
+) -> str | None:
+    """Take a cancelled request back from the ERP: withdraw its push if that has not gone out, else have
+    the ERP cancel what the push may have made. Returns the ERP's name for the cancelled order, "" when
+    the ERP never had it, or None while the push is being sent (the cancellation waits for it)."""
+    push_key = (
+        ErpSyncJob.tenant_id == job.tenant_id,
+        ErpSyncJob.kind == "purchase_request",
+        ErpSyncJob.local_id == job.local_id,
+    )
+    async with db.system(write=True) as session:
+        # One conditional UPDATE: a worker claiming the push at this moment either finds it withdrawn,
+        # or holds its lease and is left alone.
+        await session.execute(
+            update(ErpSyncJob)
+            .where(
+                *push_key,
+                ErpSyncJob.status.in_(("PENDING", "FAILED")),
+                or_(ErpSyncJob.claimed_until.is_(None), ErpSyncJob.claimed_until < now),
+            )
+            .values(status="WITHDRAWN", next_attempt_at=None, updated_at=now)
+        )
+        push = (
+            await session.execute(
+                select(
+                    ErpSyncJob.status, ErpSyncJob.attempts, ErpSyncJob.claimed_until, ErpSyncJob.external_ref
+                ).where(*push_key)
+            )
+        ).one_or_none()
+        await session.commit()
+    if push is not None and push.status == "PENDING":
+        return None
+    if push is None or not queries.may_have_reached_erp(push.status, push.attempts, push.claimed_until):
+        return ""
+    document = await queries.purchase_request_cancellation_document(
+        db, job.tenant_id, job.local_id, push.external_ref
+    )
+    return await adapter.cancel_purchase_request(document)
+
+
+async def _wait_for_push(db: Database, job: Claimed, now: datetime) -> None:
+    """Try the cancellation again once the push being sent is done; not an attempt that failed."""
+    async with db.system(write=True) as session:
+        await session.execute(
+            update(ErpSyncJob)
+            .where(ErpSyncJob.id == job.id)
+            .values(claimed_until=None, next_attempt_at=now + BACKOFF_BASE, updated_at=now)
+        )
+        await session.commit()
+
+
+async def _withdraw(db: Database, job: Claimed, now: datetime) -> None:
+    """A push whose document was cancelled before it went out: never sent again. This claim sent
+    nothing, so the job keeps only a lease a dead worker left, which says an earlier call may have."""
+    async with db.system(write=True) as session:
+        await session.execute(
+            update(ErpSyncJob)
+            .where(ErpSyncJob.id == job.id)
+            .values(status="WITHDRAWN", claimed_until=job.stale_lease, next_attempt_at=None, updated_at=now)
+        )
+        await session.commit()
 
 
 async def _record_success(
@@ -374,7 +459,7 @@ async def _pull_parts(db: Database, adapter: ErpAdapter, tenant_id: int) -> None
             on_hand = level.on_hand.quantize(CENT, ROUND_HALF_UP)
             if on_hand != part.on_hand:
                 async with db.uow(actor) as uow:
-                    await adjust_stock(uow, part.id, reason=SYNC_REASON, counted=on_hand)
+                    await take_erp_stock_level(uow, part.id, on_hand, SYNC_REASON)
             price, cost = level.price.quantize(CENT, ROUND_HALF_UP), level.cost.quantize(CENT, ROUND_HALF_UP)
             if price != part.price or cost != part.cost:
                 changes = PartChanges(

@@ -105,5 +105,6 @@ def kind_label(kind: str) -> str:
         "sales_order": _("Sales order"),
         "invoice": _("Invoice"),
         "purchase_request": _("Purchase request"),
+        "pr_cancellation": _("Purchase request cancellation"),
     }
     return labels.get(kind, kind)

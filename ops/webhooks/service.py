@@ -112,6 +112,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "maintenance.work_order_linked",
     "part.below_reorder_point",
     "part.created",
+    "part.purchase_request_cancelled",
     "part.purchase_request_received",
     "part.purchase_requested",
     "part.stock_changed",

@@ -294,8 +294,10 @@ class PurchaseRequest(TenantScoped, Base):
     """A request to reorder one part, raised here and pushed to the ERP, which does the purchasing.
 
     Not a stock movement: the shelf changes only when the goods arrive, and that receipt (a RECEIVE
-    movement) closes the request. One open request per part, enforced by the database under
-    concurrent clicks.
+    movement here, or a rise in the ERP's stock on a parts pull) closes the request. A parts manager may
+    cancel an open request instead (the supplier dropped the part, it was raised by mistake), saying
+    why. One open request per part, enforced by the database under concurrent clicks; a closed one
+    frees the part for the next.
     """
 
     __tablename__ = "purchase_requests"
@@ -314,11 +316,16 @@ class PurchaseRequest(TenantScoped, Base):
     number: Mapped[int] = mapped_column(Integer)
     part_id: Mapped[int] = mapped_column(BigId, ForeignKey("parts.id", ondelete="CASCADE"), index=True)
     quantity: Mapped[Decimal] = mapped_column(Numeric(10, 2))
-    status: Mapped[str] = mapped_column(String(10), default="OPEN")  # OPEN | RECEIVED
+    status: Mapped[str] = mapped_column(String(10), default="OPEN")  # OPEN | RECEIVED | CANCELLED
     requested_by_id: Mapped[int | None] = mapped_column(BigId, default=None)
     requested_by_name: Mapped[str] = mapped_column(String(120), default="")
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     received_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Who cancelled it, when and why; set only on a CANCELLED request.
+    cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
+    cancelled_by_id: Mapped[int | None] = mapped_column(BigId, default=None)
+    cancelled_by_name: Mapped[str | None] = mapped_column(String(120), default=None)
+    cancel_reason: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 def format_purchase_request_number(number: int) -> str:

@@ -10,7 +10,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from integrations.erp import DocLine, ErpDocument, PartnerDoc, PurchaseRequestDoc
+from integrations.erp import (
+    DocLine,
+    ErpDocument,
+    PartnerDoc,
+    PurchaseRequestCancellationDoc,
+    PurchaseRequestDoc,
+)
 from integrations.erp.generic import GenericErp
 from integrations.erp.odoo import OdooErp
 from ops.db import Database, utcnow
@@ -18,7 +24,7 @@ from ops.erp.models import ErpSyncJob
 from ops.erp.service import enqueue_from_events, run_due_jobs, schedule_parts_pulls
 from ops.sales.models import Deal
 from ops.workshop.models import Invoice, Part, PurchaseRequest
-from ops.workshop.parts.service import request_purchase
+from ops.workshop.parts.service import cancel_purchase_request, request_purchase
 from tests.erp.servers import ODOO_DB, ODOO_KEY, ODOO_LOGIN
 from tests.factories import TenantHandle
 from tests.sales.deals.helpers import make_deal
@@ -90,6 +96,14 @@ async def purchase_requested(
     return part, request
 
 
+async def purchase_request_cancelled(
+    shop: TenantHandle, part: Part, request: PurchaseRequest, reason: str = "Supplier discontinued the part"
+) -> None:
+    manager = await shop.user("workshop_manager", locale="en")
+    async with shop.db.uow(manager.actor) as uow:
+        await cancel_purchase_request(uow, part.id, request.id, reason)
+
+
 async def jobs_of(db: Database, tenant_id: int, kind: str | None = None) -> list[ErpSyncJob]:
     async with db.read(tenant_id) as session:
         query = select(ErpSyncJob).order_by(ErpSyncJob.id)
@@ -133,4 +147,17 @@ def sample_purchase_request(supplier: str = "Bosch AG") -> PurchaseRequestDoc:
         currency="CHF",
         supplier=PartnerDoc(reference=f"garage/supplier/{supplier}", name=supplier, is_company=True),
         lines=[DocLine("Brake pads front", "6.00", "40.00", sku="BRK-100")],
+    )
+
+
+def sample_cancellation(erp_ref: str = "") -> PurchaseRequestCancellationDoc:
+    """The cancellation of sample_purchase_request(), for the adapter tests."""
+    return PurchaseRequestCancellationDoc(
+        kind="purchase_request_cancellation",
+        id="pitwall-garage-purchase-request-3-cancellation",
+        reference="garage/PR-000003",
+        number="PR-000003",
+        date="2026-11-25",
+        reason="Supplier discontinued the part",
+        erp_ref=erp_ref,
     )

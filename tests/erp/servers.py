@@ -1,6 +1,7 @@
 """Stand-ins for the ERPs on 127.0.0.1: a small Odoo that speaks `/jsonrpc` (authenticate, execute_kw
-with search, search_read, read, create and write, records kept in memory, Odoo's error shape), and a
-middleware receiver that verifies our signed documents with the `standardwebhooks` package."""
+with search, search_read, read, create, write and purchase.order's button_cancel, records kept in
+memory, Odoo's error shape), and a middleware receiver that verifies our signed documents with the
+`standardwebhooks` package."""
 
 from __future__ import annotations
 
@@ -82,6 +83,8 @@ class FakeOdoo:
     # model -> the message Odoo refuses a create on that model with (a validation rule of theirs).
     refusals: dict[str, str] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # Notified on each create, so that a test can act while that create's answer is still on its way.
+    _created: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def __post_init__(self) -> None:
         models = (
@@ -104,6 +107,12 @@ class FakeOdoo:
 
     def find(self, model: str, **values: Any) -> list[dict[str, Any]]:
         return [r for r in self.records[model].values() if all(r.get(k) == v for k, v in values.items())]
+
+    async def made(self, model: str, **values: Any) -> dict[str, Any]:
+        """The record with these values, once a create (perhaps still answering) has stored it."""
+        async with self._created:
+            await self._created.wait_for(lambda: bool(self.find(model, **values)))
+        return self.find(model, **values)[0]
 
     def app(self) -> Quart:
         app = Quart("fake-odoo")
@@ -154,8 +163,17 @@ class FakeOdoo:
             for record_id in margs[0]:
                 table[record_id].update(margs[1])
             return True
+        if model_method == "button_cancel" and model == "purchase.order":
+            # Odoo refuses to cancel an order whose goods were received (locked, "done").
+            for record_id in margs[0]:
+                if table[record_id].get("state") == "done":
+                    raise OdooError("odoo.exceptions.UserError", "Unable to cancel a locked purchase order.")
+                table[record_id]["state"] = "cancel"
+            return None
         if model_method == "create":
             record_id = self._create(model, dict(margs[0]))
+            async with self._created:
+                self._created.notify_all()
             if self.stall_after_create:
                 stall, self.stall_after_create = self.stall_after_create, 0.0
                 await asyncio.sleep(stall)

@@ -1,6 +1,6 @@
-"""The ERP on the pages: the sync line on a deal, an invoice, a part and a purchase request, the parts
-page's pull and reorder actions,
-the integrations page, and who may see and do what."""
+"""The ERP on the pages: the sync line on a deal, an invoice, a part and a purchase request (and its
+cancellation), the parts page's pull and reorder actions, the integrations page, and who may see and do
+what."""
 
 from __future__ import annotations
 
@@ -15,7 +15,15 @@ from ops.db import utcnow
 from ops.erp.models import ErpSyncJob
 from ops.workshop.models import PurchaseRequest
 from tests.conftest import make_settings
-from tests.erp.helpers import deal_made, invoiced_work_order, jobs_of, odoo_adapter, purchase_requested, sync
+from tests.erp.helpers import (
+    deal_made,
+    invoiced_work_order,
+    jobs_of,
+    odoo_adapter,
+    purchase_request_cancelled,
+    purchase_requested,
+    sync,
+)
 from tests.erp.servers import ODOO_DB, ODOO_KEY, ODOO_LOGIN
 from tests.web import sign_in
 from tests.workshop.order_helpers import add_part
@@ -293,3 +301,80 @@ async def test_a_requests_erp_line_is_for_the_workshop_of_its_own_dealership(run
     client.cookie_jar.clear()
     await sign_in(client, (await other.user("workshop_manager", locale="en")).email)
     assert (await client.get(line_url)).status_code == 404
+
+
+async def test_a_request_cancelled_on_the_part_page_is_cancelled_in_odoo_and_the_page_says_so(
+    runtime, factory, client, odoo
+):
+    fake, server = odoo
+    shop = await factory.tenant()
+    part, request = await purchase_requested(shop, sku="BRK-100")
+    fake.add(
+        "product.product", default_code="BRK-100", qty_available=1.0, list_price=89.5, standard_price=40.0
+    )
+    adapter = odoo_adapter(server.url)
+    await sync(runtime.db, adapter)
+    csrf = await sign_in(client, (await shop.user("workshop_manager", locale="en")).email)
+    page = await _text(await client.get(f"/workshop/parts/{part.id}"))
+    assert "The ERP is told to cancel its order too." in page
+
+    answer = await client.post(
+        f"/workshop/parts/{part.id}/purchase-requests/{request.id}/cancel",
+        form={"csrf_token": csrf, "reason": "Supplier discontinued the part"},
+    )
+
+    assert answer.status_code == 302
+    page = await _text(await client.get(f"/workshop/parts/{part.id}"))
+    assert "PR-000001 cancelled; the ERP hears of it in a moment." in page
+    line_url = f"/erp/status/purchase_request/{request.id}"
+    assert "The cancellation is waiting to be sent to the ERP." in await _text(await client.get(line_url))
+    await sync(runtime.db, adapter)
+    [order] = fake.find("purchase.order", origin=f"{shop.tenant.slug}/PR-000001")
+    assert order["state"] == "cancel"
+    line = await _text(await client.get(line_url))
+    assert 'class="erp-sync no-print erp-synced"' in line
+    assert "Cancelled in the ERP" in line and f"({order['name']})" in line
+    await adapter.aclose()
+
+
+async def test_a_refused_cancellation_is_listed_for_the_admin_and_a_withdrawn_push_is_not_sent_again(
+    runtime, factory, client, odoo
+):
+    fake, server = odoo
+    shop = await factory.tenant()
+    part, confirmed = await purchase_requested(shop, sku="BRK-100")
+    for sku in ("BRK-100", "BRK-200"):
+        fake.add("product.product", default_code=sku, qty_available=1.0, list_price=89.5, standard_price=40.0)
+    adapter = odoo_adapter(server.url)
+    await sync(runtime.db, adapter)
+    [order] = fake.find("purchase.order", origin=f"{shop.tenant.slug}/PR-000001")
+    fake.records["purchase.order"][order["id"]]["state"] = "purchase"
+    fake.refusals["purchase.order"] = "Purchase is not installed"
+    other_part, refused = await purchase_requested(shop, sku="BRK-200")
+    await sync(runtime.db, adapter)
+    csrf = await sign_in(client, (await shop.user("admin", locale="en")).email)
+    assert "Purchase request PR-000002" in await _text(await client.get("/settings/integrations"))
+
+    await purchase_request_cancelled(shop, part, confirmed)
+    await purchase_request_cancelled(shop, other_part, refused)
+    await sync(runtime.db, adapter)
+    page = await _text(await client.get("/settings/integrations"))
+
+    assert "Purchase request cancellation PR-000001" in page
+    assert f"{order['name']} is already confirmed in Odoo (purchase)" in page
+    assert "PR-000002" not in page, "its request is cancelled: nothing is left to send"
+    [withdrawn] = [
+        job for job in await jobs_of(runtime.db, shop.id, "purchase_request") if job.local_id == refused.id
+    ]
+    assert withdrawn.status == "WITHDRAWN"
+    answer = await client.post(f"/settings/integrations/erp/{withdrawn.id}/retry", form={"csrf_token": csrf})
+    assert answer.status_code == 303
+    assert "PR-000002 was cancelled; there is nothing to send." in await _text(
+        await client.get("/settings/integrations")
+    )
+    [still] = [
+        job for job in await jobs_of(runtime.db, shop.id, "purchase_request") if job.id == withdrawn.id
+    ]
+    assert still.status == "WITHDRAWN"
+    assert fake.find("purchase.order", origin=f"{shop.tenant.slug}/PR-000002") == []
+    await adapter.aclose()

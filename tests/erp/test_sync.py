@@ -1,7 +1,8 @@
 """ERP sync against a local Odoo: a deal becomes one sale order, an invoice one account.move, a
-purchase request one draft purchase.order, a replay
-finds what Odoo already made, an Odoo that is down leaves the jobs waiting ("unavailable, will retry")
-and invents nothing, and part levels come back through the stock ledger."""
+purchase request one draft purchase.order (cancelled there when the request is cancelled here, never
+made when it was cancelled first), a replay finds what Odoo already made, an Odoo that is down leaves
+the jobs waiting ("unavailable, will retry") and invents nothing, and part levels come back through the
+stock ledger, closing a request whose goods Odoo received."""
 
 from __future__ import annotations
 
@@ -15,14 +16,18 @@ from integrations.resilience import OPEN
 from ops.db import utcnow
 from ops.erp.models import ErpEventCursor
 from ops.erp.queries import purchase_request_document, sales_order_document, sync_status_for
+from ops.erp.service import enqueue_from_events, run_due_jobs
 from ops.events import Event
-from ops.workshop.models import StockMovement
+from ops.workshop.models import PurchaseRequest, StockMovement
+from ops.workshop.parts.service import cancel_purchase_request
 from tests.erp.helpers import (
+    PULL_EVERY,
     deal_made,
     invoiced_work_order,
     jobs_of,
     odoo_adapter,
     part_named,
+    purchase_request_cancelled,
     purchase_requested,
     sync,
 )
@@ -358,4 +363,224 @@ async def test_a_part_without_a_supplier_goes_to_a_vendor_purchasing_chooses(run
     )
     product = fake.records["product.product"][order["order_line"][0][2]["product_id"]]
     assert product["default_code"] == "FLT-9", "Odoo's product is found by the part's SKU"
+    await adapter.aclose()
+
+
+# --- A cancelled purchase request -------------------------------------------------------------------------
+
+
+def _odoo_product(fake, sku: str = "BRK-100", on_hand: float = 1.0) -> int:  # type: ignore[no-untyped-def]
+    """The part as Odoo keeps it, at the level Pitwall has, so that the pull in each pass changes nothing."""
+    return int(
+        fake.add(
+            "product.product",
+            name="Brake pads",
+            default_code=sku,
+            qty_available=on_hand,
+            list_price=89.5,
+            standard_price=40.0,
+        )
+    )
+
+
+async def _request_status(db, tenant_id: int, request_id: int):  # type: ignore[no-untyped-def]
+    async with db.read(tenant_id) as session:
+        return await sync_status_for(session, "purchase_request", request_id)
+
+
+async def test_a_cancelled_request_cancels_its_draft_order_in_odoo_once(runtime, factory, odoo):
+    """Purchasing would still order parts the workshop no longer wants."""
+    fake, server = odoo
+    shop = await factory.tenant()
+    _odoo_product(fake)
+    part, request = await purchase_requested(shop, quantity="6")
+    adapter = odoo_adapter(server.url)
+    await sync(runtime.db, adapter)
+    [order] = fake.find("purchase.order", origin=f"{shop.tenant.slug}/PR-000001")
+    assert order["state"] == "draft"
+
+    await purchase_request_cancelled(shop, part, request)
+    status = await _request_status(runtime.db, shop.id, request.id)
+    assert (status.state, status.text) == ("waiting", "The cancellation is waiting to be sent to the ERP.")
+    await sync(runtime.db, adapter)
+    await sync(runtime.db, adapter, utcnow() + timedelta(days=1))
+
+    [order] = fake.find("purchase.order", origin=f"{shop.tenant.slug}/PR-000001")
+    assert order["state"] == "cancel"
+    assert fake.calls.count(("purchase.order", "button_cancel")) == 1
+    [cancellation] = await jobs_of(runtime.db, shop.id, "pr_cancellation")
+    assert (cancellation.status, cancellation.local_id, cancellation.document_number) == (
+        "SYNCED",
+        request.id,
+        "PR-000001",
+    )
+    assert cancellation.external_ref == order["name"]
+    [push] = await jobs_of(runtime.db, shop.id, "purchase_request")
+    assert push.status == "SYNCED", "the push went out; the cancellation follows it"
+    status = await _request_status(runtime.db, shop.id, request.id)
+    assert status.state == "synced" and status.text.startswith("Cancelled in the ERP ")
+    assert status.text.endswith(f"({order['name']}).")
+    await adapter.aclose()
+
+
+async def test_a_request_cancelled_before_it_was_sent_never_reaches_odoo(runtime, factory, odoo):
+    fake, server = odoo
+    shop = await factory.tenant()
+    _odoo_product(fake)
+    part, request = await purchase_requested(shop)
+    await purchase_request_cancelled(shop, part, request)
+    adapter = odoo_adapter(server.url)
+
+    await sync(runtime.db, adapter)
+    await sync(runtime.db, adapter, utcnow() + timedelta(days=1))
+
+    assert fake.find("purchase.order", origin=f"{shop.tenant.slug}/PR-000001") == []
+    [push] = await jobs_of(runtime.db, shop.id, "purchase_request")
+    [cancellation] = await jobs_of(runtime.db, shop.id, "pr_cancellation")
+    assert (push.status, push.attempts, cancellation.status, cancellation.external_ref) == (
+        "WITHDRAWN",
+        0,
+        "SYNCED",
+        "",
+    )
+    assert push.claimed_until is None, "nothing was sent, so the ERP was not even asked"
+    status = await _request_status(runtime.db, shop.id, request.id)
+    assert (status.state, status.text) == (
+        "synced",
+        "Cancelled before it reached the ERP; nothing to cancel there.",
+    )
+    await adapter.aclose()
+
+
+async def test_a_push_that_kept_failing_is_withdrawn_and_odoo_is_asked_all_the_same(runtime, factory, odoo):
+    """A create can go through in Odoo before its answer is lost: a failed push may have made the order."""
+    fake, server = odoo
+    shop = await factory.tenant()
+    _odoo_product(fake)
+    part, request = await purchase_requested(shop)
+    fake.refusals["purchase.order"] = "Purchase is not installed"
+    adapter = odoo_adapter(server.url)
+    await sync(runtime.db, adapter)
+    [push] = await jobs_of(runtime.db, shop.id, "purchase_request")
+    assert (push.status, push.attempts) == ("PENDING", 1)
+    # Made in Odoo all the same (the refusal came after the create, say): the cancellation finds it.
+    fake.add("purchase.order", name="P00042", origin=f"{shop.tenant.slug}/PR-000001", state="draft")
+
+    await purchase_request_cancelled(shop, part, request)
+    del fake.refusals["purchase.order"]
+    await sync(runtime.db, adapter)
+    await sync(runtime.db, adapter, utcnow() + timedelta(days=1))
+
+    [order] = fake.find("purchase.order", origin=f"{shop.tenant.slug}/PR-000001")
+    assert (order["name"], order["state"]) == ("P00042", "cancel"), "the retry after the cancel made none"
+    [push] = await jobs_of(runtime.db, shop.id, "purchase_request")
+    [cancellation] = await jobs_of(runtime.db, shop.id, "pr_cancellation")
+    assert (push.status, cancellation.status, cancellation.external_ref) == ("WITHDRAWN", "SYNCED", "P00042")
+    await adapter.aclose()
+
+
+async def test_an_order_purchasing_confirmed_is_left_to_them_and_the_refusal_is_shown(runtime, factory, odoo):
+    fake, server = odoo
+    shop = await factory.tenant()
+    _odoo_product(fake)
+    part, request = await purchase_requested(shop)
+    adapter = odoo_adapter(server.url)
+    await sync(runtime.db, adapter)
+    [order] = fake.find("purchase.order", origin=f"{shop.tenant.slug}/PR-000001")
+    fake.records["purchase.order"][order["id"]]["state"] = "purchase"
+
+    await purchase_request_cancelled(shop, part, request)
+    await sync(runtime.db, adapter)
+
+    assert fake.records["purchase.order"][order["id"]]["state"] == "purchase"
+    status = await _request_status(runtime.db, shop.id, request.id)
+    assert status.state == "retrying"
+    assert (
+        f"{order['name']} is already confirmed in Odoo (purchase); the purchasing team cancels it there"
+        in (status.text)
+    )
+    await adapter.aclose()
+
+
+async def test_a_cancel_while_the_push_is_on_its_way_waits_for_it_then_cancels_what_it_made(
+    runtime, factory, odoo
+):
+    """Cancelling in the middle of the push must neither lose the order Odoo is making nor leave it open."""
+    fake, server = odoo
+    shop = await factory.tenant()
+    _odoo_product(fake)
+    adapter, second_worker = odoo_adapter(server.url, timeout=5.0), odoo_adapter(server.url)
+    # Other tests' documents go first, so that only this request's push is on its way below, and
+    # Odoo knows the vendor, so that the order is the one thing it makes (and stalls answering).
+    await sync(runtime.db, adapter)
+    fake.add("res.partner", name="Bosch", supplier_rank=1)
+    part, request = await purchase_requested(shop)
+    manager = await shop.user("workshop_manager", locale="en")
+    reference = f"{shop.tenant.slug}/PR-000001"
+    await enqueue_from_events(runtime.db, utcnow(), grace_seconds=0)
+    fake.stall_after_create = 2.0
+    pushing = asyncio.create_task(run_due_jobs(runtime.db, adapter, utcnow(), pull_every=PULL_EVERY))
+    await fake.made("purchase.order", origin=reference)
+
+    async with shop.db.uow(manager.actor) as uow:
+        await cancel_purchase_request(uow, part.id, request.id, "Raised by mistake")
+    now = utcnow()
+    await enqueue_from_events(runtime.db, now, grace_seconds=0)
+    await run_due_jobs(runtime.db, second_worker, now, pull_every=PULL_EVERY)
+    [cancellation] = await jobs_of(runtime.db, shop.id, "pr_cancellation")
+    assert (cancellation.status, cancellation.attempts) == ("PENDING", 0), "it waits, it does not fail"
+    assert fake.find("purchase.order", origin=reference, state="draft")
+    await pushing
+    await sync(runtime.db, second_worker, now + timedelta(minutes=5))
+
+    [order] = fake.find("purchase.order", origin=reference)
+    assert order["state"] == "cancel"
+    [cancellation] = await jobs_of(runtime.db, shop.id, "pr_cancellation")
+    assert (cancellation.status, cancellation.external_ref) == ("SYNCED", order["name"])
+    await adapter.aclose()
+    await second_worker.aclose()
+
+
+# --- Goods received in the ERP --------------------------------------------------------------------------
+
+
+async def test_goods_received_in_the_erp_close_the_open_request(runtime, factory, odoo):
+    """The request would stay open after the goods arrived, and the part could never be reordered."""
+    fake, server = odoo
+    shop = await factory.tenant()
+    part, request = await purchase_requested(shop, quantity="6")
+    _odoo_product(fake, on_hand=7.0)
+    adapter = odoo_adapter(server.url)
+
+    await sync(runtime.db, adapter)
+
+    assert (await part_named(runtime.db, shop.id, part.id)).on_hand == Decimal("7.00")
+    async with runtime.db.read(shop.id) as session:
+        stored = (await session.execute(select(PurchaseRequest))).scalar_one()
+        [closed] = (
+            await session.execute(select(Event).where(Event.type == "part.purchase_request_received"))
+        ).scalars()
+    assert (stored.status, stored.id) == ("RECEIVED", request.id) and stored.received_at is not None
+    assert (closed.payload["request_id"], closed.payload["number"]) == (request.id, "PR-000001")
+    await adapter.aclose()
+
+
+async def test_a_pull_that_lowers_or_keeps_the_stock_leaves_the_request_open(runtime, factory, odoo):
+    fake, server = odoo
+    shop = await factory.tenant()
+    lowered, _first = await purchase_requested(shop, sku="BRK-100")
+    _kept, _second = await purchase_requested(shop, sku="BRK-200")
+    _odoo_product(fake, "BRK-100", on_hand=0.0)
+    _odoo_product(fake, "BRK-200", on_hand=1.0)
+    adapter = odoo_adapter(server.url)
+
+    await sync(runtime.db, adapter)
+
+    assert (await part_named(runtime.db, shop.id, lowered.id)).on_hand == Decimal("0.00")
+    async with runtime.db.read(shop.id) as session:
+        statuses = (await session.execute(select(PurchaseRequest.status))).scalars().all()
+        received = await session.scalar(
+            select(func.count()).select_from(Event).where(Event.type == "part.purchase_request_received")
+        )
+    assert statuses == ["OPEN", "OPEN"] and received == 0
     await adapter.aclose()

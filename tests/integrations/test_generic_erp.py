@@ -1,5 +1,6 @@
 """The generic ERP bridge against a middleware that verifies every push with the `standardwebhooks`
-package: the signature, the stable webhook-id that makes a retry harmless, a wrong secret, the pull."""
+package: the signature, the stable webhook-id that makes a retry harmless, a wrong secret, the pull, and
+a cancelled purchase request's cancellation (sent only when the request itself was)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.erp.helpers import (
     generic_adapter,
     invoiced_work_order,
     jobs_of,
+    purchase_request_cancelled,
     purchase_requested,
     sample_order,
     sync,
@@ -111,4 +113,54 @@ async def test_a_purchase_request_reaches_the_middleware_signed_and_once(runtime
     ]
     [job] = await jobs_of(runtime.db, shop.id, "purchase_request")
     assert (job.status, job.external_ref) == ("SYNCED", "SAP-0001")
+    await adapter.aclose()
+
+
+async def test_a_cancelled_request_reaches_the_middleware_as_a_signed_cancellation_once(
+    runtime, factory, middleware
+):
+    receiver, server = middleware
+    shop = await factory.tenant()
+    part, request = await purchase_requested(shop, sku="BRK-100")
+    adapter = generic_adapter(server.url, MIDDLEWARE_SECRET)
+    await sync(runtime.db, adapter)
+
+    await purchase_request_cancelled(shop, part, request, "Raised by mistake")
+    await sync(runtime.db, adapter)
+    await sync(runtime.db, adapter, utcnow() + timedelta(days=1))
+
+    pushed = f"pitwall-{shop.tenant.slug}-purchase-request-{request.id}"
+    cancelled = f"{pushed}-cancellation"
+    assert receiver.deliveries == [pushed, cancelled] and receiver.rejected == 0
+    payload = receiver.processed[cancelled]
+    assert payload["type"] == "erp.purchase_request_cancellation"
+    data = payload["data"]
+    assert data == {
+        "kind": "purchase_request_cancellation",
+        "id": cancelled,
+        "reference": f"{shop.tenant.slug}/PR-000001",
+        "number": "PR-000001",
+        "date": data["date"],
+        "reason": "Raised by mistake",
+        "erp_ref": "SAP-0001",
+    }
+    [job] = await jobs_of(runtime.db, shop.id, "pr_cancellation")
+    assert (job.status, job.external_ref) == ("SYNCED", "SAP-0002")
+    await adapter.aclose()
+
+
+async def test_a_request_cancelled_before_it_was_sent_reaches_the_middleware_not_at_all(
+    runtime, factory, middleware
+):
+    receiver, server = middleware
+    shop = await factory.tenant()
+    part, request = await purchase_requested(shop, sku="BRK-100")
+    await purchase_request_cancelled(shop, part, request)
+    adapter = generic_adapter(server.url, MIDDLEWARE_SECRET)
+
+    await sync(runtime.db, adapter)
+    await sync(runtime.db, adapter, utcnow() + timedelta(days=1))
+
+    assert receiver.deliveries == []
+    assert [job.status for job in await jobs_of(runtime.db, shop.id, "purchase_request")] == ["WITHDRAWN"]
     await adapter.aclose()

@@ -1,5 +1,6 @@
 """The Odoo adapter against a local server that speaks Odoo's /jsonrpc: the calls it makes, that a
-push is found and not made twice, how it tells a refusal from an outage, and part levels as Decimal."""
+push is found and not made twice, how it tells a refusal from an outage, part levels as Decimal, and a
+cancelled purchase request's draft order cancelled once (a confirmed one left to purchasing)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from integrations.erp import ErpRejected
 from integrations.erp.odoo import OdooErp
 from integrations.resilience import CLOSED, OPEN, ProviderUnavailable
-from tests.erp.helpers import odoo_adapter, sample_order, sample_purchase_request
+from tests.erp.helpers import odoo_adapter, sample_cancellation, sample_order, sample_purchase_request
 from tests.erp.servers import ODOO_DB, ODOO_LOGIN
 
 
@@ -122,4 +123,44 @@ async def test_a_purchase_request_for_a_part_odoo_does_not_know_is_refused_and_m
         await adapter.push_purchase_request(sample_purchase_request())
 
     assert fake.find("purchase.order") == [] and fake.find("product.product") == []
+    await adapter.aclose()
+
+
+async def test_a_cancellation_cancels_the_draft_rfq_by_its_name_or_our_reference_and_only_once(odoo):
+    fake, server = odoo
+    fake.add("product.product", name="Brake pads", default_code="BRK-100")
+    adapter = odoo_adapter(server.url)
+    name = await adapter.push_purchase_request(sample_purchase_request())
+
+    by_name = await adapter.cancel_purchase_request(sample_cancellation(erp_ref=name))
+    again = await adapter.cancel_purchase_request(sample_cancellation())
+
+    assert by_name == again == name == "P00001"
+    [order] = fake.find("purchase.order")
+    assert order["state"] == "cancel"
+    assert fake.calls.count(("purchase.order", "button_cancel")) == 1, "a cancelled order is left alone"
+    await adapter.aclose()
+
+
+async def test_a_cancellation_odoo_has_no_order_for_changes_nothing(odoo):
+    fake, server = odoo
+    adapter = odoo_adapter(server.url)
+
+    assert await adapter.cancel_purchase_request(sample_cancellation()) == ""
+    assert ("purchase.order", "button_cancel") not in fake.calls
+    await adapter.aclose()
+
+
+@pytest.mark.parametrize("state", ["purchase", "done"])
+async def test_an_order_purchasing_confirmed_is_refused_not_cancelled(odoo, state):
+    """Confirmed, the order went to the supplier: calling it off is the purchasing team's decision."""
+    fake, server = odoo
+    order = fake.add("purchase.order", name="P00007", origin="garage/PR-000003", state=state)
+    adapter = odoo_adapter(server.url)
+
+    with pytest.raises(ErpRejected, match=f"P00007 is already confirmed in Odoo \\({state}\\)"):
+        await adapter.cancel_purchase_request(sample_cancellation())
+
+    assert fake.records["purchase.order"][order]["state"] == state
+    assert ("purchase.order", "button_cancel") not in fake.calls
     await adapter.aclose()

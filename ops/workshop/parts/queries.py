@@ -82,14 +82,21 @@ class PurchaseRequestRow:
     id: int
     number: str
     quantity: Decimal
-    status: str  # OPEN | RECEIVED
+    status: str  # OPEN | RECEIVED | CANCELLED
     requested_by_name: str
     requested_at: datetime
     received_at: datetime | None
+    cancelled_at: datetime | None = None
+    cancelled_by_name: str | None = None
+    cancel_reason: str | None = None
 
     @property
     def is_open(self) -> bool:
         return self.status == "OPEN"
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == "CANCELLED"
 
 
 def _request_row(request: PurchaseRequest) -> PurchaseRequestRow:
@@ -101,6 +108,9 @@ def _request_row(request: PurchaseRequest) -> PurchaseRequestRow:
         requested_by_name=request.requested_by_name,
         requested_at=request.requested_at,
         received_at=request.received_at,
+        cancelled_at=request.cancelled_at,
+        cancelled_by_name=request.cancelled_by_name,
+        cancel_reason=request.cancel_reason,
     )
 
 

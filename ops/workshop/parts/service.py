@@ -11,10 +11,13 @@ nothing.
 the calling use case (adding a part line, completing a job) checks the actor's permission. When a use
 case changes several parts, it should change them in ascending part id, so that two transactions on
 PostgreSQL take the row locks in the same order. The page-level use cases (`create_part`,
-`receive_stock`, `adjust_stock`, `return_stock`, `request_purchase`) check `parts.manage` and commit.
+`receive_stock`, `adjust_stock`, `return_stock`, `take_erp_stock_level`, `request_purchase`,
+`cancel_purchase_request`) check `parts.manage` and commit.
 
 A purchase request is not a movement: it asks the ERP to order, and stock changes only when the goods
-are received, which closes the part's open request.
+are received (here, or in the ERP, which a parts pull brings in), which closes the part's open request.
+A request can also be cancelled; every change to a part's requests holds the part's row lock, so a
+cancel, a receipt and a new request on one part never interleave.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ UNIT_LABELS = {"pc": N_("pc"), "set": N_("set"), "l": N_("l"), "h": N_("h")}
 COUNTABLE_UNITS = ("pc", "set")
 # A typo guard, not a purchasing policy: a larger order is placed in the ERP itself.
 MAX_PURCHASE_QUANTITY = Decimal("10000")
+# A cancelled purchase request says why in a sentence, as a stock movement does.
+CANCEL_REASON_MAX = 200
 
 
 # Units counted in whole items: half an oil filter or half a set of brake pads is neither fitted, sold
@@ -546,6 +551,33 @@ async def adjust_stock(
     """Correct the stock on hand to what was counted on the shelf, or by a signed change; a reason is
     mandatory. Stock never goes below zero, nor below what open jobs have reserved."""
     uow.actor.require("parts.manage")
+    after = await _adjust(uow, part_id, reason=reason, counted=counted, change=change)
+    await uow.commit()
+    return after
+
+
+async def take_erp_stock_level(uow: UnitOfWork, part_id: int, on_hand: Decimal, reason: str) -> StockLevels:
+    """The ERP's stock on hand becomes ours (an adjustment with `reason`). A rise while the part has an
+    open purchase request is that request's goods, received in the ERP: it closes the request as a
+    receipt here does. A fall or no change leaves the request open."""
+    uow.actor.require("parts.manage")
+    before = (await _current(uow, part_id, lock=True)).on_hand
+    after = await _adjust(uow, part_id, reason=reason, counted=on_hand)
+    if after.on_hand > before:
+        await _close_purchase_request(uow, after)
+    await uow.commit()
+    return after
+
+
+async def _adjust(
+    uow: UnitOfWork,
+    part_id: int,
+    *,
+    reason: str,
+    counted: Decimal | None = None,
+    change: Decimal | None = None,
+) -> StockLevels:
+    """`adjust_stock` inside the caller's transaction."""
     if (counted is None) == (change is None):
         raise RuleViolation(_("Enter either the counted stock or a change."), field="counted")
     field = "counted" if counted is not None else "change"
@@ -575,7 +607,6 @@ async def adjust_stock(
     if after is None:
         part = await _current(uow, part_id)
         raise _refused_adjustment(part, part.on_hand + delta, field)
-    await uow.commit()
     return after
 
 
@@ -697,6 +728,71 @@ async def request_purchase(uow: UnitOfWork, part_id: int, quantity: Decimal) -> 
             "quantity": str(amount),
             "available": str(part.available),
             "reorder_point": str(part.reorder_point),
+        },
+        topics=[PARTS_TOPIC, part_topic(part_id)],
+    )
+    await uow.commit()
+    return request
+
+
+def purchase_request_closed_message(request: PurchaseRequest) -> str:
+    """Why a request that is no longer open cannot be cancelled: what became of it, and when."""
+    number = format_purchase_request_number(request.number)
+    if request.status == "CANCELLED":
+        return _(
+            "%(number)s was already cancelled by %(name)s, %(when)s: %(reason)s",
+            number=number,
+            name=request.cancelled_by_name or "—",
+            when=format_datetime(request.cancelled_at),
+            reason=request.cancel_reason or "—",
+        )
+    return _(
+        "%(number)s was received %(when)s; there is nothing left to cancel.",
+        number=number,
+        when=format_datetime(request.received_at),
+    )
+
+
+async def cancel_purchase_request(
+    uow: UnitOfWork, part_id: int, request_id: int, reason: str
+) -> PurchaseRequest:
+    """Withdraw a part's open purchase request (the supplier dropped the part, it was raised by
+    mistake), saying why; the part may be reordered at once, and the ERP hears of it from the outbox.
+
+    The part's row lock queues a second manager's cancel, and a receipt, behind this one; whichever
+    comes second finds the request closed and is refused with what became of it (Conflict).
+    """
+    part = await _current(uow, part_id, lock=True)
+    request = await uow.session.scalar(
+        select(PurchaseRequest)
+        .where(PurchaseRequest.id == request_id, PurchaseRequest.part_id == part_id)
+        .execution_options(populate_existing=True)
+    )
+    if request is None:
+        raise NotFound(request_id)
+    # Looked up before the permission check: another tenant's id is NotFound for every role, never a 403.
+    uow.actor.require("parts.manage")
+    if request.status != "OPEN":
+        raise Conflict(purchase_request_closed_message(request), request)
+    text = _validated_text(reason, "reason", CANCEL_REASON_MAX, required=False)
+    if not text:
+        raise RuleViolation(_("Say why the request is cancelled."), field="reason")
+    actor = uow.actor
+    request.status = "CANCELLED"
+    request.cancelled_at = utcnow()
+    request.cancelled_by_id = actor.user_id
+    request.cancelled_by_name = actor.name
+    request.cancel_reason = text
+    record(
+        uow,
+        "part.purchase_request_cancelled",
+        {
+            "id": part_id,
+            "sku": part.sku,
+            "request_id": request.id,
+            "number": format_purchase_request_number(request.number),
+            "quantity": str(request.quantity),
+            "reason": text,
         },
         topics=[PARTS_TOPIC, part_topic(part_id)],
     )

@@ -1,5 +1,5 @@
 """Inventory pages: the part list with reorder flags, a part with its ledger, the stock forms, and the
-purchase request of a part at its reorder point."""
+purchase request of a part at its reorder point (requested, and cancelled with a reason)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from ops.workshop.parts.service import (
     PartChanges,
     StockLevels,
     adjust_stock,
+    cancel_purchase_request,
     create_part,
     format_quantity,
     purchase_request_is_open_message,
@@ -296,7 +297,11 @@ async def _render_part(
 async def part_page(part_id: int) -> Any:
     # The page's live sections re-fetch themselves; the ledger is the default one.
     if is_htmx():
-        blocks = {"part-levels": "part_levels", "part-requests": "part_requests"}
+        blocks = {
+            "part-levels": "part_levels",
+            "part-reorder": "part_reorder",
+            "part-requests": "part_requests",
+        }
         block = blocks.get(request.headers.get("HX-Target", ""), "part_ledger")
         return await _render_part(part_id, block=block)
     return await _render_part(part_id)
@@ -456,5 +461,31 @@ async def request_purchase_page(part_id: int) -> Any:
             "%(number)s requested: %(quantity)s %(unit)s of %(sku)s; it goes to the ERP in a moment.",
             **details,
         )
+    await flash_message(message, "success")
+    return redirect(url_for("parts.part_page", part_id=part_id))
+
+
+@bp.post("/<int:part_id>/purchase-requests/<int:request_id>/cancel", endpoint="cancel_purchase_request")
+@login_required
+async def cancel_purchase_request_page(part_id: int, request_id: int) -> Any:
+    """Cancel the part's open request, saying why; a request closed meanwhile (received, or cancelled
+    by someone else) is shown with what became of it (409)."""
+    form = await _movement_form(part_id)
+    try:
+        async with runtime().db.uow(current_actor()) as uow:
+            cancelled = await cancel_purchase_request(uow, part_id, request_id, form.get("reason", ""))
+    except NotFound:
+        abort(404)
+    except Conflict as conflict:
+        return await _render_part(part_id, errors={"cancel": {"__all__": str(conflict)}}), 409
+    except RuleViolation as violation:
+        return await _movement_rejected(
+            part_id, "cancel", form, {violation.field or "reason": str(violation)}
+        )
+    number = format_purchase_request_number(cancelled.number)
+    if runtime().settings.erp is None:
+        message = _("%(number)s cancelled.", number=number)
+    else:
+        message = _("%(number)s cancelled; the ERP hears of it in a moment.", number=number)
     await flash_message(message, "success")
     return redirect(url_for("parts.part_page", part_id=part_id))

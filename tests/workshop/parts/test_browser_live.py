@@ -1,4 +1,5 @@
-"""The inventory pages in headless Chromium: the reorder flag comes and goes live, without a reload."""
+"""The inventory pages in headless Chromium: the reorder flag comes and goes live, without a reload, and
+a purchase request is cancelled from its dialog by keyboard while a colleague's page follows."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from decimal import Decimal
 import pytest
 from playwright.async_api import expect
 
-from ops.workshop.parts.service import receive_stock, reserve_part
+from ops.workshop.parts.service import receive_stock, request_purchase, reserve_part
 from tests.browser.conftest import browser, open_page, shop  # noqa: F401  (the browser fixtures)
 from tests.workshop.parts.stock import new_part
 
@@ -75,3 +76,50 @@ async def test_typing_in_the_search_filters_the_list_in_place_and_the_address_fo
     await expect(rows.first).to_contain_text("BP-1")
     assert await tab.page.evaluate("window.sameDocument === true"), "the list reloaded"
     assert tab.console_errors == []
+
+
+async def test_a_request_is_cancelled_from_its_dialog_by_keyboard_and_another_manager_sees_it_live(
+    open_page,  # noqa: F811
+    shop,  # noqa: F811
+):
+    """A manager who cannot cancel without a mouse, or a colleague whose page still offers the cancelled
+    request, would act on a request that no longer stands."""
+    manager = await shop.user("workshop_manager", locale="en", name="Mia Meier")
+    colleague = await shop.user("workshop_manager", locale="en")
+    part = await new_part(shop, sku="BP-1", name="Brake pads", stock="1", reorder_point="3")
+    async with shop.db.uow(manager.actor) as uow:
+        await request_purchase(uow, part.id, Decimal(5))
+    tab, watcher = await open_page(), await open_page(phone=True)
+    await tab.sign_in(manager.email)
+    await watcher.sign_in(colleague.email)
+    await tab.page.goto(f"/workshop/parts/{part.id}")
+    await watcher.page.goto(f"/workshop/parts/{part.id}")
+    await watcher.wait_until_live()
+    await watcher.page.evaluate("window.sameDocument = true")
+    dialog = tab.page.get_by_role("dialog", name="Cancel PR-000001?")
+    opener = tab.page.get_by_role("button", name="Cancel request…")
+
+    await opener.focus()
+    await tab.page.keyboard.press("Enter")
+    await expect(dialog).to_be_visible()
+    reason = dialog.get_by_label("Why is it cancelled?")
+    await expect(reason).to_be_focused()
+    await tab.page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+    await expect(opener).to_be_focused()
+    await tab.page.keyboard.press("Enter")
+    await reason.fill("Supplier discontinued the part")
+    await tab.page.keyboard.press("Enter")
+
+    await expect(tab.page.locator("#toasts")).to_contain_text("PR-000001 cancelled.")
+    row = tab.page.locator("tr.purchase-request.cancelled")
+    await expect(row).to_contain_text("by Mia Meier: Supplier discontinued the part")
+    await expect(tab.page.get_by_role("button", name="Request reorder")).to_be_visible()
+    # The colleague's page follows without a reload: no cancel left to press, the reorder offered.
+    await expect(watcher.page.locator("tr.purchase-request.cancelled")).to_contain_text(
+        "Supplier discontinued the part"
+    )
+    await expect(watcher.page.get_by_role("button", name="Cancel request…")).to_have_count(0)
+    await expect(watcher.page.get_by_role("button", name="Request reorder")).to_be_visible()
+    assert await watcher.page.evaluate("window.sameDocument === true"), "the page reloaded"
+    assert tab.console_errors == [] and watcher.console_errors == []
