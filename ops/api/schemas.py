@@ -258,6 +258,9 @@ class WorkOrder(Output):
     priority: Priority
     status: WorkOrderStatus
     technician_id: int | None
+    bay_id: int | None = Field(
+        description="The bay the job is planned for, or in while it is being worked on."
+    )
     promised_at: datetime | None
     scheduled_start: datetime | None
     scheduled_end: datetime | None
@@ -273,12 +276,23 @@ class WorkOrderCreate(Input):
     priority: Priority = "NORMAL"
     category_id: Id | None = None
     technician_id: Id | None = None
+    bay_id: Id | None = Field(
+        default=None,
+        description="A bay no job is in now; the job holds it once its work starts. A bay another job "
+        "is in, out of service or unknown is refused (422).",
+    )
     promised_at: datetime | None = None
 
 
 class WorkOrderMove(Input):
     status: WorkOrderStatus
     version: int = Field(ge=1)
+    bay_id: Id | None = Field(
+        default=None,
+        description="A bay to give the job in the same change, as it goes into work: a job in work "
+        "(In progress, Quality check) must be in a bay no other job is in. The bay and the move are "
+        "taken or refused (422, naming bay_id) together.",
+    )
 
 
 # --- Webhook subscriptions -----------------------------------------------------------------------------

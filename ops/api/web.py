@@ -661,7 +661,7 @@ async def create_work_order_route() -> Response:
 async def move_work_order_route(work_order_id: int) -> Response:
     body = await _body(schemas.WorkOrderMove)
     async with runtime().db.uow(_actor()) as uow:
-        moved = await move_work_order(uow, work_order_id, body.status, body.version)
+        moved = await move_work_order(uow, work_order_id, body.status, body.version, body.bay_id)
         return _json(_work_order(moved))
 
 

@@ -112,6 +112,8 @@ PERMISSION_SCOPES: dict[str, str] = {
     "workshop.view": "work_orders:read",
     "work_order.create": "work_orders:write",
     "work_order.move": "work_orders:write",
+    # Only the bay that goes with a move into work: the API has no reassignment of its own.
+    "work_order.assign": "work_orders:write",
     "telemetry.ingest": "telemetry:write",
     "webhook.manage": "webhooks:write",
     "webhook.view": "webhooks:read",

@@ -154,7 +154,7 @@ def announcement_for(record: EventRecord) -> str:
         return _("%(number)s created by %(who)s.", number=payload["number"], who=who)
     if record.type == "work_order.scheduled" and not payload.get("status_changed"):
         return _("%(number)s scheduled by %(who)s.", number=payload["number"], who=who)
-    if record.type == "work_order.assigned":
+    if record.type == "work_order.assigned" and not payload.get("status_changed"):
         return _("%(number)s reassigned by %(who)s.", number=payload["number"], who=who)
     if record.type == "work_order.updated":
         return _("%(number)s: details changed by %(who)s.", number=payload["number"], who=who)
@@ -171,6 +171,7 @@ async def render_board_update(
     announcement: str = "",
     message: str | None = None,
     message_kind: str = "error",
+    message_field: str | None = None,
 ) -> str:
     card_html = None
     if card is not None:
@@ -191,6 +192,7 @@ async def render_board_update(
         announcement=announcement,
         message=message,
         message_kind=message_kind,
+        message_field=message_field,
     )
 
 

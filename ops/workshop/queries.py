@@ -297,9 +297,25 @@ async def active_bays(session: AsyncSession) -> list[tuple[int, str]]:
     return [(int(id_), str(name)) for id_, name in rows]
 
 
+async def free_bays(session: AsyncSession, work_order_id: int | None = None) -> list[tuple[int, str]]:
+    """The bays in use that no job is in now, other than the job `work_order_id`: where a job can go
+    into work (WorkOrder.occupied_bay_id; bay_id is only where it is planned)."""
+    taken = select(WorkOrder.occupied_bay_id).where(WorkOrder.occupied_bay_id.is_not(None))
+    if work_order_id is not None:
+        taken = taken.where(WorkOrder.id != work_order_id)
+    rows = await session.execute(
+        select(Bay.id, Bay.name).where(Bay.active.is_(True), Bay.id.not_in(taken)).order_by(Bay.name)
+    )
+    return [(int(id_), str(name)) for id_, name in rows]
+
+
 async def form_choices(session: AsyncSession) -> dict[str, list[tuple[int, str]]]:
-    """Categories and technicians for the create form (the vehicle is searched for)."""
-    return {"categories": await categories(session), "technicians": await active_technicians(session)}
+    """Categories, technicians and free bays for the create form (the vehicle is searched for)."""
+    return {
+        "categories": await categories(session),
+        "technicians": await active_technicians(session),
+        "bays": await free_bays(session),
+    }
 
 
 async def categories(session: AsyncSession) -> list[tuple[int, str]]:
@@ -416,3 +432,29 @@ async def assignment(session: AsyncSession, work_order_id: int) -> Assignment | 
     if found.bay_id is not None and found.bay_id not in dict(bays):
         bays.append((found.bay_id, found.bay_name or ""))
     return Assignment(found, technicians, bays)
+
+
+@dataclass(frozen=True)
+class BayChoice:
+    """A job that may not go into work on the bay it has (none, or one another job is in), and the
+    free bays it could go into work on instead (the board's bay dialog)."""
+
+    card: Card
+    bays: list[tuple[int, str]]
+    # The job in the card's bay now, when there is one.
+    holder: str | None
+
+
+async def bay_choice(session: AsyncSession, work_order_id: int) -> BayChoice | None:
+    found = await card(session, work_order_id)
+    if found is None:
+        return None
+    holder = None
+    if found.bay_id is not None:
+        number = await session.scalar(
+            select(WorkOrder.number).where(
+                WorkOrder.occupied_bay_id == found.bay_id, WorkOrder.id != work_order_id
+            )
+        )
+        holder = None if number is None else format_work_order_number(number)
+    return BayChoice(found, await free_bays(session, work_order_id), holder)

@@ -7,7 +7,8 @@ every move:
   and a correction of the details (`update_work_order_details`) one that names what it changed;
 - a job holds its bay (`occupied_bay_id`) while the car is being worked on, and a bay holds one job at
   a time: the database's unique constraint decides a race, and the loser is told which job has the bay;
-  a job without a bay does not go into work (IN_BAY_STATUSES) until it is given one;
+  a job without a bay does not go into work (IN_BAY_STATUSES) until it is given one (the board's move
+  can give it one in the same change);
 - the move to READY completes the job in the same transaction: parts consumed, the vehicle's odometer
   and last service set, the invoice created; if any of it fails, nothing changes;
 - the move to CANCELLED releases every reserved part; a READY (invoiced) job only moves on to CLOSED.
@@ -120,6 +121,8 @@ class NewWorkOrder:
     category_id: int | None = None
     technician_id: int | None = None
     promised_at: datetime | None = None
+    # The bay the job is planned for (`WorkOrder.bay_id`); it holds the bay only once in work.
+    bay_id: int | None = None
 
 
 def check_new_promise(promised_at: datetime | None) -> None:
@@ -149,6 +152,11 @@ async def create_work_order(uow: UnitOfWork, data: NewWorkOrder) -> WorkOrder:
         await _technician(uow, data.technician_id)
     if data.priority not in PRIORITIES:
         raise RuleViolation(_("Choose a priority."), field="priority")
+    if data.bay_id is not None:
+        # A new job is planned on a bay that is free now: one another job is in would keep its car
+        # out of work until that job leaves, which the advisor choosing it cannot see.
+        bay = await _bay(uow, data.bay_id)
+        await _refuse_taken_bay(uow, bay.id)
 
     now = utcnow()
     # A repair within 30 days of a completed one on the same car is a comeback: it counts against
@@ -173,6 +181,7 @@ async def create_work_order(uow: UnitOfWork, data: NewWorkOrder) -> WorkOrder:
         priority=data.priority,
         status="NEW",
         technician_id=data.technician_id,
+        bay_id=data.bay_id,
         service_advisor_id=uow.actor.user_id,
         promised_at=data.promised_at,
         comeback_of_id=comeback_of,
@@ -226,11 +235,45 @@ async def load_for_change(
 
 
 async def move_work_order(
-    uow: UnitOfWork, work_order_id: int, to_status: str, expected_version: int | None
+    uow: UnitOfWork,
+    work_order_id: int,
+    to_status: str,
+    expected_version: int | None,
+    bay_id: int | None = None,
 ) -> WorkOrder:
-    """Move a card to another status. A stale `expected_version` raises Conflict, never overwrites."""
+    """Move a card to another status. A stale `expected_version` raises Conflict, never overwrites.
+
+    With `bay_id` the job is given that bay in the same change: the board asks for one when a move into
+    work is refused for want of a bay (none, or one another job is in), and the bay and the move are
+    then taken or refused together. Records `work_order.assigned` besides the move, marked as part of it.
+    """
     work_order = await load_for_change(uow, work_order_id, "work_order.move", expected_version)
-    await change_status(uow, work_order, to_status)
+    if bay_id is None or bay_id == work_order.bay_id:
+        await change_status(uow, work_order, to_status)
+        await uow.commit()
+        return work_order
+    uow.actor.require("work_order.assign")
+    refuse_forbidden_move(work_order, to_status)
+    bay = await _bay(uow, bay_id, lock=True)
+    start, end = work_order.scheduled_start, work_order.scheduled_end
+    if start is not None and end is not None:
+        # The job keeps its slot, so its new bay must be free then, as when it is reassigned.
+        await _refuse_overlaps(uow, work_order, bay, None, start, end)
+    await change_status(uow, work_order, to_status, bay_id=bay.id)
+    record(
+        uow,
+        "work_order.assigned",
+        {
+            "id": work_order.id,
+            "number": work_order.code,
+            "technician_id": work_order.technician_id,
+            "bay_id": bay.id,
+            "version": work_order.version,
+            # The move was recorded (and announced) as well.
+            "status_changed": True,
+        },
+        topics=_topics(work_order),
+    )
     await uow.commit()
     return work_order
 
@@ -371,38 +414,50 @@ async def _write(uow: UnitOfWork, work_order: WorkOrder, values: dict[str, Any])
         written = await uow.update_versioned(work_order, values)
     else:
         # The job enters a bay: say who has it when that is already known ...
-        await _refuse_taken_bay(uow, work_order, bay_id)
+        await _refuse_taken_bay(uow, bay_id, work_order)
         try:
             # ... and when another job enters it at the same moment, the unique constraint decides.
             # The savepoint keeps the caller's transaction usable to look up the winner.
             async with uow.session.begin_nested():
                 written = await uow.update_versioned(work_order, values)
         except IntegrityError:
-            await _refuse_taken_bay(uow, work_order, bay_id)
+            await _refuse_taken_bay(uow, bay_id, work_order)
             raise RuleViolation(_("The bay is taken by another job."), field="bay_id") from None
     if not written:
         raise Conflict(_("%(number)s was changed by someone else in the meantime.", number=work_order.code))
 
 
-async def _refuse_taken_bay(uow: UnitOfWork, work_order: WorkOrder, bay_id: int) -> None:
-    holder = (
-        await uow.session.execute(
-            select(WorkOrder.number, Bay.name)
-            .join(Bay, Bay.id == WorkOrder.occupied_bay_id)
-            .where(WorkOrder.occupied_bay_id == bay_id, WorkOrder.id != work_order.id)
-        )
-    ).first()
-    if holder is not None:
+async def _refuse_taken_bay(uow: UnitOfWork, bay_id: int, work_order: WorkOrder | None = None) -> None:
+    """Refuse `bay_id` when another job than `work_order` (None: a job still to be created) is in it."""
+    query = (
+        select(WorkOrder.number, Bay.name)
+        .join(Bay, Bay.id == WorkOrder.occupied_bay_id)
+        .where(WorkOrder.occupied_bay_id == bay_id)
+    )
+    if work_order is not None:
+        query = query.where(WorkOrder.id != work_order.id)
+    holder = (await uow.session.execute(query)).first()
+    if holder is None:
+        return
+    if work_order is None:
         raise RuleViolation(
             _(
-                "%(bay)s is taken by %(holder)s: a bay holds one job at a time. Move %(number)s to "
-                "another bay or wait until %(holder)s leaves it.",
+                "%(bay)s is taken by %(holder)s: a bay holds one job at a time. Choose a free bay.",
                 bay=holder.name,
                 holder=format_work_order_number(holder.number),
-                number=work_order.code,
             ),
             field="bay_id",
         )
+    raise RuleViolation(
+        _(
+            "%(bay)s is taken by %(holder)s: a bay holds one job at a time. Move %(number)s to "
+            "another bay or wait until %(holder)s leaves it.",
+            bay=holder.name,
+            holder=format_work_order_number(holder.number),
+            number=work_order.code,
+        ),
+        field="bay_id",
+    )
 
 
 async def _complete(uow: UnitOfWork, work_order: WorkOrder, now: datetime) -> None:

@@ -43,6 +43,7 @@ from ops.workshop.live import announcement_for, board_text, render_board_update,
 from ops.workshop.models import WorkOrder
 from ops.workshop.queries import UNASSIGNED, BoardFilter
 from ops.workshop.service import (
+    IN_BAY_STATUSES,
     OPEN_STATUSES,
     PRIORITIES,
     WORKSHOP_TOPIC,
@@ -76,6 +77,7 @@ class WorkOrderForm(BaseModel):
     priority: Priority = "NORMAL"
     category_id: int | None = None
     technician_id: int | None = None
+    bay_id: int | None = None
     promised_at: datetime | None = Field(default=None)
 
 
@@ -92,6 +94,13 @@ class ScheduleForm(BaseModel):
     technician_id: int
     start: datetime
     end: datetime
+
+
+class MoveForm(BaseModel):
+    # None (empty) is refused by the service as an unknown status.
+    status: str | None = None
+    # A bay given in the same change (the board's bay dialog); empty keeps the job's own.
+    bay_id: int | None = None
 
 
 class AssignForm(BaseModel):
@@ -184,6 +193,7 @@ async def board() -> Any:
         "counts": counts,
         "text": board_text(),
         "can_move": can_move,
+        "can_assign": can_assign,
         "can_create": actor.can("work_order.create"),
         "live_id": live_id,
         # The board's changes, and the notices meant for whoever is reading it.
@@ -294,6 +304,7 @@ async def create_work_order_view() -> Any:
                     category_id=data.category_id,
                     technician_id=data.technician_id,
                     promised_at=promised_at,
+                    bay_id=data.bay_id,
                 ),
             )
     except RuleViolation as violation:
@@ -316,15 +327,38 @@ def _wall_clock(value: datetime | None) -> datetime | None:
 @bp.post("/work-orders/<int:work_order_id>/move")
 @login_required
 async def move(work_order_id: int) -> Any:
-    form = await request.form
-    status = form.get("status", "")
+    data = await _parsed(work_order_id, MoveForm, "work_order.move")
+    if not isinstance(data, MoveForm):
+        return data
+    status = data.status or ""
     return await _change(
         work_order_id,
-        lambda uow, version: move_work_order(uow, work_order_id, status, version),
+        lambda uow, version: move_work_order(uow, work_order_id, status, version, bay_id=data.bay_id),
         lambda work_order: _(
             "%(number)s moved to %(status)s.", number=work_order.code, status=label_for_status(status)
         ),
     )
+
+
+@bp.get("/work-orders/<int:work_order_id>/bay-choice")
+@login_required
+async def bay_choice(work_order_id: int) -> Any:
+    """The board's bay dialog: the free bays a job could go into work on, fetched when a move into
+    `status` was refused for want of a bay; the choice is sent with the same move. Without JS a page
+    of its own."""
+    actor = current_actor()
+    async with runtime().db.read(actor.tenant_id) as session:
+        choice = await queries.bay_choice(session, work_order_id)
+    if choice is None:
+        abort(404)
+    actor.require("work_order.assign")
+    status = request.args.get("status", "")
+    if status not in IN_BAY_STATUSES:
+        abort(404)
+    context = {"choice": choice, "card": choice.card, "status": status, "in_dialog": is_htmx()}
+    if is_htmx():
+        return await render_fragment("workshop/bay_choice.html", "bay_choice", **context)
+    return await render_page("workshop/bay_choice.html", **context)
 
 
 @bp.post("/work-orders/<int:work_order_id>/schedule")
@@ -482,7 +516,10 @@ async def _change(
             field = refusal.field if isinstance(refusal, RuleViolation) else None
             errors = {field if field in form else "__all__": str(refusal)}
             return await _form_refused(work_order_id, form_name, form, errors, code)
-        return await _answer(work_order_id, code, str(refusal))
+        # The field at fault goes with the board's toast: a move refused for want of a bay opens
+        # the board's bay dialog (static/js/app.js "bay dialog").
+        field = refusal.field if isinstance(refusal, RuleViolation) else None
+        return await _answer(work_order_id, code, str(refusal), field=field)
     # The same sentence the live update announces, so the mover's screen reader says it once.
     return await _answer(work_order_id, 200, success(work_order), announcement=_announcement(uow.committed))
 
@@ -491,11 +528,14 @@ def _announcement(records: list[EventRecord]) -> str:
     return next((text for text in map(announcement_for, records) if text), "")
 
 
-async def _answer(work_order_id: int, code: int, message: str, announcement: str = "") -> Any:
+async def _answer(
+    work_order_id: int, code: int, message: str, announcement: str = "", field: str | None = None
+) -> Any:
     failed = code != 200
     page = _work_order_page(work_order_id)
     if is_htmx() and not _sent_from(request.headers.get("HX-Current-URL", ""), page):
-        return await _board_answer(work_order_id, code, message if failed else None, announcement), code
+        answer = await _board_answer(work_order_id, code, message if failed else None, announcement, field)
+        return answer, code
     await flash_message(message, "error" if failed else "success")
     if is_htmx():
         return "", code, {"HX-Redirect": page}
@@ -517,8 +557,11 @@ async def _form_refused(
     return html, code
 
 
-async def _board_answer(work_order_id: int, code: int, message: str | None, announcement: str) -> str:
-    """The card where it really is now: moved, or back where it was with the reason."""
+async def _board_answer(
+    work_order_id: int, code: int, message: str | None, announcement: str, field: str | None = None
+) -> str:
+    """The card where it really is now: moved, or back where it was with the reason (its toast names
+    the field at fault in data-field)."""
     actor = current_actor()
     async with runtime().db.read(actor.tenant_id) as session:
         card = await queries.card(session, work_order_id)
@@ -533,6 +576,7 @@ async def _board_answer(work_order_id: int, code: int, message: str | None, anno
         view=View.for_actor(actor),
         announcement=message or announcement,
         message=message,
+        message_field=field,
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from ops.customers.models import Customer
 from tests.api.helpers import call, issue_token
 from tests.factories import european_vin
+from tests.workshop.order_helpers import add_bay
 
 
 async def test_lists_page_by_20_unless_asked_and_at_most_100(factory, client):
@@ -250,6 +251,77 @@ async def test_a_partner_imports_a_historic_work_order_with_its_promised_time(fa
 
     assert status == 201
     assert opened["promised_at"].startswith("2025-03-14T16:00:00")
+
+
+async def test_a_partner_opens_a_work_order_on_a_free_bay_and_a_taken_one_is_refused(factory, client):
+    """A fleet partner books the job onto the bay it agreed with the workshop; a bay another job is in
+    would keep the car out of work, and is refused with the field named and nothing written."""
+    tenant = await factory.tenant()
+    token = await issue_token(tenant)
+    vehicle = await tenant.vehicle()
+    lift = await add_bay(tenant, "Lift 1")
+    holder = await tenant.work_order(status="IN_PROGRESS")
+
+    status, opened, _ = await call(
+        client,
+        "POST",
+        "/api/v1/work-orders",
+        token,
+        {"vehicle_id": vehicle.id, "complaint": "Tyres", "bay_id": lift.id},
+    )
+    assert status == 201 and opened["bay_id"] == lift.id and opened["status"] == "NEW"
+    _, read, _ = await call(client, "GET", f"/api/v1/work-orders/{holder.id}", token)
+    assert read["bay_id"] == holder.bay_id
+
+    for bay_id, message in (
+        (holder.bay_id, f"is taken by {holder.code}"),
+        (999_999_999, "Choose one of the bays."),
+        ((await add_bay(await factory.tenant(), "Their lift")).id, "Choose one of the bays."),
+    ):
+        status, body, _ = await call(
+            client,
+            "POST",
+            "/api/v1/work-orders",
+            token,
+            {"vehicle_id": vehicle.id, "complaint": "x", "bay_id": bay_id},
+        )
+        assert status == 422 and body["details"][0]["field"] == "bay_id"
+        assert message in body["details"][0]["message"]
+    status, body, _ = await call(
+        client,
+        "POST",
+        "/api/v1/work-orders",
+        token,
+        {"vehicle_id": vehicle.id, "complaint": "x", "bay_id": 0},
+    )
+    assert status == 422 and body["details"][0]["field"] == "bay_id"
+    _, listed, _ = await call(client, "GET", "/api/v1/work-orders", token)
+    assert sorted(row["id"] for row in listed["data"]) == sorted([opened["id"], holder.id])
+
+
+async def test_a_partner_puts_a_job_into_work_on_a_free_bay_in_one_move(factory, client):
+    """A job without a bay cannot go into work; the partner names the bay with the move, and a bay
+    another job is in refuses both, with the field named and the job as it was."""
+    tenant = await factory.tenant()
+    token = await issue_token(tenant)
+    lift = await add_bay(tenant, "Lift 1")
+    holder = await tenant.work_order(status="IN_PROGRESS")
+    job = await tenant.work_order(status="CHECKED_IN")
+    path = f"/api/v1/work-orders/{job.id}/move"
+
+    into_work = {"status": "IN_PROGRESS", "version": job.version}
+    status, body, _ = await call(client, "POST", path, token, into_work)
+    assert status == 422 and body["details"][0]["field"] == "bay_id"
+    status, body, _ = await call(client, "POST", path, token, {**into_work, "bay_id": holder.bay_id})
+    assert status == 422 and body["details"][0]["field"] == "bay_id"
+    assert f"is taken by {holder.code}" in body["details"][0]["message"]
+    _, unchanged, _ = await call(client, "GET", f"/api/v1/work-orders/{job.id}", token)
+    assert (unchanged["status"], unchanged["bay_id"]) == ("CHECKED_IN", None)
+    assert unchanged["version"] == job.version
+
+    status, moved, _ = await call(client, "POST", path, token, {**into_work, "bay_id": lift.id})
+    assert status == 200
+    assert (moved["status"], moved["bay_id"], moved["version"]) == ("IN_PROGRESS", lift.id, job.version + 1)
 
 
 async def test_two_partners_moving_one_work_order_at_once_end_with_one_move(factory, client):

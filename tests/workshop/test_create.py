@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from ops.events import Event
 from ops.workshop.models import WorkOrder, WorkOrderCategory
 from tests.web import sign_in
+from tests.workshop.order_helpers import add_bay
 
 NEW_FORM = "/workshop/work-orders/new"
 CREATE = "/workshop/work-orders"
@@ -358,3 +359,110 @@ async def test_the_form_asks_a_signed_out_visitor_to_sign_in(client):
 
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
+
+
+def _bay_options(page: str) -> list[str]:
+    select_ = page.split('<select id="bay_id"', 1)[1].split("</select>", 1)[0]
+    return re.findall(r"<option[^>]*>([^<]*)</option>", select_)
+
+
+async def test_the_form_offers_the_bays_free_now_and_no_others(client, factory):
+    """A bay another job is in would keep the new job's car out of work until that job leaves."""
+    shop = await factory.tenant()
+    other = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="en")
+    await shop.vehicle()
+    await add_bay(shop, "Lift 1")
+    await add_bay(shop, "Old lift", active=False)
+    busy = await shop.work_order(status="IN_PROGRESS")
+    await add_bay(other, "Their lift")
+    await sign_in(client, advisor.email)
+
+    page = await (await client.get(NEW_FORM)).get_data(as_text=True)
+
+    assert _bay_options(page) == ["No bay", "Lift 1"]
+    assert f"Lift #{busy.number}" not in page
+    assert "Only the bays no job is in now." in page
+
+
+async def test_a_work_order_opened_on_a_free_bay_is_planned_there_and_does_not_hold_it_yet(
+    client, factory, runtime
+):
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="en")
+    vehicle = await shop.vehicle()
+    lift = await add_bay(shop, "Lift 1")
+    token = await sign_in(client, advisor.email)
+
+    response = await client.post(
+        CREATE,
+        form={
+            "csrf_token": token,
+            "vehicle_id": str(vehicle.id),
+            "complaint": "Tyres",
+            "bay_id": str(lift.id),
+        },
+    )
+
+    assert response.status_code == 302
+    async with runtime.db.read(shop.id) as session:
+        created = (await session.scalars(select(WorkOrder))).one()
+    # Planned on the bay; the car goes onto it when its work starts, so the bay stays free for now.
+    assert (created.status, created.bay_id, created.occupied_bay_id) == ("NEW", lift.id, None)
+    board = await (await client.get("/workshop/board")).get_data(as_text=True)
+    card = board.split(f'id="wo-{created.id}"', 1)[1].split("</li>", 1)[0]
+    assert "<dd>Lift 1</dd>" in card
+    form = await (await client.get(NEW_FORM)).get_data(as_text=True)
+    assert _bay_options(form) == ["No bay", "Lift 1"]
+
+
+@pytest.mark.parametrize("bay", ["taken", "out of service", "another dealership's", "not a number"])
+async def test_a_bay_the_new_job_cannot_have_is_refused_next_to_the_field_and_writes_nothing(
+    client, factory, runtime, bay
+):
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor", locale="en")
+    vehicle = await shop.vehicle()
+    await add_bay(shop, "Lift 1")
+    if bay == "taken":
+        holder = await shop.work_order(status="IN_PROGRESS")
+        value = str(holder.bay_id)
+        message = f"Lift #{holder.number} is taken by {holder.code}: a bay holds one job at a time. "
+        message += "Choose a free bay."
+    elif bay == "out of service":
+        value, message = (
+            str((await add_bay(shop, "Old lift", active=False)).id),
+            "Old lift is out of service; choose another bay.",
+        )
+    elif bay == "another dealership's":
+        value, message = (
+            str((await add_bay(await factory.tenant(), "Their lift")).id),
+            "Choose one of the bays.",
+        )
+    else:
+        value, message = "lift", "Enter a whole number."
+    token = await sign_in(client, advisor.email)
+    before = await _counts(runtime.db, shop.id)
+
+    response = await client.post(
+        CREATE,
+        form={
+            "csrf_token": token,
+            "vehicle_id": str(vehicle.id),
+            "complaint": "Tyres squeal",
+            "bay_id": value,
+        },
+    )
+
+    assert response.status_code == 422
+    page = await response.get_data(as_text=True)
+    control = _field_markup(page, "bay_id")
+    assert 'aria-invalid="true"' in control
+    assert 'aria-describedby="bay_id-hint bay_id-error"' in control
+    error = re.search(r'<p class="field-error" id="bay_id-error">([^<]*)</p>', page)
+    assert error and html.unescape(error.group(1)) == message
+    assert page.count('class="field-error"') == 1
+    assert ">Tyres squeal</textarea>" in page
+    # The free bays are still offered to choose from.
+    assert _bay_options(page) == ["No bay", "Lift 1"]
+    assert await _counts(runtime.db, shop.id) == before
