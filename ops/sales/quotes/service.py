@@ -112,12 +112,21 @@ def reason_text(reason: ApprovalReason) -> str:
 
 
 class QuoteInvalid(RuleViolation):
-    """One or more fields are not valid; `errors` has a message per field. Nothing was saved."""
+    """One or more fields are not valid; `errors` has a message per field. Nothing was saved.
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    `unchecked` names the fields whose rules were not reached for want of the others: a field can only
+    be said to be right again when it is neither in `errors` nor in `unchecked`."""
+
+    def __init__(self, errors: dict[str, str], unchecked: tuple[str, ...] = ()) -> None:
         first = next(iter(errors))
         super().__init__(errors[first], field=first)
         self.errors = errors
+        self.unchecked = unchecked
+
+
+# The fields the priced figures' rules are about (check_figures): they are checked only once every field
+# reads, since the figures need them all.
+FIGURE_FIELDS = ("discount", "down_payment")
 
 
 @dataclass
@@ -228,7 +237,7 @@ def _validated_terms(terms: QuoteTerms) -> dict[str, Any]:
         errors["apr_percent"] = _("Enter the rate too (0 for interest-free), or leave the term empty.")
     values["apr_percent"], values["term_months"] = apr, term
     if errors:
-        raise QuoteInvalid(errors)
+        raise QuoteInvalid(errors, unchecked=FIGURE_FIELDS)
     return values
 
 

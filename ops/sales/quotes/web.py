@@ -157,6 +157,7 @@ async def _configurator(
         "violations": errors,
         "to_choose": to_choose,
         "by_group": by_group,
+        "submitted": submitted,
         "price": configured_price(found, codes, tenant.vat_rate, tenant.currency),
         "lead": lead[0] if lead else None,
         "customer": lead[1] if lead else None,
@@ -188,7 +189,12 @@ def _chosen_options(values: MultiDict[str, str]) -> list[str]:
 async def configure(trim_id: int) -> Any:
     codes = _chosen_options(request.args)
     return await _configurator(
-        trim_id, codes, lead_id=_id(request.args.get("lead_id")), quote_id=_id(request.args.get("quote_id"))
+        trim_id,
+        codes,
+        lead_id=_id(request.args.get("lead_id")),
+        quote_id=_id(request.args.get("quote_id")),
+        # The live check after a refused build (the page then carries `submitted`).
+        submitted=request.args.get("submitted") == "1",
     )
 
 
@@ -511,6 +517,7 @@ async def _edit_page(
     terms: QuoteTerms | None = None,
     *,
     errors: dict[str, str] | None = None,
+    unchecked: tuple[str, ...] = (),
     message: str | None = None,
     extra_rows: dict[str, int] | None = None,
     status: int = 200,
@@ -545,6 +552,7 @@ async def _edit_page(
         configured=quote.trim_id is not None,
         reasons=detail.reasons_now,
         errors=errors or {},
+        unchecked=unchecked,
         message=message,
         csrf=csrf_token(),
         **LABELS,
@@ -578,7 +586,9 @@ async def update(quote_id: int) -> Any:
     except NotFound:
         abort(404)
     except QuoteInvalid as invalid:
-        return await _edit_page(quote_id, terms, errors=invalid.errors, status=422)
+        return await _edit_page(
+            quote_id, terms, errors=invalid.errors, unchecked=invalid.unchecked, status=422
+        )
     except Conflict as conflict:
         # The form shows the quote as it is now, with what was typed kept to try again.
         return await _edit_page(quote_id, terms, message=str(conflict), status=409)
@@ -602,15 +612,28 @@ async def preview(quote_id: int) -> Any:
             abort(404)
         options = await queries.options_for(session, detail.quote)
     terms = _terms_from(form, configured=detail.quote.trim_id is not None)
+    # The fields still wrong, and those not checked: the form clears the marks of the others, so a
+    # field put right after a refused Save is no longer marked (static/js/app.js "terms form").
+    invalid: list[str] = []
+    unchecked: tuple[str, ...] = ()
     try:
         price = preview_terms(detail.quote, terms, options, tenant.currency, tenant.vat_rate, detail.vehicle)
         incomplete = False
-    except QuoteInvalid:
+    except QuoteInvalid as refused:
         # Half-typed: the last figures that could be priced stay, marked as not current.
         price, incomplete = detail.price, True
+        invalid, unchecked = sorted(refused.errors), refused.unchecked
     reasons = approval_reasons(price, detail.discount_limit, detail.margin_floor)
     return await render_fragment(
-        EDIT_TEMPLATE, "preview", detail=detail, price=price, incomplete=incomplete, reasons=reasons, **LABELS
+        EDIT_TEMPLATE,
+        "preview",
+        detail=detail,
+        price=price,
+        incomplete=incomplete,
+        reasons=reasons,
+        invalid=invalid,
+        unchecked=unchecked,
+        **LABELS,
     )
 
 

@@ -92,6 +92,18 @@ async def test_the_configurator_opens_with_guidance_and_names_the_missing_choice
     assert "1 rule is broken:" in html and '<p class="field-error">Choose at least 1 in Paint' in html
     assert "still-to-choose" not in html
     assert await count(runtime.db, room.shop.id, Quote) == 0
+    # The refused page carries that it was refused, so that its live checks keep the missing paint an
+    # error next to its group while the rep puts the other groups right.
+    assert '<input type="hidden" name="submitted" value="1">' in html
+    assert re.search(r'<fieldset class="option-group form-card invalid"[^>]*>\s*<legend>Paint', html)
+    assert html.count('aria-invalid="true"') == 2
+    checked = await client.get(
+        f"/sales/configure/{trim.id}?lead_id={lead.id}&submitted=1&option=W18",
+        headers={"HX-Request": "true", "HX-Target": "configurator-summary"},
+    )
+    fragment = await checked.get_data(as_text=True)
+    assert re.search(r'hx-swap-oob="true">\s*<p class="field-error">Choose at least 1 in Paint', fragment)
+    assert "still-to-choose" not in fragment
 
 
 async def test_building_a_quote_from_the_configurator(client, factory, runtime):
