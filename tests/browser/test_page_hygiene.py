@@ -111,3 +111,21 @@ async def test_a_dragged_job_and_its_toast_apply_no_inline_style(open_page, shop
 
     assert await view.csp_violations() == []
     assert not [error for error in view.console_errors if "Content Security Policy" in error]
+
+
+@pytest.mark.parametrize("path", ["/workshop/invoices", "/workshop/kpis", "/settings/mail"])
+async def test_every_choice_of_a_filter_switch_shows_on_the_narrowest_phone(open_page, shop, path):
+    # In German on a 320 px phone the choices no longer fit one row: they wrap to a second one rather
+    # than leave the last off the edge, to be found only by scrolling the switch sideways.
+    admin = await shop.user("admin", locale="de")
+    phone = await open_page(phone=True)
+    await phone.sign_in(admin.email)
+    await phone.page.set_viewport_size({"width": 320, "height": 700})
+    await phone.page.goto(path)
+    switch = phone.page.locator("main .period-switch")
+    await expect(switch.locator("a").first).to_be_visible()
+    overflow = await switch.evaluate("(nav) => nav.scrollWidth - nav.clientWidth")
+    assert overflow == 0
+    for choice in await switch.locator("a").all():
+        box = await choice.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 320, await choice.inner_text()

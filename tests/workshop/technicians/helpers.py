@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 
 from ops.db import utcnow
-from ops.seed import _path_to
+from ops.seed.data import path_to
 from ops.workshop.jobs.service import add_part_line
 from ops.workshop.models import Bay, TimeEntry, WorkOrder, WorkOrderLine
 from ops.workshop.parts.service import NewPart, create_part, receive_stock
@@ -50,7 +50,7 @@ async def assigned_job(
                 promised_at=promised_at,
             ),
         )
-    path = _path_to(status)
+    path = path_to(status)
     if with_bay and "CHECKED_IN" in path:
         async with shop.db.uow(shop.admin.actor) as uow:
             bay = Bay(name=f"Lift #{work_order.number}", kind="LIFT")

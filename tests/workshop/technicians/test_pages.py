@@ -88,7 +88,7 @@ async def test_a_technician_without_jobs_is_told_that_new_ones_appear_by_themsel
     assert "A job assigned to you appears here by itself." in page
     # The page listens to the workshop and the clocks, so a job assigned meanwhile shows up.
     assert "topic=workshop&amp;topic=technicians" in page
-    assert 'hx-trigger="sse:update delay:300ms, sse:reset"' in page
+    assert '<div id="my-jobs-live" hx-trigger="sse:update, sse:reset" hidden>' in page
 
 
 async def test_a_running_clock_is_shown_with_its_elapsed_time(client, factory):
