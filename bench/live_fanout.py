@@ -323,15 +323,16 @@ async def _create_deployment(backend: str) -> Deployment:
     deployment = Deployment(backend, data_dir, env, settings.database_url, redis_prefix)
     try:
         await upgrade_to_head(settings.database_url)
-        deployment.tenant_id = await _seed(settings.database_url)
+        deployment.tenant_id = await _seed(settings.database_url, deployment.secret_keys)
     except BaseException:
         await _remove_deployment(deployment)
         raise
     return deployment
 
 
-async def _seed(database_url: str) -> int:
-    db = Database(database_url)
+async def _seed(database_url: str, secret_keys: tuple[str, ...]) -> int:
+    # The demo stores its payment provider's keys sealed, as the server does.
+    db = Database(database_url, secret_keys)
     try:
         tenant, _created = await seed_demo(db)
         async with db.read(tenant.id) as session:

@@ -103,7 +103,7 @@ class TenantHandle:
     ) -> WorkOrder:
         """A work order, moved along allowed transitions until it has `status`; one that goes into
         work on the way is first given a bay of its own, as a job in work must have one."""
-        from ops.seed import _path_to
+        from ops.seed.data import path_to
 
         actor = by or self.admin.actor
         vehicle = await self.vehicle()
@@ -111,7 +111,7 @@ class TenantHandle:
             work_order = await create_work_order(
                 uow, NewWorkOrder(vehicle_id=vehicle.id, complaint=complaint, priority=priority)
             )
-        path = _path_to(status)
+        path = path_to(status)
         if any(step in IN_BAY_STATUSES for step in path):
             async with self.db.uow(self.admin.actor) as uow:
                 bay = Bay(name=f"Lift #{work_order.number}", kind="LIFT")

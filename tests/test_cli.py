@@ -146,14 +146,14 @@ def test_every_demo_account_signs_in_with_the_demo_password(seeded):
     ]
 
 
-def test_the_demo_has_82_vehicles_with_customers_90_work_orders_and_a_showroom(seeded):
+def test_the_demo_has_its_customers_cars_a_busy_workshop_and_a_showroom(seeded):
     data_dir, _result = seeded
 
-    # The workshop's 80 cars and the 2 the showroom delivered, each with its owner: a customer, or the
-    # dealership itself for its 6 loan cars.
-    assert query(data_dir, "SELECT count(*), count(customer_id) FROM vehicles") == [(82, 76)]
+    # The workshop's 80 cars, its regular customers' 1,200 and the 2 the showroom delivered, each with its
+    # owner: a customer, or the dealership itself for its 6 loan cars.
+    assert query(data_dir, "SELECT count(*), count(customer_id) FROM vehicles") == [(1282, 1276)]
     assert query(data_dir, "SELECT count(*) FROM vehicles v JOIN customers c ON c.id = v.customer_id") == [
-        (76,)
+        (1276,)
     ]
     assert query(
         data_dir,
@@ -161,7 +161,8 @@ def test_the_demo_has_82_vehicles_with_customers_90_work_orders_and_a_showroom(s
         " WHERE v.customer_id IS NULL AND f.name = 'Alpenblick Ersatzwagen'",
     ) == [(6,)]
     statuses = dict(query(data_dir, "SELECT status, count(*) FROM work_orders GROUP BY status"))
-    assert sum(statuses.values()) == 90
+    # 30 open jobs and six weeks of some 40 closed ones a working day.
+    assert 30 * 30 < sum(statuses.values()) - 30 < 31 * 45
     open_statuses = {"NEW", "SCHEDULED", "CHECKED_IN", "IN_PROGRESS", "WAITING_PARTS"}
     assert open_statuses <= set(statuses), statuses
     assert len(statuses) >= 8, statuses

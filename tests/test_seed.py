@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
+import random
 import re
-import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from time import perf_counter
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
+from integrations.resilience import breaker
 from ops.auth.models import User
 from ops.customers.models import Customer
 from ops.db import utcnow
 from ops.events import Event
+from ops.payments.models import Payment, ProviderEvent
+from ops.payments.service import (
+    receive_stripe_webhook,
+    record_manual_invoice_payment,
+    request_invoice_payment,
+    send_payment_request,
+)
 from ops.sales.models import (
     LEAD_STAGES,
     CatalogOption,
@@ -32,6 +45,21 @@ from ops.sales.models import (
 )
 from ops.sales.stock.service import validated_vin
 from ops.seed import DEMO_PASSWORD, seed_demo
+from ops.seed.board import OpenJob, OpenWork, PlannedTechnician, plan_open_work, planned_team
+from ops.seed.data import (
+    BAYS,
+    CUSTOMER_CARS,
+    HISTORY_WEEKS,
+    MODELS,
+    OPEN_BOARD,
+    OPEN_JOBS,
+    TECHNICIAN_PROFILES,
+    VEHICLES,
+    job_for,
+    path_to,
+)
+from ops.seed.history import HISTORY_SEED, PastJob, plan_history, working_days
+from ops.seed.payments import Invoiced, plan_payments
 from ops.tenants.models import Counter, Tenant
 from ops.vehicles.models import (
     Fleet,
@@ -53,8 +81,11 @@ from ops.workshop.models import (
     WorkOrderCategory,
     WorkOrderLine,
 )
-from ops.workshop.service import OPEN_STATUSES
+from ops.workshop.service import IN_BAY_STATUSES, OPEN_STATUSES
+from tests.payments.helpers import with_stripe
+from tests.payments.stripe_server import body_of, signature_header, start_fake_stripe
 from tests.web import sign_in
+from tests.workshop.invoices.builders import make_invoice
 
 # The contract of issue 2: one account per role, all with the same demo password.
 DEMO_ACCOUNTS = {
@@ -66,6 +97,7 @@ DEMO_ACCOUNTS = {
     "tech@demo.test": "technician",
     "viewer@demo.test": "viewer",
 }
+INVOICE_LINES = [("LABOUR", "Service", "2", "150.00"), ("PART", "Oil filter", "1", "24.90")]
 SWISS_PLATE = re.compile(r"(ZH|AG|SZ|ZG|LU|SG|BE) \d{5,6}")
 VIN_VALUES = {
     **{str(digit): digit for digit in range(10)},
@@ -89,6 +121,12 @@ def vin_check_digit_is_valid(vin: str) -> bool:
 async def _demo(runtime) -> Tenant:  # type: ignore[no-untyped-def]
     tenant, _created = await seed_demo(runtime.db)
     return tenant
+
+
+async def _history_size(db, tenant_id: int) -> int:  # type: ignore[no-untyped-def]
+    """How many jobs the demo imported as its past weeks: every number before the 30 open jobs'."""
+    async with db.read(tenant_id) as session:
+        return int(await session.scalar(select(func.max(WorkOrder.number))) or 0) - OPEN_JOBS
 
 
 async def _table_sizes(db, tenant_id: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -122,19 +160,21 @@ async def test_every_demo_account_exists_with_its_role(runtime):
 
 
 async def test_the_service_advisor_signs_in_and_finds_a_busy_board(runtime, client):
-    await _demo(runtime)
+    tenant = await _demo(runtime)
+    history = await _history_size(runtime.db, tenant.id)
 
     await sign_in(client, "advisor@demo.test", DEMO_PASSWORD)
     html = await (await client.get("/workshop/board")).get_data(as_text=True)
 
     cards = re.findall(r'id="wo-\d+"', html)
-    assert len(cards) == 28  # 30 open work orders, 2 of them closed; the 60 of the past weeks too
-    assert "WO-000061" in html
+    assert len(cards) == 28  # 30 open work orders, 2 of them closed; the closed ones of the past weeks too
+    assert f"WO-{history + 1:06d}" in html
 
 
-async def test_eighty_two_vehicles_each_with_an_owner_a_swiss_plate_and_a_valid_vin(runtime):
-    """The workshop's 80 cars and the 2 the showroom delivered; the dealership's own loan cars belong to
-    no customer (a reviewer found a loan car owned by a private customer), the taxis to their company."""
+async def test_every_vehicle_has_an_owner_a_swiss_plate_and_a_valid_vin(runtime):
+    """The workshop's 80 cars, its regular customers' 1,200 and the 2 the showroom delivered; the
+    dealership's own loan cars belong to no customer (a reviewer found a loan car owned by a private
+    customer), the taxis to their company."""
     tenant = await _demo(runtime)
 
     async with runtime.db.read(tenant.id) as session:
@@ -147,31 +187,35 @@ async def test_eighty_two_vehicles_each_with_an_owner_a_swiss_plate_and_a_valid_
         ).all()
         fleets = (await session.execute(select(Fleet.name, Fleet.description))).all()
 
-    assert len(rows) == 82
-    assert len({vin for vin, *_rest in rows}) == 82
+    vehicles = VEHICLES + CUSTOMER_CARS + 2
+    assert len(rows) == vehicles
+    assert len({vin for vin, *_rest in rows}) == vehicles
     assert [vin for vin, *_rest in rows if not vin_check_digit_is_valid(vin)] == []
     assert [vin for vin, *_rest in rows if validated_vin(vin) != vin] == []
     assert [plate for _vin, plate, *_rest in rows if not SWISS_PLATE.fullmatch(plate or "")] == []
     owners = [(fleet, company) for _vin, _plate, fleet, company in rows]
     assert owners.count(("Alpenblick Ersatzwagen", None)) == 6
     assert owners.count(("Taxi Zürisee GmbH", "Taxi Zürisee GmbH")) == 6
-    assert len([row for row in rows if row.name is None]) == 70
+    assert len([row for row in rows if row.name is None]) == vehicles - 12
     # The demo is a Swiss-German dealership: its own texts are German too.
     assert all(re.search(r"\b(für|der|die|des)\b", description) for _name, description in fleets), fleets
 
 
 async def test_thirty_open_work_orders_cover_every_column_of_the_board(runtime):
     tenant = await _demo(runtime)
+    history = await _history_size(runtime.db, tenant.id)
 
     async with runtime.db.read(tenant.id) as session:
         orders = (
-            await session.execute(select(WorkOrder.number, WorkOrder.status).where(WorkOrder.number > 60))
+            await session.execute(
+                select(WorkOrder.number, WorkOrder.status).where(WorkOrder.number > history)
+            )
         ).all()
         moves = await session.scalar(
             select(func.count()).select_from(Event).where(Event.type == "work_order.moved")
         )
 
-    assert sorted(number for number, _status in orders) == list(range(61, 91))
+    assert sorted(number for number, _status in orders) == list(range(history + 1, history + 31))
     statuses = [status for _number, status in orders]
     assert {status: statuses.count(status) > 0 for status in OPEN_STATUSES} == dict.fromkeys(
         OPEN_STATUSES, True
@@ -249,20 +293,21 @@ async def test_forty_parts_in_francs_a_few_below_their_reorder_point(runtime):
 
 async def test_every_open_job_has_its_labour_and_the_past_six_weeks_are_invoiced(runtime):
     tenant = await _demo(runtime)
+    history_size = await _history_size(runtime.db, tenant.id)
 
     async with runtime.db.read(tenant.id) as session:
         open_without_labour = await session.scalar(
             select(func.count())
             .select_from(WorkOrder)
             .where(
-                WorkOrder.number > 60,
+                WorkOrder.number > history_size,
                 ~WorkOrder.id.in_(select(WorkOrderLine.work_order_id).where(WorkOrderLine.kind == "LABOUR")),
             )
         )
         history = (
             await session.execute(
                 select(WorkOrder.status, WorkOrder.completed_at, WorkOrder.comeback_of_id).where(
-                    WorkOrder.number <= 60
+                    WorkOrder.number <= history_size
                 )
             )
         ).all()
@@ -273,13 +318,74 @@ async def test_every_open_job_has_its_labour_and_the_past_six_weeks_are_invoiced
         counters = dict((await session.execute(select(Counter.name, Counter.value))).all())
 
     assert open_without_labour == 0
-    assert len(history) == 60 and {status for status, _at, _of in history} == {"CLOSED"}
+    assert {status for status, _at, _of in history} == {"CLOSED"}
     oldest = min(at for _status, at, _of in history)
     assert timedelta(days=35) < utcnow() - oldest < timedelta(days=43)
-    assert sum(of is not None for _status, _at, of in history) == 2
-    assert (invoiced or 0) >= 60 and (clocked or 0) >= 60
+    # A busy workshop's six weeks: some 40 jobs a working day, a few percent of them comebacks.
+    assert 30 * 30 < len(history) < 31 * 45
+    assert 0.01 < sum(of is not None for _status, _at, of in history) / len(history) < 0.05
+    assert (invoiced or 0) >= len(history) and (clocked or 0) >= len(history)
     # New work orders and invoices continue the numbers of the imported ones.
-    assert counters["work_order"] == 90 and counters["invoice"] >= 60
+    assert counters["work_order"] == history_size + OPEN_JOBS and counters["invoice"] >= history_size
+
+
+async def test_the_past_weeks_fill_the_shifts_of_working_days_as_a_busy_workshop_does(runtime):
+    """Each working day some 40 jobs, each technician on one job at a time and each bay holding one car
+    at a time; closed at weekends; a car back within 30 days only as the comeback it is counted as."""
+    tenant = await _demo(runtime)
+    zone = ZoneInfo(tenant.timezone)
+    history_size = await _history_size(runtime.db, tenant.id)
+    async with runtime.db.read(tenant.id) as session:
+        jobs = (
+            await session.execute(
+                select(
+                    WorkOrder.id,
+                    WorkOrder.vehicle_id,
+                    WorkOrder.complaint,
+                    WorkOrder.bay_id,
+                    WorkOrder.created_at,
+                    WorkOrder.completed_at,
+                    WorkOrder.comeback_of_id,
+                    TimeEntry.technician_id,
+                    TimeEntry.started_at,
+                )
+                .join(TimeEntry, TimeEntry.work_order_id == WorkOrder.id)
+                .where(WorkOrder.number <= history_size)
+                .order_by(WorkOrder.created_at)
+            )
+        ).all()
+
+    today = utcnow().astimezone(zone).date()
+    per_day: dict[date, int] = {}
+    for job in jobs:
+        day = job.completed_at.astimezone(zone).date()
+        per_day[day] = per_day.get(day, 0) + 1
+    assert [day for day in per_day if day.weekday() >= 5] == []
+    assert [count for day, count in per_day.items() if day != today and not 30 <= count <= 50] == []
+    for key in ("technician_id", "bay_id"):
+        spans: dict[int, list[tuple[object, object]]] = {}
+        for job in jobs:
+            spans.setdefault(getattr(job, key), []).append((job.started_at, job.completed_at))
+        for owner, taken in spans.items():
+            taken.sort()
+            overlapping = [(a, b) for a, b in itertools.pairwise(taken) if b[0] < a[1]]
+            assert overlapping == [], (key, owner, overlapping[:3])
+    by_id = {job.id: job for job in jobs}
+    by_car: dict[int, list[object]] = {}
+    for job in jobs:
+        by_car.setdefault(job.vehicle_id, []).append(job)
+    for job in jobs:
+        earlier = [
+            other
+            for other in by_car[job.vehicle_id]
+            if other.completed_at < job.created_at
+            and job.created_at - other.completed_at <= timedelta(days=30)
+        ]
+        if job.comeback_of_id is None:
+            assert earlier == [], job
+        else:
+            original = by_id[job.comeback_of_id]
+            assert earlier == [original] and original.complaint == job.complaint, job
 
 
 async def test_the_invoice_list_runs_newest_first_by_number_and_by_date(runtime, client):
@@ -299,6 +405,259 @@ async def test_the_invoice_list_runs_newest_first_by_number_and_by_date(runtime,
 
     assert by_time == sorted(by_time)
     assert listed == sorted(listed, reverse=True) and len(listed) == len(by_time)
+
+
+# --- How the past weeks' invoices were paid ----------------------------------------------------------------
+
+PAYMENT_EVENTS = ("payment.requested", "payment.intent_created", "invoice.paid", "payment.succeeded")
+
+
+async def test_the_past_weeks_invoices_are_paid_as_a_workshops_are(runtime):
+    """All 1,200 invoices of the demo's past weeks read unpaid: no workshop's books look like that. The
+    customers pay when they collect the car, mostly by card, some in cash; businesses and a few others
+    by transfer within the terms, so what is open is the latest transfers, and a few are overdue."""
+    tenant = await _demo(runtime)
+    history = await _history_size(runtime.db, tenant.id)
+    async with runtime.db.read(tenant.id) as session:
+        rows = (
+            await session.execute(
+                select(Invoice, Customer.type)
+                .outerjoin(Customer, Customer.id == Invoice.customer_id)
+                .where(Invoice.number <= history)
+            )
+        ).all()
+    now = utcnow()
+    invoices = [invoice for invoice, _type in rows]
+    unpaid = [invoice for invoice in invoices if invoice.payment_status == "ISSUED"]
+    overdue = [
+        invoice for invoice in unpaid if invoice.issued_at + timedelta(days=invoice.payment_terms_days) < now
+    ]
+
+    def share(method: str) -> float:
+        return sum(invoice.payment_method == method for invoice in invoices) / len(invoices)
+
+    assert len(invoices) == history
+    assert 0.7 <= share("CARD") <= 0.9 and 0.07 <= share("CASH") <= 0.18, (share("CARD"), share("CASH"))
+    assert 0.01 <= share("BANK_TRANSFER") <= 0.08, share("BANK_TRANSFER")
+    assert 0.01 <= len(unpaid) / len(invoices) <= 0.06 and 1 <= len(overdue) <= 10, (
+        len(unpaid),
+        len(overdue),
+    )
+    assert {invoice.payment_status for invoice in invoices} == {"PAID", "ISSUED"}
+    businesses = [invoice for invoice, kind in rows if kind not in ("INDIVIDUAL", None)]
+    assert businesses and {invoice.payment_method for invoice in businesses} <= {"BANK_TRANSFER", ""}
+
+
+async def test_the_invoice_list_shows_the_demos_few_open_and_overdue_invoices(runtime, client):
+    """The office opens the invoices and finds a few dozen open among the 1,200, a few of them overdue,
+    each on the filtered pages."""
+    tenant = await _demo(runtime)
+    async with runtime.db.read(tenant.id) as session:
+        invoices = list(await session.scalars(select(Invoice)))
+    today = datetime.combine(
+        utcnow().astimezone(ZoneInfo(tenant.timezone)).date(), time(0), ZoneInfo(tenant.timezone)
+    )
+    unpaid = {invoice.id for invoice in invoices if invoice.payment_status == "ISSUED"}
+    overdue = {
+        invoice.id
+        for invoice in invoices
+        if invoice.id in unpaid and invoice.issued_at + timedelta(days=invoice.payment_terms_days) < today
+    }
+
+    await sign_in(client, "advisor@demo.test", DEMO_PASSWORD)
+    first = await (await client.get("/workshop/invoices")).get_data(as_text=True)
+    listed: dict[str, set[int]] = {}
+    for payment in ("open", "overdue"):
+        listed[payment], page, more = set(), 1, True
+        while more:
+            html = await (await client.get(f"/workshop/invoices?payment={payment}&page={page}")).get_data(
+                as_text=True
+            )
+            listed[payment] |= {int(found) for found in re.findall(r'href="/workshop/invoices/(\d+)"', html)}
+            page, more = page + 1, 'rel="next"' in html
+
+    assert (listed["open"], listed["overdue"]) == (unpaid, overdue)
+    assert f"Open ({len(unpaid)})" in first and f"Overdue ({len(overdue)})" in first
+    assert 0.01 * len(invoices) <= len(unpaid) <= 0.06 * len(invoices) and 1 <= len(overdue) <= 10
+
+
+async def test_every_paid_invoice_of_the_past_weeks_has_the_records_of_its_payment(runtime):
+    """Paid after it was issued and before now, how and by whom; a card payment with its succeeded
+    Payment of the invoice's total and Stripe's event; every payment with its events; an open invoice
+    with none of these."""
+    tenant = await _demo(runtime)
+    history = await _history_size(runtime.db, tenant.id)
+    async with runtime.db.read(tenant.id) as session:
+        invoices = list(await session.scalars(select(Invoice).where(Invoice.number <= history)))
+        payments: dict[int | None, list[Payment]] = {}
+        for payment in await session.scalars(select(Payment).order_by(Payment.id)):
+            payments.setdefault(payment.invoice_id, []).append(payment)
+        stripe_events = {
+            json.loads(stored.raw_body)["data"]["object"]["id"]: stored
+            for stored in await session.scalars(select(ProviderEvent))
+        }
+        events: dict[int, list[Event]] = {}
+        for event in await session.scalars(
+            select(Event).where(Event.type.in_(PAYMENT_EVENTS)).order_by(Event.id)
+        ):
+            events.setdefault(event.payload["invoice_id"], []).append(event)
+        roles = dict((await session.execute(select(User.id, User.role))).all())
+    now = utcnow()
+
+    for invoice in invoices:
+        if invoice.payment_status == "ISSUED":
+            assert (invoice.paid_at, invoice.payment_method, invoice.paid_by_id) == (None, "", None)
+            assert invoice.id not in payments and invoice.id not in events, invoice.code
+            continue
+        assert invoice.paid_at is not None and invoice.issued_at < invoice.paid_at < now, invoice.code
+        assert invoice.payment_method in ("CARD", "CASH", "BANK_TRANSFER") and invoice.payment_reference
+        *_before, paid = events[invoice.id]
+        if invoice.payment_method == "CARD":
+            [payment] = payments[invoice.id]
+            assert (payment.status, payment.amount, payment.currency, payment.provider_intent_id) == (
+                "SUCCEEDED",
+                invoice.total,
+                invoice.currency,
+                invoice.payment_reference,
+            )
+            assert invoice.issued_at < payment.created_at < payment.paid_at == invoice.paid_at
+            assert invoice.paid_by_id is None and roles[payment.requested_by_id] == "service_advisor"
+            confirmed = stripe_events[invoice.payment_reference]
+            intent = json.loads(confirmed.raw_body)["data"]["object"]
+            assert (confirmed.type, confirmed.outcome, intent["status"]) == (
+                "payment_intent.succeeded",
+                "Applied",
+                "succeeded",
+            )
+            assert intent["amount_received"] == int(invoice.total * 100)
+            assert intent["metadata"] == {
+                "pitwall_payment_id": str(payment.id),
+                "invoice_id": str(invoice.id),
+            }
+            assert [event.type for event in events[invoice.id]] == list(PAYMENT_EVENTS)
+            [paid] = [event for event in events[invoice.id] if event.type == "invoice.paid"]
+        else:
+            assert invoice.id not in payments and len(events[invoice.id]) == 1
+            assert roles[invoice.paid_by_id] in ("service_advisor", "admin")
+        assert (paid.type, paid.actor_id, paid.created_at) == (
+            "invoice.paid",
+            invoice.paid_by_id,
+            invoice.paid_at,
+        )
+        assert (paid.payload["amount"], paid.payload["method"], paid.payload["reference"]) == (
+            str(invoice.total),
+            invoice.payment_method,
+            invoice.payment_reference,
+        )
+    assert len(stripe_events) == sum(len(found) for found in payments.values())
+
+
+async def _payment_records(db, tenant_id: int, invoice_id: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """What the records of an invoice's payment say, less what differs from one payment to the next
+    (ids, amounts, times, references, names)."""
+    async with db.read(tenant_id) as session:
+        invoice = (await session.execute(select(Invoice).where(Invoice.id == invoice_id))).scalar_one()
+        payments = list(await session.scalars(select(Payment).where(Payment.invoice_id == invoice_id)))
+        events = list(
+            await session.scalars(
+                select(Event)
+                .where(Event.type.in_(PAYMENT_EVENTS), Event.payload["invoice_id"].as_integer() == invoice_id)
+                .order_by(Event.id)
+            )
+        )
+        stripe_events = list(
+            await session.scalars(
+                select(ProviderEvent).where(ProviderEvent.raw_body.contains(f'"{invoice.payment_reference}"'))
+            )
+        )
+        roles = dict((await session.execute(select(User.id, User.role))).all())
+    assert invoice.paid_at is not None
+
+    def shape(body: dict[str, object]) -> dict[str, object]:
+        return {
+            key: shape(value) if isinstance(value, dict) else type(value).__name__
+            for key, value in body.items()
+        }
+
+    return {
+        "invoice": (invoice.payment_status, invoice.payment_method, roles.get(invoice.paid_by_id)),
+        "payments": [
+            (
+                payment.purpose,
+                payment.status,
+                payment.provider,
+                (payment.amount, payment.currency) == (invoice.total, invoice.currency),
+                payment.provider_intent_id == invoice.payment_reference,
+                payment.paid_at is not None and abs(payment.paid_at - invoice.paid_at) < timedelta(seconds=5),
+                (payment.attempts, payment.failure_message, payment.last_error, payment.next_attempt_at),
+                roles.get(payment.requested_by_id),
+            )
+            for payment in payments
+        ],
+        "events": [
+            (
+                event.type,
+                event.actor_kind,
+                roles.get(event.actor_id, event.actor_name),
+                [re.sub(r"\d+", "#", topic) for topic in event.topics],
+                sorted(event.payload),
+                [event.payload.get(key) for key in ("purpose", "status", "method", "notice", "notice_kind")],
+                event.payload.get("amount") == str(invoice.total),
+            )
+            for event in events
+        ],
+        "stripe": [
+            (stored.provider, stored.type, stored.outcome, shape(json.loads(stored.raw_body)))
+            for stored in stripe_events
+        ],
+    }
+
+
+async def test_a_seeded_payment_leaves_the_records_of_one_made_in_the_app(runtime, factory):
+    """The demo's payments are written in bulk; the invoice page, the payment settings, the events and
+    partners' webhooks read them as they read a payment made in the app: by card through Stripe (here
+    on 127.0.0.1), at the desk in cash, and by transfer."""
+    tenant = await _demo(runtime)
+    shop = await factory.tenant()
+    advisor = await shop.user("service_advisor")
+    await with_stripe(shop)
+    made: dict[str, int] = {}
+    fake, stop, task = await start_fake_stripe()
+    breaker("stripe").record_success()
+    try:
+        invoice = await make_invoice(shop, await shop.work_order(status="IN_PROGRESS"), INVOICE_LINES)
+        async with runtime.db.uow(advisor.actor) as uow:
+            asked = await request_invoice_payment(uow, invoice.id)
+        sent = await send_payment_request(runtime.db, fake.url, shop.id, asked.id)
+        assert sent.provider_intent_id is not None
+        body = body_of(fake.pay(sent.provider_intent_id))
+        await receive_stripe_webhook(
+            runtime.db, fake.url, shop.tenant.slug, body, signature_header(body), utcnow()
+        )
+        made["CARD"] = invoice.id
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        breaker("stripe").record_success()
+    for method, actor in (("CASH", advisor.actor), ("BANK_TRANSFER", shop.admin.actor)):
+        invoice = await make_invoice(shop, await shop.work_order(status="IN_PROGRESS"), INVOICE_LINES)
+        async with runtime.db.uow(actor) as uow:
+            await record_manual_invoice_payment(uow, invoice.id, method, "K-1")
+        made[method] = invoice.id
+    async with runtime.db.read(tenant.id) as session:
+        seeded = dict(
+            (
+                await session.execute(
+                    select(Invoice.payment_method, func.min(Invoice.id))
+                    .where(Invoice.payment_status == "PAID")
+                    .group_by(Invoice.payment_method)
+                )
+            ).all()
+        )
+
+    for method, invoice_id in made.items():
+        in_the_app = await _payment_records(runtime.db, shop.id, invoice_id)
+        assert await _payment_records(runtime.db, tenant.id, seeded[method]) == in_the_app, method
 
 
 async def test_the_kpi_page_and_the_leaderboard_show_real_numbers(runtime, client):
@@ -328,11 +687,12 @@ async def test_seeding_takes_seconds(backend, tmp_path):
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'seed.db'}"
     await upgrade_to_head(url)
-    db = Database(url)
+    # A server's secret key, as `pitwall seed` has: the demo's Stripe keys are stored sealed.
+    db = Database(url, ["seed-timing-secret-key"])
     try:
-        started = time.perf_counter()
+        started = perf_counter()
         await seed_demo(db)
-        print(f"\nseed --demo on {backend.name}: {time.perf_counter() - started:.1f} s")
+        print(f"\nseed --demo on {backend.name}: {perf_counter() - started:.1f} s")
     finally:
         await db.dispose()
         if backend.is_postgres:
@@ -544,7 +904,7 @@ async def test_each_work_order_is_booked_and_worked_as_its_complaint_says(runtim
         ):
             labour.setdefault(work_order_id, []).append(description)
 
-    assert len(orders) == 90
+    assert len(orders) == await _history_size(runtime.db, tenant.id) + OPEN_JOBS
     for work_order_id, complaint, category in orders:
         expected = next(name for pattern, name in CATEGORY_OF_COMPLAINT if pattern.search(complaint))
         assert category == expected, complaint
@@ -696,3 +1056,179 @@ async def test_the_seeded_workshop_kpis_read_like_a_real_workshop(runtime):
         assert efficiency is not None and Decimal("0.85") <= efficiency <= Decimal("1.10"), (key, efficiency)
         assert first_time_fix is not None and Decimal("0.9") <= first_time_fix <= 1, (key, first_time_fix)
         assert mean_time_to_repair is not None and 0.5 <= mean_time_to_repair <= 3, (key, mean_time_to_repair)
+
+
+# The hour from which today's utilisation has enough shift hours behind it to be judged (see below).
+TODAY_JUDGED_FROM = time(11, 0)
+
+
+async def test_the_demo_workshop_is_as_busy_as_a_real_one(runtime):
+    """A manager read a utilisation of 5 % for the month and 24 % for today in the demo (60 jobs in six
+    weeks for six technicians and six bays): no workshop runs like that. The past weeks now clock about
+    three quarters of the shift hours, as a busy workshop does.
+
+    The rule for today, whatever the hour the tests run: the workshop works Monday to Friday within the
+    technicians' shifts (the first begins at 07:00). At weekends and before the first shift begins,
+    today has no available hours: no data. On a working day today never exceeds 100 % (nothing is
+    clocked outside a shift), and from 11:00 on it is at least 55 %; before that the few shift hours so
+    far may hold little work yet. The month: the past four weeks always lie between 55 % and 90 %, and
+    so does the calendar month so far once it holds five working days before today (before that it is
+    mostly today)."""
+    from ops.workshop.kpis import queries as kpis
+
+    tenant = await _demo(runtime)
+    now = utcnow()
+    zone = ZoneInfo(tenant.timezone)
+    local = now.astimezone(zone)
+
+    async def utilisation(period: kpis.Period) -> Decimal | None:
+        async with runtime.db.read(tenant.id) as session:
+            panel = await kpis.kpi_panel(session, period, tenant.labour_rate, now)
+        return panel.utilisation.value
+
+    four_weeks_ago = datetime.combine(local.date() - timedelta(days=28), time(0), zone).astimezone(UTC)
+    past_four_weeks = await utilisation(kpis.Period("month", four_weeks_ago, now, now, zone))
+    assert past_four_weeks is not None and Decimal("0.55") <= past_four_weeks <= Decimal("0.90")
+
+    month = kpis.period_for("month", now, tenant.timezone)
+    days_before_today = (local.date() - month.first_day).days
+    working_days = sum((month.first_day + timedelta(days=n)).weekday() < 5 for n in range(days_before_today))
+    if working_days >= 5:
+        value = await utilisation(month)
+        assert value is not None and Decimal("0.55") <= value <= Decimal("0.90"), value
+
+    today = await utilisation(kpis.period_for("today", now, tenant.timezone))
+    first_shift = min(start for _skills, start, _end in TECHNICIAN_PROFILES.values())
+    if local.weekday() >= 5 or local.time() < first_shift:
+        assert today is None
+    elif local.time() >= TODAY_JUDGED_FROM:
+        assert today is not None and Decimal("0.55") <= today <= 1, today
+    else:
+        assert today is not None and today <= 1, today
+
+
+class Planned(NamedTuple):
+    zone: ZoneInfo
+    now: datetime
+    team: dict[int, PlannedTechnician]
+    open_jobs: list[OpenJob]
+    work: OpenWork
+    past: list[PastJob]
+
+
+def _planned_at(moment: str) -> Planned:
+    """The demo's board and past weeks as the seed plans them at `moment` (Zurich time), with no database."""
+    zone = ZoneInfo("Europe/Zurich")
+    now = datetime.fromisoformat(moment).replace(tzinfo=zone).astimezone(UTC)
+    team = planned_team({email: number for number, email in enumerate(TECHNICIAN_PROFILES, start=1)})
+    bays = [(number, kind) for number, (_name, kind) in enumerate(BAYS, start=1)]
+    fuels = [fuel for _make, _model, fuel, _wmi, _year in MODELS]
+    fuel_of = {car: fuels[car % len(fuels)] for car in range(1, 1300)}
+    rng = random.Random(1)
+    open_jobs = []
+    free_bays = [bay for bay, _kind in bays]
+    for index, status in enumerate([*OPEN_BOARD, "CLOSED", "CLOSED"]):
+        job = job_for(fuel_of[index + 1], index)
+        in_bay = any(step in IN_BAY_STATUSES for step in path_to(status))
+        bay = (free_bays.pop(0) if status in IN_BAY_STATUSES else free_bays[0]) if in_bay else None
+        open_jobs.append(OpenJob(status, None if status == "NEW" else 1 + index % 6, job, bay))
+    work = plan_open_work(open_jobs, team, now, zone, rng)
+    past = plan_history(
+        working_days(now.astimezone(zone).date(), HISTORY_WEEKS),
+        now,
+        zone,
+        team,
+        bays,
+        list(range(31, 1300)),
+        fuel_of,
+        work,
+        rng,
+    )
+    return Planned(zone, now, team, open_jobs, work, past)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    ["2026-11-24 03:00", "2026-11-24 10:30", "2026-11-24 20:00", "2026-11-29 15:00", "2026-11-30 07:45"],
+)
+def test_the_plan_clocks_nothing_outside_the_shifts(moment):
+    """Whatever the hour the seed runs (at night, on a Sunday, at a shift's start): its history and the
+    board's jobs lie within the shifts of working days, up to now, and a clock runs only for a technician
+    on shift. The board's finished jobs were completed as their clock stopped (seeded at 03:00, the
+    evening before: they once were clocked just before the seed ran, and today's utilisation read over
+    100 % in the early morning), and the closed ones collected after that."""
+    zone, now, team, open_jobs, work, past = _planned_at(moment)
+
+    def within_a_shift(technician_id: int, start: datetime, end: datetime) -> bool:
+        day = start.astimezone(zone).date()
+        shift_start, shift_end = team[technician_id].shift_on(day, zone)
+        return day.weekday() < 5 and shift_start <= start and end <= shift_end
+
+    assert len(past) > 30 * 30
+    assert [job for job in past if not within_a_shift(job.technician_id, job.clock_on, job.completed)] == []
+    assert max(job.closed for job in past) < now
+    for index, technician_id, started, ended in work.slots:
+        if ended is None:
+            assert team[technician_id].on_shift(now, zone) and started < now
+        else:
+            assert within_a_shift(technician_id, started, ended), (index, started, ended)
+        assert (ended or now) <= now
+    finished = {index for index, job in enumerate(open_jobs) if job.status in ("READY", "CLOSED")}
+    assert set(work.completed) == finished
+    for index in finished:
+        clock_off = max(ended for slot, _tid, _started, ended in work.slots if slot == index and ended)
+        assert clock_off < work.completed[index] <= clock_off + timedelta(minutes=10)
+        if open_jobs[index].status == "CLOSED":
+            assert work.completed[index] < work.collected[index] < now
+    assert set(work.collected) == {index for index in finished if open_jobs[index].status == "CLOSED"}
+
+
+@pytest.mark.parametrize(
+    "moment", ["2026-11-23 07:00", "2026-11-25 12:00", "2026-11-29 15:00", "2026-12-31 18:00"]
+)
+def test_whatever_the_day_a_few_invoices_are_open_and_a_few_overdue(moment):
+    """The seed's calendar moves with the day it runs: a Monday morning, midweek, a Sunday, New Year's Eve
+    all leave a few percent of the invoices open, some of them overdue, each paid one paid after it was
+    issued and before now, and every business's by transfer."""
+    zone, now, _team, _open_jobs, _work, past = _planned_at(moment)
+    issued = sorted(past, key=lambda job: job.completed)
+    invoices = [
+        Invoiced(number, job.completed, job.closed, 30, number % 25 == 0)
+        for number, job in enumerate(issued, start=1)
+    ]
+
+    planned = plan_payments(invoices, now, zone, random.Random(HISTORY_SEED))
+
+    unpaid = [invoice for invoice, plan in zip(invoices, planned, strict=True) if plan.paid_at is None]
+    overdue = [invoice for invoice in unpaid if invoice.issued_at + timedelta(days=30) < now]
+    assert 0.01 <= len(unpaid) / len(invoices) <= 0.06 and 1 <= len(overdue) <= 10, (
+        len(unpaid),
+        len(overdue),
+    )
+    for invoice, plan in zip(invoices, planned, strict=True):
+        assert plan.paid_at is None or invoice.issued_at < plan.paid_at < now
+        assert plan.asked_at is None or invoice.issued_at < plan.asked_at < (plan.paid_at or now)
+        assert plan.method == "BANK_TRANSFER" or not invoice.business
+    references = [plan.reference for plan in planned if plan.paid_at is not None]
+    assert len(set(references)) == len(references) and all(references)
+
+
+@pytest.mark.parametrize(
+    ("moment", "slots"),
+    [
+        ("2026-11-24 10:10", ["Tue 11:00", "Tue 12:00"]),
+        ("2026-11-24 20:30", ["Wed 07:00", "Wed 08:00"]),
+        ("2026-11-27 14:30", ["Fri 15:00", "Mon 07:00"]),
+        ("2026-11-29 03:00", ["Mon 07:00", "Mon 08:00"]),
+    ],
+)
+def test_the_board_s_booked_jobs_get_slots_in_the_workshop_s_next_hours(moment, slots):
+    """A demo seeded in the evening booked its scheduled jobs for 21:00 to 01:00 on the bays."""
+    from ops.seed.board import working_hour_after
+
+    zone = ZoneInfo("Europe/Zurich")
+    now = datetime.fromisoformat(moment).replace(tzinfo=zone)
+
+    starts = [working_hour_after(now, count, zone).astimezone(zone) for count in (1, 2)]
+
+    assert [start.strftime("%a %H:%M") for start in starts] == slots

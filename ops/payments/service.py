@@ -103,18 +103,27 @@ async def _subject(uow: UnitOfWork, payment: Payment) -> Subject:
     invoice = (
         await uow.session.execute(select(Invoice).where(Invoice.id == payment.invoice_id))
     ).scalar_one()
-    topics = [f"wo:{invoice.work_order_id}", f"invoice:{invoice.id}"]
-    if payment.requested_by_id is not None:
-        topics.append(user_topic(payment.requested_by_id))
+    return invoice_subject(invoice, payment.requested_by_id)
+
+
+def invoice_topics(invoice: Invoice) -> list[str]:
+    return [f"wo:{invoice.work_order_id}", f"invoice:{invoice.id}"]
+
+
+def invoice_subject(invoice: Invoice, requested_by_id: int | None) -> Subject:
+    """An invoice's card payment: its pages' topics and the notices of the person who asked for it."""
+    topics = invoice_topics(invoice)
+    if requested_by_id is not None:
+        topics.append(user_topic(requested_by_id))
     return Subject(
         topics,
-        payment.requested_by_id,
+        requested_by_id,
         invoice.code,
         {"invoice_id": invoice.id, "work_order_id": invoice.work_order_id},
     )
 
 
-def _payload(payment: Payment, subject: Subject, **extra: Any) -> dict[str, Any]:
+def payment_payload(payment: Payment, subject: Subject, **extra: Any) -> dict[str, Any]:
     return {
         "payment_id": payment.id,
         "purpose": payment.purpose,
@@ -151,7 +160,7 @@ async def _new_payment(uow: UnitOfWork, payment: Payment) -> Payment:
     uow.session.add(payment)
     await uow.session.flush()
     subject = await _subject(uow, payment)
-    record(uow, "payment.requested", _payload(payment, subject), subject.topics)
+    record(uow, "payment.requested", payment_payload(payment, subject), subject.topics)
     await uow.commit()
     return payment
 
@@ -270,21 +279,20 @@ async def _mark_invoice_paid(uow: UnitOfWork, invoice: Invoice, method: str, ref
     await uow.session.refresh(invoice)
     if won is None:
         return False
-    record(
-        uow,
-        "invoice.paid",
-        {
-            "invoice_id": invoice.id,
-            "work_order_id": invoice.work_order_id,
-            "number": invoice.code,
-            "amount": str(invoice.total),
-            "currency": invoice.currency,
-            "method": method,
-            "reference": reference,
-        },
-        [f"wo:{invoice.work_order_id}", f"invoice:{invoice.id}"],
-    )
+    record(uow, "invoice.paid", invoice_paid_payload(invoice, method, reference), invoice_topics(invoice))
     return True
+
+
+def invoice_paid_payload(invoice: Invoice, method: str, reference: str) -> dict[str, Any]:
+    return {
+        "invoice_id": invoice.id,
+        "work_order_id": invoice.work_order_id,
+        "number": invoice.code,
+        "amount": str(invoice.total),
+        "currency": invoice.currency,
+        "method": method,
+        "reference": reference,
+    }
 
 
 # --- Talking to the provider (after the commit, and from the worker) ---------------------------------------
@@ -296,7 +304,8 @@ async def provider_for(db: Database, api_base: str, tenant_id: int) -> PaymentPr
     return create_payment_provider(api_base, tenant.stripe_secret_key, tenant.stripe_webhook_secret)
 
 
-def _metadata(payment: Payment) -> dict[str, str]:
+def intent_metadata(payment: Payment) -> dict[str, str]:
+    """What the PaymentIntent carries, and Stripe's events about it bring back."""
     found = {"pitwall_payment_id": payment.id, "deal_id": payment.deal_id, "invoice_id": payment.invoice_id}
     return {key: str(value) for key, value in found.items() if value is not None}
 
@@ -313,7 +322,7 @@ async def send_payment_request(db: Database, api_base: str, tenant_id: int, paym
         intent = await provider.create_payment_intent(
             to_minor_units(payment.amount, payment.currency),
             payment.currency,
-            _metadata(payment),
+            intent_metadata(payment),
             payment.idempotency_key,
         )
     except ProviderUnavailable as error:
@@ -329,7 +338,7 @@ async def send_payment_request(db: Database, api_base: str, tenant_id: int, paym
             found.status = "SUCCEEDED" if intent.status == "succeeded" else "AWAITING_PAYMENT"
             found.last_error, found.next_attempt_at = "", None
             subject = await _subject(uow, found)
-            record(uow, "payment.intent_created", _payload(found, subject), subject.topics)
+            record(uow, "payment.intent_created", payment_payload(found, subject), subject.topics)
         await uow.commit()
         return found
 
@@ -366,7 +375,7 @@ async def send_refund(db: Database, api_base: str, tenant_id: int, refund_id: in
             found.last_error, found.next_attempt_at = "", None
             found.completed_at = utcnow() if found.status == "SUCCEEDED" else None
             subject = await _subject(uow, payment)
-            payload = _payload(payment, subject, refund_id=found.id, refund=str(found.amount))
+            payload = payment_payload(payment, subject, refund_id=found.id, refund=str(found.amount))
             record(uow, "payment.refunded", payload, subject.topics)
         await uow.commit()
         return found
@@ -598,7 +607,13 @@ async def _on_intent_succeeded(uow: UnitOfWork, obj: dict[str, Any]) -> str:
         if not await _mark_invoice_paid(uow, invoice, "CARD", intent_id):
             await _owe_refund(uow, payment, _("The invoice was paid another way already."))
             outcome = APPLIED_INVOICE_REFUND
-    payload = _payload(payment, subject)
+    record(uow, "payment.succeeded", payment_succeeded_payload(payment, subject), subject.topics)
+    return outcome
+
+
+def payment_succeeded_payload(payment: Payment, subject: Subject) -> dict[str, Any]:
+    """The success, with a notice for the person who asked for the payment."""
+    payload = payment_payload(payment, subject)
     if subject.person_id is not None:
         payload |= notice_payload(
             N_("%(subject)s: %(amount)s paid by card."),
@@ -606,13 +621,12 @@ async def _on_intent_succeeded(uow: UnitOfWork, obj: dict[str, Any]) -> str:
             subject=subject.name,
             amount=format_money(payment.amount, payment.currency),
         )
-    record(uow, "payment.succeeded", payload, subject.topics)
-    return outcome
+    return payload
 
 
 async def _payment_failed_event(uow: UnitOfWork, payment: Payment) -> None:
     subject = await _subject(uow, payment)
-    payload = _payload(payment, subject, message=payment.failure_message)
+    payload = payment_payload(payment, subject, message=payment.failure_message)
     if subject.person_id is not None:
         payload |= notice_payload(
             N_("%(subject)s: the card payment failed: %(reason)s"),
@@ -625,7 +639,7 @@ async def _payment_failed_event(uow: UnitOfWork, payment: Payment) -> None:
 
 async def _refund_failed_event(uow: UnitOfWork, refund: PaymentRefund, payment: Payment) -> None:
     subject = await _subject(uow, payment)
-    payload = _payload(payment, subject, refund_id=refund.id, refund=str(refund.amount))
+    payload = payment_payload(payment, subject, refund_id=refund.id, refund=str(refund.amount))
     if subject.person_id is not None:
         payload |= notice_payload(
             N_("The refund on %(subject)s failed: %(reason)s"),
@@ -688,13 +702,16 @@ async def _on_charge_refunded(uow: UnitOfWork, obj: dict[str, Any]) -> str:
         record(
             uow,
             "payment.refunded",
-            _payload(payment, subject, refund_id=refund.id, refund=str(extra)),
+            payment_payload(payment, subject, refund_id=refund.id, refund=str(extra)),
             subject.topics,
         )
     else:
         await uow.session.flush()
         record(
-            uow, "payment.refund_confirmed", _payload(payment, subject, refund=str(refunded)), subject.topics
+            uow,
+            "payment.refund_confirmed",
+            payment_payload(payment, subject, refund=str(refunded)),
+            subject.topics,
         )
     return APPLIED
 

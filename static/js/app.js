@@ -148,9 +148,14 @@
     var fields = dialog.querySelector("form");
     fields.reset();
     showFieldErrors(dialog, null, "");
-    dialog.pendingMove = { card: card, form: form, target: list.dataset.status, cancelled: cancelled };
+    dialog.pendingMove = {
+      card: card, form: form, target: list.dataset.status, cancelled: cancelled, fromKeyboard: holdsFocus(card),
+    };
     dialog.showModal();
     return true;
+  }
+  function holdsFocus(card) {
+    return card.contains(document.activeElement);
   }
   document.addEventListener("submit", function (event) {
     var form = event.target;
@@ -187,8 +192,14 @@
       return;
     }
     // Decided either way: the answer puts the card where it is, so closing must not put it back.
+    var move = dialog.pendingMove;
     dialog.pendingMove = null;
     dialog.close();
+    // Closing puts the focus back where it was when the dialog opened: on the card, unless the live
+    // update of this very move came first and replaced it, and then nowhere. The keyboard user goes
+    // back to the card as it is now; the answer's own swap of it then keeps the focus on it.
+    var menu = move && move.fromKeyboard && document.querySelector("#" + move.card.id + " form.move select");
+    if (menu && document.activeElement !== menu) menu.focus();
   });
   // Shows `message` under `field` (its element named by aria-describedby); hides every other error.
   function showFieldErrors(dialog, field, message) {
@@ -207,6 +218,20 @@
     var cancel = event.target.closest && event.target.closest("dialog [data-dialog-cancel]");
     if (cancel) cancel.closest("dialog").close();
   });
+  // A button that asks before acting names its dialog (data-dialog-open); the dialog's form posts as
+  // usual. A dialog the server sent back open (a refused answer, data-modal) is made modal again.
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest && event.target.closest("[data-dialog-open]");
+    var dialog = opener && document.getElementById(opener.dataset.dialogOpen);
+    if (dialog && typeof dialog.showModal === "function" && !dialog.open) dialog.showModal();
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("dialog[open][data-modal]").forEach(function (dialog) {
+      if (typeof dialog.showModal !== "function") return;
+      dialog.close();
+      dialog.showModal();
+    });
+  });
   // Escape and Cancel both close the dialog: the move is off and the card goes back.
   document.addEventListener("close", function (event) {
     var dialog = event.target, move = dialog.pendingMove;
@@ -214,6 +239,46 @@
     dialog.pendingMove = null;
     move.cancelled();
   }, true);
+
+  // Bay dialog (the job board): a move into work that the server refuses for want of a bay (the job
+  // has none, or another job is in its bay) opens the bay dialog instead of the toast, with the free
+  // bays fetched for that card. The bay chosen there goes with the same move, as a move dialog's
+  // fields do, so the bay and the move are taken or refused together and the card moves once.
+  // Whoever may not assign bays has no #bay-dialog on their board and gets the toast.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var dialog = document.getElementById("bay-dialog"), config = event.detail.requestConfig;
+    var source = config.elt;
+    var card = source && source.closest && !source.closest("dialog") && source.closest(".board .card");
+    var form = card && card.querySelector("form.move");
+    var status = config.formData && config.formData.get("status");
+    if (!dialog || !form || !status || event.detail.xhr.status !== 422) return;
+    var answer = document.createElement("template");
+    answer.innerHTML = event.detail.serverResponse || "";
+    var refusal = answer.content.querySelector('.toast[data-field="bay_id"]');
+    if (!refusal) return;
+    // The answer still puts the card back where it is; the dialog says why instead of the toast.
+    refusal.parentElement.remove();
+    event.detail.serverResponse = answer.innerHTML;
+    var id = card.id;
+    var url = form.getAttribute("hx-post").replace(/\/move$/, "/bay-choice?status=" + encodeURIComponent(status));
+    htmx.ajax("GET", url, { target: dialog, swap: "innerHTML" }).then(function () {
+      // The card as the answer left it, unless it has gone meanwhile.
+      var current = document.getElementById(id), moveForm = current && current.querySelector("form.move");
+      var fetched = dialog.querySelector('form.bay-choice[data-work-order="' + id.replace(/^wo-/, "") + '"]');
+      if (!moveForm || !fetched || dialog.open) return;
+      dialog.pendingMove = {
+        card: current,
+        form: moveForm,
+        target: status,
+        cancelled: function () {
+          var menu = document.querySelector("#" + id + " form.move select");
+          if (menu) menu.focus();
+        },
+        fromKeyboard: holdsFocus(current),
+      };
+      dialog.showModal();
+    });
+  });
 
   function markDropTargets(card, dragging) {
     var board = card.closest(".board");
@@ -445,17 +510,69 @@
     });
   });
 
-  // "My jobs" re-reads itself on live updates. The person's own action comes first: a re-read
-  // waits while an action is on its way (the action's answer is the fresh list anyway), and an
-  // action cancels a re-read under way, which would otherwise replace the form it was sent from.
+  // "My jobs" re-reads itself on live updates, one re-read at a time. The first update asks for one
+  // a moment later, so that the events of one change (a move and its clock) make one re-read; updates
+  // that come while it waits or is on its way ask for at most one more after it, so the list ends as
+  // it is now however many came. (A delay in hx-trigger put the re-read off for as long as updates
+  // kept coming, and a request queued on the list was lost when the answer replaced it.)
+  // The person's own action comes first: a re-read waits while an action is on its way (the action's
+  // answer is the fresh list, followed by one re-read if updates came meanwhile), and a re-read under
+  // way when an action starts is not shown: it would replace the form the action was sent from, or
+  // put back a list older than the action's answer. (Aborting it instead made htmx log an error.)
+  var REREAD_AFTER_MS = 300;
+  var reread = { timer: null, running: false, again: false, actions: 0, actionsAtSend: 0 };
+  function actionUnderWay(list) {
+    return Boolean(list.querySelector("form.htmx-request"));
+  }
+  function askForReread() {
+    var list = document.getElementById("my-jobs");
+    if (!list) return;
+    if (reread.running || actionUnderWay(list)) reread.again = true;
+    else if (!reread.timer) reread.timer = setTimeout(rereadMyJobs, REREAD_AFTER_MS);
+  }
+  function rereadMyJobs() {
+    reread.timer = null;
+    var list = document.getElementById("my-jobs");
+    if (!list) return;
+    if (actionUnderWay(list)) {
+      reread.again = true;
+      return;
+    }
+    reread.running = true;
+    reread.again = false;
+    reread.actionsAtSend = reread.actions;
+    htmx.ajax("GET", list.dataset.reread, { source: list, target: list, swap: "outerHTML" })
+      .then(rereadDone, rereadDone);
+  }
+  function rereadDone() {
+    reread.running = false;
+    if (reread.again) {
+      reread.again = false;
+      askForReread();
+    }
+  }
+  document.addEventListener("htmx:sseMessage", function (event) {
+    if (event.target.id === "my-jobs-live") askForReread();
+  });
+  document.addEventListener("htmx:load", function (event) {
+    // An action's answer replaced the list: the updates that came while it was on its way follow.
+    if (event.detail.elt.id === "my-jobs" && !reread.running && reread.again) {
+      reread.again = false;
+      askForReread();
+    }
+  });
   document.addEventListener("htmx:beforeRequest", function (event) {
     var list = document.getElementById("my-jobs"), source = event.detail.elt;
-    if (!list) return;
-    if (source === list) {
-      if (list.querySelector("form.htmx-request")) event.preventDefault();
-    } else if (list.contains(source)) {
-      htmx.trigger(list, "htmx:abort");
-    }
+    if (list && source !== list && list.contains(source)) reread.actions += 1;
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    // A re-read is sent from the list itself (which the action's answer may have replaced since).
+    var source = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (!source || source.id !== "my-jobs" || reread.actionsAtSend === reread.actions) return;
+    // An action started while this re-read was on its way: its answer, and one more re-read if
+    // updates came meanwhile, show the list as it is now.
+    event.detail.shouldSwap = false;
+    reread.again = true;
   });
 
   document.addEventListener("change", function (event) {
@@ -573,6 +690,54 @@
     var count = document.getElementById(swapped.id);
     var list = document.getElementById(swapped.id.replace(/^count-/, "cards-"));
     if (count && list) count.textContent = String(list.children.length);
+  });
+
+  // Configurator: a group's messages come with each live check (out of band, group-errors-<id>); its
+  // red mark and its choices' aria-invalid follow them, so a group put right is no longer marked and
+  // one still wrong stays marked.
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var swapped = event.detail.target;
+    if (!swapped || !/^group-errors-/.test(swapped.id || "")) return;
+    // The swap replaced the element: look up the new one by the old one's id.
+    var errors = document.getElementById(swapped.id), group = errors && errors.closest(".option-group");
+    if (!group) return;
+    var invalid = Boolean(errors.querySelector(".field-error"));
+    group.classList.toggle("invalid", invalid);
+    group.querySelectorAll("input").forEach(function (choice) {
+      if (invalid) choice.setAttribute("aria-invalid", "true");
+      else choice.removeAttribute("aria-invalid");
+    });
+  });
+
+  // Terms form (quotes): after a refused Save its fields carry their errors. Each live check of the
+  // figures names the fields still wrong (data-invalid) and those whose rules on the figures it could
+  // not check (data-unchecked, while another field is unreadable); every other field's mark goes, so a
+  // field put right is no longer marked, and the summary goes with the last one. An unchecked field
+  // keeps its mark only if Save had checked it (the form's data-unchecked did not name it): then its
+  // error is about the figures, and nothing says it is right yet. A check never adds a mark: while
+  // typing the form guides, Save says what is wrong.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    // The event comes from the new figures (swapped in whole).
+    var preview = event.target, form = document.querySelector("form.quote-form");
+    if (!form || preview.id !== "quote-preview" || !preview.hasAttribute("data-invalid")) return;
+    var invalid = preview.dataset.invalid.split(" "), unchecked = preview.dataset.unchecked.split(" ");
+    var uncheckedAtSave = (form.dataset.unchecked || "").split(" ");
+    function putRight(name) {
+      if (!name || invalid.indexOf(name) >= 0) return false;
+      return unchecked.indexOf(name) < 0 || uncheckedAtSave.indexOf(name) >= 0;
+    }
+    form.querySelectorAll('[aria-invalid="true"]').forEach(function (input) {
+      if (!putRight(input.name)) return;
+      var error = document.getElementById(input.getAttribute("aria-describedby"));
+      if (error) error.remove();
+      input.removeAttribute("aria-invalid");
+      input.removeAttribute("aria-describedby");
+    });
+    form.querySelectorAll("[data-error-for]").forEach(function (error) {
+      if (putRight(error.dataset.errorFor)) error.remove();
+    });
+    var summary = document.getElementById("quote-form-errors");
+    if (summary && !form.querySelector('[aria-invalid="true"], [data-error-for]')) summary.remove();
   });
 
   // Stock pages: a section that re-fetches itself on every stock change is swapped only when its

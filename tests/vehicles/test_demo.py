@@ -28,7 +28,8 @@ async def test_the_demo_has_a_fleet_worth_looking_at(runtime, client):
 
         assert await count(Fleet) == 2
         assert await count(Vehicle, Vehicle.fleet_id.is_not(None)) == 12
-        assert await count(Vehicle) == 82  # the cars the workshop and showroom already had
+        # The cars the workshop, its regular customers and the showroom already had.
+        assert await count(Vehicle) == 1282
         assert await count(TelematicsDevice) == 10
         assert await count(TelemetryReading) >= 10 * 85
         assert (
@@ -38,7 +39,8 @@ async def test_the_demo_has_a_fleet_worth_looking_at(runtime, client):
         assert await count(MaintenanceSchedule) == 12
         overdue = await count(VehicleMaintenance, VehicleMaintenance.state == "OVERDUE")
         due = await count(VehicleMaintenance, VehicleMaintenance.state == "DUE")
-        assert 0 < overdue < 82 * 3 / 2 and due > 0
+        # A few, not every other car: the board must stay readable.
+        assert 0 < overdue < 60 and due > 0
         critical_car = await session.scalar(
             select(Vehicle)
             .join(VehicleAlert, VehicleAlert.vehicle_id == Vehicle.id)

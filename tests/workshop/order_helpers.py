@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from ops.auth.actor import Actor
 from ops.db import Database
 from ops.events import Event
-from ops.seed import _path_to
+from ops.seed.data import path_to
 from ops.vehicles.models import Vehicle
 from ops.workshop.models import Bay, Invoice, Part, StockMovement, WorkOrder, WorkOrderHistory, WorkOrderLine
 from ops.workshop.service import IN_BAY_STATUSES, TRANSITIONS, assign_work_order, move_work_order
@@ -102,7 +102,7 @@ async def give_bay(shop: TenantHandle, work_order: WorkOrder) -> WorkOrder:
 def path_between(from_status: str, to_status: str) -> list[str]:
     """The shortest chain of allowed moves between two statuses."""
     if from_status == "NEW":
-        return _path_to(to_status)
+        return path_to(to_status)
     paths = [[from_status]]
     while paths:
         path = paths.pop(0)

@@ -1,4 +1,5 @@
-"""Read models for invoices: one invoice with everything printed on it, and the paginated list."""
+"""Read models for invoices: one invoice with everything printed on it, and the paginated list with
+what the customers still owe."""
 
 from __future__ import annotations
 
@@ -8,17 +9,23 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from ops.customers.models import Customer
+from ops.db import UtcDateTime
 from ops.i18n import locale_for
 from ops.money import line_net
 from ops.tenants.models import Tenant
 from ops.vehicles.models import Vehicle
+from ops.workshop.kpis.queries import seconds_between
 from ops.workshop.models import Invoice, WorkOrder, format_invoice_number, format_work_order_number
 
 PAGE_SIZE = 20
+# The list's payment filters: the invoices not paid yet, and those of them past their due date.
+PAYMENT_FILTERS = ("open", "overdue")
+DAY_SECONDS = 86_400
 
 
 @dataclass(frozen=True)
@@ -175,6 +182,15 @@ class InvoiceRow:
     plate: str | None
     currency: str
     total: Decimal
+    payment: str  # PAID, OPEN or OVERDUE
+
+
+@dataclass(frozen=True)
+class Owed:
+    """Invoices not paid yet: how many, and their total."""
+
+    count: int
+    total: Decimal
 
 
 @dataclass(frozen=True)
@@ -183,6 +199,11 @@ class InvoicePage:
     page: int
     total: int
     page_size: int
+    # The filter shown ("" for all, or one of PAYMENT_FILTERS), and the counts its links show.
+    payment: str
+    all_count: int
+    open: Owed
+    overdue: Owed
 
     @property
     def total_pages(self) -> int:
@@ -197,10 +218,41 @@ class InvoicePage:
         return self.page < self.total_pages
 
 
-async def invoice_page(session: AsyncSession, page: int, page_size: int = PAGE_SIZE) -> InvoicePage:
-    """Newest first; a page past the end is an empty page, not an error."""
-    total = await session.scalar(select(func.count()).select_from(Invoice)) or 0
-    rows = await session.execute(
+def payment_state(status: str, due_at: datetime, today: datetime) -> str:
+    """PAID, OPEN, or OVERDUE once its due date is over: before `today`, the start of the dealership's day."""
+    if status == "PAID":
+        return "PAID"
+    return "OVERDUE" if due_at < today else "OPEN"
+
+
+def _past_due(today: datetime) -> ColumnElement[bool]:
+    """OVERDUE (payment_state) in SQL: unpaid, and due (its terms after it was issued) before today."""
+    elapsed = seconds_between(literal(today, UtcDateTime()), Invoice.issued_at)
+    return and_(Invoice.payment_status == "ISSUED", elapsed > Invoice.payment_terms_days * DAY_SECONDS)
+
+
+async def invoice_page(
+    session: AsyncSession, page: int, today: datetime, payment: str = "", page_size: int = PAGE_SIZE
+) -> InvoicePage:
+    """Newest first, all of them or those `payment` names (PAYMENT_FILTERS); a page past the end is an
+    empty page, not an error. `today`: the start of the dealership's day, for what is overdue."""
+    unpaid, past_due = Invoice.payment_status == "ISSUED", _past_due(today)
+    all_count, open_count, open_total, overdue_count, overdue_total = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(unpaid),
+                func.sum(Invoice.total).filter(unpaid),
+                func.count().filter(past_due),
+                func.sum(Invoice.total).filter(past_due),
+            ).select_from(Invoice)
+        )
+    ).one()
+    open_owed = Owed(open_count, open_total or Decimal(0))
+    overdue_owed = Owed(overdue_count, overdue_total or Decimal(0))
+    shown = {"open": unpaid, "overdue": past_due}.get(payment)
+    total = {"open": open_owed.count, "overdue": overdue_owed.count}.get(payment, all_count)
+    query = (
         select(
             Invoice.id,
             Invoice.number,
@@ -212,6 +264,8 @@ async def invoice_page(session: AsyncSession, page: int, page_size: int = PAGE_S
             Vehicle.plate,
             Invoice.currency,
             Invoice.total,
+            Invoice.payment_status,
+            Invoice.payment_terms_days,
         )
         .join(WorkOrder, WorkOrder.id == Invoice.work_order_id)
         .join(Vehicle, Vehicle.id == WorkOrder.vehicle_id)
@@ -220,6 +274,9 @@ async def invoice_page(session: AsyncSession, page: int, page_size: int = PAGE_S
         .limit(page_size)
         .offset((page - 1) * page_size)
     )
+    if shown is not None:
+        query = query.where(shown)
+    rows = await session.execute(query)
     return InvoicePage(
         rows=[
             InvoiceRow(
@@ -231,6 +288,7 @@ async def invoice_page(session: AsyncSession, page: int, page_size: int = PAGE_S
                 plate=plate,
                 currency=currency,
                 total=total_amount,
+                payment=payment_state(status, issued_at + timedelta(days=terms_days), today),
             )
             for (
                 id_,
@@ -243,9 +301,15 @@ async def invoice_page(session: AsyncSession, page: int, page_size: int = PAGE_S
                 plate,
                 currency,
                 total_amount,
+                status,
+                terms_days,
             ) in rows
         ],
         page=page,
-        total=int(total),
+        total=total,
         page_size=page_size,
+        payment=payment if shown is not None else "",
+        all_count=all_count,
+        open=open_owed,
+        overdue=overdue_owed,
     )

@@ -8,15 +8,18 @@ customer's language whoever opens it; the page around it, with the payment desk,
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from markupsafe import Markup
-from quart import Blueprint, Response, abort, redirect, render_template, request, url_for
+from quart import Blueprint, Response, abort, redirect, render_template, url_for
 
 from ops.auth.actor import Conflict, NotFound, RuleViolation
-from ops.auth.web import csrf_token, current_actor, login_required
+from ops.auth.web import csrf_token, current_actor, current_tenant, login_required
+from ops.db import utcnow
 from ops.i18n import current_locale, format_date, format_number
 from ops.i18n import gettext as _
+from ops.list_filters import choice_filter, page_number
 from ops.mail.service import written_for
 from ops.pages import flash_message, is_htmx, posted_form, render_fragment, render_page
 from ops.payments import queries as payment_queries
@@ -30,6 +33,7 @@ from ops.payments.service import (
 from ops.runtime import runtime
 from ops.workshop.invoices import queries
 from ops.workshop.invoices.pdf import render_invoice_pdf
+from ops.workshop.kpis.queries import period_for
 
 bp = Blueprint("invoices", __name__, url_prefix="/workshop/invoices")
 
@@ -40,6 +44,11 @@ DOCUMENT_TEMPLATE = "workshop/invoices/_document.html"
 @bp.context_processor
 def formatters() -> dict[str, Any]:
     return {"format_date": format_date, "format_number": format_number}
+
+
+def _today() -> datetime:
+    """The start of the dealership's day: an invoice due before it is overdue."""
+    return period_for("today", utcnow(), current_tenant().timezone).start
 
 
 async def _document(invoice_id: int) -> queries.InvoiceDocument:
@@ -55,12 +64,12 @@ async def _document(invoice_id: int) -> queries.InvoiceDocument:
 @bp.get("")
 @login_required
 async def invoice_list() -> Any:
+    """All invoices, or those still open or overdue (`?payment=`), with what is owed."""
     actor = current_actor()
     actor.require("invoice.view")
-    page = request.args.get("page", "1")
-    number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    payment = choice_filter("payment", queries.PAYMENT_FILTERS)
     async with runtime().db.read(actor.tenant_id) as session:
-        listing = await queries.invoice_page(session, number)
+        listing = await queries.invoice_page(session, page_number(), _today(), payment)
     return await render_page("workshop/invoices/list.html", listing=listing)
 
 
@@ -84,6 +93,7 @@ async def _render_invoice(
     context = {
         "invoice": document,
         "payment": payment,
+        "payment_state": queries.payment_state(payment.status, document.due_at, _today()),
         "can_pay": can_pay,
         "can_request_card": can_pay and stripe_ready and not payment.has_open_card_payment,
         "manual_methods": MANUAL_METHODS,

@@ -7,12 +7,14 @@ import re
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
 
 from ops.customers.models import Customer
 from ops.db import utcnow
+from ops.payments.service import record_manual_invoice_payment
 from ops.tenants.models import Tenant
 from ops.vehicles.models import Vehicle
 from ops.workshop.models import Invoice, Part, WorkOrder
@@ -267,6 +269,94 @@ async def test_an_empty_list_says_where_invoices_come_from(client, factory):
     page = await (await client.get("/workshop/invoices")).get_data(as_text=True)
 
     assert "No invoices yet." in page
+
+
+async def _invoice_issued(shop: TenantHandle, ago: timedelta, total: str, terms_days: int = 30):  # type: ignore[no-untyped-def]
+    work_order = await shop.work_order()
+    return await make_invoice(
+        shop,
+        work_order,
+        [("LABOUR", "Service", "1", total)],
+        issued_at=utcnow() - ago,
+        payment_terms_days=terms_days,
+    )
+
+
+def _listed(html: str) -> dict[int, str]:
+    """Each listed invoice's id and its payment badge."""
+    return {
+        int(invoice_id): badge
+        for invoice_id, badge in re.findall(
+            r'href="/workshop/invoices/(\d+)".*?<span class="badge[^"]*">([^<]+)</span>', html, re.S
+        )
+    }
+
+
+async def test_the_list_shows_how_each_invoice_stands_and_what_customers_still_owe(client, factory):
+    """The office chases what is unpaid: each invoice reads paid, open or overdue (its own payment terms
+    past, its due date over), the list filters to the open or the overdue ones and says what they
+    amount to. An invoice due today is not overdue yet."""
+    shop = await factory.tenant()
+    admin = await shop.user("admin", locale="en")
+    paid = await _invoice_issued(shop, timedelta(days=40), "100")
+    async with shop.db.uow(admin.actor) as uow:
+        await record_manual_invoice_payment(uow, paid.id, "BANK_TRANSFER", "UBS 0042")
+    recent = await _invoice_issued(shop, timedelta(days=2), "200")
+    due_today = await _invoice_issued(shop, timedelta(days=30), "300")
+    late = await _invoice_issued(shop, timedelta(days=31, hours=1), "400")
+    on_short_terms = await _invoice_issued(shop, timedelta(days=12), "500", terms_days=10)
+    await sign_in(client, admin.email)
+
+    everything = await (await client.get("/workshop/invoices")).get_data(as_text=True)
+    unpaid = await (await client.get("/workshop/invoices?payment=open")).get_data(as_text=True)
+    overdue = await (await client.get("/workshop/invoices?payment=overdue")).get_data(as_text=True)
+    unknown = await (await client.get("/workshop/invoices?payment=lost")).get_data(as_text=True)
+
+    assert _listed(everything) == {
+        recent.id: "Open",
+        on_short_terms.id: "Overdue",
+        due_today.id: "Open",
+        late.id: "Overdue",
+        paid.id: "Paid",
+    }
+    assert list(_listed(unpaid)) == [recent.id, on_short_terms.id, due_today.id, late.id]
+    assert list(_listed(overdue)) == [on_short_terms.id, late.id]
+    assert _listed(unknown) == _listed(everything)
+    for page in (everything, unpaid, overdue):
+        assert "All (5)" in page and "Open (4)" in page and "Overdue (2)" in page
+        # 200, 300, 400 and 500 plus 8.1 % VAT: 1,513.40 owed, 432.40 + 540.50 of it overdue.
+        owed = f"Still owed: CHF\u00a01{SWISS_THOUSANDS}513.40, of which CHF\u00a0972.90 overdue."
+        assert owed in page
+    assert 'aria-current="page">Overdue (2)' in overdue
+
+
+async def test_an_empty_filter_says_there_is_nothing_to_chase(client, factory):
+    shop = await factory.tenant()
+    admin = await shop.user("admin", locale="en")
+    paid = await _invoice_issued(shop, timedelta(days=3), "100")
+    async with shop.db.uow(admin.actor) as uow:
+        await record_manual_invoice_payment(uow, paid.id, "CASH", "K-1")
+    await sign_in(client, admin.email)
+
+    unpaid = await (await client.get("/workshop/invoices?payment=open")).get_data(as_text=True)
+    overdue = await (await client.get("/workshop/invoices?payment=overdue")).get_data(as_text=True)
+
+    assert "Every invoice is paid." in unpaid and "No invoice is overdue." in overdue
+    assert "Still owed" not in unpaid
+
+
+async def test_an_overdue_invoice_says_so_beside_what_is_due(client, factory):
+    shop = await factory.tenant()
+    late = await _invoice_issued(shop, timedelta(days=45), "100")
+    due_today = await _invoice_issued(shop, timedelta(days=30), "100")
+    await sign_in(client, (await shop.user("service_advisor", locale="en")).email)
+
+    late_page = await (await client.get(f"/workshop/invoices/{late.id}")).get_data(as_text=True)
+    due_page = await (await client.get(f"/workshop/invoices/{due_today.id}")).get_data(as_text=True)
+
+    due_on = (late.issued_at + timedelta(days=30)).astimezone(ZoneInfo(shop.tenant.timezone))
+    assert f"Overdue, due on {due_on.day} {due_on:%b %Y}" in text_of(late_page)
+    assert 'id="invoice-overdue"' not in due_page and "Issued, not paid" in due_page
 
 
 def test_the_print_stylesheet_puts_the_invoice_on_a4_without_the_page_around_it():
