@@ -12,13 +12,16 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from ops.db import Base, import_all_models
+from ops.db import Base, Database, import_all_models
 from ops.migrate import alembic_config
+from ops.sales.quotes.service import create_quote
 from tests.conftest import _create_postgres_database, _drop_postgres_database
+from tests.factories import TenantFactory
+from tests.sales.quotes.helpers import configurable_trim, lead_for, showroom, with_terms
 
 
 @pytest.fixture
@@ -90,3 +93,38 @@ async def test_downgrade_to_base_and_upgrade_again_works(empty_database):
     assert tables_after_downgrade <= {"alembic_version"}
     assert differences == []
     assert set(Base.metadata.tables) <= tables_after_upgrade
+
+
+async def _stored_costs(url: str) -> dict[int, Any]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(text("SELECT id, vehicle_cost FROM quotes"))
+            return {row.id: row.vehicle_cost for row in rows}
+    finally:
+        await engine.dispose()
+
+
+async def test_a_configured_vehicle_s_unknown_cost_goes_from_0_to_null_and_back(empty_database):
+    """0018: before it, 0 stood for "not entered yet"; a rollback must not lose which quotes had no cost."""
+    import_all_models()
+    await _alembic(empty_database, "upgrade", "head")
+    db = Database(empty_database)
+    try:
+        room = await showroom(await TenantFactory(db).tenant())
+        trim = await configurable_trim(room.shop)
+        leads = [await lead_for(room), await lead_for(room)]
+        async with db.uow(room.rep.actor) as uow:
+            unknown = await create_quote(uow, leads[0].id, trim_id=trim.id, option_codes=["WHITE"])
+        async with db.uow(room.rep.actor) as uow:
+            entered = await create_quote(uow, leads[1].id, trim_id=trim.id, option_codes=["WHITE"])
+        await with_terms(room, entered, vehicle_cost="36000")
+    finally:
+        await db.dispose()
+    assert await _stored_costs(empty_database) == {unknown.id: None, entered.id: 36000}
+
+    await _alembic(empty_database, "downgrade", "0017")
+    assert await _stored_costs(empty_database) == {unknown.id: 0, entered.id: 36000}
+
+    await _alembic(empty_database, "upgrade", "head")
+    assert await _stored_costs(empty_database) == {unknown.id: None, entered.id: 36000}

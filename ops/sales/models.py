@@ -214,7 +214,9 @@ class Quote(TenantScoped, Base):
     trim_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("catalog_trims.id"), default=None)
     status: Mapped[str] = mapped_column(String(18), default="DRAFT", index=True)
     vehicle_price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
-    vehicle_cost: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
+    # None while unknown: the catalog knows no dealer cost of a configured trim, and the rep enters it
+    # before the quote can go out. A stock unit's quote has the unit's cost.
+    vehicle_cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), default=None)
     # Option codes chosen in the configurator; accessories and fees as [{name, price}] (strings).
     option_codes: Mapped[list[str]] = mapped_column(default=list)
     accessories: Mapped[list[dict[str, Any]]] = mapped_column(default=list)

@@ -139,17 +139,6 @@ def rows_of(entries: list[dict[str, Any]]) -> list[tuple[str, Decimal]]:
     return [(str(entry["name"]), Decimal(str(entry["price"]))) for entry in entries]
 
 
-def known_vehicle_cost(quote: Quote) -> Decimal | None:
-    """The vehicle's cost, None while nobody has entered it.
-
-    A stock unit brings its own cost. The catalog knows no cost of a trim, so a configured vehicle's
-    cost is typed by the rep, and 0 is what the quote holds until then (`update_quote` refuses a cost
-    of 0 for a configured vehicle, so 0 never stands for a real one)."""
-    if quote.stock_unit_id is None and quote.vehicle_cost <= 0:
-        return None
-    return quote.vehicle_cost
-
-
 def price_of(quote: Quote, options: list[OptionRow], currency: str, vehicle_name: str = "") -> QuotePrice:
     """A stored quote's figures, from its inputs and the options it names."""
     picked = set(quote.option_codes or [])
@@ -167,7 +156,7 @@ def price_of(quote: Quote, options: list[OptionRow], currency: str, vehicle_name
         down_payment=quote.down_payment,
         apr_percent=quote.apr_percent,
         term_months=quote.term_months,
-        vehicle_cost=known_vehicle_cost(quote),
+        vehicle_cost=quote.vehicle_cost,
         options_cost=sum((option.cost for option in chosen), Decimal(0)),
         vehicle_name=vehicle_name,
     )

@@ -214,7 +214,7 @@ def _validated_terms(terms: QuoteTerms) -> dict[str, Any]:
             errors["vehicle_cost"] = _(
                 "Enter what the vehicle costs the dealership, or leave the field empty until you know it."
             )
-        values["vehicle_cost"] = cost
+        values["vehicle_cost"] = cost if terms.vehicle_cost.strip() else None
     apr_text, term_text = terms.apr_percent.strip(), terms.term_months.strip()
     apr: Decimal | None = None
     term: int | None = None
@@ -402,7 +402,7 @@ async def create_quote(
             raise NotFound(trim_id)
         codes = await _configured_options(uow, trim_id, option_codes)
         # The catalog knows no dealer cost of a trim: the rep enters it before the quote can go out.
-        vehicle_price, vehicle_cost = trim.msrp, Decimal("0.00")
+        vehicle_price, vehicle_cost = trim.msrp, None
     tenant = await _tenant(uow)
     now = utcnow()
     quote = Quote(
@@ -501,7 +501,7 @@ def _require_cost(quote: Quote) -> None:
     """A quote whose vehicle cost is unknown goes nowhere, not even to a manager: its margin is a guess,
     and approving a guess would let it past the floor unseen. The rep enters the cost from the
     importer's price list, as the stock unit's cost was entered when it arrived."""
-    if queries.known_vehicle_cost(quote) is None:
+    if quote.vehicle_cost is None:
         raise RuleViolation(
             _("Enter the vehicle's cost first: the margin is checked against it."), field="vehicle_cost"
         )

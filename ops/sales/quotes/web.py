@@ -329,8 +329,7 @@ def _cost_text(quote: Any) -> str | None:
     """The configured vehicle's cost as the form shows it: empty while unknown, never a made-up 0.00."""
     if quote.stock_unit_id is not None:
         return None
-    cost = queries.known_vehicle_cost(quote)
-    return "" if cost is None else str(cost)
+    return "" if quote.vehicle_cost is None else str(quote.vehicle_cost)
 
 
 # --- The quote list -------------------------------------------------------------------------------

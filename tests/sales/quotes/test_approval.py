@@ -256,6 +256,7 @@ async def test_a_configured_vehicle_with_no_cost_is_never_within_the_limits(fact
     # The catalog has the option's cost but none for the trim: the margin is unknown, not 40,950 - 600.
     async with runtime.db.read(room.shop.id) as session:
         stored = await reload(runtime.db, room.shop.id, quote.id)
+        assert stored.vehicle_cost is None
         price = queries.price_of(stored, await queries.options_for(session, stored), "CHF")
     assert not price.cost_known and price.margin_percent is None
     assert approval_reasons(price, Decimal(5), Decimal(3)) == []
@@ -269,7 +270,7 @@ async def test_a_configured_vehicle_with_no_cost_is_never_within_the_limits(fact
         await with_terms(room, quote, vehicle_cost="0")
     assert set(invalid.value.errors) == {"vehicle_cost"}
     quote = await with_terms(room, quote, discount="500", vehicle_cost="")
-    assert quote.discount == Decimal("500.00") and queries.known_vehicle_cost(quote) is None
+    assert quote.discount == Decimal("500.00") and quote.vehicle_cost is None
     with pytest.raises(RuleViolation):
         await _send(room, quote)
 
